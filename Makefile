@@ -1,0 +1,56 @@
+# Evaluation Workbench — the two README commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := workbench
+
+.PHONY: run test venv install system-deps migrate demo serve lint translations clean
+
+## run: install into .venv, migrate the SQLite database, load demo data, serve on 127.0.0.1:5000
+run: install migrate demo serve
+
+## test: install what the tests need (Python and Debian packages) and run the whole suite
+test: install system-deps
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	scripts/install-system-deps.sh
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+demo: install
+	$(BIN)/flask demo
+
+serve: install
+	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; Ctrl-C to stop)"
+	$(BIN)/gunicorn --workers 2 --worker-class sync --timeout 120 \
+		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+lint: install
+	$(BIN)/ruff check .
+
+## translations: re-extract messages, update the catalogs and compile them
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+		-o workbench/translations/messages.pot .
+	$(BIN)/pybabel update -i workbench/translations/messages.pot -d workbench/translations \
+		--no-fuzzy-matching
+	$(BIN)/pybabel compile -d workbench/translations --statistics
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts/*.png

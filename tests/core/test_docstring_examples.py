@@ -1,0 +1,20 @@
+"""The worked examples in the core's docstrings are part of the documented API: run them."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "workbench.core.numbers",
+    "workbench.core.budget",
+    "workbench.core.workflow",
+    "workbench.core.goals",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_hold(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

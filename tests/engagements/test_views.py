@@ -1,0 +1,392 @@
+import io
+from decimal import Decimal as D
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import Workbook, load_workbook
+
+from workbench.accounts.models import OrganisationKind, Role
+from workbench.audit.models import AuditEntry
+from workbench.engagements.models import Engagement, GoalIndicator, MemberRole
+
+
+@pytest.fixture
+def world(session, make_org, make_user, make_engagement):
+    """A bureau's engagement with a full team, plus outsiders."""
+    bureau = make_org(OrganisationKind.CLIENT, name="临川县财政局")
+    other_bureau = make_org(OrganisationKind.CLIENT, name="安平县财政局")
+    lead = make_user(Role.EVALUATOR, "lead")
+    engagement = make_engagement(lead=lead, client=bureau, title="饮水工程评价")
+    from workbench.engagements import services
+
+    member = make_user(Role.EVALUATOR, "member")
+    reviewer = make_user(Role.REVIEWER, "reviewer")
+    services.add_member(session, lead, engagement, member, MemberRole.MEMBER)
+    services.add_member(session, lead, engagement, reviewer, MemberRole.REVIEWER)
+    session.commit()
+    return {
+        "engagement": engagement,
+        "lead": lead,
+        "member": member,
+        "reviewer": reviewer,
+        "outsider": make_user(Role.EVALUATOR, "outsider"),
+        "admin": make_user(Role.ADMIN, "admin"),
+        "client": make_user(Role.CLIENT, "client", organisation=bureau),
+        "other_client": make_user(Role.CLIENT, "other-client", organisation=other_bureau),
+    }
+
+
+PAGES = ["", "/edit", "/budget", "/goals", "/goals/new", "/audit", "/budget.xlsx", "/goals.xlsx"]
+
+# actor -> expected status for each page above
+EXPECTED = {
+    "lead": [200, 200, 200, 200, 200, 200, 200, 200],
+    "member": [200, 200, 200, 200, 200, 200, 200, 200],
+    "admin": [200, 200, 200, 200, 200, 200, 200, 200],
+    "client": [200, 403, 403, 200, 403, 404, 200, 200],
+    "outsider": [404] * 8,
+    "other_client": [404] * 8,
+}
+
+
+@pytest.mark.parametrize("actor", list(EXPECTED))
+def test_engagement_pages_by_actor(world, auth, client, actor):
+    auth.login(world[actor])
+    base = f"/engagements/{world['engagement'].id}"
+    codes = [client.get(base + page).status_code for page in PAGES]
+    assert codes == EXPECTED[actor]
+
+
+def test_unknown_engagement_is_404_like_a_forbidden_one(world, auth, client):
+    auth.login(world["outsider"])
+    assert client.get("/engagements/999999").status_code == 404
+
+
+def test_anonymous_is_sent_to_login(world, client):
+    response = client.get(f"/engagements/{world['engagement'].id}")
+    assert response.status_code == 302
+    assert "/login" in response.location
+
+
+def test_list_shows_only_visible_engagements(world, auth, client, make_engagement):
+    make_engagement(title="别人的项目")
+    auth.login(world["other_client"])
+    assert "饮水工程评价" not in client.get("/engagements/").get_data(as_text=True)
+    auth.logout()
+    auth.login(world["client"])
+    page = client.get("/engagements/").get_data(as_text=True)
+    assert "饮水工程评价" in page and "别人的项目" not in page
+    auth.logout()
+    auth.login(world["admin"])
+    page = client.get("/engagements/").get_data(as_text=True)
+    assert "饮水工程评价" in page and "别人的项目" in page
+
+
+def test_list_search_and_filters(world, auth, client, make_engagement, session):
+    make_engagement(lead=world["lead"], title="学前教育补助资金评价", fiscal_year=2023)
+    auth.login(world["lead"])
+    page = client.get("/engagements/?q=学前").get_data(as_text=True)
+    assert "学前教育补助资金评价" in page and "饮水工程评价" not in page
+    page = client.get("/engagements/?year=2025").get_data(as_text=True)
+    assert "饮水工程评价" in page and "学前教育补助资金评价" not in page
+    page = client.get("/engagements/?state=design").get_data(as_text=True)
+    assert "No engagements match" in page
+
+
+def test_client_cannot_post_changes(world, auth, client):
+    auth.login(world["client"])
+    eid = world["engagement"].id
+    assert client.post(f"/engagements/{eid}/edit", data={"title": "x"}).status_code == 403
+    assert (
+        client.post(f"/engagements/{eid}/transition", data={"target": "design"}).status_code == 404
+    )
+    assert client.post(f"/engagements/{eid}/goals", data={}).status_code == 403
+
+
+def test_member_cannot_manage_team_or_workflow(world, auth, client, session):
+    auth.login(world["member"])
+    eid = world["engagement"].id
+    response = client.post(
+        f"/engagements/{eid}/transition", data={"target": "design", "version": ""}
+    )
+    assert response.status_code == 403
+    assert (
+        client.post(
+            f"/engagements/{eid}/members", data={"user_id": world["outsider"].id, "role": "member"}
+        ).status_code
+        == 403
+    )
+
+
+def engagement_form(**overrides):
+    data = {
+        "title": "学前教育资助项目绩效评价",
+        "project_name": "学前教育资助",
+        "client_id": "",
+        "kind": "project",
+        "scope": "evaluation",
+        "fiscal_year": "2025",
+        "planned_start": "2026-03-01",
+        "planned_end": "2026-06-30",
+        "contract_no": "HT-01",
+        "fee": "120,000",
+        "description": "概况",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_then_edit_shows_in_audit_log(world, auth, client, session):
+    auth.login(world["lead"])
+    bureau_id = world["engagement"].client_id
+    response = client.post("/engagements/new", data=engagement_form(client_id=bureau_id))
+    assert response.status_code == 302
+    created = session.scalar(sa.select(Engagement).where(Engagement.contract_no == "HT-01"))
+    assert created.fee == D("120000")
+    form = engagement_form(
+        client_id=bureau_id, title="学前教育资助项目绩效评价（修订）", version=str(created.version)
+    )
+    assert client.post(f"/engagements/{created.id}/edit", data=form).status_code == 302
+    log = client.get(f"/engagements/{created.id}/audit").get_data(as_text=True)
+    assert "学前教育资助项目绩效评价（修订）" in log
+    assert "engagement.update" in log
+
+
+def test_edit_with_stale_version_keeps_the_other_change(world, auth, client, session):
+    auth.login(world["lead"])
+    engagement = world["engagement"]
+    old_version = str(engagement.version)
+    form = engagement_form(client_id=engagement.client_id, version=old_version, title="第一次保存")
+    assert client.post(f"/engagements/{engagement.id}/edit", data=form).status_code == 302
+    form["title"] = "第二次保存（基于旧版本）"
+    response = client.post(f"/engagements/{engagement.id}/edit", data=form, follow_redirects=True)
+    assert "Someone else changed this engagement" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Engagement, engagement.id).title == "第一次保存"
+
+
+def test_invalid_form_shows_errors_and_saves_nothing(world, auth, client, session):
+    auth.login(world["lead"])
+    before = session.scalar(sa.select(sa.func.count()).select_from(Engagement))
+    data = engagement_form(
+        client_id=world["engagement"].client_id,
+        fiscal_year="1800",
+        planned_end="2026-01-01",
+        fee="abc",
+        title="<script>x</script>",
+    )
+    response = client.post("/engagements/new", data=data)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The end date is before the start date." in text
+    assert "Not a valid number." in text
+    assert "<script>x</script>" not in text and "&lt;script&gt;" in text
+    assert session.scalar(sa.select(sa.func.count()).select_from(Engagement)) == before
+
+
+def test_self_commission_warning_is_shown(world, auth, client, session):
+    auth.login(world["lead"])
+    bureau_id = world["engagement"].client_id
+    response = client.post(
+        "/engagements/new",
+        follow_redirects=True,
+        data={**engagement_form(client_id=bureau_id), "evaluated_unit_ids": [str(bureau_id)]},
+    )
+    assert "may not commission an evaluation of itself" in response.get_data(as_text=True)
+
+
+def test_workflow_buttons_move_the_state(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    response = client.post(
+        f"/engagements/{engagement.id}/transition",
+        data={"target": "design", "version": str(engagement.version)},
+    )
+    assert response.status_code == 302
+    response = client.post(
+        f"/engagements/{engagement.id}/transition", data={"target": "issued"}, follow_redirects=True
+    )
+    assert "not allowed" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Engagement, engagement.id).state.value == "design"
+
+
+def test_budget_form_saves_and_shows_rates(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    data = {
+        "version": str(engagement.version),
+        "funding_denominator": "adjusted",
+        "execution_denominator": "adjusted",
+        "fiscal_initial": "1,200",
+        "fiscal_adjusted": "1350",
+        "fiscal_available": "1350",
+        "fiscal_executed": "1287.46",
+        "other_adjusted": "150",
+        "other_available": "120",
+        "other_executed": "96.5",
+    }
+    assert client.post(f"/engagements/{engagement.id}/budget", data=data).status_code == 302
+    page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
+    assert "1,500.00" in page  # adjusted total: 1350 + 150
+    assert "95.37%" in page  # fiscal: 1287.46 / 1350 = 0.953674
+    assert "92.26%" in page  # total: (1287.46 + 96.5) / 1500 = 0.922640
+
+
+def test_negative_budget_is_refused(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    data = {
+        "version": str(engagement.version),
+        "funding_denominator": "adjusted",
+        "execution_denominator": "adjusted",
+        "fiscal_executed": "-5",
+    }
+    response = client.post(f"/engagements/{engagement.id}/budget", data=data)
+    assert response.status_code == 200
+    assert "Must not be negative." in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Engagement, engagement.id).budget_lines == []
+
+
+def xlsx_upload(
+    rows,
+    headers=(
+        "一级指标",
+        "二级指标",
+        "三级指标",
+        "指标性质",
+        "指标值",
+        "计量单位",
+        "实际完成值",
+        "偏差原因",
+    ),
+):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(headers))
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    return out
+
+
+def goal_count(session, engagement):
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(GoalIndicator)
+        .where(GoalIndicator.engagement_id == engagement.id)
+    )
+
+
+def test_goal_import_is_all_or_nothing(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    bad = xlsx_upload(
+        [
+            ["产出指标", "数量指标", "管网长度", "≥", 120, "公里", 126.5, ""],
+            ["产出指标", "", "", "大约", "很多", "", "", ""],
+        ]
+    )
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (bad, "goals.xlsx")},
+        content_type="multipart/form-data",
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Nothing was imported" in text and "Row 3" in text
+    assert goal_count(session, engagement) == 0
+    good = xlsx_upload(
+        [
+            ["产出指标", "数量指标", "管网长度", "≥", 120, "公里", 126.5, ""],
+            ["满意度指标", "服务对象满意度指标", "群众满意度", "≥", "90%", "", "", ""],
+        ]
+    )
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (good, "goals.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert goal_count(session, engagement) == 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "message"),
+    [
+        (b"", "goals.xlsx", "The file is empty."),
+        (b"not a zip at all", "goals.xlsx", "not a valid Excel workbook"),
+        (b"PK\x03\x04truncated", "goals.xlsx", "could not be read"),
+        ("一级指标,三级指标\n产出,x\n".encode("gbk"), "goals.csv", "Missing column"),
+        (b"\xff\xfe\x00\x00\x00binary", "goals.csv", "neither"),
+        (b"a,b", "goals.exe", "Only .xlsx"),
+    ],
+)
+def test_broken_uploads_get_a_clear_message(world, auth, client, session, payload, name, message):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (io.BytesIO(payload), name)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert goal_count(session, engagement) == 0
+
+
+def test_goal_crud(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["member"])
+    data = {
+        "level1": "产出指标",
+        "level2": "数量指标",
+        "name": "新建水厂",
+        "nature": "eq",
+        "target_value": "3",
+        "unit": "座",
+        "actual_value": "2",
+        "deviation_reason": "延期",
+    }
+    assert client.post(f"/engagements/{engagement.id}/goals/new", data=data).status_code == 302
+    goal = session.scalar(sa.select(GoalIndicator))
+    page = client.get(f"/engagements/{engagement.id}/goals").get_data(as_text=True)
+    assert "新建水厂" in page and "Not achieved" in page
+    data["actual_value"] = "3"
+    client.post(f"/engagements/{engagement.id}/goals/{goal.id}/edit", data=data)
+    assert "Achieved" in client.get(f"/engagements/{engagement.id}/goals").get_data(as_text=True)
+    data["target_value"] = "三座"
+    response = client.post(f"/engagements/{engagement.id}/goals/{goal.id}/edit", data=data)
+    assert "needs a number" in response.get_data(as_text=True)
+    assert client.post(f"/engagements/{engagement.id}/goals/{goal.id}/delete").status_code == 302
+    assert goal_count(session, engagement) == 0
+    actions = session.scalars(sa.select(AuditEntry.action)).all()
+    assert {"goal.create", "goal.update", "goal.delete"} <= set(actions)
+
+
+def test_excel_exports_neutralise_formulas(world, auth, client, session):
+    engagement = world["engagement"]
+    engagement.title = '=HYPERLINK("http://evil.example","点击")'
+    session.commit()
+    auth.login(world["lead"])
+    response = client.get("/engagements/?format=xlsx")
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(io.BytesIO(response.data)).active
+    titles = [row[0] for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert titles == ['\'=HYPERLINK("http://evil.example","点击")']
+    assert ws["A2"].data_type == "s"
+
+
+def test_pages_render_in_chinese_and_english(world, auth, client):
+    auth.login(world["lead"])
+    eid = world["engagement"].id
+    client.post("/language", data={"lang": "zh_Hans_CN"})
+    page = client.get(f"/engagements/{eid}").get_data(as_text=True)
+    assert "资金" in page and "绩效目标" in page and 'lang="zh-CN"' in page
+    client.post("/language", data={"lang": "en"})
+    page = client.get(f"/engagements/{eid}").get_data(as_text=True)
+    assert "Funds" in page and "Performance goals" in page and 'lang="en"' in page
+    assert client.post("/language", data={"lang": "xx"}).status_code == 400

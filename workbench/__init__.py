@@ -1,0 +1,89 @@
+"""Evaluation Workbench (评价工作台): the Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from workbench.config import DEFAULT_INSTANCE, PROJECT_ROOT, check_production_config, load_config
+from workbench.db import configure_sqlite, db
+from workbench.extensions import babel, bootstrap, csrf, limiter, login_manager, migrate
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def select_locale() -> str:
+    """The language picked in the session, else the user's, else the configured default."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return str(current_user.locale)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` overrides the environment-derived settings (tests pass their database URL and
+    cheap password-hashing parameters here).
+    """
+    instance_path = Path(
+        (config or {}).get("INSTANCE_PATH") or DEFAULT_INSTANCE  # type: ignore[arg-type]
+    )
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    app.config.update(load_config(instance_path))
+    if config:
+        app.config.update(config)
+    check_production_config(app.config)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    login_manager.init_app(app)
+
+    from workbench import accounts, audit, cli, errors, templating
+    from workbench.engagements.views import bp as engagements_bp
+
+    accounts.init_app(app)
+    app.register_blueprint(engagements_bp)
+    audit.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    templating.init_app(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint and not request.endpoint.endswith("static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

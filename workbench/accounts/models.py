@@ -1,0 +1,102 @@
+"""Organisations and users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workbench.db import UTCDateTime, db, utcnow
+
+if TYPE_CHECKING:
+    from workbench.engagements.models import EngagementMember
+
+
+class OrganisationKind(enum.StrEnum):
+    """What an organisation is to the firm."""
+
+    FIRM = "firm"  # 评价机构 (the evaluation firm running the workbench)
+    CLIENT = "client"  # 委托方 (usually a 财政局)
+    EVALUATED = "evaluated"  # 被评价单位
+
+
+class Role(enum.StrEnum):
+    """A user's role in the workbench. Experts and respondents are not users."""
+
+    ADMIN = "admin"
+    EVALUATOR = "evaluator"
+    REVIEWER = "reviewer"  # 质控复核
+    CLIENT = "client"  # staff of a client organisation
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.EVALUATOR, Role.REVIEWER})
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[OrganisationKind] = mapped_column(
+        sa.Enum(
+            OrganisationKind,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    region: Mapped[str | None] = mapped_column(sa.String(100))  # 行政区划, e.g. 某省某县
+    contact: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.name!r} {self.kind.value}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(20))
+    #: Bumped on password change or disabling: sessions carrying an older value are logged out.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    memberships: Mapped[list[EngagementMember]] = relationship(back_populates="user")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r} {self.role.value}>"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses disabled users
+        return self.is_enabled
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES

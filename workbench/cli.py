@@ -1,0 +1,140 @@
+"""Command-line tools: ``flask --app workbench <command>``."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from workbench.db import db
+
+
+def _sqlite_path() -> Path:
+    url = sa.engine.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise click.ClickException(
+            "backup/restore work on the embedded SQLite database only; for PostgreSQL use "
+            "pg_dump / pg_restore."
+        )
+    return Path(url.database)
+
+
+def sqlite_backup(source: Path, target: Path) -> None:
+    """A consistent online copy through SQLite's backup API (safe while the app writes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(tmp)
+    try:
+        with dst:
+            src.backup(dst)
+        check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+        if check != "ok":
+            raise click.ClickException(f"backup failed its integrity check: {check}")
+        dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+    finally:
+        dst.close()
+        src.close()
+    tmp.replace(target)
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.option("--username", prompt=True)
+    @click.option("--name", "display_name", prompt="Full name")
+    @click.option(
+        "--role", type=click.Choice(["admin", "evaluator", "reviewer", "client"]), prompt=True
+    )
+    @click.option("--organisation", default="", help="Organisation name (required for client).")
+    @click.password_option()
+    def create_user(
+        username: str, display_name: str, role: str, organisation: str, password: str
+    ) -> None:
+        """Create a user (e.g. the first admin)."""
+        from workbench.accounts import services
+        from workbench.accounts.models import Organisation, Role
+
+        org = None
+        if organisation:
+            org = db.session.scalar(
+                sa.select(Organisation).where(Organisation.name == organisation)
+            )
+            if org is None:
+                raise click.ClickException(f"no organisation named {organisation!r}")
+        try:
+            user = services.create_user(
+                db.session,
+                None,
+                username=username,
+                display_name=display_name,
+                password=password,
+                role=Role(role),
+                organisation=org,
+            )
+        except services.AccountError as exc:
+            raise click.ClickException(f"cannot create user: {exc}") from exc
+        db.session.commit()
+        click.echo(f"created user {user.username} ({user.role.value})")
+
+    @app.cli.command("demo")
+    def demo() -> None:
+        """Load the demo organisations, users and engagement (idempotent)."""
+        from workbench.demo import load_demo
+
+        logins = load_demo(db.session)
+        db.session.commit()
+        click.echo("Demo data ready. Logins (user name / password / role):")
+        for username, password, role in logins:
+            click.echo(f"  {username:<10} {password:<20} {role}")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def backup(path: Path) -> None:
+        """Write a consistent online backup of the SQLite database to PATH."""
+        source = _sqlite_path()
+        if not source.exists():
+            raise click.ClickException(f"database {source} does not exist")
+        sqlite_backup(source, path)
+        click.echo(f"backup written to {path} ({path.stat().st_size} bytes)")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def restore(path: Path, yes: bool) -> None:
+        """Replace the SQLite database with the backup at PATH (stop the server first).
+
+        The current database is kept next to it as ``<name>.before-restore``.
+        """
+        target = _sqlite_path()
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+            has_schema = con.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+            ).fetchone()[0]
+            con.close()
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"{path} is not a SQLite database: {exc}") from exc
+        if ok != "ok" or not has_schema:
+            raise click.ClickException(f"{path} is not a workbench backup (integrity: {ok})")
+        if not yes:
+            click.confirm(f"Replace {target} with {path}?", abort=True)
+        db.session.remove()
+        db.engine.dispose()
+        if target.exists():
+            sqlite_backup(target, target.with_name(target.name + ".before-restore"))
+        tmp = target.with_name(target.name + ".restoring")
+        shutil.copyfile(path, tmp)
+        for suffix in ("-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        tmp.replace(target)
+        click.echo(
+            f"restored {target} from {path}; run `flask --app workbench db upgrade` "
+            "if the backup is from an older version"
+        )
+        sys.stdout.flush()

@@ -1,0 +1,101 @@
+"""Configuration read from the environment.
+
+Every setting has a safe default for a single-machine install; production deployments override
+them with environment variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+#: Keys that must never sign sessions in production (copied from docs, tutorials, tests).
+KNOWN_DEFAULT_KEYS = frozenset({"", "dev", "changeme", "change-me", "secret", "test", "default"})
+MIN_PRODUCTION_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """Raised when the app is configured in a way that must not start."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Return the key stored in ``instance/secret_key``, creating it on first use.
+
+    The file is created with ``O_EXCL`` so that two workers starting together agree on one key.
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text(encoding="ascii").strip()
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'workbench.db'}"
+
+
+def load_config(instance_path: Path) -> dict[str, object]:
+    """Build the configuration mapping from environment variables."""
+    env = os.environ.get("WORKBENCH_ENV", "development").strip().lower()
+    production = env == "production"
+    secret = os.environ.get("SECRET_KEY")
+    if secret is None and not production:
+        secret = instance_secret_key(instance_path)
+    max_upload_mb = float(os.environ.get("WORKBENCH_MAX_UPLOAD_MB", "20"))
+    return {
+        "WORKBENCH_ENV": env,
+        "SECRET_KEY": secret or "",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or default_database_url(instance_path),
+        "MAX_CONTENT_LENGTH": int(max_upload_mb * 1024 * 1024),
+        "BABEL_DEFAULT_LOCALE": os.environ.get("WORKBENCH_LANGUAGE", "zh_Hans_CN"),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("WORKBENCH_TIMEZONE", "Asia/Shanghai"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("WORKBENCH_SECURE_COOKIES", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("WORKBENCH_SECURE_COOKIES", production),
+        "PERMANENT_SESSION_LIFETIME": int(os.environ.get("WORKBENCH_SESSION_HOURS", "12")) * 3600,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("WORKBENCH_RATELIMIT", True),
+        "LOGIN_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_USER_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
+        # argon2id parameters (RFC 9106 second recommended option is m=64 MiB, t=3, p=4).
+        "ARGON2_TIME_COST": int(os.environ.get("WORKBENCH_ARGON2_TIME_COST", "3")),
+        "ARGON2_MEMORY_COST": int(os.environ.get("WORKBENCH_ARGON2_MEMORY_KIB", "65536")),
+        "ARGON2_PARALLELISM": int(os.environ.get("WORKBENCH_ARGON2_PARALLELISM", "4")),
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("WORKBENCH_SQLITE_BUSY_MS", "5000")),
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
+        "LANGUAGES": {"zh_Hans_CN": "中文", "en": "English"},
+    }
+
+
+def check_production_config(config: dict[str, object]) -> None:
+    """Refuse to run in production with a missing, default or short secret key."""
+    if config.get("WORKBENCH_ENV") != "production":
+        return
+    key = str(config.get("SECRET_KEY") or "")
+    if key.strip().lower() in KNOWN_DEFAULT_KEYS or len(key) < MIN_PRODUCTION_KEY_LENGTH:
+        raise ConfigError(
+            "WORKBENCH_ENV=production needs SECRET_KEY set to a random value of at least "
+            f"{MIN_PRODUCTION_KEY_LENGTH} characters (e.g. python -c "
+            "'import secrets; print(secrets.token_hex(32))')."
+        )

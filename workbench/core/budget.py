@@ -1,0 +1,177 @@
+"""Budget figures (项目资金, 万元) and the two derived rates.
+
+Definitions (see ``shared/domain`` §1.4–1.5):
+
+* 资金到位率 = 实际到位资金 ÷ 预算资金 × 100 %. The 2020 framework divides by the budget; which
+  budget (调整后 or 年初) is a per-engagement setting, default 调整后(全年)预算数.
+* 预算执行率 = 全年执行数 ÷ denominator × 100 %. The 自评表 (附1) divides by 全年预算数
+  (= 调整后预算数, the default); the 2020 framework's 过程 indicator divides by 实际到位资金.
+  The engagement chooses, and the report states which one was used.
+
+All arithmetic is in :class:`~decimal.Decimal`; nothing is rounded here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from workbench.core.numbers import decimal_sum
+
+
+class FundSource(enum.StrEnum):
+    """Where the money comes from (资金来源)."""
+
+    FISCAL = "fiscal"  # 财政拨款 (当年)
+    CARRYOVER = "carryover"  # 上年结转
+    OTHER = "other"  # 其他资金
+
+
+class Denominator(enum.StrEnum):
+    """Which figure a rate is divided by."""
+
+    INITIAL = "initial"  # 年初预算数
+    ADJUSTED = "adjusted"  # 调整后(全年)预算数
+    AVAILABLE = "available"  # 实际到位资金
+
+
+FUNDING_RATE_DENOMINATORS = (Denominator.ADJUSTED, Denominator.INITIAL)
+EXECUTION_RATE_DENOMINATORS = (Denominator.ADJUSTED, Denominator.AVAILABLE, Denominator.INITIAL)
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    """One row of the funds table, in 万元. ``None`` means "not recorded"."""
+
+    source: FundSource | None  # None for the total row
+    initial: Decimal | None = None
+    adjusted: Decimal | None = None
+    available: Decimal | None = None
+    executed: Decimal | None = None
+
+    def figure(self, which: Denominator) -> Decimal | None:
+        return {
+            Denominator.INITIAL: self.initial,
+            Denominator.ADJUSTED: self.adjusted,
+            Denominator.AVAILABLE: self.available,
+        }[which]
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    """A funds-table row with its derived rates (ratios, e.g. ``Decimal('0.95')``)."""
+
+    figures: BudgetFigures
+    funding_rate: Decimal | None
+    execution_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class BudgetTable:
+    """The whole funds table: one row per source and the total."""
+
+    rows: list[BudgetRow]
+    total: BudgetRow
+    funding_denominator: Denominator
+    execution_denominator: Denominator
+    warnings: list[str] = field(default_factory=list)
+
+
+def rate(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
+    """``numerator / denominator`` at full precision; ``None`` if either is missing or the
+    denominator is zero.
+
+    >>> rate(Decimal("95"), Decimal("100"))
+    Decimal('0.95')
+    >>> rate(Decimal("1"), Decimal("0")) is None
+    True
+    """
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def budget_table(
+    figures: Iterable[BudgetFigures],
+    funding_denominator: Denominator = Denominator.ADJUSTED,
+    execution_denominator: Denominator = Denominator.ADJUSTED,
+) -> BudgetTable:
+    """Compute the funds table with 资金到位率 and 预算执行率 per source and in total.
+
+    Parameters
+    ----------
+    figures
+        One :class:`BudgetFigures` per source (order kept). Sources must not repeat.
+    funding_denominator
+        Denominator of 资金到位率: ``ADJUSTED`` (default) or ``INITIAL``.
+    execution_denominator
+        Denominator of 预算执行率: ``ADJUSTED`` (default, 自评表), ``AVAILABLE`` (2020
+        framework) or ``INITIAL``.
+
+    Returns
+    -------
+    BudgetTable
+        The total row sums each column over the sources that recorded it; rates of the total are
+        computed from the summed figures, never averaged.
+
+    Raises
+    ------
+    ValueError
+        On a repeated source, a negative amount, or a denominator not allowed for that rate.
+
+    Examples
+    --------
+    >>> t = budget_table([
+    ...     BudgetFigures(FundSource.FISCAL, Decimal("800"), Decimal("800"), Decimal("800"),
+    ...                   Decimal("760")),
+    ...     BudgetFigures(FundSource.OTHER, Decimal("200"), Decimal("200"), Decimal("150"),
+    ...                   Decimal("150")),
+    ... ])
+    >>> t.total.figures.executed, t.total.execution_rate
+    (Decimal('910'), Decimal('0.91'))
+    """
+    if funding_denominator not in FUNDING_RATE_DENOMINATORS:
+        raise ValueError(f"资金到位率 cannot be divided by {funding_denominator.value}")
+    if execution_denominator not in EXECUTION_RATE_DENOMINATORS:
+        raise ValueError(f"预算执行率 cannot be divided by {execution_denominator.value}")
+    items = list(figures)
+    seen: set[FundSource | None] = set()
+    for item in items:
+        if item.source in seen:
+            raise ValueError(f"fund source repeated: {item.source}")
+        seen.add(item.source)
+        for name in ("initial", "adjusted", "available", "executed"):
+            value = getattr(item, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} of {item.source} is negative: {value}")
+
+    def with_rates(f: BudgetFigures) -> BudgetRow:
+        return BudgetRow(
+            figures=f,
+            funding_rate=rate(f.available, f.figure(funding_denominator)),
+            execution_rate=rate(f.executed, f.figure(execution_denominator)),
+        )
+
+    total = BudgetFigures(
+        source=None,
+        initial=decimal_sum(i.initial for i in items),
+        adjusted=decimal_sum(i.adjusted for i in items),
+        available=decimal_sum(i.available for i in items),
+        executed=decimal_sum(i.executed for i in items),
+    )
+    warnings = []
+    if (
+        total.executed is not None
+        and total.available is not None
+        and (total.executed > total.available)
+    ):
+        warnings.append("executed_exceeds_available")
+    return BudgetTable(
+        rows=[with_rates(i) for i in items],
+        total=with_rates(total),
+        funding_denominator=funding_denominator,
+        execution_denominator=execution_denominator,
+        warnings=warnings,
+    )

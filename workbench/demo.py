@@ -1,0 +1,163 @@
+"""Demo data: a realistic county rural drinking-water engagement. Idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workbench.accounts import services as accounts
+from workbench.accounts.models import Organisation, OrganisationKind, Role, User
+from workbench.core.budget import FundSource
+from workbench.core.goals import GoalNature, GoalRow
+from workbench.core.workflow import EngagementState
+from workbench.engagements import services as engagements
+from workbench.engagements.models import CommissionScope, Engagement, EvaluationKind, MemberRole
+
+FIRM = "青禾预算绩效评价咨询有限公司"
+CLIENT = "临川县财政局"
+OTHER_CLIENT = "安平县财政局"
+UNIT = "临川县水利局"
+DEMO_TITLE = "临川县2025年农村饮水安全巩固提升工程项目支出绩效评价"
+
+#: (username, display name, role, organisation, password) — printed by ``make run``.
+DEMO_USERS = [
+    ("admin", "系统管理员", Role.ADMIN, FIRM, "demo-admin-2026"),
+    ("zhang.wei", "张伟", Role.EVALUATOR, FIRM, "demo-evaluator-2026"),
+    ("li.na", "李娜", Role.EVALUATOR, FIRM, "demo-evaluator-2026"),
+    ("wang.fang", "王芳", Role.REVIEWER, FIRM, "demo-reviewer-2026"),
+    ("czj.liu", "刘洋（临川县财政局）", Role.CLIENT, CLIENT, "demo-client-2026"),
+]
+
+BUDGET = {
+    FundSource.FISCAL: ("1200", "1350", "1350", "1287.46"),
+    FundSource.CARRYOVER: ("80", "80", "80", "80"),
+    FundSource.OTHER: ("150", "150", "120", "96.5"),
+}
+
+GOALS = [
+    ("产出指标", "数量指标", "新建及改造供水管网长度", GoalNature.GE, "120", "公里", "126.5", ""),
+    ("产出指标", "数量指标", "新建净水厂（站）", GoalNature.EQ, "3", "座", "3", ""),
+    ("产出指标", "质量指标", "水质检测达标率", GoalNature.GE, "95", "%", "97.2", ""),
+    ("产出指标", "质量指标", "工程竣工验收合格率", GoalNature.EQ, "100", "%", "100", ""),
+    (
+        "产出指标",
+        "时效指标",
+        "工程按期完工率",
+        GoalNature.GE,
+        "90",
+        "%",
+        "83.3",
+        "2个标段受汛期影响延期约45天完工",
+    ),
+    ("产出指标", "成本指标", "每公里管网建设成本", GoalNature.LE, "9.5", "万元/公里", "9.18", ""),
+    ("效益指标", "社会效益指标", "受益农村人口", GoalNature.GE, "4.2", "万人", "4.36", ""),
+    ("效益指标", "社会效益指标", "农村自来水普及率", GoalNature.GE, "92", "%", "93.1", ""),
+    (
+        "效益指标",
+        "可持续影响指标",
+        "工程长效运行管护机制",
+        GoalNature.QUALITATIVE,
+        "建立健全",
+        "",
+        "已出台管护办法，落实管护经费",
+        "",
+    ),
+    ("满意度指标", "服务对象满意度指标", "受益群众满意度", GoalNature.GE, "90", "%", "", ""),
+]
+
+
+def _org(session: Session, name: str, kind: OrganisationKind, region: str) -> Organisation:
+    org = session.scalar(sa.select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = accounts.create_organisation(session, None, name=name, kind=kind, region=region)
+    return org
+
+
+def load_demo(session: Session) -> list[tuple[str, str, str]]:
+    """Create the demo organisations, users and engagement if they are missing.
+
+    Returns the demo logins as ``(username, password, role)``. Running it again changes
+    nothing.
+    """
+    orgs = {
+        FIRM: _org(session, FIRM, OrganisationKind.FIRM, "某省某市"),
+        CLIENT: _org(session, CLIENT, OrganisationKind.CLIENT, "某省临川县"),
+        OTHER_CLIENT: _org(session, OTHER_CLIENT, OrganisationKind.CLIENT, "某省安平县"),
+        UNIT: _org(session, UNIT, OrganisationKind.EVALUATED, "某省临川县"),
+    }
+    users: dict[str, User] = {}
+    for username, name, role, org_name, password in DEMO_USERS:
+        user = session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            user = accounts.create_user(
+                session,
+                None,
+                username=username,
+                display_name=name,
+                password=password,
+                role=role,
+                organisation=orgs[org_name],
+            )
+        users[username] = user
+
+    if session.scalar(sa.select(Engagement.id).where(Engagement.title == DEMO_TITLE)) is None:
+        lead = users["zhang.wei"]
+        engagement = engagements.create_engagement(
+            session,
+            lead,
+            title=DEMO_TITLE,
+            client=orgs[CLIENT],
+            evaluated_units=[orgs[UNIT]],
+            project_name="2025年农村饮水安全巩固提升工程",
+            kind=EvaluationKind.PROJECT,
+            scope=CommissionScope.EVALUATION,
+            fiscal_year=2025,
+            planned_start=dt.date(2026, 3, 1),
+            planned_end=dt.date(2026, 6, 30),
+            contract_no="LCCZ-JX-2026-017",
+            fee=Decimal("186000"),
+            description=(
+                "为巩固脱贫攻坚成果、提升农村供水保障水平，临川县2025年安排农村饮水安全巩固提升"
+                "工程资金，用于新建及改造供水管网、建设净水厂（站）和配套水质检测能力建设，"
+                "覆盖全县12个乡镇。"
+            ),
+        )
+        engagements.add_member(session, lead, engagement, users["li.na"], MemberRole.MEMBER)
+        engagements.add_member(session, lead, engagement, users["wang.fang"], MemberRole.REVIEWER)
+        engagements.save_budget(
+            session,
+            lead,
+            engagement,
+            lines={
+                s: dict(zip(engagements.BUDGET_FIELDS, (Decimal(v) for v in values), strict=True))
+                for s, values in BUDGET.items()
+            },
+            funding_denominator=engagement.funding_denominator,
+            execution_denominator=engagement.execution_denominator,
+            expected_version=None,
+        )
+        engagements.save_goal_texts(
+            session,
+            lead,
+            engagement,
+            overall_goal="通过实施农村饮水安全巩固提升工程，提高农村集中供水率、自来水普及率、"
+            "水质达标率和供水保证率，建立健全工程长效运行管护机制。",
+            annual_goal="2025年新建及改造供水管网不少于120公里，新建净水厂（站）3座，受益农村"
+            "人口不少于4.2万人，农村自来水普及率达到92%以上。",
+            expected_version=None,
+        )
+        engagements.import_goals(
+            session,
+            lead,
+            engagement,
+            [GoalRow(*g) for g in GOALS],
+            replace=True,
+            filename="demo",
+        )
+        engagements.transition(
+            session, lead, engagement, EngagementState.DESIGN, note="工作方案已通过内部评审"
+        )
+    return [(u, p, r.value) for u, _n, r, _o, p in DEMO_USERS]

@@ -1,0 +1,1 @@
+"""Engagements (评价项目): models, services, forms, views and templates."""

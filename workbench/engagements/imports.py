@@ -1,0 +1,73 @@
+"""Reading uploaded tables (.xlsx, .xls, .csv) into DataFrames, checked by content.
+
+Kept free of Flask so that importers can be tested with plain files.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from workbench.core.messages import N_, Message
+
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+class UnreadableTable(ValueError):
+    """The upload is not a table we can read; carries a translatable :class:`Message`."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.template)
+        self.message = message
+
+
+def sniff_kind(data: bytes, filename: str) -> str:
+    """``xlsx``, ``xls`` or ``csv`` decided from the bytes, not only the extension."""
+    name = filename.lower()
+    if data.startswith(XLSX_MAGIC):
+        return "xlsx"
+    if data.startswith(XLS_MAGIC):
+        return "xls"
+    if name.endswith((".xlsx", ".xls")):
+        raise UnreadableTable(Message(N_("The file is not a valid Excel workbook.")))
+    if b"\x00" in data[:4096]:
+        raise UnreadableTable(
+            Message(N_("The file is neither an Excel workbook nor a CSV text file."))
+        )
+    return "csv"
+
+
+def read_table(data: bytes, filename: str) -> pd.DataFrame:
+    """Read the first sheet (or the CSV) with every cell as text; header on the first row.
+
+    CSV is tried as UTF-8 (with or without BOM), then GB18030 (a superset of GBK).
+    """
+    if not data:
+        raise UnreadableTable(Message(N_("The file is empty.")))
+    kind = sniff_kind(data, filename)
+    try:
+        if kind in ("xlsx", "xls"):
+            frame = pd.read_excel(
+                io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False
+            )
+        else:
+            for encoding in CSV_ENCODINGS:
+                try:
+                    text = data.decode(encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
+                raise UnreadableTable(Message(N_("The CSV file is neither UTF-8 nor GBK encoded.")))
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except UnreadableTable:
+        raise
+    except Exception as exc:  # any parser failure on hostile or truncated input
+        raise UnreadableTable(
+            Message(N_("The file could not be read: {error}"), {"error": str(exc)[:200]})
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame

@@ -1,0 +1,197 @@
+"""Engagements (评价项目): basic facts, evaluated units, team, funds and goals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workbench.accounts.models import Organisation, User
+from workbench.core.budget import Denominator, FundSource
+from workbench.core.goals import GoalNature
+from workbench.core.workflow import EngagementState
+from workbench.db import UTCDateTime, db, utcnow
+
+
+def _enum(cls: type[enum.Enum], length: int = 30) -> sa.Enum:
+    return sa.Enum(
+        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+#: 万元 with 6 decimals = precision to 0.01 元.
+Money = sa.Numeric(18, 6)
+
+
+class EvaluationKind(enum.StrEnum):
+    """评价类型."""
+
+    PROJECT = "project"  # 项目支出绩效评价
+    DEPARTMENT = "department"  # 部门整体支出绩效评价
+    POLICY = "policy"  # 政策绩效评价
+
+
+class CommissionScope(enum.StrEnum):
+    """The four kinds of work a finance bureau may commission (财预〔2021〕6号)."""
+
+    EX_ANTE = "ex_ante"  # 事前绩效评估及目标审核
+    EVALUATION = "evaluation"  # 绩效评价或结果复核
+    INDICATORS = "indicators"  # 指标和标准体系制定
+    RESEARCH = "research"  # 课题研究
+
+
+class MemberRole(enum.StrEnum):
+    """A user's role inside one engagement."""
+
+    LEAD = "lead"  # 项目负责人
+    MEMBER = "member"  # 成员
+    REVIEWER = "reviewer"  # 复核人
+
+
+engagement_units = sa.Table(
+    "engagement_units",
+    db.metadata,
+    sa.Column(
+        "engagement_id", sa.ForeignKey("engagements.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "organisation_id", sa.ForeignKey("organisations.id", ondelete="RESTRICT"), primary_key=True
+    ),
+)
+
+
+class Engagement(db.Model):
+    __tablename__ = "engagements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    client_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    project_name: Mapped[str] = mapped_column(sa.String(200))  # 被评价项目
+    kind: Mapped[EvaluationKind] = mapped_column(_enum(EvaluationKind))
+    scope: Mapped[CommissionScope] = mapped_column(_enum(CommissionScope))
+    fiscal_year: Mapped[int] = mapped_column(index=True)
+    planned_start: Mapped[dt.date | None]
+    planned_end: Mapped[dt.date | None]
+    contract_no: Mapped[str | None] = mapped_column(sa.String(100))
+    fee: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # 合同金额, 元
+    description: Mapped[str | None] = mapped_column(sa.Text)  # 项目概况
+    state: Mapped[EngagementState] = mapped_column(
+        _enum(EngagementState), default=EngagementState.SETUP, index=True
+    )
+    overall_goal: Mapped[str | None] = mapped_column(sa.Text)  # 总体目标
+    annual_goal: Mapped[str | None] = mapped_column(sa.Text)  # 年度目标
+    funding_denominator: Mapped[Denominator] = mapped_column(
+        _enum(Denominator), default=Denominator.ADJUSTED
+    )
+    execution_denominator: Mapped[Denominator] = mapped_column(
+        _enum(Denominator), default=Denominator.ADJUSTED
+    )
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Optimistic-locking counter: an edit based on an older version is refused.
+    version: Mapped[int] = mapped_column(default=1)
+
+    client: Mapped[Organisation] = relationship(foreign_keys=[client_id])
+    evaluated_units: Mapped[list[Organisation]] = relationship(
+        secondary=engagement_units, order_by=Organisation.name
+    )
+    members: Mapped[list[EngagementMember]] = relationship(
+        back_populates="engagement",
+        cascade="all, delete-orphan",
+        order_by="EngagementMember.id",
+    )
+    budget_lines: Mapped[list[BudgetLine]] = relationship(
+        back_populates="engagement",
+        cascade="all, delete-orphan",
+    )
+    goals: Mapped[list[GoalIndicator]] = relationship(
+        back_populates="engagement",
+        cascade="all, delete-orphan",
+        order_by="(GoalIndicator.position, GoalIndicator.id)",
+    )
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
+
+    def __repr__(self) -> str:
+        return f"<Engagement {self.id} {self.title!r} {self.state.value}>"
+
+    def member_role(self, user: User) -> MemberRole | None:
+        for m in self.members:
+            if m.user_id == user.id:
+                return m.role
+        return None
+
+
+class EngagementMember(db.Model):
+    __tablename__ = "engagement_members"
+    __table_args__ = (sa.UniqueConstraint("engagement_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, 20))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    engagement: Mapped[Engagement] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+    def __repr__(self) -> str:
+        return f"<EngagementMember e{self.engagement_id} u{self.user_id} {self.role.value}>"
+
+
+class BudgetLine(db.Model):
+    """One fund source of the engagement's project budget, all amounts in 万元."""
+
+    __tablename__ = "budget_lines"
+    __table_args__ = (sa.UniqueConstraint("engagement_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[FundSource] = mapped_column(_enum(FundSource, 20))
+    initial: Mapped[Decimal | None] = mapped_column(Money)  # 年初预算数
+    adjusted: Mapped[Decimal | None] = mapped_column(Money)  # 调整后(全年)预算数
+    available: Mapped[Decimal | None] = mapped_column(Money)  # 实际到位资金
+    executed: Mapped[Decimal | None] = mapped_column(Money)  # 全年执行数
+
+    engagement: Mapped[Engagement] = relationship(back_populates="budget_lines")
+
+    def __repr__(self) -> str:
+        return f"<BudgetLine e{self.engagement_id} {self.source.value}>"
+
+
+class GoalIndicator(db.Model):
+    """A performance-goal indicator (绩效目标表 row)."""
+
+    __tablename__ = "goal_indicators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    level1: Mapped[str] = mapped_column(sa.String(50))  # 一级指标, e.g. 产出指标
+    level2: Mapped[str] = mapped_column(sa.String(50), default="")  # 二级, e.g. 数量指标
+    name: Mapped[str] = mapped_column(sa.String(200))  # 三级指标
+    nature: Mapped[GoalNature] = mapped_column(_enum(GoalNature, 20))
+    target_value: Mapped[str] = mapped_column(sa.String(100))  # 指标值
+    unit: Mapped[str] = mapped_column(sa.String(30), default="")
+    actual_value: Mapped[str] = mapped_column(sa.String(100), default="")  # 实际完成值
+    deviation_reason: Mapped[str] = mapped_column(sa.Text, default="")  # 偏差原因
+
+    engagement: Mapped[Engagement] = relationship(back_populates="goals")
+
+    def __repr__(self) -> str:
+        return f"<GoalIndicator {self.id} {self.name!r}>"

@@ -1,0 +1,536 @@
+"""Engagement services. They flush and audit; the caller commits once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workbench.accounts.models import Organisation, Role, User
+from workbench.audit.services import diff, json_safe, record, snapshot
+from workbench.core.budget import BudgetFigures, BudgetTable, Denominator, FundSource, budget_table
+from workbench.core.goals import GoalNature, GoalRow
+from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
+from workbench.db import utcnow
+from workbench.engagements.models import (
+    BudgetLine,
+    CommissionScope,
+    Engagement,
+    EngagementMember,
+    EvaluationKind,
+    GoalIndicator,
+    MemberRole,
+)
+
+ENGAGEMENT_FIELDS = [
+    "title",
+    "client_id",
+    "project_name",
+    "kind",
+    "scope",
+    "fiscal_year",
+    "planned_start",
+    "planned_end",
+    "contract_no",
+    "fee",
+    "description",
+]
+GOAL_FIELDS = [
+    "level1",
+    "level2",
+    "name",
+    "nature",
+    "target_value",
+    "unit",
+    "actual_value",
+    "deviation_reason",
+]
+BUDGET_FIELDS = ["initial", "adjusted", "available", "executed"]
+
+
+class EngagementError(ValueError):
+    """A user-facing problem; ``str(exc)`` is a code the web layer translates."""
+
+
+class StaleEdit(EngagementError):
+    """The engagement changed since the form was loaded."""
+
+    def __init__(self) -> None:
+        super().__init__("stale")
+
+
+def _check_version(engagement: Engagement, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != engagement.version:
+        raise StaleEdit()
+
+
+def _touch(engagement: Engagement) -> None:
+    """Bump the engagement's version when one of its parts changes."""
+    engagement.updated_at = utcnow()
+
+
+def _snapshot(engagement: Engagement) -> dict[str, Any]:
+    data = snapshot(engagement, ENGAGEMENT_FIELDS)
+    data["evaluated_units"] = sorted(o.name for o in engagement.evaluated_units)
+    return data
+
+
+def self_commissioned(engagement: Engagement) -> bool:
+    """True when the client is also an evaluated unit: a body may not commission an
+    evaluation of itself (财预〔2021〕6号 / 财监〔2021〕4号 independence rules)."""
+    return any(o.id == engagement.client_id for o in engagement.evaluated_units)
+
+
+def create_engagement(
+    session: Session,
+    actor: User,
+    *,
+    title: str,
+    client: Organisation,
+    project_name: str,
+    kind: EvaluationKind,
+    scope: CommissionScope,
+    fiscal_year: int,
+    evaluated_units: Iterable[Organisation] = (),
+    planned_start: dt.date | None = None,
+    planned_end: dt.date | None = None,
+    contract_no: str | None = None,
+    fee: Decimal | None = None,
+    description: str | None = None,
+    lead: User | None = None,
+) -> Engagement:
+    """Create an engagement in state 立项 with ``lead`` (default: the actor) as 项目负责人."""
+    if planned_start and planned_end and planned_end < planned_start:
+        raise EngagementError("end_before_start")
+    engagement = Engagement(
+        title=title,
+        client=client,
+        project_name=project_name,
+        kind=kind,
+        scope=scope,
+        fiscal_year=fiscal_year,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        contract_no=contract_no or None,
+        fee=fee,
+        description=description or None,
+        evaluated_units=list(evaluated_units),
+        created_by_id=actor.id,
+    )
+    session.add(engagement)
+    lead = lead or actor
+    engagement.members.append(EngagementMember(user=lead, role=MemberRole.LEAD))
+    session.flush()
+    record(
+        session,
+        actor,
+        "engagement.create",
+        "engagement",
+        engagement.id,
+        engagement_id=engagement.id,
+        changes=diff({}, _snapshot(engagement)),
+        summary=engagement.title,
+    )
+    record(
+        session,
+        actor,
+        "member.add",
+        "user",
+        lead.id,
+        engagement_id=engagement.id,
+        changes={"role": {"before": None, "after": MemberRole.LEAD.value}},
+        summary=lead.display_name,
+    )
+    return engagement
+
+
+def update_engagement(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    *,
+    expected_version: int | None,
+    evaluated_units: Iterable[Organisation] | None = None,
+    **values: Any,
+) -> Engagement:
+    """Edit the engagement's basic facts; refuses a stale form (:class:`StaleEdit`)."""
+    _check_version(engagement, expected_version)
+    start = values.get("planned_start", engagement.planned_start)
+    end = values.get("planned_end", engagement.planned_end)
+    if start and end and end < start:
+        raise EngagementError("end_before_start")
+    before = _snapshot(engagement)
+    for key, value in values.items():
+        if key not in ENGAGEMENT_FIELDS and key != "client":
+            raise TypeError(f"unknown engagement field {key}")
+        setattr(engagement, key, value)
+    if evaluated_units is not None:
+        engagement.evaluated_units = list(evaluated_units)
+    changes = diff(before, _snapshot(engagement))
+    if changes:
+        _touch(engagement)  # also bumps the version when only the units changed
+        record(
+            session,
+            actor,
+            "engagement.update",
+            "engagement",
+            engagement.id,
+            engagement_id=engagement.id,
+            changes=changes,
+            summary=engagement.title,
+        )
+    return engagement
+
+
+def transition(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    target: EngagementState,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Engagement:
+    """Move the engagement through the workflow (:mod:`workbench.core.workflow`).
+
+    Raises :class:`~workbench.core.errors.InvalidTransition` for a move the workflow forbids and
+    :class:`EngagementError` ``("reviewer_only")`` when a review decision is made by someone who
+    is not the engagement's 复核人 or an admin.
+    """
+    _check_version(engagement, expected_version)
+    source = engagement.state
+    check_transition(source, target)
+    if (source, target) in REVIEW_DECISIONS and not (
+        actor.role is Role.ADMIN or engagement.member_role(actor) is MemberRole.REVIEWER
+    ):
+        raise EngagementError("reviewer_only")
+    engagement.state = target
+    _touch(engagement)
+    session.flush()
+    record(
+        session,
+        actor,
+        "engagement.transition",
+        "engagement",
+        engagement.id,
+        engagement_id=engagement.id,
+        changes={"state": {"before": source.value, "after": target.value}},
+        summary=note,
+    )
+    return engagement
+
+
+# --- team -------------------------------------------------------------------------------------
+
+
+def add_member(
+    session: Session, actor: User, engagement: Engagement, user: User, role: MemberRole
+) -> EngagementMember:
+    """Put a staff user on the team, or change their role if already on it."""
+    if not user.is_staff:
+        raise EngagementError("member_not_staff")
+    if role is MemberRole.REVIEWER and user.role not in (Role.REVIEWER, Role.ADMIN):
+        raise EngagementError("reviewer_role_needed")
+    existing = next((m for m in engagement.members if m.user_id == user.id), None)
+    before = existing.role.value if existing else None
+    if existing is not None:
+        if (
+            existing.role is MemberRole.LEAD
+            and role is not MemberRole.LEAD
+            and _leads(engagement) == 1
+        ):
+            raise EngagementError("last_lead")
+        existing.role = role
+        member = existing
+    else:
+        member = EngagementMember(user=user, role=role)
+        engagement.members.append(member)
+    session.flush()
+    if before != role.value:
+        record(
+            session,
+            actor,
+            "member.add" if before is None else "member.update",
+            "user",
+            user.id,
+            engagement_id=engagement.id,
+            changes={"role": {"before": before, "after": role.value}},
+            summary=user.display_name,
+        )
+    return member
+
+
+def _leads(engagement: Engagement) -> int:
+    return sum(1 for m in engagement.members if m.role is MemberRole.LEAD)
+
+
+def remove_member(
+    session: Session, actor: User, engagement: Engagement, member: EngagementMember
+) -> None:
+    """Take someone off the team; the last 项目负责人 cannot be removed."""
+    if member.role is MemberRole.LEAD and _leads(engagement) == 1:
+        raise EngagementError("last_lead")
+    engagement.members.remove(member)
+    session.flush()
+    record(
+        session,
+        actor,
+        "member.remove",
+        "user",
+        member.user_id,
+        engagement_id=engagement.id,
+        changes={"role": {"before": member.role.value, "after": None}},
+        summary=member.user.display_name,
+    )
+
+
+# --- budget -----------------------------------------------------------------------------------
+
+
+def budget_of(engagement: Engagement) -> BudgetTable:
+    """The engagement's funds table with derived rates, one row per source in fixed order."""
+    by_source = {line.source: line for line in engagement.budget_lines}
+    figures = [
+        BudgetFigures(
+            source=source,
+            initial=by_source[source].initial if source in by_source else None,
+            adjusted=by_source[source].adjusted if source in by_source else None,
+            available=by_source[source].available if source in by_source else None,
+            executed=by_source[source].executed if source in by_source else None,
+        )
+        for source in FundSource
+    ]
+    return budget_table(figures, engagement.funding_denominator, engagement.execution_denominator)
+
+
+def save_budget(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    *,
+    lines: Mapping[FundSource, Mapping[str, Decimal | None]],
+    funding_denominator: Denominator,
+    execution_denominator: Denominator,
+    expected_version: int | None,
+) -> BudgetTable:
+    """Replace the funds figures (万元) and the rate denominators (audited per field)."""
+    _check_version(engagement, expected_version)
+    if any(v is not None and v < 0 for values in lines.values() for v in values.values()):
+        raise EngagementError("negative_amount")
+    by_source = {line.source: line for line in engagement.budget_lines}
+    changes: dict[str, dict[str, Any]] = {}
+    for source, values in lines.items():
+        line = by_source.get(source)
+        if line is None:
+            if all(v is None for v in values.values()):
+                continue
+            line = BudgetLine(source=source)
+            engagement.budget_lines.append(line)
+        for key in BUDGET_FIELDS:
+            old, new = getattr(line, key), values.get(key)
+            if (old is None) != (new is None) or (old is not None and Decimal(old) != new):
+                changes[f"{source.value}.{key}"] = {
+                    "before": json_safe(old),
+                    "after": json_safe(new),
+                }
+            setattr(line, key, new)
+    for attr, value in (
+        ("funding_denominator", funding_denominator),
+        ("execution_denominator", execution_denominator),
+    ):
+        if getattr(engagement, attr) is not value:
+            changes[attr] = {"before": getattr(engagement, attr).value, "after": value.value}
+            setattr(engagement, attr, value)
+    if changes:
+        _touch(engagement)
+        session.flush()
+        record(
+            session,
+            actor,
+            "budget.update",
+            "engagement",
+            engagement.id,
+            engagement_id=engagement.id,
+            changes=changes,
+        )
+    return budget_of(engagement)
+
+
+# --- performance goals ------------------------------------------------------------------------
+
+
+def save_goal_texts(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    *,
+    overall_goal: str | None,
+    annual_goal: str | None,
+    expected_version: int | None,
+) -> None:
+    """Set 总体目标 and 年度目标."""
+    _check_version(engagement, expected_version)
+    before = snapshot(engagement, ["overall_goal", "annual_goal"])
+    engagement.overall_goal = overall_goal or None
+    engagement.annual_goal = annual_goal or None
+    changes = diff(before, snapshot(engagement, ["overall_goal", "annual_goal"]))
+    if changes:
+        _touch(engagement)
+        session.flush()
+        record(
+            session,
+            actor,
+            "goals.update_text",
+            "engagement",
+            engagement.id,
+            engagement_id=engagement.id,
+            changes=changes,
+        )
+
+
+def _goal_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    data = {k: values.get(k) or "" for k in GOAL_FIELDS}
+    data["nature"] = GoalNature(values["nature"])
+    return data
+
+
+def add_goal(session: Session, actor: User, engagement: Engagement, **values: Any) -> GoalIndicator:
+    """Append a goal indicator."""
+    position = max((g.position for g in engagement.goals), default=0) + 1
+    goal = GoalIndicator(position=position, **_goal_values(values))
+    engagement.goals.append(goal)
+    _touch(engagement)
+    session.flush()
+    record(
+        session,
+        actor,
+        "goal.create",
+        "goal_indicator",
+        goal.id,
+        engagement_id=engagement.id,
+        changes=diff({}, snapshot(goal, GOAL_FIELDS)),
+        summary=goal.name,
+    )
+    return goal
+
+
+def update_goal(session: Session, actor: User, goal: GoalIndicator, **values: Any) -> None:
+    """Edit a goal indicator."""
+    before = snapshot(goal, GOAL_FIELDS)
+    for key, value in _goal_values(values).items():
+        setattr(goal, key, value)
+    changes = diff(before, snapshot(goal, GOAL_FIELDS))
+    if changes:
+        _touch(goal.engagement)
+        session.flush()
+        record(
+            session,
+            actor,
+            "goal.update",
+            "goal_indicator",
+            goal.id,
+            engagement_id=goal.engagement_id,
+            changes=changes,
+            summary=goal.name,
+        )
+
+
+def delete_goal(session: Session, actor: User, goal: GoalIndicator) -> None:
+    """Remove a goal indicator (its values stay in the audit log)."""
+    engagement = goal.engagement
+    record(
+        session,
+        actor,
+        "goal.delete",
+        "goal_indicator",
+        goal.id,
+        engagement_id=engagement.id,
+        changes=diff(snapshot(goal, GOAL_FIELDS), {}),
+        summary=goal.name,
+    )
+    engagement.goals.remove(goal)
+    _touch(engagement)
+    session.flush()
+
+
+def import_goals(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    rows: list[GoalRow],
+    *,
+    replace: bool,
+    filename: str,
+) -> int:
+    """Add (or, with ``replace``, replace all goals with) validated rows in one step."""
+    removed = len(engagement.goals) if replace else 0
+    if replace:
+        engagement.goals.clear()
+        session.flush()
+    start = max((g.position for g in engagement.goals), default=0)
+    for offset, row in enumerate(rows, start=1):
+        engagement.goals.append(
+            GoalIndicator(
+                position=start + offset,
+                level1=row.level1,
+                level2=row.level2,
+                name=row.name,
+                nature=row.nature,
+                target_value=row.target_value,
+                unit=row.unit,
+                actual_value=row.actual_value,
+                deviation_reason=row.deviation_reason,
+            )
+        )
+    _touch(engagement)
+    session.flush()
+    record(
+        session,
+        actor,
+        "goals.import",
+        "engagement",
+        engagement.id,
+        engagement_id=engagement.id,
+        changes={
+            "goals": {
+                "before": f"{removed} removed" if replace else None,
+                "after": f"{len(rows)} imported",
+            }
+        },
+        summary=filename[:200],
+    )
+    return len(rows)
+
+
+def list_engagements_query(
+    visible: sa.ColumnElement[bool],
+    *,
+    q: str | None = None,
+    year: int | None = None,
+    client_id: int | None = None,
+    state: EngagementState | None = None,
+) -> sa.Select[Any]:
+    """A select of the visible engagements matching the filters, newest first."""
+    stmt = sa.select(Engagement).where(visible)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            sa.or_(
+                Engagement.title.ilike(like),
+                Engagement.project_name.ilike(like),
+                Engagement.contract_no.ilike(like),
+            )
+        )
+    if year:
+        stmt = stmt.where(Engagement.fiscal_year == year)
+    if client_id:
+        stmt = stmt.where(Engagement.client_id == client_id)
+    if state:
+        stmt = stmt.where(Engagement.state == state)
+    return stmt.options(sa.orm.selectinload(Engagement.client)).order_by(
+        Engagement.fiscal_year.desc(), Engagement.id.desc()
+    )

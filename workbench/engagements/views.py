@@ -1,0 +1,740 @@
+"""Engagement pages: list, create, overview, edit, funds, goals, team, workflow, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+
+from workbench.accounts.models import Organisation, OrganisationKind, Role, User
+from workbench.audit.models import AuditEntry
+from workbench.auth import (
+    can_edit_engagement,
+    can_manage_engagement,
+    can_review_engagement,
+    can_see_internal,
+    get_engagement_or_404,
+    require_role,
+    visible_engagements_filter,
+)
+from workbench.core.budget import Denominator, FundSource
+from workbench.core.errors import InvalidTransition
+from workbench.core.goals import GOAL_COLUMNS, GoalNature, goal_status, parse_goal_table
+from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
+from workbench.db import db
+from workbench.engagements import services
+from workbench.engagements.forms import (
+    BUDGET_COLUMNS,
+    BudgetForm,
+    EmptyForm,
+    EngagementForm,
+    GoalForm,
+    GoalImportForm,
+    GoalTextForm,
+    MemberForm,
+    TransitionForm,
+)
+from workbench.engagements.imports import UnreadableTable, read_table
+from workbench.engagements.models import Engagement, EngagementMember, GoalIndicator, MemberRole
+from workbench.labels import label
+from workbench.templating import local_datetime
+from workbench.xlsx import send_table
+
+bp = Blueprint("engagements", __name__, url_prefix="/engagements", template_folder="templates")
+
+ERRORS = {
+    "stale": _l(
+        "Someone else changed this engagement after you opened the form. "
+        "Your changes were not saved; the current values are shown below."
+    ),
+    "end_before_start": _l("The end date is before the start date."),
+    "reviewer_only": _l(
+        "Only the engagement's reviewer or an administrator can decide on a draft under review."
+    ),
+    "member_not_staff": _l("Only staff of the evaluation firm can join the team."),
+    "reviewer_role_needed": _l(
+        "Only users with the reviewer role can be the engagement's reviewer."
+    ),
+    "last_lead": _l("An engagement needs at least one engagement lead."),
+    "negative_amount": _l("Amounts must not be negative."),
+}
+PAGE_SIZE = 25
+
+
+def _error_text(exc: Exception) -> str:
+    return str(ERRORS.get(str(exc), str(exc)))
+
+
+def _org_choices(*kinds: OrganisationKind) -> list[tuple[int, str]]:
+    orgs = db.session.scalars(
+        sa.select(Organisation).where(Organisation.kind.in_(kinds)).order_by(Organisation.name)
+    )
+    return [(o.id, o.name) for o in orgs]
+
+
+def _engagement_form(engagement: Engagement | None = None) -> EngagementForm:
+    form = EngagementForm(
+        obj=engagement,
+        clients=_org_choices(OrganisationKind.CLIENT),
+        units=_org_choices(OrganisationKind.EVALUATED, OrganisationKind.CLIENT),
+    )
+    if engagement is not None and request.method == "GET":
+        form.evaluated_unit_ids.data = [o.id for o in engagement.evaluated_units]
+        form.kind.data = engagement.kind.value
+        form.scope.data = engagement.scope.value
+        form.version.data = str(engagement.version)
+    return form
+
+
+def _form_values(form: EngagementForm) -> dict[str, object]:
+    return {
+        "title": form.title.data,
+        "project_name": form.project_name.data,
+        "kind": services.EvaluationKind(form.kind.data),
+        "scope": services.CommissionScope(form.scope.data),
+        "fiscal_year": form.fiscal_year.data,
+        "planned_start": form.planned_start.data,
+        "planned_end": form.planned_end.data,
+        "contract_no": form.contract_no.data or None,
+        "fee": form.fee.data,
+        "description": form.description.data or None,
+    }
+
+
+def _units(ids: list[int]) -> list[Organisation]:
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(ids))))
+
+
+def _warn_self_commissioned(engagement: Engagement) -> None:
+    if services.self_commissioned(engagement):
+        flash(
+            _(
+                "Warning: the client is also an evaluated unit. A body may not commission an "
+                "evaluation of itself."
+            ),
+            "warning",
+        )
+
+
+# --- list and create --------------------------------------------------------------------------
+
+
+@bp.get("/", endpoint="list")
+@login_required
+def engagement_list():  # type: ignore[no-untyped-def]
+    """Engagements the user may see, with search and filters."""
+    q = request.args.get("q", "").strip()[:100]
+    year = request.args.get("year", type=int)
+    client_id = request.args.get("client", type=int)
+    state_value = request.args.get("state", "")
+    state = (
+        EngagementState(state_value) if state_value in {s.value for s in EngagementState} else None
+    )
+    stmt = services.list_engagements_query(
+        visible_engagements_filter(current_user), q=q, year=year, client_id=client_id, state=state
+    )
+    if request.args.get("format") == "xlsx":
+        rows = db.session.scalars(stmt).all()
+        return send_table(
+            _("Engagements"),
+            [
+                _("Title"),
+                _("Client"),
+                _("Project under evaluation"),
+                _("Fiscal year"),
+                _("Evaluation kind"),
+                _("Status"),
+                _("Planned start"),
+                _("Planned end"),
+                _("Contract number"),
+            ],
+            [
+                [
+                    e.title,
+                    e.client.name,
+                    e.project_name,
+                    e.fiscal_year,
+                    label(e.kind),
+                    label(e.state),
+                    e.planned_start,
+                    e.planned_end,
+                    e.contract_no or "",
+                ]
+                for e in rows
+            ],
+            "engagements.xlsx",
+        )
+    page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
+    visible = visible_engagements_filter(current_user)
+    years = db.session.scalars(
+        sa.select(Engagement.fiscal_year)
+        .where(visible)
+        .distinct()
+        .order_by(Engagement.fiscal_year.desc())
+    ).all()
+    clients = db.session.execute(
+        sa.select(Organisation.id, Organisation.name)
+        .join(Engagement, Engagement.client_id == Organisation.id)
+        .where(visible)
+        .distinct()
+        .order_by(Organisation.name)
+    ).all()
+    return render_template(
+        "engagements/list.html",
+        page=page,
+        q=q,
+        year=year,
+        client_id=client_id,
+        state=state,
+        years=years,
+        clients=clients,
+        states=[*EngagementState],
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(Role.ADMIN, Role.EVALUATOR)
+def new():  # type: ignore[no-untyped-def]
+    """Create an engagement; the creator becomes its lead."""
+    form = _engagement_form()
+    if request.method == "GET":
+        # the usual case: last year's spending, evaluated by commission of the finance bureau
+        form.fiscal_year.data = dt.date.today().year - 1
+        form.scope.data = services.CommissionScope.EVALUATION.value
+    if form.validate_on_submit():
+        client = db.session.get(Organisation, form.client_id.data)
+        try:
+            engagement = services.create_engagement(
+                db.session,
+                current_user,
+                client=client,
+                evaluated_units=_units(form.evaluated_unit_ids.data),
+                **_form_values(form),
+            )
+        except services.EngagementError as exc:
+            db.session.rollback()
+            form.form_errors.append(_error_text(exc))
+        else:
+            db.session.commit()
+            flash(_("Engagement created."), "success")
+            _warn_self_commissioned(engagement)
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    return render_template("engagements/form.html", form=form, engagement=None)
+
+
+# --- one engagement ---------------------------------------------------------------------------
+
+
+@bp.get("/<int:engagement_id>")
+@login_required
+def detail(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Engagement overview: facts, funds, goals, team, workflow and recent activity."""
+    engagement = get_engagement_or_404(engagement_id)
+    internal = can_see_internal(current_user, engagement)
+    transitions = []
+    if can_manage_engagement(current_user, engagement) or can_review_engagement(
+        current_user, engagement
+    ):
+        for target in allowed_transitions(engagement.state):
+            decision = (engagement.state, target) in REVIEW_DECISIONS
+            if decision and not can_review_engagement(current_user, engagement):
+                continue
+            if not decision and not can_manage_engagement(current_user, engagement):
+                continue
+            transitions.append(target)
+    recent = []
+    if internal:
+        recent = db.session.scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.engagement_id == engagement.id)
+            .order_by(AuditEntry.id.desc())
+            .limit(8)
+        ).all()
+    staff = db.session.scalars(
+        sa.select(User)
+        .where(
+            User.role.in_([Role.ADMIN, Role.EVALUATOR, Role.REVIEWER]), User.is_enabled.is_(True)
+        )
+        .order_by(User.display_name)
+    ).all()
+    transition_form = TransitionForm()
+    transition_form.version.data = str(engagement.version)
+    return render_template(
+        "engagements/detail.html",
+        engagement=engagement,
+        internal=internal,
+        can_edit=can_edit_engagement(current_user, engagement),
+        can_manage=can_manage_engagement(current_user, engagement)
+        and can_edit_engagement(current_user, engagement),
+        budget=services.budget_of(engagement),
+        goals=_goal_rows(engagement),
+        self_commissioned=services.self_commissioned(engagement),
+        transitions=transitions,
+        transition_form=transition_form,
+        recent=recent,
+        member_form=MemberForm(
+            users=[(u.id, f"{u.display_name} ({label(u.role)})") for u in staff]
+        ),
+        empty_form=EmptyForm(),
+        workflow=[*EngagementState],
+    )
+
+
+@bp.route("/<int:engagement_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Edit the engagement's basic facts."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    form = _engagement_form(engagement)
+    if form.validate_on_submit():
+        try:
+            services.update_engagement(
+                db.session,
+                current_user,
+                engagement,
+                expected_version=form.expected_version(),
+                client_id=form.client_id.data,
+                evaluated_units=_units(form.evaluated_unit_ids.data),
+                **_form_values(form),
+            )
+            db.session.commit()
+        except (services.StaleEdit, StaleDataError):
+            db.session.rollback()
+            flash(str(ERRORS["stale"]), "danger")
+            return redirect(url_for("engagements.edit", engagement_id=engagement_id))
+        except services.EngagementError as exc:
+            db.session.rollback()
+            form.form_errors.append(_error_text(exc))
+        else:
+            flash(_("Engagement saved."), "success")
+            _warn_self_commissioned(engagement)
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    return render_template("engagements/form.html", form=form, engagement=engagement)
+
+
+@bp.post("/<int:engagement_id>/transition")
+@login_required
+def transition(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Move the engagement through the workflow."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    form = TransitionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    target = EngagementState(form.target.data)
+    decision = (engagement.state, target) in REVIEW_DECISIONS
+    allowed = (can_review_engagement if decision else can_manage_engagement)(
+        current_user, engagement
+    )
+    if not allowed or not can_edit_engagement(current_user, engagement):
+        abort(403)
+    try:
+        services.transition(
+            db.session,
+            current_user,
+            engagement,
+            target,
+            note=form.note.data or None,
+            expected_version=form.expected_version(),
+        )
+        db.session.commit()
+    except (services.StaleEdit, StaleDataError):
+        db.session.rollback()
+        flash(str(ERRORS["stale"]), "danger")
+    except InvalidTransition:
+        db.session.rollback()
+        flash(_("This status change is not allowed from the current status."), "danger")
+    except services.EngagementError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "danger")
+    else:
+        flash(_("Status changed to “%(state)s”.", state=label(target)), "success")
+    return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+
+
+# --- team -------------------------------------------------------------------------------------
+
+
+@bp.post("/<int:engagement_id>/members")
+@login_required
+def add_member(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Add a staff member to the team or change their role."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    staff = db.session.scalars(sa.select(User).where(User.role != Role.CLIENT)).all()
+    form = MemberForm(users=[(u.id, u.display_name) for u in staff])
+    if not form.validate_on_submit():
+        flash(_("Choose a staff member and a role."), "danger")
+    else:
+        user = db.session.get(User, form.user_id.data)
+        try:
+            services.add_member(
+                db.session, current_user, engagement, user, MemberRole(form.role.data)
+            )
+            db.session.commit()
+        except services.EngagementError as exc:
+            db.session.rollback()
+            flash(_error_text(exc), "danger")
+        else:
+            flash(_("Team updated."), "success")
+    return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#team")
+
+
+@bp.post("/<int:engagement_id>/members/<int:member_id>/remove")
+@login_required
+def remove_member(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """Take a member off the team."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = db.session.get(EngagementMember, member_id)
+    if member is None or member.engagement_id != engagement.id:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.remove_member(db.session, current_user, engagement, member)
+        db.session.commit()
+    except services.EngagementError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "danger")
+    else:
+        flash(_("Team updated."), "success")
+    return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#team")
+
+
+# --- funds ------------------------------------------------------------------------------------
+
+
+@bp.route("/<int:engagement_id>/budget", methods=["GET", "POST"])
+@login_required
+def budget(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Edit the funds table (万元) and the rate denominators."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    form = BudgetForm()
+    if request.method == "GET":
+        form.version.data = str(engagement.version)
+        form.funding_denominator.data = engagement.funding_denominator.value
+        form.execution_denominator.data = engagement.execution_denominator.value
+        for line in engagement.budget_lines:
+            for key, _title in BUDGET_COLUMNS:
+                getattr(form, f"{line.source.value}_{key}").data = getattr(line, key)
+    if form.validate_on_submit():
+        lines = {
+            source: {
+                key: getattr(form, f"{source.value}_{key}").data for key, _title in BUDGET_COLUMNS
+            }
+            for source in FundSource
+        }
+        try:
+            table = services.save_budget(
+                db.session,
+                current_user,
+                engagement,
+                lines=lines,
+                funding_denominator=Denominator(form.funding_denominator.data),
+                execution_denominator=Denominator(form.execution_denominator.data),
+                expected_version=form.expected_version(),
+            )
+            db.session.commit()
+        except (services.StaleEdit, StaleDataError):
+            db.session.rollback()
+            flash(str(ERRORS["stale"]), "danger")
+            return redirect(url_for("engagements.budget", engagement_id=engagement_id))
+        except services.EngagementError as exc:
+            db.session.rollback()
+            form.form_errors.append(_error_text(exc))
+        else:
+            flash(_("Funds saved."), "success")
+            if "executed_exceeds_available" in table.warnings:
+                flash(_("Note: the amount executed exceeds the funds received."), "warning")
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#budget")
+    return render_template(
+        "engagements/budget.html",
+        engagement=engagement,
+        form=form,
+        sources=[*FundSource],
+        columns=BUDGET_COLUMNS,
+        table=services.budget_of(engagement),
+    )
+
+
+@bp.get("/<int:engagement_id>/budget.xlsx")
+@login_required
+def budget_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The funds table as Excel."""
+    engagement = get_engagement_or_404(engagement_id)
+    table = services.budget_of(engagement)
+    rows = [*table.rows, table.total]
+    return send_table(
+        _("Funds"),
+        [
+            _("Source"),
+            _("Initial budget (10k yuan)"),
+            _("Adjusted budget (10k yuan)"),
+            _("Funds received (10k yuan)"),
+            _("Executed (10k yuan)"),
+            _("Funding rate"),
+            _("Execution rate"),
+        ],
+        [
+            [
+                label(r.figures.source) if r.figures.source else _("Total"),
+                r.figures.initial,
+                r.figures.adjusted,
+                r.figures.available,
+                r.figures.executed,
+                r.funding_rate,
+                r.execution_rate,
+            ]
+            for r in rows
+        ],
+        f"engagement-{engagement.id}-funds.xlsx",
+    )
+
+
+# --- goals ------------------------------------------------------------------------------------
+
+
+def _goal_rows(engagement: Engagement) -> list[dict[str, object]]:
+    return [
+        {"goal": g, "status": goal_status(g.nature, g.target_value, g.actual_value)}
+        for g in engagement.goals
+    ]
+
+
+def _goal_form_values(form: GoalForm) -> dict[str, object]:
+    return {f: getattr(form, f).data for f in services.GOAL_FIELDS}
+
+
+@bp.route("/<int:engagement_id>/goals", methods=["GET", "POST"])
+@login_required
+def goals(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Performance goals: texts, indicator table, import and export."""
+    engagement = get_engagement_or_404(engagement_id)
+    editable = can_edit_engagement(current_user, engagement)
+    text_form = GoalTextForm(obj=engagement)
+    if request.method == "GET":
+        text_form.version.data = str(engagement.version)
+    if request.method == "POST":
+        if not editable:
+            abort(403)
+        if text_form.validate_on_submit():
+            try:
+                services.save_goal_texts(
+                    db.session,
+                    current_user,
+                    engagement,
+                    overall_goal=text_form.overall_goal.data,
+                    annual_goal=text_form.annual_goal.data,
+                    expected_version=text_form.expected_version(),
+                )
+                db.session.commit()
+            except (services.StaleEdit, StaleDataError):
+                db.session.rollback()
+                flash(str(ERRORS["stale"]), "danger")
+            else:
+                flash(_("Goals saved."), "success")
+            return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+    return render_template(
+        "engagements/goals.html",
+        engagement=engagement,
+        editable=editable,
+        text_form=text_form,
+        rows=_goal_rows(engagement),
+        goal_form=GoalForm(formdata=None),
+        import_form=GoalImportForm(),
+        empty_form=EmptyForm(),
+        import_errors=None,
+    )
+
+
+@bp.route("/<int:engagement_id>/goals/new", methods=["GET", "POST"])
+@login_required
+def goal_new(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Add a goal indicator."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    form = GoalForm()
+    if form.validate_on_submit():
+        services.add_goal(db.session, current_user, engagement, **_goal_form_values(form))
+        db.session.commit()
+        flash(_("Goal indicator added."), "success")
+        return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+    return render_template(
+        "engagements/goal_form.html", engagement=engagement, form=form, goal=None
+    )
+
+
+def _goal_or_404(engagement: Engagement, goal_id: int) -> GoalIndicator:
+    goal = db.session.get(GoalIndicator, goal_id)
+    if goal is None or goal.engagement_id != engagement.id:
+        abort(404)
+    return goal
+
+
+@bp.route("/<int:engagement_id>/goals/<int:goal_id>/edit", methods=["GET", "POST"])
+@login_required
+def goal_edit(engagement_id: int, goal_id: int):  # type: ignore[no-untyped-def]
+    """Edit a goal indicator."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    goal = _goal_or_404(engagement, goal_id)
+    form = GoalForm(obj=goal)
+    if request.method == "GET":
+        form.nature.data = goal.nature.value
+    if form.validate_on_submit():
+        services.update_goal(db.session, current_user, goal, **_goal_form_values(form))
+        db.session.commit()
+        flash(_("Goal indicator saved."), "success")
+        return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+    return render_template(
+        "engagements/goal_form.html", engagement=engagement, form=form, goal=goal
+    )
+
+
+@bp.post("/<int:engagement_id>/goals/<int:goal_id>/delete")
+@login_required
+def goal_delete(engagement_id: int, goal_id: int):  # type: ignore[no-untyped-def]
+    """Delete a goal indicator."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    goal = _goal_or_404(engagement, goal_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.delete_goal(db.session, current_user, goal)
+    db.session.commit()
+    flash(_("Goal indicator deleted."), "success")
+    return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+
+
+@bp.post("/<int:engagement_id>/goals/import")
+@login_required
+def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Import a 绩效目标表: all rows or none, with a row-level error list."""
+    engagement = get_engagement_or_404(engagement_id, need="edit")
+    form = GoalImportForm()
+    errors: list[str] = []
+    if not form.validate_on_submit():
+        errors = [str(e) for e in form.file.errors] or [_("Choose a file to import.")]
+    else:
+        upload = form.file.data
+        try:
+            frame = read_table(upload.read(), upload.filename or "")
+        except UnreadableTable as exc:
+            errors = [exc.message.render(_)]
+        else:
+            rows, row_errors = parse_goal_table(frame)
+            if row_errors:
+                errors = [
+                    _("Row %(row)s: %(message)s", row=e.row, message=e.render(_))
+                    for e in row_errors
+                ]
+            elif not rows:
+                errors = [_("The file contains no goal indicators.")]
+            else:
+                count = services.import_goals(
+                    db.session,
+                    current_user,
+                    engagement,
+                    rows,
+                    replace=form.replace.data,
+                    filename=upload.filename or "",
+                )
+                db.session.commit()
+                flash(_("%(count)s goal indicators imported.", count=count), "success")
+                return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+    text_form = GoalTextForm(obj=engagement, formdata=None)
+    text_form.version.data = str(engagement.version)
+    return render_template(
+        "engagements/goals.html",
+        engagement=engagement,
+        editable=True,
+        text_form=text_form,
+        rows=_goal_rows(engagement),
+        goal_form=GoalForm(formdata=None),
+        import_form=form,
+        empty_form=EmptyForm(),
+        import_errors=errors,
+    ), 422
+
+
+@bp.get("/goals-template.xlsx")
+@login_required
+def goal_template():  # type: ignore[no-untyped-def]
+    """An empty 绩效目标表 with the expected headers and one example row."""
+    headers = [names[0] for names in GOAL_COLUMNS.values()]
+    example = ["产出指标", "数量指标", "新建供水管网长度", "≥", "120", "公里", "126.5", ""]
+    return send_table("绩效目标表", headers, [example], "goal-table-template.xlsx")
+
+
+@bp.get("/<int:engagement_id>/goals.xlsx")
+@login_required
+def goals_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The goal indicators as Excel (same layout as the import template, plus status)."""
+    engagement = get_engagement_or_404(engagement_id)
+    headers = [names[0] for names in GOAL_COLUMNS.values()] + ["完成情况"]
+    rows = [
+        [
+            r["goal"].level1,
+            r["goal"].level2,
+            r["goal"].name,  # type: ignore[attr-defined]
+            label(r["goal"].nature),
+            r["goal"].target_value,  # type: ignore[attr-defined]
+            r["goal"].unit,
+            r["goal"].actual_value,  # type: ignore[attr-defined]
+            r["goal"].deviation_reason,
+            label(r["status"]),
+        ]  # type: ignore[attr-defined]
+        for r in _goal_rows(engagement)
+    ]
+    return send_table("绩效目标表", headers, rows, f"engagement-{engagement.id}-goals.xlsx")
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+@bp.get("/<int:engagement_id>/audit")
+@login_required
+def audit(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The engagement's audit log (team and admins only)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    stmt = (
+        sa.select(AuditEntry)
+        .where(AuditEntry.engagement_id == engagement.id)
+        .order_by(AuditEntry.id.desc())
+    )
+    if request.args.get("format") == "xlsx":
+        entries = db.session.scalars(stmt).all()
+        return send_table(
+            _("Audit log"),
+            [_("Time"), _("Who"), _("Action"), _("Field"), _("Before"), _("After"), _("Note")],
+            [
+                [
+                    local_datetime(e.at),
+                    e.actor,
+                    e.action,
+                    field,
+                    _value(change.get("before")),
+                    _value(change.get("after")),
+                    e.summary or "",
+                ]
+                for e in entries
+                for field, change in (e.changes or {"": {}}).items()
+            ],
+            f"engagement-{engagement.id}-audit.xlsx",
+        )
+    page = db.paginate(stmt, per_page=50, error_out=False)
+    return render_template("engagements/audit.html", engagement=engagement, page=page, value=_value)
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, str) and value in {m.value for m in EngagementState}:
+        return label(EngagementState(value))
+    if isinstance(value, str) and value in {m.value for m in GoalNature}:
+        return label(GoalNature(value))
+    return str(value)

@@ -1,0 +1,56 @@
+"""Base form and shared fields."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, Field
+from wtforms.widgets import TextInput
+from wtforms.validators import ValidationError
+
+from workbench.core.numbers import to_decimal
+
+
+class BaseForm(FlaskForm):
+    """All forms derive from this: CSRF on, and text fields stripped of surrounding space."""
+
+    class Meta:
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Field:
+            filters = list(unbound_field.kwargs.get("filters", []))
+            if unbound_field.field_class.__name__ in {"StringField", "TextAreaField"}:
+                filters.append(_strip)
+            return unbound_field.bind(form=form, filters=filters, **options)
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class MoneyField(DecimalField):
+    """A Decimal field that accepts thousands separators and keeps full precision.
+
+    Rendered as a text input with a decimal keypad: a number input would refuse "1,200".
+    """
+
+    widget = TextInput()
+
+    def __init__(self, *args: Any, places: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("render_kw", {}).update({"inputmode": "decimal"})
+        super().__init__(*args, places=places, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        try:
+            self.data = to_decimal(valuelist[0])
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(_l("Not a valid number.")) from exc
+
+
+def non_negative(form: Any, field: Field) -> None:
+    if field.data is not None and isinstance(field.data, Decimal) and field.data < 0:
+        raise ValidationError(_l("Must not be negative."))

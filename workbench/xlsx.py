@@ -1,0 +1,81 @@
+"""Excel export of any table (content in, .xlsx out).
+
+Cells that a spreadsheet would execute (text starting with = + - @ or a control character) are
+neutralised with a leading apostrophe (OWASP "CSV injection"), so an export never runs a formula
+typed by a user or a survey respondent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from io import BytesIO
+from typing import Any
+
+from flask import Response, send_file
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value openpyxl can write and Excel will show literally."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal | int | float):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return value
+    text = str(value)
+    # openpyxl rejects control characters other than tab/newline/carriage return.
+    text = "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
+    if text.startswith(_DANGEROUS_START):
+        text = "'" + text
+    return text
+
+
+def table_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A one-sheet workbook: bold frozen header, auto filter, sensible column widths."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = (safe_cell(title) or "Sheet")[:31].replace("/", "-")
+    ws.append([safe_cell(h) for h in headers])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    widths = [max(8, len(str(h)) * 2) for h in headers]
+    for row in rows:
+        values = [safe_cell(v) for v in row]
+        ws.append(values)
+        for i, v in enumerate(values):
+            if i < len(widths) and v is not None:
+                widths[i] = min(60, max(widths[i], len(str(v)) + 2))
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1:
+        ws.auto_filter.ref = ws.dimensions
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def send_table(
+    title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], filename: str
+) -> Response:
+    """Send a table as an .xlsx download."""
+    return send_file(
+        BytesIO(table_bytes(title, headers, rows)),
+        mimetype=XLSX_MIME,
+        as_attachment=True,
+        download_name=filename,
+    )
