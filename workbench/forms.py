@@ -8,8 +8,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, Field
-from wtforms.widgets import TextInput
 from wtforms.validators import ValidationError
+from wtforms.widgets import TextInput
 
 from workbench.core.numbers import to_decimal
 
