@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workbench.accounts.models import Role, User
@@ -110,5 +111,7 @@ def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engageme
     if not check():
         if current_user.role is Role.CLIENT and need == "internal":
             abort(404)
+        if engagement.state in FROZEN_STATES and current_user.role is not Role.CLIENT:
+            abort(403, description=_("This engagement is archived and can no longer be changed."))
         abort(403)
     return engagement

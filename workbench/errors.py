@@ -43,7 +43,8 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException) -> tuple[str, int] | HTTPException:
         if error.code is None or error.code < 400:
             return error
-        return _render(error.code)
+        custom = error.description if error.description != type(error).description else None
+        return _render(error.code, custom)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[str, int]:

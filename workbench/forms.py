@@ -41,6 +41,13 @@ class MoneyField(DecimalField):
         kwargs.setdefault("render_kw", {}).update({"inputmode": "decimal"})
         super().__init__(*args, places=places, **kwargs)
 
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        if isinstance(self.data, Decimal):
+            return format(self.data.normalize(), "f")  # 1200.000000 shows as 1200
+        return "" if self.data is None else str(self.data)
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return
@@ -51,6 +58,14 @@ class MoneyField(DecimalField):
             raise ValueError(_l("Not a valid number.")) from exc
 
 
+#: Largest amount accepted (万元): SQLite keeps 15 significant digits, and 10^9 万元 is far
+#: beyond any project budget.
+MAX_AMOUNT = Decimal("999999999")
+
+
 def non_negative(form: Any, field: Field) -> None:
-    if field.data is not None and isinstance(field.data, Decimal) and field.data < 0:
-        raise ValidationError(_l("Must not be negative."))
+    if field.data is not None and isinstance(field.data, Decimal):
+        if field.data < 0:
+            raise ValidationError(_l("Must not be negative."))
+        if field.data > MAX_AMOUNT:
+            raise ValidationError(_l("This amount is implausibly large."))

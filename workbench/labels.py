@@ -13,54 +13,59 @@ from workbench.core.goals import GoalNature, GoalStatus
 from workbench.core.workflow import EngagementState
 from workbench.engagements.models import CommissionScope, EvaluationKind, MemberRole
 
-LABELS: dict[enum.Enum, object] = {
-    OrganisationKind.FIRM: _l("Evaluation firm"),
-    OrganisationKind.CLIENT: _l("Client (commissioning body)"),
-    OrganisationKind.EVALUATED: _l("Evaluated unit"),
-    Role.ADMIN: _l("Administrator"),
-    Role.EVALUATOR: _l("Evaluator"),
-    Role.REVIEWER: _l("Reviewer (quality control)"),
-    Role.CLIENT: _l("Client user"),
-    EngagementState.SETUP: _l("Initiation"),
-    EngagementState.DESIGN: _l("Plan design"),
-    EngagementState.FIELDWORK: _l("Fieldwork (data collection)"),
-    EngagementState.EXPERT_SCORING: _l("Expert scoring"),
-    EngagementState.DRAFTING: _l("Report drafting"),
-    EngagementState.REVIEW: _l("Review"),
-    EngagementState.ISSUED: _l("Issued"),
-    EngagementState.ARCHIVED: _l("Archived"),
-    EvaluationKind.PROJECT: _l("Project expenditure"),
-    EvaluationKind.DEPARTMENT: _l("Department overall expenditure"),
-    EvaluationKind.POLICY: _l("Policy"),
-    CommissionScope.EX_ANTE: _l("Ex-ante assessment and goal review"),
-    CommissionScope.EVALUATION: _l("Performance evaluation or result re-check"),
-    CommissionScope.INDICATORS: _l("Indicator and standard system design"),
-    CommissionScope.RESEARCH: _l("Research study"),
-    MemberRole.LEAD: _l("Engagement lead"),
-    MemberRole.MEMBER: _l("Team member"),
-    MemberRole.REVIEWER: _l("Reviewer"),
-    FundSource.FISCAL: _l("Fiscal appropriation"),
-    FundSource.CARRYOVER: _l("Carried over from last year"),
-    FundSource.OTHER: _l("Other funds"),
-    Denominator.INITIAL: _l("Initial budget"),
-    Denominator.ADJUSTED: _l("Adjusted (full-year) budget"),
-    Denominator.AVAILABLE: _l("Funds actually received"),
-    GoalNature.GE: "≥",
-    GoalNature.LE: "≤",
-    GoalNature.EQ: "=",
-    GoalNature.GT: ">",
-    GoalNature.LT: "<",
-    GoalNature.QUALITATIVE: _l("Qualitative"),
-    GoalStatus.MET: _l("Achieved"),
-    GoalStatus.NOT_MET: _l("Not achieved"),
-    GoalStatus.UNKNOWN: _l("To be judged"),
-}
+_LABELS: list[tuple[enum.Enum, object]] = [
+    (OrganisationKind.FIRM, _l("Evaluation firm")),
+    (OrganisationKind.CLIENT, _l("Client (commissioning body)")),
+    (OrganisationKind.EVALUATED, _l("Evaluated unit")),
+    (Role.ADMIN, _l("Administrator")),
+    (Role.EVALUATOR, _l("Evaluator")),
+    (Role.REVIEWER, _l("Reviewer (quality control)")),
+    (Role.CLIENT, _l("Client user")),
+    (EngagementState.SETUP, _l("Initiation")),
+    (EngagementState.DESIGN, _l("Plan design")),
+    (EngagementState.FIELDWORK, _l("Fieldwork (data collection)")),
+    (EngagementState.EXPERT_SCORING, _l("Expert scoring")),
+    (EngagementState.DRAFTING, _l("Report drafting")),
+    (EngagementState.REVIEW, _l("Review")),
+    (EngagementState.ISSUED, _l("Issued")),
+    (EngagementState.ARCHIVED, _l("Archived")),
+    (EvaluationKind.PROJECT, _l("Project expenditure")),
+    (EvaluationKind.DEPARTMENT, _l("Department overall expenditure")),
+    (EvaluationKind.POLICY, _l("Policy")),
+    (CommissionScope.EX_ANTE, _l("Ex-ante assessment and goal review")),
+    (CommissionScope.EVALUATION, _l("Performance evaluation or result re-check")),
+    (CommissionScope.INDICATORS, _l("Indicator and standard system design")),
+    (CommissionScope.RESEARCH, _l("Research study")),
+    (MemberRole.LEAD, _l("Engagement lead")),
+    (MemberRole.MEMBER, _l("Team member")),
+    (MemberRole.REVIEWER, _l("Reviewer")),
+    (FundSource.FISCAL, _l("Fiscal appropriation")),
+    (FundSource.CARRYOVER, _l("Carried over from last year")),
+    (FundSource.OTHER, _l("Other funds")),
+    (Denominator.INITIAL, _l("Initial budget")),
+    (Denominator.ADJUSTED, _l("Adjusted (full-year) budget")),
+    (Denominator.AVAILABLE, _l("Funds actually received")),
+    (GoalNature.GE, "≥"),
+    (GoalNature.LE, "≤"),
+    (GoalNature.EQ, "="),
+    (GoalNature.GT, ">"),
+    (GoalNature.LT, "<"),
+    (GoalNature.QUALITATIVE, _l("Qualitative")),
+    (GoalStatus.MET, _l("Achieved")),
+    (GoalStatus.NOT_MET, _l("Not achieved")),
+    (GoalStatus.UNKNOWN, _l("To be judged")),
+]
+
+
+#: Keyed by (enum class, value): StrEnum members of different enums with the same value
+#: (Role.CLIENT and OrganisationKind.CLIENT are both "client") compare and hash equal.
+LABELS: dict[tuple[type, str], object] = {(type(m), m.value): text for m, text in _LABELS}
 
 
 def label(value: object) -> str:
     """The display name of an enum member (its value if it has none)."""
     if isinstance(value, enum.Enum):
-        return str(LABELS.get(value, value.value))
+        return str(LABELS.get((type(value), value.value), value.value))
     return "" if value is None else str(value)
 
 
@@ -72,3 +77,124 @@ def choices(cls: type[enum.Enum]) -> list[SelectChoice]:
 def pairs(items: list[tuple[object, object]]) -> list[SelectChoice]:
     """Select-field options from ``(value, label)`` pairs."""
     return [SelectChoice(value, str(text)) for value, text in items]
+
+
+#: Audit-log actions as people read them.
+ACTION_LABELS: dict[str, object] = {
+    "auth.login": _l("Logged in"),
+    "auth.login_failed": _l("Failed login"),
+    "user.create": _l("User created"),
+    "user.update": _l("User changed"),
+    "user.password": _l("Password changed"),
+    "organisation.create": _l("Organisation created"),
+    "organisation.update": _l("Organisation changed"),
+    "engagement.create": _l("Engagement created"),
+    "engagement.update": _l("Basic facts changed"),
+    "engagement.transition": _l("Status changed"),
+    "member.add": _l("Team member added"),
+    "member.update": _l("Team role changed"),
+    "member.remove": _l("Team member removed"),
+    "budget.update": _l("Funds changed"),
+    "goals.update_text": _l("Goals changed"),
+    "goal.create": _l("Goal indicator added"),
+    "goal.update": _l("Goal indicator changed"),
+    "goal.delete": _l("Goal indicator deleted"),
+    "goals.import": _l("Goal table imported"),
+    "indicators.instantiate": _l("Indicator system set up"),
+    "indicators.update": _l("Indicator changed"),
+    "indicators.weights": _l("Indicator points changed"),
+    "indicators.add": _l("Indicator added"),
+    "indicators.remove": _l("Indicator removed"),
+    "score.update": _l("Score changed"),
+}
+
+#: Audited field names as people read them.
+FIELD_LABELS: dict[str, object] = {
+    "title": _l("Engagement title"),
+    "client_id": _l("Client"),
+    "project_name": _l("Project under evaluation"),
+    "kind": _l("Evaluation kind"),
+    "scope": _l("Commission scope"),
+    "fiscal_year": _l("Fiscal year"),
+    "planned_start": _l("Planned start"),
+    "planned_end": _l("Planned end"),
+    "contract_no": _l("Contract number"),
+    "fee": _l("Contract fee (yuan)"),
+    "description": _l("Project overview"),
+    "evaluated_units": _l("Evaluated unit(s)"),
+    "state": _l("Status"),
+    "role": _l("Role"),
+    "overall_goal": _l("Overall goal"),
+    "annual_goal": _l("Annual goal"),
+    "level1": _l("Level-1 indicator"),
+    "level2": _l("Level-2 indicator"),
+    "name": _l("Name"),
+    "nature": _l("Nature"),
+    "target_value": _l("Target value"),
+    "unit": _l("Unit"),
+    "actual_value": _l("Actual value"),
+    "deviation_reason": _l("Reason for deviation"),
+    "goals": _l("Goal indicators"),
+    "funding_denominator": _l("Denominator of the funding rate"),
+    "execution_denominator": _l("Denominator of the execution rate"),
+    "initial": _l("Initial budget"),
+    "adjusted": _l("Adjusted budget"),
+    "available": _l("Funds received"),
+    "executed": _l("Executed"),
+    "template": _l("Indicator system template"),
+    "data": _l("Recorded values"),
+    "not_applicable": _l("Not applicable"),
+    "display_name": _l("Full name"),
+    "email": _l("E-mail"),
+    "organisation_id": _l("Organisation"),
+    "is_enabled": _l("Enabled"),
+    "username": _l("User name"),
+    "region": _l("Region"),
+    "contact": _l("Contact"),
+}
+
+#: Fields whose stored value is an enum value: field name → enum class.
+ENUM_FIELDS: dict[str, type[enum.Enum]] = {
+    "state": EngagementState,
+    "kind": EvaluationKind,
+    "scope": CommissionScope,
+    "role": MemberRole,
+    "nature": GoalNature,
+    "funding_denominator": Denominator,
+    "execution_denominator": Denominator,
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def field_label(field: str) -> str:
+    """``fiscal.executed`` reads as "Fiscal appropriation · Executed"."""
+    if "." in field:
+        head, tail = field.split(".", 1)
+        try:
+            head_text = label(FundSource(head))
+        except ValueError:
+            head_text = head
+        return f"{head_text} · {FIELD_LABELS.get(tail, tail)}"
+    return str(FIELD_LABELS.get(field, field))
+
+
+def field_value(field: str, value: object, names: dict[int, str] | None = None) -> str:
+    """A before/after value as people read it (enum labels, organisation names)."""
+    if value is None or value == "":
+        return "—"
+    key = field.rsplit(".", 1)[-1]
+    if key in ENUM_FIELDS and isinstance(value, str):
+        try:
+            return label(ENUM_FIELDS[key](value))
+        except ValueError:
+            return value
+    if key in ("client_id", "organisation_id") and isinstance(value, int) and names:
+        return names.get(value, str(value))
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)

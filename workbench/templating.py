@@ -10,7 +10,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from workbench.core.numbers import format_number, format_percent
-from workbench.labels import label
+from workbench.labels import action_label, label
 
 
 def money(value: Decimal | None) -> str:
@@ -31,7 +31,12 @@ def local_date(value: dt.date | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        money=money, percent=percent, label=label, datetime=local_datetime, date=local_date
+        money=money,
+        percent=percent,
+        label=label,
+        datetime=local_datetime,
+        date=local_date,
+        action=action_label,
     )
 
     @app.context_processor

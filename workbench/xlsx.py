@@ -42,8 +42,16 @@ def safe_cell(value: Any) -> Any:
     return text
 
 
-def table_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """A one-sheet workbook: bold frozen header, auto filter, sensible column widths."""
+def table_bytes(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats: dict[int, str] | None = None,
+    notes: Sequence[Sequence[Any]] | None = None,
+) -> bytes:
+    """A workbook with the table on its first sheet: bold frozen header, auto filter, sensible
+    column widths; ``formats`` maps a column index to an Excel number format (e.g.
+    ``"0.00%"``); ``notes`` become a second sheet of instructions."""
     wb = Workbook()
     ws = wb.active
     ws.title = (safe_cell(title) or "Sheet")[:31].replace("/", "-")
@@ -56,6 +64,8 @@ def table_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     for row in rows:
         values = [safe_cell(v) for v in row]
         ws.append(values)
+        for i, fmt in (formats or {}).items():
+            ws.cell(row=ws.max_row, column=i + 1).number_format = fmt
         for i, v in enumerate(values):
             if i < len(widths) and v is not None:
                 widths[i] = min(60, max(widths[i], len(str(v)) + 2))
@@ -64,17 +74,27 @@ def table_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     ws.freeze_panes = "A2"
     if ws.max_row > 1:
         ws.auto_filter.ref = ws.dimensions
+    if notes:
+        sheet = wb.create_sheet("说明")
+        for line in notes:
+            sheet.append([safe_cell(v) for v in line])
+        sheet.column_dimensions["A"].width = 100
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
 def send_table(
-    title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], filename: str
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    filename: str,
+    formats: dict[int, str] | None = None,
+    notes: Sequence[Sequence[Any]] | None = None,
 ) -> Response:
     """Send a table as an .xlsx download."""
     return send_file(
-        BytesIO(table_bytes(title, headers, rows)),
+        BytesIO(table_bytes(title, headers, rows, formats, notes)),
         mimetype=XLSX_MIME,
         as_attachment=True,
         download_name=filename,

@@ -163,3 +163,14 @@ def test_admin_cannot_lock_themselves_out(auth, client, make_user, session) -> N
     assert response.status_code == 200
     session.expire_all()
     assert session.get(User, admin.id).role is Role.ADMIN
+
+
+def test_role_and_organisation_kind_labels_do_not_collide(auth, client, make_user, make_org):
+    from workbench.accounts.models import OrganisationKind
+
+    make_org(OrganisationKind.CLIENT, name="某县财政局")
+    auth.login(make_user(Role.ADMIN))
+    page = client.get("/admin/organisations").get_data(as_text=True)
+    assert "Client (commissioning body)" in page and "Client user" not in page
+    form = client.get("/admin/users/new").get_data(as_text=True)
+    assert '<option selected value="evaluator">' in form or ('value="evaluator" selected' in form)

@@ -7,6 +7,7 @@ from openpyxl import Workbook, load_workbook
 
 from workbench.accounts.models import OrganisationKind, Role
 from workbench.audit.models import AuditEntry
+from workbench.core.workflow import EngagementState
 from workbench.engagements.models import Engagement, GoalIndicator, MemberRole
 
 
@@ -149,7 +150,8 @@ def test_create_then_edit_shows_in_audit_log(world, auth, client, session):
     assert client.post(f"/engagements/{created.id}/edit", data=form).status_code == 302
     log = client.get(f"/engagements/{created.id}/audit").get_data(as_text=True)
     assert "学前教育资助项目绩效评价（修订）" in log
-    assert "engagement.update" in log
+    assert "Basic facts changed" in log and "Engagement title" in log
+    assert "engagement.update" not in log  # people read labels, not internal codes
 
 
 def test_edit_with_stale_version_keeps_the_other_change(world, auth, client, session):
@@ -390,3 +392,106 @@ def test_pages_render_in_chinese_and_english(world, auth, client):
     page = client.get(f"/engagements/{eid}").get_data(as_text=True)
     assert "Funds" in page and "Performance goals" in page and 'lang="en"' in page
     assert client.post("/language", data={"lang": "xx"}).status_code == 400
+
+
+def test_overview_lists_the_goal_indicators(world, auth, client, session):
+    from workbench.engagements import services
+
+    engagement = world["engagement"]
+    services.add_goal(
+        session,
+        world["lead"],
+        engagement,
+        level1="产出指标",
+        name="新建水厂",
+        nature="ge",
+        target_value="3",
+        unit="座",
+        actual_value="3",
+    )
+    session.commit()
+    auth.login(world["client"])
+    page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
+    assert "新建水厂" in page and "No goal indicators yet." not in page
+
+
+def test_exported_goal_table_imports_back_unchanged(world, auth, client, session):
+    from workbench.engagements import services
+
+    engagement = world["engagement"]
+    for nature, target in (("eq", "3"), ("ge", "95"), ("le", "9.5"), ("qualitative", "健全")):
+        services.add_goal(
+            session,
+            world["lead"],
+            engagement,
+            level1="产出指标",
+            name=f"指标{nature}",
+            nature=nature,
+            target_value=target,
+            unit="%" if nature == "ge" else "",
+            actual_value="",
+        )
+    session.commit()
+    auth.login(world["lead"])
+    exported = client.get(f"/engagements/{engagement.id}/goals.xlsx").data
+    ws = load_workbook(io.BytesIO(exported)).active
+    assert ws["D2"].value == "＝" and ws["E2"].data_type == "n"
+    before = [(g.name, g.nature, g.target_value, g.unit) for g in engagement.goals]
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (io.BytesIO(exported), "back.xlsx"), "replace": "y"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    after = [
+        (g.name, g.nature, g.target_value, g.unit)
+        for g in session.get(Engagement, engagement.id).goals
+    ]
+    assert after == before
+
+
+def test_percent_values_are_not_shown_twice(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    data = {
+        "level1": "产出指标",
+        "name": "达标率",
+        "nature": "ge",
+        "target_value": "95%",
+        "unit": "%",
+        "actual_value": "96.5%",
+    }
+    client.post(f"/engagements/{engagement.id}/goals/new", data=data)
+    goal = session.scalar(sa.select(GoalIndicator))
+    assert (goal.target_value, goal.actual_value, goal.unit) == ("95", "96.5", "%")
+
+
+def test_percent_formatted_excel_cells_import_as_percentages(world, auth, client, session):
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    upload = Workbook()
+    ws = upload.active
+    ws.append(["一级指标", "三级指标", "指标性质", "指标值", "实际完成值"])
+    ws.append(["产出指标", "达标率", "≥", 0.95, 0.9])
+    ws["D2"].number_format = ws["E2"].number_format = "0%"
+    out = io.BytesIO()
+    upload.save(out)
+    out.seek(0)
+    client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (out, "p.xlsx")},
+        content_type="multipart/form-data",
+    )
+    goal = session.scalar(sa.select(GoalIndicator))
+    assert (goal.target_value, goal.actual_value, goal.unit) == ("95", "90", "%")
+
+
+def test_archived_engagement_explains_why_it_cannot_be_edited(world, auth, client, session):
+    engagement = world["engagement"]
+    engagement.state = EngagementState.ARCHIVED
+    session.commit()
+    auth.login(world["lead"])
+    response = client.get(f"/engagements/{engagement.id}/edit")
+    assert response.status_code == 403
+    assert "archived" in response.get_data(as_text=True)

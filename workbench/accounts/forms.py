@@ -10,6 +10,8 @@ from workbench.accounts.models import OrganisationKind, Role
 from workbench.forms import BaseForm
 from workbench.labels import choices, pairs
 
+SHORT_PASSWORD = _l("The password must have at least 10 characters.")
+
 
 class LoginForm(BaseForm):
     """Log in with user name and password."""
@@ -36,7 +38,7 @@ class ChangePasswordForm(BaseForm):
     )
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=10, max=200)],
+        validators=[DataRequired(), Length(min=10, max=200, message=SHORT_PASSWORD)],
         description=_l("At least 10 characters, not only digits or only letters."),
         render_kw={"autocomplete": "new-password"},
     )
@@ -60,15 +62,23 @@ class UserForm(BaseForm):
     is_enabled = BooleanField(_l("Enabled"), default=True)
     password = PasswordField(
         _l("Password"),
-        validators=[Optional(), Length(min=10, max=200)],
-        description=_l("Required for a new user; leave empty to keep the current password."),
+        validators=[Optional(), Length(min=10, max=200, message=SHORT_PASSWORD)],
         render_kw={"autocomplete": "new-password"},
     )
 
-    def __init__(self, *args: object, organisations: list[tuple[int, str]], **kwargs: object):
+    def __init__(
+        self, *args: object, organisations: list[tuple[int, str]], new: bool, **kwargs: object
+    ):
         super().__init__(*args, **kwargs)
         self.role.choices = choices(Role)
         self.organisation_id.choices = pairs([(0, "—"), *organisations])
+        self.password.description = (
+            _l("At least 10 characters, not only digits or only letters.")
+            if new
+            else _l("Leave empty to keep the current password.")
+        )
+        if new and not self.role.data:
+            self.role.data = Role.EVALUATOR.value  # never an admin by accident
 
 
 class OrganisationForm(BaseForm):

@@ -225,7 +225,7 @@ def _save_user(form: UserForm, user: User | None):  # type: ignore[no-untyped-de
 @require_role(Role.ADMIN)
 def user_new():  # type: ignore[no-untyped-def]
     """Create a user (admin)."""
-    form = UserForm(organisations=_organisation_choices())
+    form = UserForm(organisations=_organisation_choices(), new=True)
     if form.validate_on_submit() and _save_user(form, None):
         flash(_("User created."), "success")
         return redirect(url_for("accounts.users"))
@@ -237,7 +237,7 @@ def user_new():  # type: ignore[no-untyped-def]
 def user_edit(user_id: int):  # type: ignore[no-untyped-def]
     """Edit or disable a user (admin)."""
     user = db.get_or_404(User, user_id)
-    form = UserForm(obj=user, organisations=_organisation_choices())
+    form = UserForm(obj=user, organisations=_organisation_choices(), new=False)
     form.username.render_kw = {"readonly": True}
     if request.method == "GET":
         form.role.data = user.role.value

@@ -9,7 +9,7 @@ unit.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -80,7 +80,8 @@ def parse_nature(text: object) -> GoalNature | None:
     """
     if text is None:
         return None
-    return _NATURE_ALIASES.get(str(text).strip().replace(" ", ""))
+    # a leading apostrophe is how spreadsheets keep "=" from being read as a formula
+    return _NATURE_ALIASES.get(str(text).strip().removeprefix("'").replace(" ", ""))
 
 
 def split_value(text: object) -> tuple[Decimal | None, str | None]:
@@ -93,6 +94,43 @@ def split_value(text: object) -> tuple[Decimal | None, str | None]:
     if raw.endswith(("%", "％")):
         raw, unit = raw[:-1].strip(), "%"
     return to_decimal(raw), unit
+
+
+#: 指标性质 as written in exported tables; "＝" (full width) because a cell that starts with "="
+#: is a formula to Excel.
+EXPORT_SYMBOLS = {**NATURE_SYMBOLS, GoalNature.EQ: "＝"}
+
+
+def export_nature(nature: GoalNature) -> str:
+    """The symbol to write in an exported 绩效目标表 (re-importable)."""
+    return EXPORT_SYMBOLS[nature]
+
+
+def export_value(text: str) -> Decimal | str:
+    """A plain number as a number (so Excel treats it as one); anything else unchanged."""
+    try:
+        value = to_decimal(text) if text and not text.endswith(("%", "％")) else None
+    except ValueError:
+        return text
+    return value if value is not None else text
+
+
+def normalise_percent(target: str, actual: str, unit: str) -> tuple[str, str, str]:
+    """Move a trailing ``%`` from the values into the unit: ``("95%", "96.5%", "")`` →
+    ``("95", "96.5", "%")``, so that tables never show "95% %".
+
+    >>> normalise_percent("95%", "96.5 %", "%")
+    ('95', '96.5', '%')
+    >>> normalise_percent("95%", "", "万元")
+    ('95%', '', '万元')
+    """
+    if unit not in ("", "%", "％"):
+        return target, actual, unit
+    values = [target, actual]
+    if not any(v.strip().endswith(("%", "％")) for v in values):
+        return target, actual, unit
+    stripped = [v.strip().removesuffix("%").removesuffix("％").strip() for v in values]
+    return stripped[0], stripped[1], "%"
 
 
 def goal_status(nature: GoalNature, target: str | None, actual: str | None) -> GoalStatus:
@@ -201,7 +239,7 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value).strip().removeprefix("'")
 
 
 def parse_goal_table(frame: pd.DataFrame) -> tuple[list[GoalRow], list[RowError]]:
@@ -253,38 +291,34 @@ def _validate_goal_row(line: int, values: dict[str, str]) -> tuple[GoalRow | Non
             N_("“{value}” is not a valid nature; use ≥, ≤, =, >, < or 定性."),
             value=values["nature"],
         )
-    unit = values.get("unit", "")
     if nature is not None and nature is not GoalNature.QUALITATIVE:
         for f in ("target_value", "actual_value"):
             if not values.get(f):
                 continue
             try:
-                _, pct = split_value(values[f])
+                split_value(values[f])
             except ValueError:
                 err(
                     f,
                     N_("“{value}” is not a number (a quantitative indicator needs one)."),
                     value=values[f],
                 )
-                continue
-            if pct and not unit:
-                unit = "%"
     if errors or nature is None:
         return None, errors
+    target, actual, unit = (
+        values["target_value"],
+        values.get("actual_value", ""),
+        values.get("unit", ""),
+    )
+    if nature is not GoalNature.QUALITATIVE:
+        target, actual, unit = normalise_percent(target, actual, unit)
     return GoalRow(
         level1=values["level1"],
         level2=values.get("level2", ""),
         name=values["name"],
         nature=nature,
-        target_value=values["target_value"],
+        target_value=target,
         unit=unit,
-        actual_value=values.get("actual_value", ""),
+        actual_value=actual,
         deviation_reason=values.get("deviation_reason", ""),
     ), []
-
-
-def goal_frame_from_records(records: Iterable[Mapping[str, object]]) -> pd.DataFrame:
-    """Build a DataFrame with the template headers from goal records (for Excel export)."""
-    columns = [names[0] for names in GOAL_COLUMNS.values()]
-    data = [[rec.get(f, "") for f in GOAL_COLUMNS] for rec in records]
-    return pd.DataFrame(data, columns=columns)

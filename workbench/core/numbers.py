@@ -7,7 +7,7 @@ printed parts; :func:`display_parts_and_total` makes that true by construction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 TWO_PLACES = Decimal("0.01")
 
@@ -29,6 +29,10 @@ def to_decimal(value: object) -> Decimal | None:
     Decimal('1234.50')
     >>> to_decimal(0.1)
     Decimal('0.1')
+    >>> to_decimal("1.5e3")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a plain number: '1.5e3'
     """
     if value is None:
         return None
@@ -44,6 +48,8 @@ def to_decimal(value: object) -> Decimal | None:
         text = str(value).strip().replace(",", "").replace("，", "")
         if not text:
             return None
+        if "e" in text.lower():  # "1.5e3" is a typo in a money field, not 1500
+            raise ValueError(f"not a plain number: {value!r}")
         try:
             result = Decimal(text)
         except InvalidOperation as exc:
@@ -84,14 +90,36 @@ def format_percent(ratio: Decimal | None, places: Decimal = TWO_PLACES) -> str:
     return f"{round_half_up(ratio * 100, places)}%"
 
 
+def apportion(
+    parts: Sequence[Decimal], printed_total: Decimal, places: Decimal = TWO_PLACES
+) -> list[Decimal]:
+    """Round ``parts`` to ``places`` so that they add up exactly to ``printed_total``.
+
+    Starts from the half-up rounded parts and moves the difference one unit at a time to the
+    parts whose rounding moved them furthest (largest-remainder method; ties go to earlier parts
+    when adding and to later parts when taking away). No part moves by a whole unit or more.
+
+    >>> apportion([Decimal("0.005")] * 3, Decimal("0.02"))
+    [Decimal('0.01'), Decimal('0.01'), Decimal('0.00')]
+    """
+    rounded = [round_half_up(p, places) for p in parts]
+    gap = int((printed_total - sum(rounded, Decimal(0))) / places)
+    if gap > 0:
+        order = sorted(range(len(parts)), key=lambda i: (parts[i] - rounded[i], -i), reverse=True)
+    else:
+        order = sorted(range(len(parts)), key=lambda i: (rounded[i] - parts[i], i), reverse=True)
+    for i in order[: abs(gap)]:
+        rounded[i] += places if gap > 0 else -places
+    return rounded
+
+
 def display_parts_and_total(
     parts: Sequence[Decimal], places: Decimal = TWO_PLACES
 ) -> tuple[list[Decimal], Decimal]:
     """Round ``parts`` for display so that the printed parts add up to the printed total.
 
-    The total is the rounded exact sum. The parts are rounded half-up, and any difference of a
-    few hundredths is given to the parts with the largest rounding remainders (largest-remainder
-    method), so that ``sum(printed parts) == printed total`` always holds.
+    The total is the half-up rounding of the exact sum; the parts are apportioned to it
+    (:func:`apportion`), so ``sum(printed parts) == printed total`` always holds.
 
     Examples
     --------
@@ -99,16 +127,8 @@ def display_parts_and_total(
     >>> [str(p) for p in parts], str(total)
     (['0.01', '0.01', '0.00'], '0.02')
     """
-    exact_total = sum(parts, Decimal(0))
-    total = round_half_up(exact_total, places)
-    floors = [p.quantize(places, rounding=ROUND_FLOOR) for p in parts]
-    # floor(p) <= p, so the rounded total is never below the sum of the floors.
-    shortfall = int((total - sum(floors, Decimal(0))) / places)
-    by_remainder = sorted(range(len(parts)), key=lambda i: parts[i] - floors[i], reverse=True)
-    rounded = list(floors)
-    for i in by_remainder[:shortfall]:
-        rounded[i] += places
-    return rounded, total
+    total = round_half_up(sum(parts, Decimal(0)), places)
+    return apportion(parts, total, places), total
 
 
 def decimal_sum(values: Iterable[Decimal | None]) -> Decimal | None:

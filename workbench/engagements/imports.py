@@ -6,8 +6,10 @@ Kept free of Flask so that importers can be tested with plain files.
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pandas as pd
+from openpyxl import load_workbook
 
 from workbench.core.messages import N_, Message
 
@@ -40,6 +42,40 @@ def sniff_kind(data: bytes, filename: str) -> str:
     return "csv"
 
 
+def _xlsx_text(value: object, number_format: str) -> str:
+    """A cell as the person sees it: a 0.95 formatted as 0% is "95%", 120.0 is "120"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        number = Decimal(repr(value))
+        if "%" in (number_format or ""):
+            return format((number * 100).normalize(), "f") + "%"
+        return format(number.normalize(), "f")
+    return str(value)
+
+
+def _read_xlsx(data: bytes) -> pd.DataFrame:
+    """The first sheet of an .xlsx as text, honouring percent formats (openpyxl)."""
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        rows = [
+            [_xlsx_text(c.value, getattr(c, "number_format", "")) for c in row]
+            for row in sheet.iter_rows()
+        ]
+    finally:
+        workbook.close()
+    rows = [r for r in rows if any(v for v in r)] if rows else []
+    if not rows:
+        raise UnreadableTable(Message(N_("The file is empty.")))
+    width = max(len(r) for r in rows)
+    padded = [r + [""] * (width - len(r)) for r in rows]
+    header = [h or f"column {i + 1}" for i, h in enumerate(padded[0])]
+    return pd.DataFrame(padded[1:], columns=header, dtype=str)
+
+
 def read_table(data: bytes, filename: str) -> pd.DataFrame:
     """Read the first sheet (or the CSV) with every cell as text; header on the first row.
 
@@ -49,7 +85,9 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
         raise UnreadableTable(Message(N_("The file is empty.")))
     kind = sniff_kind(data, filename)
     try:
-        if kind in ("xlsx", "xls"):
+        if kind == "xlsx":
+            frame = _read_xlsx(data)
+        elif kind == "xls":
             frame = pd.read_excel(
                 io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False
             )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import diff, json_safe, record, snapshot
 from workbench.core.budget import BudgetFigures, BudgetTable, Denominator, FundSource, budget_table
-from workbench.core.goals import GoalNature, GoalRow
+from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
 from workbench.db import utcnow
 from workbench.engagements.models import (
@@ -395,13 +395,25 @@ def save_goal_texts(
 def _goal_values(values: Mapping[str, Any]) -> dict[str, Any]:
     data = {k: values.get(k) or "" for k in GOAL_FIELDS}
     data["nature"] = GoalNature(values["nature"])
+    if data["nature"] is not GoalNature.QUALITATIVE:
+        data["target_value"], data["actual_value"], data["unit"] = normalise_percent(
+            data["target_value"], data["actual_value"], data["unit"]
+        )
     return data
 
 
 def add_goal(session: Session, actor: User, engagement: Engagement, **values: Any) -> GoalIndicator:
-    """Append a goal indicator."""
-    position = max((g.position for g in engagement.goals), default=0) + 1
-    goal = GoalIndicator(position=position, **_goal_values(values))
+    """Add a goal indicator after the last one of its level-1 group (or at the end)."""
+    data = _goal_values(values)
+    same_group = [g.position for g in engagement.goals if g.level1 == data["level1"]]
+    if same_group:
+        position = max(same_group) + 1
+        for g in engagement.goals:
+            if g.position >= position:
+                g.position += 1
+    else:
+        position = max((g.position for g in engagement.goals), default=0) + 1
+    goal = GoalIndicator(position=position, **data)
     engagement.goals.append(goal)
     _touch(engagement)
     session.flush()

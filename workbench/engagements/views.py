@@ -24,7 +24,13 @@ from workbench.auth import (
 )
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.errors import InvalidTransition
-from workbench.core.goals import GOAL_COLUMNS, GoalNature, goal_status, parse_goal_table
+from workbench.core.goals import (
+    GOAL_COLUMNS,
+    export_nature,
+    export_value,
+    goal_status,
+    parse_goal_table,
+)
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
 from workbench.db import db
 from workbench.engagements import services
@@ -41,7 +47,7 @@ from workbench.engagements.forms import (
 )
 from workbench.engagements.imports import UnreadableTable, read_table
 from workbench.engagements.models import Engagement, EngagementMember, GoalIndicator, MemberRole
-from workbench.labels import label
+from workbench.labels import action_label, field_label, field_value, label
 from workbench.templating import local_datetime
 from workbench.xlsx import send_table
 
@@ -274,13 +280,13 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         can_manage=can_manage_engagement(current_user, engagement)
         and can_edit_engagement(current_user, engagement),
         budget=services.budget_of(engagement),
-        goals=_goal_rows(engagement),
+        rows=_goal_rows(engagement),
         self_commissioned=services.self_commissioned(engagement),
         transitions=transitions,
         transition_form=transition_form,
         recent=recent,
         member_form=MemberForm(
-            users=[(u.id, f"{u.display_name} ({label(u.role)})") for u in staff]
+            users=[(0, "—"), *((u.id, f"{u.display_name} ({label(u.role)})") for u in staff)]
         ),
         empty_form=EmptyForm(),
         workflow=[*EngagementState],
@@ -367,11 +373,11 @@ def add_member(engagement_id: int):  # type: ignore[no-untyped-def]
     """Add a staff member to the team or change their role."""
     engagement = get_engagement_or_404(engagement_id, need="manage")
     staff = db.session.scalars(sa.select(User).where(User.role != Role.CLIENT)).all()
-    form = MemberForm(users=[(u.id, u.display_name) for u in staff])
-    if not form.validate_on_submit():
+    form = MemberForm(users=[(0, "—"), *((u.id, u.display_name) for u in staff)])
+    user = db.session.get(User, form.user_id.data or 0) if form.validate_on_submit() else None
+    if user is None:
         flash(_("Choose a staff member and a role."), "danger")
     else:
-        user = db.session.get(User, form.user_id.data)
         try:
             services.add_member(
                 db.session, current_user, engagement, user, MemberRole(form.role.data)
@@ -493,6 +499,14 @@ def budget_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
             for r in rows
         ],
         f"engagement-{engagement.id}-funds.xlsx",
+        formats={
+            1: "#,##0.00",
+            2: "#,##0.00",
+            3: "#,##0.00",
+            4: "#,##0.00",
+            5: "0.00%",
+            6: "0.00%",
+        },
     )
 
 
@@ -633,6 +647,7 @@ def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
             elif not rows:
                 errors = [_("The file contains no goal indicators.")]
             else:
+                removed = len(engagement.goals) if form.replace.data else 0
                 count = services.import_goals(
                     db.session,
                     current_user,
@@ -642,7 +657,17 @@ def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
                     filename=upload.filename or "",
                 )
                 db.session.commit()
-                flash(_("%(count)s goal indicators imported.", count=count), "success")
+                if removed:
+                    flash(
+                        _(
+                            "%(removed)s goal indicators replaced by %(count)s imported ones.",
+                            removed=removed,
+                            count=count,
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(_("%(count)s goal indicators imported.", count=count), "success")
                 return redirect(url_for("engagements.goals", engagement_id=engagement.id))
     text_form = GoalTextForm(obj=engagement, formdata=None)
     text_form.version.data = str(engagement.version)
@@ -664,8 +689,9 @@ def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
 def goal_template():  # type: ignore[no-untyped-def]
     """An empty 绩效目标表 with the expected headers and one example row."""
     headers = [names[0] for names in GOAL_COLUMNS.values()]
-    example = ["产出指标", "数量指标", "新建供水管网长度", "≥", "120", "公里", "126.5", ""]
-    return send_table("绩效目标表", headers, [example], "goal-table-template.xlsx")
+    return send_table(
+        "绩效目标表", headers, [], "goal-table-template.xlsx", notes=GOAL_TEMPLATE_NOTES
+    )
 
 
 @bp.get("/<int:engagement_id>/goals.xlsx")
@@ -676,19 +702,32 @@ def goals_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     headers = [names[0] for names in GOAL_COLUMNS.values()] + ["完成情况"]
     rows = [
         [
-            r["goal"].level1,
-            r["goal"].level2,
-            r["goal"].name,  # type: ignore[attr-defined]
-            label(r["goal"].nature),
-            r["goal"].target_value,  # type: ignore[attr-defined]
-            r["goal"].unit,
-            r["goal"].actual_value,  # type: ignore[attr-defined]
-            r["goal"].deviation_reason,
+            g.level1,
+            g.level2,
+            g.name,
+            export_nature(g.nature),
+            export_value(g.target_value),
+            g.unit,
+            export_value(g.actual_value),
+            g.deviation_reason,
             label(r["status"]),
-        ]  # type: ignore[attr-defined]
+        ]
         for r in _goal_rows(engagement)
+        for g in [r["goal"]]
     ]
     return send_table("绩效目标表", headers, rows, f"engagement-{engagement.id}-goals.xlsx")
+
+
+GOAL_TEMPLATE_NOTES = [
+    ["填写说明"],
+    [
+        "每行一个绩效指标，表头不可改动（也可使用英文表头 level1, level2, name, nature, target, "
+        "unit, actual, deviation reason）。"
+    ],
+    ["一级指标、三级指标、指标性质、指标值为必填；指标性质填 ≥、≤、＝、>、< 或 定性。"],
+    ["定量指标的指标值与实际完成值须为数字，可带 %（如 95%）。"],
+    ["示例：产出指标 | 数量指标 | 新建供水管网长度 | ≥ | 120 | 公里 | 126.5 |"],
+]
 
 
 # --- audit log --------------------------------------------------------------------------------
@@ -713,10 +752,10 @@ def audit(engagement_id: int):  # type: ignore[no-untyped-def]
                 [
                     local_datetime(e.at),
                     e.actor,
-                    e.action,
-                    field,
-                    _value(change.get("before")),
-                    _value(change.get("after")),
+                    action_label(e.action),
+                    field_label(field) if field else "",
+                    _audit_value(field, change.get("before")) if field else "",
+                    _audit_value(field, change.get("after")) if field else "",
                     e.summary or "",
                 ]
                 for e in entries
@@ -725,16 +764,20 @@ def audit(engagement_id: int):  # type: ignore[no-untyped-def]
             f"engagement-{engagement.id}-audit.xlsx",
         )
     page = db.paginate(stmt, per_page=50, error_out=False)
-    return render_template("engagements/audit.html", engagement=engagement, page=page, value=_value)
+    return render_template(
+        "engagements/audit.html",
+        engagement=engagement,
+        page=page,
+        value=_audit_value,
+        field_label=field_label,
+        action_label=action_label,
+    )
 
 
-def _value(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    if isinstance(value, str) and value in {m.value for m in EngagementState}:
-        return label(EngagementState(value))
-    if isinstance(value, str) and value in {m.value for m in GoalNature}:
-        return label(GoalNature(value))
-    return str(value)
+def _organisation_names() -> dict[int, str]:
+    rows = db.session.execute(sa.select(Organisation.id, Organisation.name)).all()
+    return dict(rows)
+
+
+def _audit_value(field: str, value: object) -> str:
+    return field_value(field, value, _organisation_names() if field.endswith("_id") else None)
