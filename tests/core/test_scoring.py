@@ -1,0 +1,375 @@
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from workbench.core.goals import GoalNature
+from workbench.core.indicators import (
+    ChecklistMethod,
+    DeductionMethod,
+    ManualMethod,
+    QualitativeMethod,
+    RatioMethod,
+    SurveyMethod,
+    TargetMethod,
+    parse_template,
+)
+from workbench.core.numbers import round_half_up
+from workbench.core.scoring import (
+    Finding,
+    InvalidInput,
+    LeafInput,
+    QualitativeLevel,
+    display_scores,
+    grade,
+    score_checklist,
+    score_deduction,
+    score_manual,
+    score_qualitative,
+    score_ratio,
+    score_survey,
+    score_target,
+    score_template,
+    sensitivity,
+)
+
+
+def target(nature, t):
+    return TargetMethod(type="target", nature=nature, target=D(str(t)))
+
+
+# shared/domain §5.2 worked unit cases
+@pytest.mark.parametrize(
+    ("nature", "w", "t", "a", "expected"),
+    [
+        (GoalNature.GE, 8, 50, 40, D("6.40")),  # 正向, partial
+        (GoalNature.GE, 8, 50, 60, D("8")),  # 正向, exceeded
+        (GoalNature.LE, 10, 90, 99, D("9.00")),  # 反向, slightly over
+        (GoalNature.LE, 10, 90, 180, D("0")),  # 反向, at 2t
+        (GoalNature.EQ, 5, 0, 0, D("5")),  # 等于 with t = 0
+        (GoalNature.EQ, 5, 0, 1, D("0")),  # 等于 with t = 0, missed
+        (GoalNature.GE, 8, 50, -5, D("0")),  # negative actual counts as 0
+        (GoalNature.EQ, 6, 3, 2, D("4")),  # 等于 with t > 0 behaves as 正向
+        (GoalNature.LE, 10, 90, 200, D("0")),  # beyond 2t
+    ],
+)
+def test_domain_worked_cases(nature, w, t, a, expected):
+    result = score_target(D(w), target(nature, t), LeafInput(actual=D(str(a))))
+    assert result.score == expected
+    if result.score < D(w):
+        assert result.reason_zh and result.reason_en
+    else:
+        assert result.reason_zh == ""
+
+
+def test_far_above_target_earns_full_marks_with_a_warning():
+    result = score_target(D(8), target(GoalNature.GE, 50), LeafInput(actual=D(65)))
+    assert result.score == D(8)
+    assert result.warnings and "30.00%" in result.warnings[0]
+    just_below = score_target(D(8), target(GoalNature.GE, 50), LeafInput(actual=D("64.99")))
+    assert just_below.warnings == ()
+
+
+def test_target_without_actual_is_unscored_and_qualitative_target_uses_bands():
+    assert score_target(D(8), target(GoalNature.GE, 50), LeafInput()).score is None
+    qual = score_target(
+        D(10),
+        TargetMethod(type="target", nature="qualitative"),
+        LeafInput(level=QualitativeLevel.PARTIAL, score=D(7)),
+    )
+    assert qual.score == D(7)
+
+
+@pytest.mark.parametrize(
+    ("level", "score", "ok"),
+    [
+        (QualitativeLevel.ACHIEVED, "10", True),
+        (QualitativeLevel.ACHIEVED, "8", True),
+        (QualitativeLevel.ACHIEVED, "7.99", False),
+        (QualitativeLevel.PARTIAL, "6", True),
+        (QualitativeLevel.PARTIAL, "8", False),
+        (QualitativeLevel.PARTIAL, "7.99", True),
+        (QualitativeLevel.NOT_ACHIEVED, "0", True),
+        (QualitativeLevel.NOT_ACHIEVED, "6", False),
+    ],
+)
+def test_qualitative_score_must_fall_in_its_band(level, score, ok):
+    method = QualitativeMethod(type="qualitative")
+    data = LeafInput(level=level, score=D(score))
+    if ok:
+        assert score_qualitative(D(10), method, data).score == D(score)
+    else:
+        with pytest.raises(InvalidInput, match="does not fit"):
+            score_qualitative(D(10), method, data)
+
+
+def test_ratio_thresholds_and_saving():
+    m = RatioMethod(
+        type="ratio", formula="budget_execution", full_score_at=D("0.95"), zero_score_at=D("0.5")
+    )
+    assert score_ratio(D(10), m, LeafInput(numerator=D(96), denominator=D(100))).score == D(10)
+    assert score_ratio(D(10), m, LeafInput(numerator=D(50), denominator=D(100))).score == 0
+    mid = score_ratio(D(9), m, LeafInput(numerator=D("72.5"), denominator=D(100)))
+    assert mid.score == D("4.5")  # halfway between 50 % and 95 %
+    saving = RatioMethod(type="ratio", formula="saving")
+    assert score_ratio(D(4), saving, LeafInput(numerator=D(100), denominator=D(95))).score == 4
+    over = score_ratio(D(4), saving, LeafInput(numerator=D(100), denominator=D(110)))
+    assert over.score == D("3.6") and "10.00%" in over.reason_zh
+    with pytest.raises(InvalidInput):
+        score_ratio(D(4), m, LeafInput(numerator=D(1), denominator=D(0)))
+
+
+def test_deduction_floors_at_zero_and_lists_findings():
+    f = (Finding("未公示", D(2)), Finding("超范围支出", D(4)))
+    result = score_deduction(D(5), DeductionMethod(type="deduction"), LeafInput(findings=f))
+    assert result.score == 0
+    assert "未公示" in result.reason_zh and "超范围支出" in result.reason_zh
+
+
+def test_checklist_counts_elements_and_names_the_missing_ones():
+    m = ChecklistMethod(type="checklist", elements=["有目标", "可衡量", "与任务对应"])
+    r = score_checklist(D(3), m, LeafInput(met=(True, False, True)))
+    assert r.score == D(2) and "可衡量" in r.reason_zh
+    with pytest.raises(InvalidInput):
+        score_checklist(D(3), m, LeafInput(met=(True,)))
+
+
+def test_manual_needs_a_reason_below_full_marks():
+    with pytest.raises(InvalidInput, match="reason"):
+        score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(4)))
+    r = score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(4), reason="台账不全"))
+    assert "台账不全" in r.reason_zh
+    with pytest.raises(InvalidInput, match="outside"):
+        score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(6)))
+
+
+def test_survey_proportional_and_banded():
+    prop = SurveyMethod(type="survey", target=D("0.9"))
+    assert score_survey(D(10), prop, LeafInput(rate=D("0.95"))).score == 10
+    banded = SurveyMethod(
+        type="survey",
+        mode="banded",
+        bands=[
+            {"min_rate": "0.9", "share": "1"},
+            {"min_rate": "0.8", "share": "0.8"},
+            {"min_rate": "0", "share": "0.5"},
+        ],
+    )
+    assert score_survey(D(10), banded, LeafInput(rate=D("0.85"))).score == 8
+    assert score_survey(D(10), banded, LeafInput(rate=D("0.2"))).score == 5
+    with pytest.raises(InvalidInput):
+        score_survey(D(10), prop, LeafInput(rate=D("1.2")))
+
+
+@pytest.mark.parametrize(
+    ("score", "label"),
+    [
+        (89.99, "良"),
+        (90, "优"),
+        (79.99, "中"),
+        (60, "中"),
+        (59.99, "差"),
+        (100, "优"),
+        (0, "差"),
+        (D("89.995"), "优"),
+        (D("89.994999"), "良"),
+    ],
+)
+def test_grade_boundaries(score, label):
+    assert grade(score) == label
+
+
+def test_grade_labels_and_thresholds_are_configurable():
+    bands = [(85, "优秀"), (70, "良好"), (60, "一般"), (0, "较差")]
+    assert grade(84.99, bands) == "良好" and grade(85, bands) == "优秀"
+    assert grade(-1, bands) == "较差"
+
+
+TEMPLATE = parse_template(
+    {
+        "code": "t",
+        "name": "测试",
+        "indicators": [
+            {
+                "code": "A",
+                "name": "决策",
+                "weight": 20,
+                "children": [
+                    {"code": "A1", "name": "立项", "weight": 10, "method": {"type": "manual"}},
+                    {
+                        "code": "A2",
+                        "name": "目标",
+                        "weight": 10,
+                        "method": {"type": "checklist", "elements": ["a", "b", "c"]},
+                    },
+                ],
+            },
+            {
+                "code": "B",
+                "name": "产出",
+                "weight": 50,
+                "children": [
+                    {
+                        "code": "B1",
+                        "name": "数量",
+                        "weight": 30,
+                        "method": {"type": "target", "nature": "ge", "target": 120},
+                    },
+                    {"code": "B2", "name": "质量", "weight": 20, "method": {"type": "expert"}},
+                ],
+            },
+            {
+                "code": "C",
+                "name": "满意度",
+                "weight": 30,
+                "method": {"type": "survey", "target": 0.9},
+            },
+        ],
+    }
+)
+
+INPUTS = {
+    "A1": LeafInput(score=D("8.5"), reason="可研论证不充分"),
+    "A2": LeafInput(met=(True, True, False)),
+    "B1": LeafInput(actual=D("100")),
+    "B2": LeafInput(score=D("17.333333")),
+    "C": LeafInput(rate=D("0.853")),
+}
+
+
+def test_totals_subtotals_grade_and_reasons():
+    result = score_template(TEMPLATE, INPUTS)
+    by = {n.code: n for n in result.nodes}
+    assert by["A"].score == D("8.5") + D(20) / 3
+    assert by["B"].score == D(25) + D("17.333333")
+    assert result.complete and result.total == result.raw_total
+    assert result.grade == grade(result.total)
+    for n in result.nodes:
+        if n.is_leaf and n.score is not None and n.score < n.weight:
+            assert n.reason_zh, n.code
+
+
+def test_printed_subtotals_equal_the_sum_of_printed_parts():
+    result = score_template(TEMPLATE, INPUTS)
+    printed = display_scores(result)
+    for n in result.nodes:
+        kids = [c for c in result.nodes if c.parent == n.code]
+        if kids:
+            assert sum(printed[k.code] for k in kids) == printed[n.code], n.code
+    top = [n for n in result.nodes if n.parent is None]
+    assert sum(printed[n.code] for n in top) == round_half_up(result.raw_total)
+
+
+def test_not_applicable_indicators_are_excluded_and_the_rest_rescaled():
+    result = score_template(TEMPLATE, INPUTS, not_applicable=["B2"])
+    assert result.applicable_weight == 80
+    assert result.rescaled
+    assert result.total == result.raw_total * 100 / 80
+    assert result.excluded == ["B2"]
+
+
+def test_missing_inputs_leave_the_total_open():
+    partial = {k: v for k, v in INPUTS.items() if k != "C"}
+    result = score_template(TEMPLATE, partial)
+    assert not result.complete and result.total is None and result.grade is None
+    assert result.missing == ["C"]
+
+
+def test_invalid_input_names_the_indicator():
+    bad = {**INPUTS, "A1": LeafInput(score=D(12))}
+    with pytest.raises(InvalidInput, match="A1 立项"):
+        score_template(TEMPLATE, bad)
+
+
+def test_sensitivity_is_reproducible_and_bounded():
+    result = score_template(TEMPLATE, INPUTS)
+    s1 = sensitivity(result, draws=500, seed=7)
+    s2 = sensitivity(result, draws=500, seed=7)
+    assert s1 == s2
+    assert 0 <= s1.probability_same_grade <= 1
+    assert sum(s1.grade_shares.values()) == pytest.approx(1)
+    assert s1.p05 <= s1.p95
+    assert s1.draws == 500 and s1.base_grade == result.grade
+    no_noise = sensitivity(result, draws=50, weight_noise=0.0)
+    assert no_noise.probability_same_grade == 1.0
+    assert no_noise.p05 == pytest.approx(float(result.total))
+
+
+def test_sensitivity_margins_point_to_the_nearest_boundaries():
+    result = score_template(TEMPLATE, INPUTS)
+    s = sensitivity(result, draws=10)
+    total = float(result.total)
+    lower = max(b for b in (90, 80, 60) if b <= total)
+    upper = min(b for b in (90, 80, 60, 1000) if b > total)
+    assert s.margin_down == pytest.approx(total - lower, abs=0.011)
+    if upper != 1000:
+        assert s.margin_up == pytest.approx(upper - total, abs=0.011)
+
+
+def test_sensitivity_resamples_expert_panels():
+    result = score_template(TEMPLATE, INPUTS)
+    spread = sensitivity(
+        result, draws=400, weight_noise=0.0, expert_scores={"B2": [10, 20, 20, 19, 18]}
+    )
+    assert spread.p95 - spread.p05 > 0
+
+
+# --- properties -------------------------------------------------------------------------------
+
+weights = st.decimals(min_value=D("0.5"), max_value=D(30), places=2)
+amounts = st.decimals(min_value=D(-50), max_value=D(1000), places=3)
+positive = st.decimals(min_value=D("0.01"), max_value=D(1000), places=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    w=weights,
+    t=positive,
+    a=amounts,
+    nature=st.sampled_from(
+        [GoalNature.GE, GoalNature.GT, GoalNature.LE, GoalNature.LT, GoalNature.EQ]
+    ),
+)
+def test_every_target_score_lies_in_zero_to_weight(w, t, a, nature):
+    result = score_target(
+        w, TargetMethod(type="target", nature=nature, target=t), LeafInput(actual=a)
+    )
+    assert 0 <= result.score <= w
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    w=weights, t=positive, a=amounts, delta=st.decimals(min_value=D(0), max_value=D(100), places=2)
+)
+def test_more_is_better_score_never_falls_when_the_actual_rises(w, t, a, delta):
+    m = TargetMethod(type="target", nature=GoalNature.GE, target=t)
+    lower = score_target(w, m, LeafInput(actual=a)).score
+    higher = score_target(w, m, LeafInput(actual=a + delta)).score
+    assert higher >= lower
+
+
+@settings(max_examples=150, deadline=None)
+@given(w=weights, num=st.decimals(min_value=D(0), max_value=D(500), places=2), den=positive)
+def test_every_ratio_score_lies_in_zero_to_weight(w, num, den):
+    result = score_ratio(w, RatioMethod(type="ratio"), LeafInput(numerator=num, denominator=den))
+    assert 0 <= result.score <= w
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    scores=st.tuples(*(st.decimals(min_value=D(0), max_value=D(1), places=4) for _ in range(5))),
+    rate=st.decimals(min_value=D(0), max_value=D(1), places=3),
+)
+def test_total_lies_in_zero_to_hundred(scores, rate):
+    inputs = {
+        "A1": LeafInput(score=scores[0] * 10, reason="x"),
+        "A2": LeafInput(met=(scores[1] > D("0.5"), True, False)),
+        "B1": LeafInput(actual=scores[2] * 200),
+        "B2": LeafInput(score=scores[3] * 20),
+        "C": LeafInput(rate=rate),
+    }
+    result = score_template(TEMPLATE, inputs)
+    assume(result.total is not None)
+    assert 0 <= result.total <= 100
+    assert result.grade in {"优", "良", "中", "差"}
