@@ -70,9 +70,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from workbench import accounts, audit, cli, errors, templating
     from workbench.engagements.views import bp as engagements_bp
+    from workbench.scoring.views import bp as scoring_bp
+    from workbench.scoring.views import library as templates_library_bp
 
     accounts.init_app(app)
     app.register_blueprint(engagements_bp)
+    app.register_blueprint(scoring_bp)
+    app.register_blueprint(templates_library_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -91,7 +91,7 @@ def can_see_internal(user: User, engagement: Engagement) -> bool:
 
 
 def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engagement:
-    """Load an engagement and check ``need`` (view/internal/edit/manage).
+    """Load an engagement and check ``need`` (view/internal/edit/internal_edit/manage).
 
     Not visible → 404. Visible but not allowed (e.g. a client asking to edit, or editing an
     archived engagement) → 403.
@@ -99,6 +99,10 @@ def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engageme
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or not can_view_engagement(current_user, engagement):
         abort(404)
+    if need == "internal_edit":  # internal pages: unknown to clients (404), then editable?
+        if not can_see_internal(current_user, engagement):
+            abort(404)
+        need = "edit"
     check = {
         "view": lambda: True,
         "internal": lambda: can_see_internal(current_user, engagement),

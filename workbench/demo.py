@@ -12,6 +12,7 @@ from workbench.accounts import services as accounts
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.core.budget import FundSource
 from workbench.core.goals import GoalNature, GoalRow
+from workbench.core.scoring import Finding, LeafInput, QualitativeLevel
 from workbench.core.workflow import EngagementState
 from workbench.engagements import services as engagements
 from workbench.engagements.models import CommissionScope, Engagement, EvaluationKind, MemberRole
@@ -67,6 +68,40 @@ GOALS = [
     ),
     ("满意度指标", "服务对象满意度指标", "受益群众满意度", GoalNature.GE, "90", "%", "", ""),
 ]
+
+
+#: Scores recorded for the demo engagement on the bundled 2020 template (B11/B12 come from
+#: the funds table).
+DEMO_SCORES: dict[str, LeafInput] = {
+    "A11": LeafInput(met=(True, True, True, True, True)),
+    "A12": LeafInput(met=(True, True, False), evidence="项目立项批复、可研报告"),
+    "A21": LeafInput(met=(True, True, True, True)),
+    "A22": LeafInput(met=(True, True, False), evidence="绩效目标申报表"),
+    "A31": LeafInput(met=(True, True, False, True), evidence="预算测算明细"),
+    "A32": LeafInput(met=(True, True)),
+    "B13": LeafInput(findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),)),
+    "B21": LeafInput(met=(True, True)),
+    "B22": LeafInput(met=(True, True, False, True), evidence="工程合同、验收资料"),
+    "C11": LeafInput(numerator=Decimal("126.5"), denominator=Decimal("120")),
+    "C21": LeafInput(numerator=Decimal("97.2"), denominator=Decimal("100")),
+    "C31": LeafInput(numerator=Decimal("10"), denominator=Decimal("12")),
+    "C41": LeafInput(
+        level=QualitativeLevel.ACHIEVED,
+        score=Decimal("6.5"),
+        reason="每公里管网成本低于计划，但净水设备采购有小幅超支",
+    ),
+    "D11": LeafInput(score=Decimal("17.5"), reason="受益人口目标完成，长效管护机制尚需完善"),
+    "D12": LeafInput(rate=Decimal("0.874")),
+}
+
+
+def _score_demo(session: Session, lead: User, engagement: Engagement) -> None:
+    from workbench.scoring import services as scoring
+
+    template = scoring.bundled_templates()["project-2020"]
+    scoring.instantiate(session, lead, engagement, template)
+    for code, data in DEMO_SCORES.items():
+        scoring.save_input(session, lead, engagement, code, data)
 
 
 def _org(session: Session, name: str, kind: OrganisationKind, region: str) -> Organisation:
@@ -160,4 +195,14 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
         engagements.transition(
             session, lead, engagement, EngagementState.DESIGN, note="工作方案已通过内部评审"
         )
+    _ensure_scored(session, users["zhang.wei"])
     return [(u, p, r.value) for u, _n, r, _o, p in DEMO_USERS]
+
+
+def _ensure_scored(session: Session, lead: User) -> None:
+    """Score the demo engagement on the 2020 template unless it already has a system."""
+    from workbench.scoring import services as scoring
+
+    engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+    if engagement is not None and scoring.system_of(session, engagement) is None:
+        _score_demo(session, lead, engagement)

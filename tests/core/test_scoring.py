@@ -274,6 +274,9 @@ def test_missing_inputs_leave_the_total_open():
     result = score_template(TEMPLATE, partial)
     assert not result.complete and result.total is None and result.grade is None
     assert result.missing == ["C"]
+    printed = display_scores(result)
+    assert "C" not in printed and printed["B"] == round_half_up(result.nodes[3].score)
+    assert printed["A1"] == D("8.50")  # scored leaves print even while the total is open
 
 
 def test_invalid_input_names_the_indicator():
@@ -296,15 +299,33 @@ def test_sensitivity_is_reproducible_and_bounded():
     assert no_noise.p05 == pytest.approx(float(result.total))
 
 
-def test_sensitivity_margins_point_to_the_nearest_boundaries():
-    result = score_template(TEMPLATE, INPUTS)
-    s = sensitivity(result, draws=10)
-    total = float(result.total)
-    lower = max(b for b in (90, 80, 60) if b <= total)
-    upper = min(b for b in (90, 80, 60, 1000) if b > total)
-    assert s.margin_down == pytest.approx(total - lower, abs=0.011)
-    if upper != 1000:
-        assert s.margin_up == pytest.approx(upper - total, abs=0.011)
+ONE_LEAF = parse_template(
+    {
+        "code": "t",
+        "name": "T",
+        "indicators": [{"code": "A", "name": "a", "weight": 100, "method": {"type": "manual"}}],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("total", "down", "up"),
+    [
+        ("90.01", 0.02, None),  # 89.99 is the first printed total below 优
+        ("89.995", 0.01, None),  # prints as 90.00: 优, and any loss drops it
+        ("89.994", 10.0, 0.01),  # prints as 89.99: 良
+        ("85.5", 5.51, 4.5),
+        ("59.99", None, 0.01),
+    ],
+)
+def test_sensitivity_margins_are_the_smallest_printed_changes_that_flip_the_grade(total, down, up):
+    result = score_template(ONE_LEAF, {"A": LeafInput(score=D(total), reason="x")})
+    s = sensitivity(result, draws=5)
+    assert s.margin_down == (pytest.approx(down) if down is not None else None)
+    assert s.margin_up == (pytest.approx(up) if up is not None else None)
+    if down is not None:
+        assert grade(D(total) - D(str(down))) != result.grade
+        assert grade(D(total) - D(str(down)) + D("0.01")) == result.grade
 
 
 def test_sensitivity_resamples_expert_panels():

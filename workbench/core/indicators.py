@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from workbench.core.goals import GoalNature
 
@@ -175,6 +182,12 @@ class Indicator(_Strict):
     method: Method | None = None
     children: list[Indicator] = Field(default_factory=list)
 
+    @field_validator("name", "definition", "key_points", "criteria", "data_source", mode="before")
+    @classmethod
+    def _trim(cls, value: Any) -> Any:
+        # YAML block scalars end with a newline, spreadsheet cells do not: the same text
+        return value.strip() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _shape(self) -> Indicator:
         if self.children and self.method is not None:
@@ -219,6 +232,11 @@ class Template(_Strict):
     total: Decimal = Field(Decimal(100), gt=0)
     min_output_benefit: Decimal | None = None
     indicators: list[Indicator] = Field(min_length=1)
+
+    @field_validator("name", "source", "description", mode="before")
+    @classmethod
+    def _trim(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _whole(self) -> Template:

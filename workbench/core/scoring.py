@@ -661,25 +661,31 @@ def display_scores(result: ScoreResult) -> dict[str, Decimal]:
     """Printed (2-decimal) scores per node code, consistent top-down.
 
     The printed raw total is the half-up rounding of the exact raw total; each level's printed
-    scores are apportioned to add up to their parent's printed score.
+    scores are apportioned to add up to their parent's printed score. Where a subtree is not
+    fully scored yet, its scored nodes are simply rounded (there is no subtotal to agree with).
     """
     children: dict[str | None, list[NodeScore]] = {}
     for n in result.nodes:
-        if n.applicable and n.score is not None:
+        if n.applicable:
             children.setdefault(n.parent, []).append(n)
     printed: dict[str, Decimal] = {}
 
-    def spread(parent: str | None, total: Decimal) -> None:
+    def spread(parent: str | None, total: Decimal | None) -> None:
         kids = children.get(parent, [])
-        if not kids:
-            return
-        values = apportion([k.score for k in kids if k.score is not None], total)
-        for kid, value in zip(kids, values, strict=True):
+        scored = [k for k in kids if k.score is not None]
+        exact = [k.score for k in scored if k.score is not None]
+        if total is not None and len(scored) == len(kids):
+            values = apportion(exact, total)
+        else:
+            values = [round_half_up(x) for x in exact]
+        for kid, value in zip(scored, values, strict=True):
             printed[kid.code] = value
             spread(kid.code, value)
+        for kid in kids:
+            if kid.score is None and not kid.is_leaf:
+                spread(kid.code, None)  # partly scored subtree: print what is scored
 
-    exact = sum((n.score for n in children.get(None, []) if n.score is not None), ZERO)
-    spread(None, round_half_up(exact))
+    spread(None, round_half_up(result.raw_total) if result.complete else None)
     return printed
 
 
@@ -747,10 +753,13 @@ def sensitivity(
     shares = {label: labels.count(label) / draws for label in dict.fromkeys(labels)}
     base = float(result.total)
     ordered = sorted((float(b), lbl) for b, lbl in (bands or DEFAULT_BANDS))
-    lower = max((b for b, _l in ordered if b <= base), default=None)
-    upper = min((b for b, _l in ordered if b > base), default=None)
-    margin_down = None if lower is None or lower <= 0 else base - lower + 0.005
-    margin_up = None if upper is None else upper - base - 0.005
+    printed = float(round_half_up(result.total))  # the grade is read from the printed total
+    lower = max((b for b, _l in ordered if b <= printed), default=None)
+    upper = min((b for b, _l in ordered if b > printed), default=None)
+    # The grade is read from the total rounded to 2 decimals, so it drops once the total falls
+    # below lower − 0.005 and rises once it reaches upper − 0.005.
+    margin_down = None if lower is None or lower <= 0 else base - (lower - 0.005)
+    margin_up = None if upper is None else (upper - 0.005) - base
     return Sensitivity(
         base_total=base,
         base_grade=result.grade,
@@ -760,7 +769,10 @@ def sensitivity(
         grade_shares=shares,
         p05=float(np.percentile(totals, 5)),
         p95=float(np.percentile(totals, 95)),
-        margin_down=None if margin_down is None else max(0.0, math.floor(margin_down * 100) / 100),
-        margin_up=None if margin_up is None else max(0.0, math.ceil(margin_up * 100) / 100),
+        # smallest loss strictly beyond the margin / smallest gain reaching it, in 0.01 steps
+        margin_down=None
+        if margin_down is None
+        else math.floor(margin_down * 100 + 1e-9) / 100 + 0.01,
+        margin_up=None if margin_up is None else math.ceil(margin_up * 100 - 1e-9) / 100,
         seed=seed,
     )

@@ -1,0 +1,134 @@
+import io
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from openpyxl import load_workbook
+
+from workbench.accounts.models import OrganisationKind, Role
+from workbench.scoring import services
+from workbench.scoring.models import IndicatorInput
+
+
+@pytest.fixture
+def setup(session, make_org, make_user, make_engagement):
+    bureau = make_org(OrganisationKind.CLIENT)
+    lead = make_user(Role.EVALUATOR)
+    engagement = make_engagement(lead=lead, client=bureau)
+    services.instantiate(session, lead, engagement, services.bundled_templates()["project-2020"])
+    session.commit()
+    return {
+        "engagement": engagement,
+        "lead": lead,
+        "client": make_user(Role.CLIENT, organisation=bureau),
+        "outsider": make_user(Role.EVALUATOR),
+    }
+
+
+@pytest.mark.parametrize("actor", ["client", "outsider"])
+def test_scoring_pages_are_hidden_from_clients_and_outsiders(setup, auth, client, actor):
+    auth.login(setup[actor])
+    eid = setup["engagement"].id
+    for path in ("/indicators", "/scores", "/scores.xlsx", "/scores/A11", "/indicators/A/weights"):
+        assert client.get(f"/engagements/{eid}{path}").status_code == 404, path
+
+
+def test_checklist_score_is_saved_and_shown(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    response = client.post(f"/engagements/{eid}/scores/A12", data={"met": ["0", "1"]})
+    assert response.status_code == 302
+    page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
+    assert "1.33" in page and "2 of 3 points met" in page
+
+
+def test_out_of_band_qualitative_score_is_refused(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    response = client.post(
+        f"/engagements/{eid}/scores/C41", data={"level": "achieved", "score": "3"}
+    )
+    assert response.status_code == 200
+    assert "Not saved" in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(IndicatorInput)) == 0
+
+
+def test_ahp_calculates_cr_and_applies_points(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    form = {
+        "mode": "ahp",
+        "ri": "saaty",
+        "pair-A1-A2": "3",
+        "pair-A1-A3": "5",
+        "pair-A2-A3": "3",
+        "action": "calculate",
+    }
+    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    assert "CR = 0.033" in page.get_data(as_text=True)
+    form["action"] = "apply"
+    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=form).status_code == 302
+    template = services.template_of(services.system_of(session, setup["engagement"]))
+    weights = [template.find(c).weight for c in ("A1", "A2", "A3")]
+    assert sum(weights) == 15 and weights[0] > weights[1] > weights[2]
+
+
+def test_inconsistent_ahp_is_not_applied(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    form = {
+        "mode": "ahp",
+        "ri": "saaty",
+        "pair-A1-A2": "9",
+        "pair-A1-A3": "1/9",
+        "pair-A2-A3": "9",
+        "action": "apply",
+    }
+    response = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    assert response.status_code == 200
+    assert "not below 0.10" in response.get_data(as_text=True)
+
+
+def test_scoring_table_export_merges_levels(setup, auth, client):
+    auth.login(setup["lead"])
+    response = client.get(f"/engagements/{setup['engagement'].id}/scores.xlsx")
+    ws = load_workbook(io.BytesIO(response.data)).active
+    merged = [str(r) for r in ws.merged_cells.ranges]
+    assert any(r.startswith("A3:A") for r in merged)  # 决策 spans its leaves
+    headers = [c.value for c in ws[2]]
+    assert headers[:3] == ["一级指标", "二级指标", "三级指标"] and "扣分原因" in headers
+    assert ws.print_title_rows == "$2:$2"
+
+
+def test_template_excel_round_trip(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    data = client.get(f"/engagements/{eid}/indicators.xlsx").data
+    other = client.post(
+        f"/engagements/{eid}/indicators/upload",
+        data={"file": (io.BytesIO(data), "mine.xlsx"), "replace": "y"},
+        content_type="multipart/form-data",
+    )
+    assert other.status_code == 302
+    template = services.template_of(services.system_of(session, setup["engagement"]))
+    assert template == services.bundled_templates()["project-2020"]
+
+
+def test_bad_uploaded_template_lists_its_errors(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    bad = yaml.safe_dump(
+        {
+            "code": "x",
+            "name": "X",
+            "indicators": [{"code": "A", "name": "甲", "weight": 60, "method": {"type": "manual"}}],
+        }
+    )
+    response = client.post(
+        f"/engagements/{eid}/indicators/upload",
+        follow_redirects=True,
+        data={"file": (io.BytesIO(bad.encode()), "bad.yaml"), "replace": "y"},
+        content_type="multipart/form-data",
+    )
+    assert "top-level weights add up to 60, not 100" in response.get_data(as_text=True)
+    assert services.system_of(session, setup["engagement"]).source_code == "project-2020"

@@ -1,0 +1,316 @@
+"""Excel in and out for indicator systems and scores (openpyxl; formulas neutralised)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from flask import Response, send_file
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from workbench.core.indicators import InvalidTemplate, Template, TemplateError, parse_template
+from workbench.core.numbers import round_half_up
+from workbench.xlsx import XLSX_MIME, safe_cell
+
+TEMPLATE_COLUMNS = [
+    "层级",
+    "编码",
+    "上级编码",
+    "名称",
+    "英文名称",
+    "分值",
+    "标签",
+    "指标解释",
+    "评价要点",
+    "评分标准",
+    "数据来源",
+    "评分方法",
+]
+META_SHEET = "模板信息"
+META_KEYS = [
+    "code",
+    "name",
+    "name_en",
+    "language",
+    "source",
+    "description",
+    "total",
+    "min_output_benefit",
+]
+THIN = Side(style="thin", color="999999")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _method_text(node: Any) -> str:
+    if node.method is None:
+        return ""
+    data = node.method.model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump(
+        data, allow_unicode=True, sort_keys=False, default_flow_style=True
+    ).strip()
+
+
+def template_workbook(template: Template) -> bytes:
+    """One row per indicator (parent by code) plus a sheet with the template's own fields."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "指标"
+    ws.append(TEMPLATE_COLUMNS)
+    parent_of: dict[str, str] = {}
+    for _depth, node in template.walk():
+        for child in node.children:
+            parent_of[child.code] = node.code
+    for depth, node in template.walk():
+        ws.append(
+            [
+                safe_cell(v)
+                for v in (
+                    depth,
+                    node.code,
+                    parent_of.get(node.code, ""),
+                    node.name,
+                    node.name_en or "",
+                    node.weight,
+                    node.tag.value if node.tag else "",
+                    node.definition,
+                    node.key_points,
+                    node.criteria,
+                    node.data_source,
+                    _method_text(node),
+                )
+            ]
+        )
+    for cell in ws[1]:
+        cell.font, cell.fill = Font(bold=True), HEADER_FILL
+    for i, width in enumerate([6, 10, 10, 24, 20, 8, 10, 40, 40, 40, 20, 36], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    meta = wb.create_sheet(META_SHEET)
+    for key in META_KEYS:
+        value = getattr(template, key)
+        meta.append([key, safe_cell(value if value is not None else "")])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def send_template_xlsx(template: Template, filename: str) -> Response:
+    return send_file(
+        io.BytesIO(template_workbook(template)),
+        mimetype=XLSX_MIME,
+        as_attachment=True,
+        download_name=filename,
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip().removeprefix("'")
+
+
+def template_from_workbook(data: bytes, name: str) -> Template:
+    """Read the layout written by :func:`template_workbook` (header names, not positions)."""
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types on broken files
+        error = TemplateError(name, "", f"not a readable .xlsx file: {exc}")
+        raise InvalidTemplate([error]) from exc
+    errors: list[TemplateError] = []
+    sheet = wb[wb.sheetnames[0]]
+    rows = list(sheet.iter_rows(values_only=True))
+    if not rows:
+        raise InvalidTemplate([TemplateError(name, "", "the first sheet is empty")])
+    header = [_text(h) for h in rows[0]]
+    missing = [c for c in ("编码", "名称", "分值") if c not in header]
+    if missing:
+        raise InvalidTemplate(
+            [TemplateError(name, "row 1", f"missing column {c}") for c in missing]
+        )
+    col = {h: i for i, h in enumerate(header)}
+    meta: dict[str, Any] = {"code": name.rsplit(".", 1)[0][:40] or "uploaded", "name": name}
+    if META_SHEET in wb.sheetnames:
+        for key, value, *_rest in wb[META_SHEET].iter_rows(values_only=True):
+            if key in META_KEYS and value not in (None, ""):
+                meta[str(key)] = _text(value)
+    nodes: dict[str, dict[str, Any]] = {}
+    top: list[dict[str, Any]] = []
+    for line, row in enumerate(rows[1:], start=2):
+
+        def get(column: str, row: tuple[Any, ...] = row) -> str:
+            return _text(row[col[column]]) if column in col and col[column] < len(row) else ""
+
+        code = get("编码")
+        if not code and not get("名称"):
+            continue
+        node: dict[str, Any] = {"code": code, "name": get("名称"), "weight": get("分值")}
+        for column, key in (
+            ("英文名称", "name_en"),
+            ("标签", "tag"),
+            ("指标解释", "definition"),
+            ("评价要点", "key_points"),
+            ("评分标准", "criteria"),
+            ("数据来源", "data_source"),
+        ):
+            if get(column):
+                node[key] = get(column)
+        if get("评分方法"):
+            try:
+                node["method"] = yaml.safe_load(get("评分方法"))
+            except yaml.YAMLError as exc:
+                errors.append(TemplateError(name, f"row {line}", f"评分方法 is not YAML: {exc}"))
+        if code in nodes:
+            errors.append(TemplateError(name, f"row {line}", f"code {code} repeated"))
+            continue
+        nodes[code] = node
+        parent = get("上级编码")
+        if parent:
+            if parent not in nodes:
+                errors.append(
+                    TemplateError(name, f"row {line}", f"parent {parent} must come before {code}")
+                )
+                continue
+            nodes[parent].setdefault("children", []).append(node)
+        else:
+            top.append(node)
+    if errors:
+        raise InvalidTemplate(errors)
+    return parse_template({**meta, "indicators": top}, file=name)
+
+
+def read_template(data: bytes, name: str) -> Template:
+    """A template from uploaded bytes: YAML (.yaml/.yml) or Excel (.xlsx)."""
+    if name.lower().endswith(".xlsx"):
+        return template_from_workbook(data, name)
+    try:
+        parsed = yaml.safe_load(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidTemplate([TemplateError(name, "", f"cannot read YAML: {exc}")]) from exc
+    return parse_template(parsed, file=name)
+
+
+def scores_workbook(engagement: Any, computed: Any) -> bytes:
+    """The 指标体系评分表: levels in merged cells, then 分值, 得分, 得分率, reason."""
+    template, result, printed = computed.template, computed.result, computed.printed
+    depth = template.depth()
+    level_names = ["一级指标", "二级指标", "三级指标", "四级指标", "五级指标"][:depth]
+    headers = [*level_names, "分值", "得分", "得分率", "评分方法", "扣分原因"]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "指标体系评分表"
+    ws.append([safe_cell(f"{engagement.title} 指标体系评分表")])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append(headers)
+    for cell in ws[2]:
+        cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    by_code = {n.code: n for n in result.nodes}
+    # one row per leaf; ancestors' cells merged vertically over their leaves
+    leaf_rows: list[tuple[list[Any], Any]] = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        if node.is_leaf:
+            leaf_rows.append(([*path, node], node))
+            return
+        for child in node.children:
+            walk(child, [*path, node])
+
+    for top in template.indicators:
+        walk(top, [])
+    first_row = 3
+    spans: dict[tuple[int, str], list[int]] = {}
+    for offset, (path, leaf) in enumerate(leaf_rows):
+        r = first_row + offset
+        score = by_code[leaf.code]
+        values: list[Any] = []
+        for level in range(depth):
+            node = path[level] if level < len(path) else None
+            if node is None:
+                values.append("")
+                continue
+            values.append(
+                f"{node.name}（{_points(node.weight)}分）" if not node.is_leaf else node.name
+            )
+            spans.setdefault((level, node.code), []).append(r)
+        shown = printed.get(leaf.code)
+        rate = (
+            None
+            if shown is None or not score.weight
+            else (round_half_up(shown / score.weight * 100))
+        )
+        values += [
+            leaf.weight,
+            "不适用" if not score.applicable else (shown if shown is not None else "未评分"),
+            f"{rate}%" if rate is not None else "",
+            leaf.method.type if leaf.method else "",
+            score.reason_zh,
+        ]
+        ws.append([safe_cell(v) for v in values])
+        for cell in ws[r]:
+            cell.border = BORDER
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for (level, _code), rows in spans.items():
+        col = level + 1
+        if len(rows) > 1:
+            ws.merge_cells(start_row=rows[0], start_column=col, end_row=rows[-1], end_column=col)
+    # a leaf shallower than the tree depth fills the remaining level columns
+    for offset, (path, _leaf) in enumerate(leaf_rows):
+        if len(path) < depth:
+            ws.merge_cells(
+                start_row=first_row + offset,
+                start_column=len(path),
+                end_row=first_row + offset,
+                end_column=depth,
+            )
+    total_row = first_row + len(leaf_rows)
+    raw = round_half_up(result.raw_total)
+    ws.append(
+        [
+            safe_cell(v)
+            for v in ["合计", *[""] * (depth - 1), result.applicable_weight, raw, "", "", ""]
+        ]
+    )
+    ws.merge_cells(start_row=total_row, start_column=1, end_row=total_row, end_column=depth)
+    if result.total is not None:
+        note = f"综合得分 {round_half_up(result.total)}，评价等级：{result.grade}"
+        if result.rescaled:
+            note += (
+                f"（{len(result.excluded)} 项指标不适用，适用满分 "
+                f"{_points(result.applicable_weight)}，按百分制折算）"
+            )
+    else:
+        note = f"尚有 {len(result.missing)} 项指标未评分"
+    ws.append([safe_cell(note)])
+    ws.merge_cells(
+        start_row=total_row + 1, start_column=1, end_row=total_row + 1, end_column=len(headers)
+    )
+    for cell in ws[total_row]:
+        cell.font, cell.border = Font(bold=True), BORDER
+    for i, width in enumerate([16] * depth + [8, 8, 9, 12, 60], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.print_title_rows = "2:2"  # header repeated on every printed page
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _points(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def send_scores_xlsx(engagement: Any, computed: Any, filename: str) -> Response:
+    return send_file(
+        io.BytesIO(scores_workbook(engagement, computed)),
+        mimetype=XLSX_MIME,
+        as_attachment=True,
+        download_name=filename,
+    )

@@ -1,0 +1,621 @@
+"""Indicator system and scores pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+
+from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.core.goals import GoalNature, split_value
+from workbench.core.indicators import (
+    ChecklistMethod,
+    InvalidTemplate,
+    Template,
+    dump_yaml,
+)
+from workbench.core.numbers import to_decimal
+from workbench.core.scoring import Finding, InvalidInput, LeafInput, QualitativeLevel, sensitivity
+from workbench.core.weights import InvalidMatrix, ahp
+from workbench.db import db
+from workbench.engagements.forms import EmptyForm
+from workbench.labels import choices, pairs
+from workbench.scoring import services, spreadsheet
+from workbench.scoring.forms import (
+    SAATY_SCALE,
+    AddLeafForm,
+    InstantiateForm,
+    LeafInputForm,
+    NodeForm,
+    RemoveNodeForm,
+    UploadTemplateForm,
+    WeightsForm,
+)
+
+bp = Blueprint(
+    "scoring", __name__, url_prefix="/engagements/<int:engagement_id>", template_folder="templates"
+)
+library = Blueprint("templates_library", __name__, url_prefix="/scoring-templates")
+
+ERRORS = {
+    "scores_exist": _l("Scores have already been recorded; tick “Replace” to start again."),
+    "no_system": _l("Choose an indicator system first."),
+    "not_a_leaf": _l("Only leaf indicators are scored."),
+    "stale": _l(
+        "Someone else saved this indicator after you opened it. Your values were not "
+        "saved; the current ones are shown."
+    ),
+    "parent_is_leaf": _l("A leaf indicator cannot have children."),
+    "donor_not_sibling": _l("The points must come from an indicator at the same level."),
+    "donor_too_small": _l("That indicator has too few points to give."),
+    "receiver_not_sibling": _l("The points must go to an indicator at the same level."),
+}
+METHOD_LABELS = {
+    "target": _l("Target vs actual"),
+    "ratio": _l("Rate"),
+    "qualitative": _l("Qualitative"),
+    "deduction": _l("Deductions"),
+    "checklist": _l("Checklist"),
+    "expert": _l("Expert panel"),
+    "survey": _l("Survey"),
+    "manual": _l("Evaluator's score"),
+}
+LEVEL_LABELS = {
+    QualitativeLevel.ACHIEVED: _l("Achieved (80–100%)"),
+    QualitativeLevel.PARTIAL: _l("Partly achieved (60–80%)"),
+    QualitativeLevel.NOT_ACHIEVED: _l("Not achieved (0–60%)"),
+}
+
+
+def _message(exc: Exception) -> str:
+    return str(ERRORS.get(str(exc), str(exc)))
+
+
+def _system_or_redirect(engagement):  # type: ignore[no-untyped-def]
+    system = services.system_of(db.session, engagement)
+    if system is None:
+        flash(str(ERRORS["no_system"]), "info")
+    return system
+
+
+# --- the indicator system ---------------------------------------------------------------------
+
+
+@bp.get("/indicators")
+@login_required
+def system(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The engagement's indicator tree, or the choice of a template to start from."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    current = services.system_of(db.session, engagement)
+    templates = services.bundled_templates()
+    form = InstantiateForm()
+    form.template.choices = pairs([(code, t.name) for code, t in templates.items()])
+    template = services.template_of(current) if current else None
+    return render_template(
+        "scoring/system.html",
+        engagement=engagement,
+        system=current,
+        template=template,
+        rows=_tree_rows(template) if template else [],
+        form=form,
+        upload_form=UploadTemplateForm(),
+        editable=can_edit_engagement(current_user, engagement),
+        method_labels=METHOD_LABELS,
+    )
+
+
+def _tree_rows(template: Template) -> list[dict[str, Any]]:
+    rows = []
+    for depth, node in template.walk():
+        rows.append(
+            {"depth": depth, "node": node, "method": node.method.type if node.method else None}
+        )
+    return rows
+
+
+def _instantiate(engagement, template: Template, replace: bool):  # type: ignore[no-untyped-def]
+    try:
+        services.instantiate(db.session, current_user, engagement, template, replace=replace)
+        db.session.commit()
+    except services.ScoringError as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+    else:
+        flash(_("Indicator system “%(name)s” set up.", name=template.name), "success")
+
+
+@bp.post("/indicators/instantiate")
+@login_required
+def instantiate(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Copy a bundled template into the engagement."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    form = InstantiateForm()
+    templates = services.bundled_templates()
+    form.template.choices = pairs([(c, t.name) for c, t in templates.items()])
+    if not form.validate_on_submit():
+        abort(400)
+    _instantiate(engagement, templates[form.template.data], form.replace.data)
+    return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+@bp.post("/indicators/upload")
+@login_required
+def upload(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Start from an uploaded YAML or Excel template (checked; every error listed)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    form = UploadTemplateForm()
+    if not form.validate_on_submit():
+        for error in form.file.errors:
+            flash(str(error), "danger")
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    upload = form.file.data
+    name = upload.filename or "template"
+    try:
+        template = spreadsheet.read_template(upload.read(), name)
+    except InvalidTemplate as exc:
+        flash(
+            _("The template was not accepted:") + " " + "; ".join(str(e) for e in exc.errors[:20]),
+            "danger",
+        )
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    _instantiate(engagement, template, form.replace.data)
+    return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+@bp.get("/indicators.<any(yaml, xlsx):fmt>")
+@login_required
+def download_system(engagement_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """The engagement's indicator system as YAML or Excel."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    current = services.system_of(db.session, engagement)
+    if current is None:
+        abort(404)
+    return _send_template(
+        services.template_of(current), fmt, f"engagement-{engagement.id}-indicators"
+    )
+
+
+def _send_template(template: Template, fmt: str, stem: str) -> Response:
+    if fmt == "yaml":
+        return Response(
+            dump_yaml(template),
+            mimetype="application/x-yaml",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.yaml"'},
+        )
+    return spreadsheet.send_template_xlsx(template, f"{stem}.xlsx")
+
+
+@library.get("/<code>.<any(yaml, xlsx):fmt>")
+@login_required
+def download_bundled(code: str, fmt: str):  # type: ignore[no-untyped-def]
+    """A bundled template as YAML or Excel."""
+    if not current_user.is_staff:
+        abort(404)
+    template = services.bundled_templates().get(code)
+    if template is None:
+        abort(404)
+    return _send_template(template, fmt, code)
+
+
+@bp.route("/indicators/<code>/edit", methods=["GET", "POST"])
+@login_required
+def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
+    """Edit an indicator's texts and scoring method."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    current = _system_or_redirect(engagement)
+    if current is None:
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    template = services.template_of(current)
+    try:
+        node = template.find(code)
+    except KeyError:
+        abort(404)
+    form = NodeForm(obj=node)
+    if request.method == "GET" and node.method is not None:
+        form.method.data = yaml.safe_dump(
+            node.method.model_dump(mode="json", exclude_defaults=True),
+            allow_unicode=True,
+            sort_keys=False,
+        ).strip()
+    siblings = _siblings(template, code)
+    add_form, remove_form = AddLeafForm(prefix="add"), RemoveNodeForm(prefix="remove")
+    remove_form.give_to.choices = pairs([(n.code, f"{n.code} {n.name}") for n in siblings])
+    if node.children:
+        add_form.take_from.choices = pairs(
+            [(c.code, f"{c.code} {c.name} ({c.weight})") for c in node.children]
+        )
+    if form.validate_on_submit():
+        method = None
+        if node.is_leaf:
+            try:
+                method = yaml.safe_load(form.method.data or "") or {}
+            except yaml.YAMLError as exc:
+                form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        if not form.errors:
+            try:
+                services.update_node(
+                    db.session,
+                    current_user,
+                    current,
+                    code,
+                    {k: getattr(form, k).data for k in services.NODE_TEXT_FIELDS},
+                    method,
+                )
+                db.session.commit()
+            except (services.ScoringError, StaleDataError) as exc:
+                db.session.rollback()
+                form.form_errors.append(_message(exc))
+            else:
+                flash(_("Indicator saved."), "success")
+                return redirect(
+                    url_for("scoring.system", engagement_id=engagement.id) + f"#node-{code}"
+                )
+    return render_template(
+        "scoring/node.html",
+        engagement=engagement,
+        node=node,
+        form=form,
+        add_form=add_form,
+        remove_form=remove_form,
+        siblings=siblings,
+    )
+
+
+def _siblings(template: Template, code: str) -> list[Any]:
+    for _depth, node in template.walk():
+        if any(c.code == code for c in node.children):
+            return [c for c in node.children if c.code != code]
+    return [n for n in template.indicators if n.code != code]
+
+
+@bp.post("/indicators/<code>/children")
+@login_required
+def add_child(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
+    """Add an indicator under ``code``."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    current = _system_or_redirect(engagement) or abort(404)
+    template = services.template_of(current)
+    try:
+        node = template.find(code)
+    except KeyError:
+        abort(404)
+    form = AddLeafForm(prefix="add")
+    form.take_from.choices = pairs([(c.code, c.code) for c in node.children])
+    if not form.validate_on_submit():
+        flash(
+            "; ".join(
+                f"{getattr(form, k).label.text}: {', '.join(map(str, v))}"
+                for k, v in form.errors.items()
+            ),
+            "danger",
+        )
+    else:
+        try:
+            services.add_leaf(
+                db.session,
+                current_user,
+                current,
+                code,
+                form.code.data,
+                form.name.data,
+                form.weight.data,
+                form.take_from.data,
+            )
+            db.session.commit()
+        except services.ScoringError as exc:
+            db.session.rollback()
+            flash(_message(exc), "danger")
+        else:
+            flash(_("Indicator added."), "success")
+    return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+@bp.post("/indicators/<code>/delete")
+@login_required
+def remove(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
+    """Remove an indicator; its points go to a sibling."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    current = _system_or_redirect(engagement) or abort(404)
+    template = services.template_of(current)
+    form = RemoveNodeForm(prefix="remove")
+    form.give_to.choices = pairs([(n.code, n.code) for n in _siblings(template, code)])
+    if not form.validate_on_submit():
+        flash(_("Choose the indicator that receives the points."), "danger")
+        return redirect(url_for("scoring.edit_node", engagement_id=engagement.id, code=code))
+    try:
+        services.remove_node(db.session, current_user, current, code, form.give_to.data)
+        db.session.commit()
+    except (services.ScoringError, KeyError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+    else:
+        flash(_("Indicator removed."), "success")
+    return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+def _parse_judgment(text: str) -> float:
+    text = text.strip()
+    if text.startswith("1/"):
+        return 1 / float(text[2:])
+    return float(text)
+
+
+@bp.route("/indicators/weights", methods=["GET", "POST"], defaults={"code": None})
+@bp.route("/indicators/<code>/weights", methods=["GET", "POST"])
+@login_required
+def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """Set the points of an indicator's children: directly or by AHP."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    current = _system_or_redirect(engagement)
+    if current is None:
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    template = services.template_of(current)
+    if code is None:
+        children, points, title = template.indicators, template.total, template.name
+    else:
+        try:
+            parent = template.find(code)
+        except KeyError:
+            abort(404)
+        children, points, title = parent.children, parent.weight, f"{code} {parent.name}"
+    if not children:
+        abort(404)
+    form = WeightsForm()
+    result, proposal, errors = None, None, []
+    pairs_list = [(a, b) for i, a in enumerate(children) for b in children[i + 1 :]]
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if form.mode.data == "ahp":
+            n = len(children)
+            matrix = [[1.0] * n for _ in range(n)]
+            try:
+                for i, a in enumerate(children):
+                    for j in range(i + 1, n):
+                        value = _parse_judgment(
+                            request.form.get(f"pair-{a.code}-{children[j].code}", "1")
+                        )
+                        matrix[i][j], matrix[j][i] = value, 1 / value
+                result = ahp(matrix, ri=form.ri.data)
+            except (ValueError, ZeroDivisionError, InvalidMatrix) as exc:
+                errors.append(str(exc))
+            else:
+                shares = {c.code: float(w) for c, w in zip(children, result.weights, strict=True)}
+                proposal = services.scale_to_points(shares, points)
+                if form.action.data == "apply":
+                    if not result.consistent:
+                        errors.append(
+                            _(
+                                "CR = %(cr).3f is not below 0.10: revise the judgments "
+                                "before applying.",
+                                cr=result.cr,
+                            )
+                        )
+                    else:
+                        note = {
+                            "method": "ahp",
+                            "ri": result.ri_table,
+                            "cr": round(result.cr, 4),
+                            "lambda_max": round(result.lambda_max, 4),
+                            "matrix": [[round(x, 4) for x in row] for row in matrix],
+                        }
+                        return _apply_weights(engagement, current, code, proposal, note)
+        else:
+            entered: dict[str, Decimal] = {}
+            for child in children:
+                try:
+                    value = to_decimal(request.form.get(f"w-{child.code}"))
+                except ValueError:
+                    value = None
+                if value is None or value <= 0:
+                    errors.append(
+                        _("%(code)s: enter a positive number of points.", code=child.code)
+                    )
+                else:
+                    entered[child.code] = value
+            if not errors:
+                if sum(entered.values()) != points:
+                    errors.append(
+                        _(
+                            "The points add up to %(sum)s, not %(points)s.",
+                            sum=sum(entered.values()),
+                            points=points,
+                        )
+                    )
+                else:
+                    return _apply_weights(engagement, current, code, entered, None)
+    return render_template(
+        "scoring/weights.html",
+        engagement=engagement,
+        children=children,
+        points=points,
+        title=title,
+        code=code,
+        form=form,
+        result=result,
+        proposal=proposal,
+        errors=errors,
+        pairs=pairs_list,
+        scale=SAATY_SCALE,
+        posted=request.form,
+        note=(current.weight_notes or {}).get(code or "_top"),
+    )
+
+
+def _apply_weights(engagement, current, code, weights, note):  # type: ignore[no-untyped-def]
+    try:
+        services.set_child_weights(db.session, current_user, current, code, weights, note)
+        db.session.commit()
+    except (services.ScoringError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return redirect(url_for("scoring.weights", engagement_id=engagement.id, code=code))
+    flash(_("Points saved."), "success")
+    return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+# --- scores -----------------------------------------------------------------------------------
+
+
+@bp.get("/scores")
+@login_required
+def scores(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Every leaf's inputs, score, 得分率 and reason; subtotals; total; grade; robustness."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    computed = services.compute(db.session, engagement)
+    if computed is None:
+        flash(str(ERRORS["no_system"]), "info")
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    robust = None
+    if computed.result.complete:
+        robust = sensitivity(computed.result, draws=2000)
+    return render_template(
+        "scoring/scores.html",
+        engagement=engagement,
+        s=computed,
+        robust=robust,
+        method_labels=METHOD_LABELS,
+        editable=can_edit_engagement(current_user, engagement),
+    )
+
+
+@bp.get("/scores.xlsx")
+@login_required
+def scores_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The 指标体系评分表 as Excel, levels as merged cells."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    computed = services.compute(db.session, engagement)
+    if computed is None:
+        abort(404)
+    return spreadsheet.send_scores_xlsx(
+        engagement, computed, f"engagement-{engagement.id}-scores.xlsx"
+    )
+
+
+def _decimal(text: str | None, scale: Decimal = Decimal(1)) -> Decimal | None:
+    value = to_decimal(text)
+    return None if value is None else value / scale
+
+
+def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
+    findings = []
+    for line in (form.findings.data or "").splitlines():
+        if not line.strip():
+            continue
+        text, _sep, points = line.rpartition("|")
+        if not _sep:
+            raise InvalidInput(
+                _("Write each finding as “description | points”: %(line)s", line=line)
+            )
+        findings.append(Finding(text.strip(), to_decimal(points) or Decimal(0)))
+    met = None
+    if isinstance(node.method, ChecklistMethod):
+        chosen = set(form.met.data or [])
+        met = tuple(str(i) in chosen for i in range(len(node.method.elements)))
+    actual = target = None
+    if form.actual.data:
+        actual, _unit = split_value(form.actual.data)
+    if form.target.data:
+        target, _unit = split_value(form.target.data)
+    return LeafInput(
+        actual=actual,
+        target=target,
+        nature=GoalNature(form.nature.data) if form.nature.data else None,
+        numerator=form.numerator.data,
+        denominator=form.denominator.data,
+        level=QualitativeLevel(form.level.data) if form.level.data else None,
+        score=form.score.data,
+        rate=form.rate.data / 100 if form.rate.data is not None else None,
+        findings=tuple(findings),
+        met=met,
+        reason=form.reason.data or "",
+        evidence=form.evidence.data or "",
+    )
+
+
+@bp.route("/scores/<code>", methods=["GET", "POST"])
+@login_required
+def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
+    """Record the inputs of one leaf indicator."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    computed = services.compute(db.session, engagement)
+    if computed is None:
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    try:
+        node = computed.template.find(code)
+    except KeyError:
+        abort(404)
+    if not node.is_leaf:
+        abort(404)
+    row = computed.rows.get(code)
+    form = LeafInputForm()
+    form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
+    form.level.choices = pairs(
+        [("", "—"), *((lvl.value, str(lbl)) for lvl, lbl in LEVEL_LABELS.items())]
+    )
+    if isinstance(node.method, ChecklistMethod):
+        form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
+    if request.method == "GET":
+        _fill_form(form, computed.inputs.get(code), row)
+    elif form.validate_on_submit():
+        try:
+            data = _leaf_input_from_form(form, node)
+            services.save_input(
+                db.session,
+                current_user,
+                engagement,
+                code,
+                data,
+                not_applicable=form.not_applicable.data,
+                expected_version=int(form.version.data) if form.version.data else None,
+            )
+            db.session.commit()
+        except (InvalidInput, ValueError) as exc:
+            db.session.rollback()
+            form.form_errors.append(_("Not saved: %(detail)s", detail=_message(exc)))
+        except (services.ScoringError, StaleDataError) as exc:
+            db.session.rollback()
+            form.form_errors.append(_message(exc) if str(exc) in ERRORS else str(ERRORS["stale"]))
+        else:
+            flash(_("Score saved: %(code)s %(name)s.", code=code, name=node.name), "success")
+            return redirect(
+                url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{code}"
+            )
+    node_score = next((n for n in computed.result.nodes if n.code == code), None)
+    return render_template(
+        "scoring/input.html",
+        engagement=engagement,
+        node=node,
+        form=form,
+        node_score=node_score,
+        derived=code in computed.derived,
+        method_labels=METHOD_LABELS,
+        empty_form=EmptyForm(),
+    )
+
+
+def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
+    if row is not None:
+        form.version.data = str(row.version)
+        form.not_applicable.data = row.not_applicable
+    if data is None:
+        return
+    fmt = lambda v: None if v is None else format(v.normalize(), "f")  # noqa: E731
+    form.actual.data = fmt(data.actual)
+    form.target.data = fmt(data.target)
+    form.nature.data = data.nature.value if data.nature else ""
+    form.numerator.data = data.numerator
+    form.denominator.data = data.denominator
+    form.level.data = data.level.value if data.level else ""
+    form.score.data = data.score
+    form.rate.data = data.rate * 100 if data.rate is not None else None
+    form.met.data = [str(i) for i, ok in enumerate(data.met or ()) if ok]
+    form.findings.data = "\n".join(f"{f.text} | {fmt(f.points)}" for f in data.findings)
+    form.reason.data = data.reason
+    form.evidence.data = data.evidence
