@@ -1,4 +1,5 @@
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -116,3 +117,19 @@ def test_backup_on_postgresql_explains_pg_dump(app):
         pytest.skip("PostgreSQL message")
     result = app.test_cli_runner().invoke(args=["backup", "x.db"])
     assert result.exit_code != 0 and "pg_dump" in result.output
+
+
+def test_check_template_command(app, tmp_path):
+    runner = app.test_cli_runner()
+    root = Path(__file__).resolve().parents[1]
+    ok = runner.invoke(args=["check-template", str(root / "scoring_templates/project-2020.yaml")])
+    assert ok.exit_code == 0 and "17 leaf indicators" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "code: b\nname: B\nindicators:\n  - {code: A, name: a, weight: 50, "
+        "method: {type: manual}}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["check-template", str(bad)])
+    assert result.exit_code != 0
+    assert "top-level weights add up to 50, not 100" in result.output

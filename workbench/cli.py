@@ -92,6 +92,24 @@ def init_app(app: Flask) -> None:
         for username, password, role in logins:
             click.echo(f"  {username:<10} {password:<20} {role}")
 
+    @app.cli.command("check-template")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def check_template(path: Path) -> None:
+        """Validate a scoring template (.yaml or .xlsx) and list every error."""
+        from workbench.core.indicators import InvalidTemplate
+        from workbench.scoring.spreadsheet import read_template
+
+        try:
+            template = read_template(path.read_bytes(), path.name)
+        except InvalidTemplate as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            raise click.ClickException(f"{len(exc.errors)} problem(s) in {path.name}") from exc
+        click.echo(
+            f"{path.name}: {template.name} — {len(template.leaves())} leaf indicators, "
+            f"depth {template.depth()}, total {template.total}: OK"
+        )
+
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
     def backup(path: Path) -> None:

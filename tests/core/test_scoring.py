@@ -394,3 +394,27 @@ def test_total_lies_in_zero_to_hundred(scores, rate):
     assume(result.total is not None)
     assert 0 <= result.total <= 100
     assert result.grade in {"优", "良", "中", "差"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    w=weights,
+    met=st.lists(st.booleans(), min_size=1, max_size=8),
+    findings=st.lists(st.decimals(min_value=D(0), max_value=D(20), places=2), max_size=5),
+    rate=st.decimals(min_value=D(0), max_value=D(1), places=4),
+    target_rate=st.decimals(min_value=D("0.01"), max_value=D(1), places=2),
+)
+def test_every_other_method_scores_within_zero_to_weight(w, met, findings, rate, target_rate):
+    checklist = ChecklistMethod(type="checklist", elements=[f"e{i}" for i in range(len(met))])
+    scores = [
+        score_checklist(w, checklist, LeafInput(met=tuple(met))).score,
+        score_deduction(
+            w,
+            DeductionMethod(type="deduction"),
+            LeafInput(findings=tuple(Finding("x", p) for p in findings)),
+        ).score,
+        score_survey(
+            w, SurveyMethod(type="survey", target=target_rate), LeafInput(rate=rate)
+        ).score,
+    ]
+    assert all(0 <= s <= w for s in scores)

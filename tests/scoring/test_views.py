@@ -132,3 +132,49 @@ def test_bad_uploaded_template_lists_its_errors(setup, auth, client, session):
     )
     assert "top-level weights add up to 60, not 100" in response.get_data(as_text=True)
     assert services.system_of(session, setup["engagement"]).source_code == "project-2020"
+
+
+def test_group_ahp_from_several_experts(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    form = {
+        "mode": "group_ahp",
+        "ri": "saaty",
+        "group": "3 5 3\n1 3 3\n5, 9, 1/3",
+        "action": "apply",
+    }
+    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=form).status_code == 302
+    system = services.system_of(session, setup["engagement"])
+    assert system.weight_notes["A"]["method"] == "group_ahp"
+    assert system.weight_notes["A"]["experts"] == 3
+    wrong = {**form, "group": "3 5\n1 3 3"}
+    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=wrong)
+    assert "Expert 1: 2 judgments, 3 needed." in page.get_data(as_text=True)
+
+
+def test_entropy_weights_from_a_pasted_table(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    table = "A1\tA2\tA3\n0.9\t12\t3\n0.5\t12\t9\n0.7\t12\t5\n"
+    form = {
+        "mode": "entropy",
+        "ri": "saaty",
+        "entropy_table": table,
+        "dir-A3": "-1",
+        "action": "calculate",
+    }
+    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    # A2 is the same in every row: no information, so entropy cannot weight it
+    assert "A2: the same value in every row" in page.get_data(as_text=True)
+    good = {
+        **form,
+        "action": "calculate",
+        "entropy_table": "A1,A2,A3\n0.9,10,3\n0.5,14,9\n0.7,12,5\n",
+    }
+    assert 'id="entropy-result"' in client.post(
+        f"/engagements/{eid}/indicators/A/weights", data=good
+    ).get_data(as_text=True)
+    good["action"] = "apply"
+    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=good).status_code == 302
+    template = services.template_of(services.system_of(session, setup["engagement"]))
+    assert sum(template.find(c).weight for c in ("A1", "A2", "A3")) == 15

@@ -109,7 +109,7 @@ class LeafInputForm(BaseForm):
 class WeightsForm(BaseForm):
     """Children's points entered directly or derived by AHP."""
 
-    mode = SelectField(choices=[SelectChoice("direct"), SelectChoice("ahp")])
+    mode = SelectField(choices=[SelectChoice(m) for m in ("direct", "ahp", "group_ahp", "entropy")])
     ri = SelectField(_l("Random index table"), choices=[])
     action = HiddenField()
 

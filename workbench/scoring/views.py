@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,7 +23,7 @@ from workbench.core.indicators import (
 )
 from workbench.core.numbers import to_decimal
 from workbench.core.scoring import Finding, InvalidInput, LeafInput, QualitativeLevel, sensitivity
-from workbench.core.weights import InvalidMatrix, ahp
+from workbench.core.weights import RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.labels import choices, pairs
@@ -367,29 +368,22 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
     if not children:
         abort(404)
     form = WeightsForm()
-    result, proposal, errors = None, None, []
+    result, proposal, errors, entropy = None, None, [], None
     pairs_list = [(a, b) for i, a in enumerate(children) for b in children[i + 1 :]]
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        if form.mode.data == "ahp":
-            n = len(children)
-            matrix = [[1.0] * n for _ in range(n)]
-            try:
-                for i, a in enumerate(children):
-                    for j in range(i + 1, n):
-                        value = _parse_judgment(
-                            request.form.get(f"pair-{a.code}-{children[j].code}", "1")
-                        )
-                        matrix[i][j], matrix[j][i] = value, 1 / value
-                result = ahp(matrix, ri=form.ri.data)
-            except (ValueError, ZeroDivisionError, InvalidMatrix) as exc:
-                errors.append(str(exc))
-            else:
-                shares = {c.code: float(w) for c, w in zip(children, result.weights, strict=True)}
+        mode = form.mode.data
+        if mode == "direct":
+            entered, errors = _direct_points(children, points)
+            if not errors:
+                return _apply_weights(engagement, current, code, entered, None)
+        else:
+            shares, note, result, entropy, errors = _derived_shares(mode, children, form.ri.data)
+            if shares is not None:
                 proposal = services.scale_to_points(shares, points)
                 if form.action.data == "apply":
-                    if not result.consistent:
+                    if result is not None and not result.consistent:
                         errors.append(
                             _(
                                 "CR = %(cr).3f is not below 0.10: revise the judgments "
@@ -398,38 +392,7 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
                             )
                         )
                     else:
-                        note = {
-                            "method": "ahp",
-                            "ri": result.ri_table,
-                            "cr": round(result.cr, 4),
-                            "lambda_max": round(result.lambda_max, 4),
-                            "matrix": [[round(x, 4) for x in row] for row in matrix],
-                        }
                         return _apply_weights(engagement, current, code, proposal, note)
-        else:
-            entered: dict[str, Decimal] = {}
-            for child in children:
-                try:
-                    value = to_decimal(request.form.get(f"w-{child.code}"))
-                except ValueError:
-                    value = None
-                if value is None or value <= 0:
-                    errors.append(
-                        _("%(code)s: enter a positive number of points.", code=child.code)
-                    )
-                else:
-                    entered[child.code] = value
-            if not errors:
-                if sum(entered.values()) != points:
-                    errors.append(
-                        _(
-                            "The points add up to %(sum)s, not %(points)s.",
-                            sum=sum(entered.values()),
-                            points=points,
-                        )
-                    )
-                else:
-                    return _apply_weights(engagement, current, code, entered, None)
     return render_template(
         "scoring/weights.html",
         engagement=engagement,
@@ -442,10 +405,153 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         proposal=proposal,
         errors=errors,
         pairs=pairs_list,
+        entropy=entropy,
+        ri_tables=",".join(str(x) for x in RI_SAATY),
         scale=SAATY_SCALE,
         posted=request.form,
         note=(current.weight_notes or {}).get(code or "_top"),
     )
+
+
+def _direct_points(children: list[Any], points: Decimal) -> tuple[dict[str, Decimal], list[str]]:
+    entered: dict[str, Decimal] = {}
+    errors: list[str] = []
+    for child in children:
+        try:
+            value = to_decimal(request.form.get(f"w-{child.code}"))
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            errors.append(_("%(code)s: enter a positive number of points.", code=child.code))
+        else:
+            entered[child.code] = value
+    if not errors and sum(entered.values()) != points:
+        errors.append(
+            _(
+                "The points add up to %(sum)s, not %(points)s.",
+                sum=sum(entered.values()),
+                points=points,
+            )
+        )
+    return entered, errors
+
+
+def _matrix_from_upper(values: list[float], n: int) -> list[list[float]]:
+    matrix = [[1.0] * n for _ in range(n)]
+    k = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            matrix[i][j], matrix[j][i] = values[k], 1 / values[k]
+            k += 1
+    return matrix
+
+
+def _derived_shares(mode: str, children: list[Any], ri: str):  # type: ignore[no-untyped-def]
+    """Weight shares from the AHP form, several experts' judgments, or an entropy table.
+
+    Returns (shares or None, note for the report, AHP result or None, entropy weights or None,
+    errors).
+    """
+    n = len(children)
+    codes = [c.code for c in children]
+    try:
+        if mode == "ahp":
+            upper = [
+                _parse_judgment(request.form.get(f"pair-{a.code}-{b.code}", "1"))
+                for i, a in enumerate(children)
+                for b in children[i + 1 :]
+            ]
+            matrix = _matrix_from_upper(upper, n)
+            result = ahp(matrix, ri=ri)
+            note = {
+                "method": "ahp",
+                "ri": result.ri_table,
+                "cr": round(result.cr, 4),
+                "lambda_max": round(result.lambda_max, 4),
+                "matrix": [[round(x, 4) for x in row] for row in matrix],
+            }
+        elif mode == "group_ahp":
+            lines = [line for line in request.form.get("group", "").splitlines() if line.strip()]
+            matrices = []
+            for number, line in enumerate(lines, start=1):
+                upper = [
+                    _parse_judgment(x) for x in line.replace("，", ",").replace(",", " ").split()
+                ]
+                if len(upper) != n * (n - 1) // 2:
+                    raise ValueError(
+                        _(
+                            "Expert %(k)s: %(got)s judgments, %(want)s needed.",
+                            k=number,
+                            got=len(upper),
+                            want=n * (n - 1) // 2,
+                        )
+                    )
+                matrices.append(_matrix_from_upper(upper, n))
+            if len(matrices) < 2:
+                raise ValueError(_("Enter one line of judgments per expert, at least two."))
+            result = group_ahp(matrices, ri=ri)
+            note = {
+                "method": "group_ahp",
+                "experts": len(matrices),
+                "ri": result.ri_table,
+                "cr": round(result.cr, 4),
+            }
+        elif mode == "entropy":
+            frame = _entropy_frame(request.form.get("entropy_table", ""), children)
+            directions = {
+                c.code: -1 if request.form.get(f"dir-{c.code}") == "-1" else 1 for c in children
+            }
+            weights = entropy_weights(frame, directions)
+            shares = {c: float(weights[c]) for c in codes}
+            constant = [c for c in codes if shares[c] <= 0]
+            if constant:
+                raise ValueError(
+                    _(
+                        "%(codes)s: the same value in every row, so no information "
+                        "and no points; entropy weights cannot be used here.",
+                        codes="、".join(constant),
+                    )
+                )
+            note = {"method": "entropy", "objects": len(frame), "directions": directions}
+            return shares, note, None, weights, []
+        else:
+            abort(400)
+    except (ValueError, ZeroDivisionError, InvalidMatrix) as exc:
+        return None, None, None, None, [str(exc)]
+    shares = {c: float(w) for c, w in zip(codes, result.weights, strict=True)}
+    return shares, note, result, None, []
+
+
+def _entropy_frame(text: str, children: list[Any]) -> pd.DataFrame:
+    """A pasted table (tab, comma or space separated; header row of codes or names)."""
+    rows = [
+        line.replace("\t", ",").replace("，", ",") for line in text.splitlines() if line.strip()
+    ]
+    if len(rows) < 3:
+        raise ValueError(_("Paste a header row and at least two rows of data."))
+    split = [[cell.strip() for cell in (r.split(",") if "," in r else r.split())] for r in rows]
+    header = split[0]
+    index = {}
+    for child in children:
+        for key in (child.code, child.name):
+            if key in header:
+                index[child.code] = header.index(key)
+                break
+        else:
+            raise ValueError(
+                _(
+                    "No column for %(code)s %(name)s in the header row.",
+                    code=child.code,
+                    name=child.name,
+                )
+            )
+    data = []
+    for number, row in enumerate(split[1:], start=2):
+        try:
+            data.append({code: float(row[i]) for code, i in index.items()})
+        except (ValueError, IndexError) as exc:
+            raise ValueError(_("Row %(row)s is not a row of numbers.", row=number)) from exc
+    return pd.DataFrame(data)
 
 
 def _apply_weights(engagement, current, code, weights, note):  # type: ignore[no-untyped-def]
