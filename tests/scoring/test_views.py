@@ -178,3 +178,77 @@ def test_entropy_weights_from_a_pasted_table(setup, auth, client, session):
     assert client.post(f"/engagements/{eid}/indicators/A/weights", data=good).status_code == 302
     template = services.template_of(services.system_of(session, setup["engagement"]))
     assert sum(template.find(c).weight for c in ("A1", "A2", "A3")) == 15
+
+
+def test_template_library_upload_use_and_retire(setup, auth, client, session):
+    from workbench.scoring.models import CustomTemplate
+
+    auth.login(setup["lead"])
+    mine = yaml.safe_dump(
+        {
+            "code": "firm-water",
+            "name": "饮水工程专项指标体系",
+            "indicators": [
+                {
+                    "code": "A",
+                    "name": "产出",
+                    "weight": 60,
+                    "tag": "output",
+                    "method": {"type": "manual"},
+                    "criteria": "x",
+                },
+                {
+                    "code": "B",
+                    "name": "效益",
+                    "weight": 40,
+                    "tag": "benefit",
+                    "method": {"type": "survey"},
+                    "criteria": "y",
+                },
+            ],
+        },
+        allow_unicode=True,
+    )
+    response = client.post(
+        "/scoring-templates/",
+        data={"file": (io.BytesIO(mine.encode()), "firm.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    library = client.get("/scoring-templates/").get_data(as_text=True)
+    assert "饮水工程专项指标体系" in library
+    again = client.post(
+        "/scoring-templates/",
+        follow_redirects=True,
+        data={"file": (io.BytesIO(mine.encode()), "firm.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert "already has a template with this code" in again.get_data(as_text=True)
+    eid = setup["engagement"].id
+    client.post(
+        f"/engagements/{eid}/indicators/instantiate",
+        data={"template": "firm-water", "replace": "y"},
+        follow_redirects=True,
+    )
+    assert services.system_of(session, setup["engagement"]).source_code == "firm-water"
+    retired = client.post("/scoring-templates/firm-water/retire", follow_redirects=True)
+    assert "Template removed from the library." in retired.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(sa.select(CustomTemplate)).is_active is False
+    assert "饮水工程专项指标体系" not in client.get("/scoring-templates/").get_data(as_text=True)
+
+
+def test_bundled_codes_cannot_be_shadowed_and_clients_see_no_library(setup, auth, client):
+    auth.login(setup["lead"])
+    data = (io.BytesIO((services.TEMPLATE_DIR / "oecd-dac.yaml").read_bytes()), "dac.yaml")
+    page = client.post(
+        "/scoring-templates/",
+        data={"file": data},
+        follow_redirects=True,
+        content_type="multipart/form-data",
+    )
+    assert "A bundled template already uses this code" in page.get_data(as_text=True)
+    auth.logout()
+    auth.login(setup["client"])
+    assert client.get("/scoring-templates/").status_code == 404
+    assert client.get("/scoring-templates/project-2020.yaml").status_code == 404

@@ -65,3 +65,22 @@ class IndicatorInput(db.Model):
 
     def __repr__(self) -> str:
         return f"<IndicatorInput e{self.engagement_id} {self.code}>"
+
+
+class CustomTemplate(db.Model):
+    """A firm's own indicator-system template, uploaded once and reused across engagements."""
+
+    __tablename__ = "custom_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    tree: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<CustomTemplate {self.code!r}>"

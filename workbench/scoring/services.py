@@ -34,7 +34,7 @@ from workbench.core.scoring import (
 from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
 from workbench.scoring import frames
-from workbench.scoring.models import IndicatorInput, IndicatorSystem
+from workbench.scoring.models import CustomTemplate, IndicatorInput, IndicatorSystem
 
 TEMPLATE_DIR = PROJECT_ROOT / "scoring_templates"
 NODE_TEXT_FIELDS = ("name", "name_en", "definition", "key_points", "criteria", "data_source")
@@ -56,6 +56,60 @@ def _bundled(directory: str) -> tuple[tuple[str, Template], ...]:
 def bundled_templates() -> dict[str, Template]:
     """The validated templates shipped in ``scoring_templates/`` by code."""
     return dict(_bundled(str(TEMPLATE_DIR)))
+
+
+def custom_templates(session: Session) -> dict[str, Template]:
+    """The firm's own active templates by code."""
+    rows = session.scalars(
+        sa.select(CustomTemplate)
+        .where(CustomTemplate.is_active.is_(True))
+        .order_by(CustomTemplate.name)
+    )
+    return {row.code: parse_template(row.tree, file=row.code) for row in rows}
+
+
+def all_templates(session: Session) -> dict[str, Template]:
+    """Bundled templates first, then the firm's own."""
+    return {**bundled_templates(), **custom_templates(session)}
+
+
+def add_custom_template(session: Session, actor: User, template: Template) -> CustomTemplate:
+    """Store an uploaded template in the firm's library (codes are unique, bundled ones
+    included; a retired template's code can be reused by replacing it)."""
+    if template.code in bundled_templates():
+        raise ScoringError("code_is_bundled")
+    row = session.scalar(sa.select(CustomTemplate).where(CustomTemplate.code == template.code))
+    if row is not None and row.is_active:
+        raise ScoringError("code_taken")
+    if row is None:
+        row = CustomTemplate(code=template.code)
+        session.add(row)
+    row.name, row.tree, row.is_active = template.name, template_to_json(template), True
+    row.uploaded_by_id = actor.id
+    session.flush()
+    record(
+        session,
+        actor,
+        "template.upload",
+        "custom_template",
+        row.id,
+        summary=f"{template.code} {template.name}",
+    )
+    return row
+
+
+def retire_custom_template(session: Session, actor: User, row: CustomTemplate) -> None:
+    """Hide a template from the library (engagements keep their own copies)."""
+    row.is_active = False
+    session.flush()
+    record(
+        session,
+        actor,
+        "template.retire",
+        "custom_template",
+        row.id,
+        summary=f"{row.code} {row.name}",
+    )
 
 
 def system_of(session: Session, engagement: Engagement) -> IndicatorSystem | None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
+from workbench.accounts.models import Role
 from workbench.auth import can_edit_engagement, get_engagement_or_404
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
@@ -38,6 +40,7 @@ from workbench.scoring.forms import (
     UploadTemplateForm,
     WeightsForm,
 )
+from workbench.scoring.models import CustomTemplate
 
 bp = Blueprint(
     "scoring", __name__, url_prefix="/engagements/<int:engagement_id>", template_folder="templates"
@@ -56,6 +59,11 @@ ERRORS = {
     "donor_not_sibling": _l("The points must come from an indicator at the same level."),
     "donor_too_small": _l("That indicator has too few points to give."),
     "receiver_not_sibling": _l("The points must go to an indicator at the same level."),
+    "code_is_bundled": _l("A bundled template already uses this code; change “code” in the file."),
+    "code_taken": _l(
+        "The library already has a template with this code; remove it first or "
+        "change “code” in the file."
+    ),
 }
 METHOD_LABELS = {
     "target": _l("Target vs actual"),
@@ -94,7 +102,7 @@ def system(engagement_id: int):  # type: ignore[no-untyped-def]
     """The engagement's indicator tree, or the choice of a template to start from."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     current = services.system_of(db.session, engagement)
-    templates = services.bundled_templates()
+    templates = services.all_templates(db.session)
     form = InstantiateForm()
     form.template.choices = pairs([(code, t.name) for code, t in templates.items()])
     template = services.template_of(current) if current else None
@@ -137,7 +145,7 @@ def instantiate(engagement_id: int):  # type: ignore[no-untyped-def]
     """Copy a bundled template into the engagement."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
     form = InstantiateForm()
-    templates = services.bundled_templates()
+    templates = services.all_templates(db.session)
     form.template.choices = pairs([(c, t.name) for c, t in templates.items()])
     if not form.validate_on_submit():
         abort(400)
@@ -192,13 +200,86 @@ def _send_template(template: Template, fmt: str, stem: str) -> Response:
     return spreadsheet.send_template_xlsx(template, f"{stem}.xlsx")
 
 
+@library.get("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    """The firm's template library: bundled and uploaded indicator systems."""
+    if not current_user.is_staff:
+        abort(404)
+    custom = db.session.scalars(
+        sa.select(CustomTemplate)
+        .where(CustomTemplate.is_active.is_(True))
+        .order_by(CustomTemplate.name)
+    ).all()
+    return render_template(
+        "scoring/library.html",
+        bundled=services.bundled_templates(),
+        custom=custom,
+        form=UploadTemplateForm(),
+        empty_form=EmptyForm(),
+        can_upload=current_user.role in (Role.ADMIN, Role.EVALUATOR),
+        parsed={c.code: services.custom_templates(db.session).get(c.code) for c in custom},
+    )
+
+
+@library.post("/")
+@login_required
+def upload_library():  # type: ignore[no-untyped-def]
+    """Add an uploaded template (YAML or Excel) to the firm's library."""
+    if current_user.role not in (Role.ADMIN, Role.EVALUATOR):
+        abort(404)
+    form = UploadTemplateForm()
+    if not form.validate_on_submit():
+        for error in form.file.errors:
+            flash(str(error), "danger")
+        return redirect(url_for("templates_library.index"))
+    upload = form.file.data
+    try:
+        template = spreadsheet.read_template(upload.read(), upload.filename or "template")
+        services.add_custom_template(db.session, current_user, template)
+        db.session.commit()
+    except InvalidTemplate as exc:
+        db.session.rollback()
+        flash(
+            _("The template was not accepted:") + " " + "; ".join(str(e) for e in exc.errors[:20]),
+            "danger",
+        )
+    except services.ScoringError as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+    else:
+        flash(_("Template “%(name)s” added to the library.", name=template.name), "success")
+    return redirect(url_for("templates_library.index"))
+
+
+@library.post("/<code>/retire")
+@login_required
+def retire(code: str):  # type: ignore[no-untyped-def]
+    """Remove an uploaded template from the library."""
+    if current_user.role not in (Role.ADMIN, Role.EVALUATOR):
+        abort(404)
+    row = db.session.scalar(
+        sa.select(CustomTemplate).where(
+            CustomTemplate.code == code, CustomTemplate.is_active.is_(True)
+        )
+    )
+    if row is None:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.retire_custom_template(db.session, current_user, row)
+    db.session.commit()
+    flash(_("Template removed from the library."), "success")
+    return redirect(url_for("templates_library.index"))
+
+
 @library.get("/<code>.<any(yaml, xlsx):fmt>")
 @login_required
 def download_bundled(code: str, fmt: str):  # type: ignore[no-untyped-def]
-    """A bundled template as YAML or Excel."""
+    """A bundled or uploaded template as YAML or Excel."""
     if not current_user.is_staff:
         abort(404)
-    template = services.bundled_templates().get(code)
+    template = services.all_templates(db.session).get(code)
     if template is None:
         abort(404)
     return _send_template(template, fmt, code)
