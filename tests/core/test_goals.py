@@ -51,7 +51,7 @@ def test_parse_nature(text: str, nature: GoalNature | None) -> None:
         (GoalNature.GE, "90", "83.3", GoalStatus.NOT_MET),
         (GoalNature.LE, "9.5", "9.18", GoalStatus.MET),
         (GoalNature.EQ, "3", "3.0", GoalStatus.MET),
-        (GoalNature.LT, "3", "3", GoalStatus.NOT_MET),
+        (GoalNature.LT, "3", "3", GoalStatus.MET),  # < is judged like ≤, as it is scored
         (GoalNature.GE, "90", "", GoalStatus.UNKNOWN),
         (GoalNature.GE, "90", "较好", GoalStatus.UNKNOWN),
         (GoalNature.QUALITATIVE, "建立健全", "已建立", GoalStatus.UNKNOWN),

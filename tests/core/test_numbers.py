@@ -82,3 +82,17 @@ def test_naive_rounding_would_not_add_up() -> None:
     assert naive != round_half_up(sum(values))
     printed, total = display_parts_and_total(values)
     assert sum(printed) == total == Decimal("0.02")
+
+
+@pytest.mark.parametrize("text", ["0,95", "1,5", "12,34", "1,2345"])
+def test_misplaced_commas_are_refused_rather_than_dropped(text: str) -> None:
+    with pytest.raises(ValueError, match="comma"):
+        to_decimal(text)
+
+
+def test_apportion_reaches_any_printable_total_and_refuses_an_unprintable_one() -> None:
+    from workbench.core.numbers import apportion
+
+    assert apportion([Decimal(1), Decimal(1)], Decimal(5)) == [Decimal("2.50"), Decimal("2.50")]
+    with pytest.raises(ValueError, match="cannot be printed"):
+        apportion([Decimal(1)], Decimal("3.335"))

@@ -418,3 +418,52 @@ def test_every_other_method_scores_within_zero_to_weight(w, met, findings, rate,
         ).score,
     ]
     assert all(0 <= s <= w for s in scores)
+
+
+# --- regressions found in review ---------------------------------------------------------------
+
+def test_a_target_leaf_without_nature_is_unscored_until_filled():
+    template = parse_template({"code": "t", "name": "T", "indicators": [
+        {"code": "A", "name": "a", "weight": 100, "method": {"type": "target"}}]})
+    result = score_template(template, {})
+    assert result.missing == ["A"] and result.total is None
+    with pytest.raises(InvalidInput, match="nature"):
+        score_template(template, {"A": LeafInput(actual=D(5), target=D(6))})
+
+
+def test_the_total_is_a_100_point_score_whatever_the_template_total():
+    template = parse_template({"code": "t", "name": "T", "total": 10, "indicators": [
+        {"code": "A", "name": "a", "weight": 10, "method": {"type": "manual"}}]})
+    result = score_template(template, {"A": LeafInput(score=D(10))})
+    assert result.total == 100 and result.grade == "优"
+
+
+def test_out_of_range_numbers_are_an_input_error_not_a_crash():
+    m = TargetMethod(type="target", nature="ge", target=D(5))
+    from workbench.core.indicators import Indicator
+
+    leaf = Indicator(code="A", name="a", weight=D(5), method=m)
+    from workbench.core.scoring import score_leaf
+
+    with pytest.raises(InvalidInput, match="out of range"):
+        score_leaf(leaf, LeafInput(actual=D("1" + "0" * 40)))
+
+
+def test_a_fully_met_checklist_earns_exactly_its_weight():
+    m = ChecklistMethod(type="checklist", elements=["a", "b", "c"])
+    result = score_checklist(D(10), m, LeafInput(met=(True, True, True)))
+    assert result.score == D(10) and result.reason_zh == ""
+
+
+def test_saving_with_zero_costs():
+    saving = RatioMethod(type="ratio", formula="saving")
+    assert score_ratio(D(4), saving, LeafInput(numerator=D(10), denominator=D(0))).score == 4
+    assert score_ratio(D(4), saving, LeafInput(numerator=D(0), denominator=D(0))).score == 4
+    nothing_planned = score_ratio(D(4), saving, LeafInput(numerator=D(0), denominator=D(3)))
+    assert nothing_planned.score == 0 and "计划成本为 0" in nothing_planned.reason_zh
+
+
+def test_a_qualitative_level_needs_its_score():
+    with pytest.raises(InvalidInput, match="both"):
+        score_qualitative(D(10), QualitativeMethod(type="qualitative"),
+                          LeafInput(level=QualitativeLevel.ACHIEVED))

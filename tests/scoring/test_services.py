@@ -137,3 +137,32 @@ def test_tree_changes_after_scoring_started_are_flagged_in_the_audit(session, sc
     services.remove_node(session, lead, system, "D13", "D11")
     session.commit()
     assert services.template_of(system).find("D11").weight == D(20)
+
+
+def test_every_bundled_template_scores_on_a_fresh_engagement(session, make_engagement):
+    engagement = make_engagement()
+    lead = engagement.members[0].user
+    for code, template in services.bundled_templates().items():
+        services.instantiate(session, lead, engagement, template, replace=True)
+        computed = services.compute(session, engagement)
+        assert computed is not None and not computed.result.complete, code
+
+
+def test_budget_rate_is_not_derived_from_a_partly_recorded_source(session, scored):
+    engagement, lead = scored
+    engagements.save_budget(
+        session, lead, engagement,
+        lines={FundSource.FISCAL: {"initial": D(800), "adjusted": D(800), "available": D(800),
+                                   "executed": D(760)},
+               FundSource.OTHER: {"initial": None, "adjusted": D(200), "available": None,
+                                  "executed": None}},
+        funding_denominator=Denominator.ADJUSTED, execution_denominator=Denominator.ADJUSTED,
+        expected_version=None)
+    computed = services.compute(session, engagement)
+    assert "B12" not in computed.derived
+    assert next(n for n in computed.result.nodes if n.code == "B12").score is None
+
+
+def test_points_with_more_decimals_are_kept():
+    points = services.scale_to_points({"a": 0.5, "b": 0.5}, D("3.335"))
+    assert sum(points.values()) == D("3.335")

@@ -157,8 +157,8 @@ def goal_status(nature: GoalNature, target: str | None, actual: str | None) -> G
         GoalNature.GE: a >= t,
         GoalNature.LE: a <= t,
         GoalNature.EQ: a == t,
-        GoalNature.GT: a > t,
-        GoalNature.LT: a < t,
+        GoalNature.GT: a >= t,  # scored like ≥ (domain §1.6, codes 1/2)
+        GoalNature.LT: a <= t,  # scored like ≤ (codes 4/5)
     }[nature]
     return GoalStatus.MET if met else GoalStatus.NOT_MET
 

@@ -6,10 +6,14 @@ printed parts; :func:`display_parts_and_total` makes that true by construction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 TWO_PLACES = Decimal("0.01")
+#: Anything this large is a typing error, not a budget or a score (and overflows display).
+MAX_MAGNITUDE = Decimal("1e15")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def to_decimal(value: object) -> Decimal | None:
@@ -45,9 +49,14 @@ def to_decimal(value: object) -> Decimal | None:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     else:
-        text = str(value).strip().replace(",", "").replace("，", "")
+        text = str(value).strip().replace("，", ",")
         if not text:
             return None
+        if "," in text:
+            # thousands separators only where they belong: "1,234.5" yes, "0,95" no
+            if not _THOUSANDS.match(text):
+                raise ValueError(f"not a number (misplaced comma): {value!r}")
+            text = text.replace(",", "")
         if "e" in text.lower():  # "1.5e3" is a typo in a money field, not 1500
             raise ValueError(f"not a plain number: {value!r}")
         try:
@@ -56,6 +65,8 @@ def to_decimal(value: object) -> Decimal | None:
             raise ValueError(f"not a number: {value!r}") from exc
     if not result.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
+    if abs(result) >= MAX_MAGNITUDE:
+        raise ValueError(f"number too large: {value!r}")
     return result
 
 
@@ -102,14 +113,19 @@ def apportion(
     >>> apportion([Decimal("0.005")] * 3, Decimal("0.02"))
     [Decimal('0.01'), Decimal('0.01'), Decimal('0.00')]
     """
+    if printed_total != printed_total.quantize(places):
+        raise ValueError(f"{printed_total} cannot be printed with {places} precision")
     rounded = [round_half_up(p, places) for p in parts]
     gap = int((printed_total - sum(rounded, Decimal(0))) / places)
+    if gap and not parts:
+        raise ValueError("no parts to apportion a non-zero total to")
     if gap > 0:
         order = sorted(range(len(parts)), key=lambda i: (parts[i] - rounded[i], -i), reverse=True)
     else:
         order = sorted(range(len(parts)), key=lambda i: (rounded[i] - parts[i], i), reverse=True)
-    for i in order[: abs(gap)]:
-        rounded[i] += places if gap > 0 else -places
+    step = places if gap > 0 else -places
+    for k in range(abs(gap)):  # usually less than one pass; more only for a far-off total
+        rounded[order[k % len(order)]] += step
     return rounded
 
 

@@ -24,7 +24,6 @@ Rules implemented (``shared/domain`` §1.6, 财预〔2020〕10号 and the provin
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +48,7 @@ from workbench.core.indicators import (
 from workbench.core.numbers import apportion, round_half_up
 
 ZERO = Decimal(0)
+HUNDRED = Decimal(100)
 OVERSHOOT_DEFAULT = Decimal("0.3")
 
 #: Default grade bands of 财预〔2020〕10号: (lower bound inclusive, label), best first.
@@ -173,12 +173,12 @@ def score_target(weight: Decimal, method: TargetMethod, data: LeafInput) -> Leaf
     """
     nature = data.nature or method.nature
     target = data.target if data.target is not None else method.target
-    if nature is None:
-        raise InvalidInput("the nature (≥, ≤, =, 定性) of the target is not set")
     if nature is GoalNature.QUALITATIVE:
         return score_qualitative(weight, QualitativeMethod(type="qualitative"), data)
     if data.actual is None or target is None:
-        return LeafResult(None, weight)
+        return LeafResult(None, weight)  # not scored yet
+    if nature is None:
+        raise InvalidInput("choose the nature (≥, ≤, =, 定性) of the target")
     if target < 0:
         raise InvalidInput(f"target {target} is negative")
     a = max(data.actual, ZERO)  # a negative actual counts as 0
@@ -261,16 +261,23 @@ def score_ratio(
     """
     if data.numerator is None or data.denominator is None:
         return LeafResult(None, weight)
-    if data.numerator < 0 or data.denominator <= 0:
-        raise InvalidInput("a rate needs a non-negative numerator and a positive denominator")
     zh_name, en_name = RATIO_NAMES[method.formula]
     if method.formula is RatioFormula.RATIO and name:
         zh_name = en_name = name
     if method.formula is RatioFormula.SAVING:
         planned, actual = data.numerator, data.denominator
-        saving = (planned - actual) / planned if planned > 0 else ZERO
+        if planned < 0 or actual < 0:
+            raise InvalidInput("costs cannot be negative")
         if actual <= planned:
             return _full(weight)
+        if planned == 0:
+            return LeafResult(
+                ZERO,
+                weight,
+                "计划成本为 0 而发生实际成本，不得分。",
+                "Costs were incurred against a planned cost of 0; no points.",
+            )
+        saving = (planned - actual) / planned
         if actual >= 2 * planned:
             return LeafResult(
                 ZERO,
@@ -285,6 +292,8 @@ def score_ratio(
             f"实际成本超出计划成本 {_pct(-saving)}，按超支比例扣分。",
             f"Actual cost exceeds the plan by {_pct(-saving)}; points deducted in proportion.",
         )
+    if data.numerator < 0 or data.denominator <= 0:
+        raise InvalidInput("a rate needs a non-negative numerator and a positive denominator")
     r = data.numerator / data.denominator
     lo, hi = method.zero_score_at, method.full_score_at
     if r >= hi:
@@ -313,8 +322,10 @@ def score_qualitative(weight: Decimal, method: QualitativeMethod, data: LeafInpu
     >>> r.score
     Decimal('7')
     """
-    if data.level is None or data.score is None:
+    if data.level is None and data.score is None:
         return LeafResult(None, weight)
+    if data.level is None or data.score is None:
+        raise InvalidInput("a qualitative judgement needs both the level and the score")
     low, high = QUALITATIVE_BANDS[data.level]
     lo, hi = low * weight, high * weight
     inside = (
@@ -372,9 +383,11 @@ def score_checklist(weight: Decimal, method: ChecklistMethod, data: LeafInput) -
         return LeafResult(None, weight)
     if len(data.met) != len(method.elements):
         raise InvalidInput(f"{len(method.elements)} elements, {len(data.met)} answers")
-    each = method.points_each or weight / len(method.elements)
     n_met = sum(1 for m in data.met if m)
-    score = min(weight, each * n_met)
+    if method.points_each is not None:
+        score = min(weight, method.points_each * n_met)
+    else:  # weight × n_met / n, divided last so that all met is exactly the weight
+        score = weight * n_met / len(method.elements)
     if score == weight:
         return _full(weight)
     missing = [e for e, ok in zip(method.elements, data.met, strict=True) if not ok]
@@ -450,8 +463,14 @@ def score_survey(weight: Decimal, method: SurveyMethod, data: LeafInput) -> Leaf
 
 def score_leaf(indicator: Indicator, data: LeafInput | None) -> LeafResult:
     """Dispatch to the leaf's method. Missing input gives an unscored result."""
+    try:
+        return _score_leaf(indicator, data or LeafInput())
+    except (ArithmeticError, OverflowError) as exc:  # decimal.InvalidOperation and kin
+        raise InvalidInput(f"a value is out of range: {exc.__class__.__name__}") from exc
+
+
+def _score_leaf(indicator: Indicator, data: LeafInput) -> LeafResult:
     method = indicator.method
-    data = data or LeafInput()
     w = indicator.weight
     if isinstance(method, TargetMethod):
         return score_target(w, method, data)
@@ -643,7 +662,7 @@ def score_template(
         raw, applicable_weight, complete = raw + s, applicable_weight + w, complete and c
     total = None
     if complete and applicable_weight > 0:
-        total = raw * template.total / applicable_weight
+        total = raw * HUNDRED / applicable_weight  # a 100-point score, whatever the template
     return ScoreResult(
         nodes=nodes,
         raw_total=raw,
@@ -672,6 +691,8 @@ def display_scores(result: ScoreResult) -> dict[str, Decimal]:
 
     def spread(parent: str | None, total: Decimal | None) -> None:
         kids = children.get(parent, [])
+        if not kids:
+            return
         scored = [k for k in kids if k.score is not None]
         exact = [k.score for k in scored if k.score is not None]
         if total is not None and len(scored) == len(kids):
@@ -715,6 +736,37 @@ class Sensitivity:
     seed: int
 
 
+def grade_margins(
+    total: Decimal, bands: Sequence[tuple[float | Decimal, str]] | None = None
+) -> tuple[Decimal | None, Decimal | None]:
+    """The smallest printed (0.01-step) loss and gain that change the grade of ``total``.
+
+    The grade is read from the total rounded half-up to 2 decimals, so it drops once the exact
+    total falls below ``lower − 0.005`` and rises once it reaches ``upper − 0.005``. ``None``
+    when there is no worse (or better) grade.
+
+    >>> grade_margins(Decimal("90.01"))
+    (Decimal('0.02'), None)
+    >>> grade_margins(Decimal("85.5"))
+    (Decimal('5.51'), Decimal('4.50'))
+    """
+    ordered = sorted(Decimal(str(b)) for b, _label in (bands or DEFAULT_BANDS))
+    printed = round_half_up(total)
+    # below every bound is the lowest band too (grade() gives it the lowest label)
+    lower = max((b for b in ordered if b <= printed), default=ordered[0])
+    upper = min((b for b in ordered if b > lower), default=None)
+    half = Decimal("0.005")
+    down = None
+    if lower != ordered[0]:  # the lowest band cannot drop
+        room = total - (lower - half)  # a loss strictly greater than this flips
+        down = room.quantize(Decimal("0.01"), rounding="ROUND_FLOOR") + Decimal("0.01")
+    up = None
+    if upper is not None:
+        need = (upper - half) - total  # a gain at least this large flips
+        up = max(Decimal("0.01"), need.quantize(Decimal("0.01"), rounding="ROUND_CEILING"))
+    return down, up
+
+
 def sensitivity(
     result: ScoreResult,
     draws: int = 2000,
@@ -740,7 +792,7 @@ def sensitivity(
     rng = np.random.default_rng(seed)
     factors = rng.uniform(1 - weight_noise, 1 + weight_noise, size=(draws, len(leaves)))
     weights = w * factors
-    weights *= float(result.template_total) / weights.sum(axis=1, keepdims=True)
+    weights *= 100.0 / weights.sum(axis=1, keepdims=True)  # totals on the 100-point scale
     rate_draws = np.tile(rates, (draws, 1))
     for i, node in enumerate(leaves):
         panel = (expert_scores or {}).get(node.code)
@@ -752,14 +804,7 @@ def sensitivity(
     labels = [grade(t, bands) for t in totals]
     shares = {label: labels.count(label) / draws for label in dict.fromkeys(labels)}
     base = float(result.total)
-    ordered = sorted((float(b), lbl) for b, lbl in (bands or DEFAULT_BANDS))
-    printed = float(round_half_up(result.total))  # the grade is read from the printed total
-    lower = max((b for b, _l in ordered if b <= printed), default=None)
-    upper = min((b for b, _l in ordered if b > printed), default=None)
-    # The grade is read from the total rounded to 2 decimals, so it drops once the total falls
-    # below lower − 0.005 and rises once it reaches upper − 0.005.
-    margin_down = None if lower is None or lower <= 0 else base - (lower - 0.005)
-    margin_up = None if upper is None else (upper - 0.005) - base
+    margin_down, margin_up = grade_margins(result.total, bands)
     return Sensitivity(
         base_total=base,
         base_grade=result.grade,
@@ -769,10 +814,7 @@ def sensitivity(
         grade_shares=shares,
         p05=float(np.percentile(totals, 5)),
         p95=float(np.percentile(totals, 95)),
-        # smallest loss strictly beyond the margin / smallest gain reaching it, in 0.01 steps
-        margin_down=None
-        if margin_down is None
-        else math.floor(margin_down * 100 + 1e-9) / 100 + 0.01,
-        margin_up=None if margin_up is None else math.ceil(margin_up * 100 - 1e-9) / 100,
+        margin_down=None if margin_down is None else float(margin_down),
+        margin_up=None if margin_up is None else float(margin_up),
         seed=seed,
     )

@@ -204,7 +204,12 @@ def group_ahp(
         lam = np.full(len(parsed), 1 / len(parsed))
     else:
         lam = np.asarray(expert_weights, dtype=float)
-        if lam.shape != (len(parsed),) or np.any(lam < 0) or lam.sum() <= 0:
+        if (
+            lam.shape != (len(parsed),)
+            or not np.all(np.isfinite(lam))
+            or np.any(lam < 0)
+            or lam.sum() <= 0
+        ):
             raise ValueError("expert_weights must be one non-negative number per matrix")
         lam = lam / lam.sum()
     logs = np.stack([np.log(p[0]) for p in parsed])

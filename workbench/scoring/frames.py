@@ -12,7 +12,7 @@ from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 
-from workbench.core.budget import BudgetTable
+from workbench.core.budget import BudgetFigures, BudgetTable
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import RatioFormula, RatioMethod, TargetMethod, Template
 from workbench.core.numbers import to_decimal
@@ -77,11 +77,30 @@ def derived_inputs(
             RatioFormula.BUDGET_EXECUTION,
             RatioFormula.FUNDING,
         ):
-            if method.formula is RatioFormula.BUDGET_EXECUTION:
-                num, den = total.executed, total.figure(budget.execution_denominator)
-            else:
-                num, den = total.available, total.figure(budget.funding_denominator)
-            if num is not None and den:
+            execution = method.formula is RatioFormula.BUDGET_EXECUTION
+
+            def pick(f: BudgetFigures, execution: bool = execution) -> tuple[Any, Any]:
+                if execution:
+                    return f.executed, f.figure(budget.execution_denominator)
+                return f.available, f.figure(budget.funding_denominator)
+
+            num, den = pick(total)
+            # a source with figures but without both values of this rate would count as 0:
+            # leave the leaf to the evaluator instead
+            partial = any(
+                None in pick(r.figures)
+                for r in budget.rows
+                if any(
+                    v is not None
+                    for v in (
+                        r.figures.initial,
+                        r.figures.adjusted,
+                        r.figures.available,
+                        r.figures.executed,
+                    )
+                )
+            )
+            if num is not None and den and not partial:
                 out[leaf.code] = LeafInput(numerator=num, denominator=den)
         elif isinstance(method, TargetMethod) and method.goal and method.goal in by_name:
             goal = by_name[method.goal]

@@ -319,7 +319,9 @@ def scale_to_points(shares: Mapping[str, float], points: Decimal) -> dict[str, D
     ``points``."""
     codes = list(shares)
     exact = [Decimal(str(shares[c])) * points for c in codes]
-    return dict(zip(codes, apportion(exact, points), strict=True))
+    exponent = points.as_tuple().exponent
+    places = Decimal(1).scaleb(min(-2, exponent if isinstance(exponent, int) else -2))
+    return dict(zip(codes, apportion(exact, points, places), strict=True))
 
 
 def add_leaf(
@@ -483,6 +485,8 @@ class Scores:
     inputs: dict[str, LeafInput]
     rows: dict[str, IndicatorInput]
     derived: set[str]
+    #: leaves whose recorded values no longer fit their (edited) method: shown as unscored
+    invalid: list[str]
 
 
 def compute(session: Session, engagement: Engagement) -> Scores | None:
@@ -507,15 +511,16 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
     na = [code for code, r in rows.items() if r.not_applicable]
     try:
         result = score_template(template, inputs, not_applicable=na)
+        invalid: list[str] = []
     except InvalidInput:
-        # a stored input no longer fits an edited method: score without it, flag it
-        valid = {}
+        # a stored input no longer fits an edited method: score without it and say so
+        valid, invalid = {}, []
         for code, data in inputs.items():
             try:
                 score_leaf(template.find(code), data)
                 valid[code] = data
             except (InvalidInput, KeyError):
-                continue
+                invalid.append(code)
         result = score_template(template, valid, not_applicable=na)
     return Scores(
         template=template,
@@ -523,5 +528,6 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
         printed=display_scores(result),
         inputs=inputs,
         rows=rows,
+        invalid=invalid,
         derived=set(derived) - set(entered),
     )

@@ -200,7 +200,8 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
     """The 指标体系评分表: levels in merged cells, then 分值, 得分, 得分率, reason."""
     template, result, printed = computed.template, computed.result, computed.printed
     depth = template.depth()
-    level_names = ["一级指标", "二级指标", "三级指标", "四级指标", "五级指标"][:depth]
+    numerals = "一二三四五六七八九十"
+    level_names = [f"{numerals[i] if i < len(numerals) else i + 1}级指标" for i in range(depth)]
     headers = [*level_names, "分值", "得分", "得分率", "评分方法", "扣分原因"]
     wb = Workbook()
     ws = wb.active
@@ -272,7 +273,8 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
                 end_column=depth,
             )
     total_row = first_row + len(leaf_rows)
-    raw = round_half_up(result.raw_total)
+    # while indicators are unscored there is no total that the printed parts could add up to
+    raw = round_half_up(result.raw_total) if result.complete else "—"
     ws.append(
         [
             safe_cell(v)

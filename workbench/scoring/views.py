@@ -25,7 +25,7 @@ from workbench.core.indicators import (
 )
 from workbench.core.numbers import to_decimal
 from workbench.core.scoring import Finding, InvalidInput, LeafInput, QualitativeLevel, sensitivity
-from workbench.core.weights import RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
+from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.labels import choices, pairs
@@ -487,7 +487,8 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         errors=errors,
         pairs=pairs_list,
         entropy=entropy,
-        ri_tables=",".join(str(x) for x in RI_SAATY),
+        ri_saaty=",".join(str(x) for x in RI_SAATY),
+        ri_cn=",".join(str(x) for x in RI_CN),
         scale=SAATY_SCALE,
         posted=request.form,
         note=(current.weight_notes or {}).get(code or "_top"),
@@ -608,8 +609,9 @@ def _entropy_frame(text: str, children: list[Any]) -> pd.DataFrame:
     rows = [
         line.replace("\t", ",").replace("，", ",") for line in text.splitlines() if line.strip()
     ]
-    if len(rows) < 3:
-        raise ValueError(_("Paste a header row and at least two rows of data."))
+    if len(rows) < 4:
+        # with two objects min–max normalisation makes every column 0/1: no information
+        raise ValueError(_("Paste a header row and at least three rows of data."))
     split = [[cell.strip() for cell in (r.split(",") if "," in r else r.split())] for r in rows]
     header = split[0]
     index = {}
@@ -695,12 +697,17 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
     for line in (form.findings.data or "").splitlines():
         if not line.strip():
             continue
-        text, _sep, points = line.rpartition("|")
-        if not _sep:
-            raise InvalidInput(
-                _("Write each finding as “description | points”: %(line)s", line=line)
-            )
-        findings.append(Finding(text.strip(), to_decimal(points) or Decimal(0)))
+        text, sep, points = line.rpartition("|")
+        default = getattr(node.method, "default_points", None)
+        if not sep:
+            if default is None:
+                raise InvalidInput(
+                    _("Write each finding as “description | points”: %(line)s", line=line)
+                )
+            text, value = line, default  # the template's usual deduction per finding
+        else:
+            value = to_decimal(points) or Decimal(0)
+        findings.append(Finding(text.strip(), value))
     met = None
     if isinstance(node.method, ChecklistMethod):
         chosen = set(form.met.data or [])

@@ -3,7 +3,9 @@
   const out = document.getElementById("live-cr");
   if (!out) return;
   const form = out.closest("form") || document;
-  const ri = out.dataset.ri.split(",").map(Number);
+  const riSelect = out.closest(".card-body").querySelector('select[name="ri"]');
+  const tables = { saaty: out.dataset.riSaaty, cn: out.dataset.riCn };
+  const ri = () => tables[riSelect ? riSelect.value : "saaty"].split(",").map(Number);
   const selects = Array.from(document.querySelectorAll('select[name^="pair-"]'));
   const n = Number(out.dataset.n);
   if (n < 3 || selects.length !== (n * (n - 1)) / 2) return;
@@ -29,11 +31,13 @@
       w = next.map((x) => x / sum);
     }
     const ci = (lambda - n) / (n - 1);
-    const cr = ri[n - 1] > 0 ? ci / ri[n - 1] : 0;
+    const table = ri();
+    const cr = table[n - 1] > 0 ? ci / table[n - 1] : 0;
     const span = out.querySelector("span");
     span.textContent = "CR = " + cr.toFixed(3) + (cr < 0.1 ? " ✓" : " ✗");
     span.className = cr < 0.1 ? "text-success fw-semibold" : "text-danger fw-semibold";
   }
   selects.forEach((s) => s.addEventListener("change", update));
+  if (riSelect) riSelect.addEventListener("change", update);
   update();
 })();
