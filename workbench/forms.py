@@ -26,7 +26,8 @@ class BaseForm(FlaskForm):
 
 
 def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    # browsers send textareas with CRLF line ends; store text the same way whatever the client
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
 
 
 class MoneyField(DecimalField):

@@ -422,9 +422,15 @@ def test_every_other_method_scores_within_zero_to_weight(w, met, findings, rate,
 
 # --- regressions found in review ---------------------------------------------------------------
 
+
 def test_a_target_leaf_without_nature_is_unscored_until_filled():
-    template = parse_template({"code": "t", "name": "T", "indicators": [
-        {"code": "A", "name": "a", "weight": 100, "method": {"type": "target"}}]})
+    template = parse_template(
+        {
+            "code": "t",
+            "name": "T",
+            "indicators": [{"code": "A", "name": "a", "weight": 100, "method": {"type": "target"}}],
+        }
+    )
     result = score_template(template, {})
     assert result.missing == ["A"] and result.total is None
     with pytest.raises(InvalidInput, match="nature"):
@@ -432,8 +438,14 @@ def test_a_target_leaf_without_nature_is_unscored_until_filled():
 
 
 def test_the_total_is_a_100_point_score_whatever_the_template_total():
-    template = parse_template({"code": "t", "name": "T", "total": 10, "indicators": [
-        {"code": "A", "name": "a", "weight": 10, "method": {"type": "manual"}}]})
+    template = parse_template(
+        {
+            "code": "t",
+            "name": "T",
+            "total": 10,
+            "indicators": [{"code": "A", "name": "a", "weight": 10, "method": {"type": "manual"}}],
+        }
+    )
     result = score_template(template, {"A": LeafInput(score=D(10))})
     assert result.total == 100 and result.grade == "优"
 
@@ -465,5 +477,6 @@ def test_saving_with_zero_costs():
 
 def test_a_qualitative_level_needs_its_score():
     with pytest.raises(InvalidInput, match="both"):
-        score_qualitative(D(10), QualitativeMethod(type="qualitative"),
-                          LeafInput(level=QualitativeLevel.ACHIEVED))
+        score_qualitative(
+            D(10), QualitativeMethod(type="qualitative"), LeafInput(level=QualitativeLevel.ACHIEVED)
+        )

@@ -151,13 +151,27 @@ def test_every_bundled_template_scores_on_a_fresh_engagement(session, make_engag
 def test_budget_rate_is_not_derived_from_a_partly_recorded_source(session, scored):
     engagement, lead = scored
     engagements.save_budget(
-        session, lead, engagement,
-        lines={FundSource.FISCAL: {"initial": D(800), "adjusted": D(800), "available": D(800),
-                                   "executed": D(760)},
-               FundSource.OTHER: {"initial": None, "adjusted": D(200), "available": None,
-                                  "executed": None}},
-        funding_denominator=Denominator.ADJUSTED, execution_denominator=Denominator.ADJUSTED,
-        expected_version=None)
+        session,
+        lead,
+        engagement,
+        lines={
+            FundSource.FISCAL: {
+                "initial": D(800),
+                "adjusted": D(800),
+                "available": D(800),
+                "executed": D(760),
+            },
+            FundSource.OTHER: {
+                "initial": None,
+                "adjusted": D(200),
+                "available": None,
+                "executed": None,
+            },
+        },
+        funding_denominator=Denominator.ADJUSTED,
+        execution_denominator=Denominator.ADJUSTED,
+        expected_version=None,
+    )
     computed = services.compute(session, engagement)
     assert "B12" not in computed.derived
     assert next(n for n in computed.result.nodes if n.code == "B12").score is None

@@ -39,7 +39,7 @@ def test_checklist_score_is_saved_and_shown(setup, auth, client, session):
     response = client.post(f"/engagements/{eid}/scores/A12", data={"met": ["0", "1"]})
     assert response.status_code == 302
     page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
-    assert "1.33" in page and "2 of 3 points met" in page
+    assert "1.33" in page and "2 of 3 criteria met" in page
 
 
 def test_out_of_band_qualitative_score_is_refused(setup, auth, client, session):
@@ -252,3 +252,25 @@ def test_bundled_codes_cannot_be_shadowed_and_clients_see_no_library(setup, auth
     auth.login(setup["client"])
     assert client.get("/scoring-templates/").status_code == 404
     assert client.get("/scoring-templates/project-2020.yaml").status_code == 404
+
+
+def test_excel_template_errors_point_at_rows_and_are_all_listed():
+    from openpyxl import load_workbook as load
+
+    from workbench.core.indicators import InvalidTemplate
+    from workbench.scoring.spreadsheet import read_template, template_workbook
+
+    data = template_workbook(services.bundled_templates()["project-2020"])
+    wb = load(io.BytesIO(data))
+    ws = wb.active
+    ws["F3"] = 4  # A1 项目立项: its children still add up to 5
+    ws["L5"] = "{type: [unclosed"  # broken YAML in A12's method
+    ws["L7"] = "{type: magic}"  # unknown method in A21
+    out = io.BytesIO()
+    wb.save(out)
+    with pytest.raises(InvalidTemplate) as info:
+        read_template(out.getvalue(), "bad.xlsx")
+    text = [str(e) for e in info.value.errors]
+    assert any("row 5" in t and "not YAML" in t for t in text)
+    assert any("row 7" in t and "magic" in t for t in text)
+    assert any(t.startswith("bad.xlsx: row 3") and "add up to 5, not 4" in t for t in text)

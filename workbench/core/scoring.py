@@ -45,6 +45,7 @@ from workbench.core.indicators import (
     TargetMethod,
     Template,
 )
+from workbench.core.messages import N_, Message
 from workbench.core.numbers import apportion, round_half_up
 
 ZERO = Decimal(0)
@@ -61,7 +62,26 @@ DEFAULT_BANDS: tuple[tuple[Decimal, str], ...] = (
 
 
 class InvalidInput(DomainError):
-    """An entered value does not fit the method (e.g. a qualitative score outside its band)."""
+    """An entered value does not fit the method (e.g. a qualitative score outside its band).
+
+    Carries a translatable :class:`~workbench.core.messages.Message`; ``where`` names the
+    indicator once :func:`score_template` knows it.
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.message = Message(template, dict(params))
+        self.where = ""
+        super().__init__(self.message.render())
+
+    def at(self, where: str) -> InvalidInput:
+        """Name the indicator the problem belongs to."""
+        self.where = where
+        self.args = (f"{where}: {self.message.render()}",)
+        return self
+
+    def render(self, translate: object = None) -> str:
+        text = self.message.render(translate)
+        return f"{self.where}: {text}" if self.where else text
 
 
 class QualitativeLevel(enum.StrEnum):
@@ -151,9 +171,11 @@ def _full(
     return LeafResult(weight, weight, zh, en, warnings)
 
 
-def _check_range(value: Decimal, weight: Decimal, what: str) -> None:
+def _check_range(value: Decimal, weight: Decimal) -> None:
     if value < 0 or value > weight:
-        raise InvalidInput(f"{what} {value} is outside 0–{weight}")
+        raise InvalidInput(
+            N_("The score {value} is outside 0–{weight}."), value=value, weight=_pts(weight)
+        )
 
 
 # --- the leaf methods -------------------------------------------------------------------------
@@ -178,9 +200,9 @@ def score_target(weight: Decimal, method: TargetMethod, data: LeafInput) -> Leaf
     if data.actual is None or target is None:
         return LeafResult(None, weight)  # not scored yet
     if nature is None:
-        raise InvalidInput("choose the nature (≥, ≤, =, 定性) of the target")
+        raise InvalidInput(N_("Choose the nature (≥, ≤, =, 定性) of the target."))
     if target < 0:
-        raise InvalidInput(f"target {target} is negative")
+        raise InvalidInput(N_("The target {target} is negative."), target=target)
     a = max(data.actual, ZERO)  # a negative actual counts as 0
     t = target
     unit = method.unit
@@ -267,7 +289,7 @@ def score_ratio(
     if method.formula is RatioFormula.SAVING:
         planned, actual = data.numerator, data.denominator
         if planned < 0 or actual < 0:
-            raise InvalidInput("costs cannot be negative")
+            raise InvalidInput(N_("Costs cannot be negative."))
         if actual <= planned:
             return _full(weight)
         if planned == 0:
@@ -293,7 +315,7 @@ def score_ratio(
             f"Actual cost exceeds the plan by {_pct(-saving)}; points deducted in proportion.",
         )
     if data.numerator < 0 or data.denominator <= 0:
-        raise InvalidInput("a rate needs a non-negative numerator and a positive denominator")
+        raise InvalidInput(N_("A rate needs a non-negative numerator and a positive denominator."))
     r = data.numerator / data.denominator
     lo, hi = method.zero_score_at, method.full_score_at
     if r >= hi:
@@ -325,7 +347,7 @@ def score_qualitative(weight: Decimal, method: QualitativeMethod, data: LeafInpu
     if data.level is None and data.score is None:
         return LeafResult(None, weight)
     if data.level is None or data.score is None:
-        raise InvalidInput("a qualitative judgement needs both the level and the score")
+        raise InvalidInput(N_("A qualitative judgement needs both the level and the score."))
     low, high = QUALITATIVE_BANDS[data.level]
     lo, hi = low * weight, high * weight
     inside = (
@@ -334,8 +356,12 @@ def score_qualitative(weight: Decimal, method: QualitativeMethod, data: LeafInpu
     if not inside:
         closing = "]" if data.level is QualitativeLevel.ACHIEVED else ")"
         raise InvalidInput(
-            f"a score of {data.score} does not fit the level {data.level.value} "
-            f"([{_pts(lo)}, {_pts(hi)}{closing})"
+            N_("A score of {score} does not fit the level “{level}” ([{low}, {high}{closing})."),
+            score=data.score,
+            level=QUALITATIVE_NAMES[data.level][0],
+            low=_pts(lo),
+            high=_pts(hi),
+            closing=closing,
         )
     if data.score == weight:
         return _full(weight)
@@ -358,7 +384,7 @@ def score_deduction(weight: Decimal, method: DeductionMethod, data: LeafInput) -
     Decimal('3.5')
     """
     if any(f.points < 0 for f in data.findings):
-        raise InvalidInput("a finding cannot add points")
+        raise InvalidInput(N_("A finding cannot add points."))
     total = sum((f.points for f in data.findings), ZERO)
     if total == 0:
         return _full(weight)
@@ -382,7 +408,9 @@ def score_checklist(weight: Decimal, method: ChecklistMethod, data: LeafInput) -
     if data.met is None:
         return LeafResult(None, weight)
     if len(data.met) != len(method.elements):
-        raise InvalidInput(f"{len(method.elements)} elements, {len(data.met)} answers")
+        raise InvalidInput(
+            N_("{n} elements but {m} answers."), n=len(method.elements), m=len(data.met)
+        )
     n_met = sum(1 for m in data.met if m)
     if method.points_each is not None:
         score = min(weight, method.points_each * n_met)
@@ -395,7 +423,7 @@ def score_checklist(weight: Decimal, method: ChecklistMethod, data: LeafInput) -
         score,
         weight,
         f"{len(method.elements)} 项要点满足 {n_met} 项，未满足：{'；'.join(missing)}。",
-        f"{n_met} of {len(method.elements)} points met; not met: {'; '.join(missing)}.",
+        f"{n_met} of {len(method.elements)} criteria met; not met: {'; '.join(missing)}.",
     )
 
 
@@ -404,11 +432,11 @@ def _entered(
 ) -> LeafResult:
     if data.score is None:
         return LeafResult(None, weight)
-    _check_range(data.score, weight, "score")
+    _check_range(data.score, weight)
     if data.score == weight:
         return _full(weight)
     if reason_required and not data.reason.strip():
-        raise InvalidInput("a reason is required when points are deducted")
+        raise InvalidInput(N_("A reason is required when points are deducted."))
     tail = f"：{data.reason}" if data.reason else "。"
     tail_en = f": {data.reason}" if data.reason else "."
     return LeafResult(
@@ -439,7 +467,9 @@ def score_survey(weight: Decimal, method: SurveyMethod, data: LeafInput) -> Leaf
     if data.rate is None:
         return LeafResult(None, weight)
     if not 0 <= data.rate <= 1:
-        raise InvalidInput(f"a satisfaction rate must lie in 0–1, got {data.rate}")
+        raise InvalidInput(
+            N_("A satisfaction rate must lie between 0 and 100%, not {rate}."), rate=_pct(data.rate)
+        )
     if method.mode == "proportional":
         share = min(Decimal(1), data.rate / method.target)
         rule_zh, rule_en = (
@@ -466,7 +496,7 @@ def score_leaf(indicator: Indicator, data: LeafInput | None) -> LeafResult:
     try:
         return _score_leaf(indicator, data or LeafInput())
     except (ArithmeticError, OverflowError) as exc:  # decimal.InvalidOperation and kin
-        raise InvalidInput(f"a value is out of range: {exc.__class__.__name__}") from exc
+        raise InvalidInput(N_("A value is out of range.")) from exc
 
 
 def _score_leaf(indicator: Indicator, data: LeafInput) -> LeafResult:
@@ -488,7 +518,7 @@ def _score_leaf(indicator: Indicator, data: LeafInput) -> LeafResult:
         return score_survey(w, method, data)
     if isinstance(method, ManualMethod):
         return score_manual(w, method, data)
-    raise InvalidInput(f"{indicator.code} has no scoring method")
+    raise InvalidInput(N_("{code} has no scoring method."), code=indicator.code)
 
 
 # --- grades -----------------------------------------------------------------------------------
@@ -636,7 +666,7 @@ def score_template(
             try:
                 result = score_leaf(node, inputs.get(node.code))
             except InvalidInput as exc:
-                raise InvalidInput(f"{node.code} {node.name}: {exc}") from exc
+                raise exc.at(f"{node.code} {node.name}") from None
             entry.score, entry.reason_zh, entry.reason_en = (
                 result.score,
                 result.reason_zh,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -13,11 +15,27 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from workbench.core.indicators import CODE_PATTERN
 from workbench.forms import BaseForm, MoneyField, non_negative
 from workbench.labels import pairs
+
+
+def positive_points(form: object, field: object) -> None:
+    value = getattr(field, "data", None)
+    if value is None or value <= 0:
+        raise ValidationError(_l("Points must be more than 0."))
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError(_l("Use at most 2 decimals."))
+
 
 SAATY_SCALE = [
     ("9", "9"),
@@ -64,16 +82,25 @@ class NodeForm(BaseForm):
     method = TextAreaField(
         _l("Scoring method (YAML)"),
         validators=[Length(max=5000)],
-        description=_l("e.g. type: target / nature: ge / target: 95"),
+        description=_l("e.g. {type: target, nature: ge, target: 95}"),
     )
 
 
 class AddLeafForm(BaseForm):
     """Add an indicator, taking its points from a sibling."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(CODE_PATTERN)])
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Regexp(
+                CODE_PATTERN,
+                message=_l("Letters, digits, dot, dash or underscore; at most 40 characters."),
+            ),
+        ],
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    weight = MoneyField(_l("Points"), validators=[DataRequired(), non_negative])
+    weight = MoneyField(_l("Points"), validators=[InputRequired(), positive_points])
     take_from = SelectField(_l("Take the points from"), choices=[])
 
 
@@ -95,7 +122,11 @@ class LeafInputForm(BaseForm):
     denominator = MoneyField(_l("Denominator"), validators=[Optional(), non_negative])
     level = SelectField(_l("Level"), choices=[], default="")
     score = MoneyField(_l("Score"), validators=[Optional(), non_negative])
-    rate = MoneyField(_l("Satisfaction rate (%)"), validators=[Optional(), non_negative])
+    rate = StringField(
+        _l("Satisfaction rate (%)"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("e.g. 87.4 for 87.4% satisfied"),
+    )
     met = SelectMultipleField(_l("Points met"), choices=[], validators=[Optional()])
     findings = TextAreaField(
         _l("Findings"),

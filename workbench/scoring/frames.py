@@ -132,3 +132,9 @@ def merge_inputs(
         }
         merged[code] = replace(base, **updates)
     return merged
+
+
+def overrides_nothing(data: LeafInput) -> bool:
+    """True when an entered input leaves the derivable values (rate parts, actual) to the
+    engagement's data."""
+    return data.numerator is None and data.denominator is None and data.actual is None

@@ -217,8 +217,15 @@ def _save_tree(
         raise ScoringError(
             "; ".join(f"{e.path}: {e.message}" if e.path else e.message for e in exc.errors)
         ) from exc
+    before = _weights_by_code(system.tree)
+    after = _weights_by_code(template_to_json(template))
+    for code in after:  # rescaled descendants are changes too
+        if code in before and before[code] != after[code]:
+            changes.setdefault(f"{code}.weight", {"before": before[code], "after": after[code]})
     system.tree = template_to_json(template)
     session.flush()
+    if not changes:
+        return template  # nothing changed: no audit entry
     scoring_started = bool(_inputs(session, system.engagement))
     record(
         session,
@@ -232,6 +239,18 @@ def _save_tree(
         + summary,
     )
     return template
+
+
+def _weights_by_code(tree: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+
+    def walk(nodes: list[dict[str, Any]]) -> None:
+        for node in nodes:
+            out[node["code"]] = format(Decimal(str(node["weight"])).normalize(), "f")
+            walk(node.get("children") or [])
+
+    walk(tree["indicators"])
+    return out
 
 
 def update_node(
@@ -529,5 +548,5 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
         inputs=inputs,
         rows=rows,
         invalid=invalid,
-        derived=set(derived) - set(entered),
+        derived={c for c in derived if c not in entered or frames.overrides_nothing(entered[c])},
     )

@@ -16,6 +16,16 @@ from workbench.core.indicators import InvalidTemplate, Template, TemplateError, 
 from workbench.core.numbers import round_half_up
 from workbench.xlsx import XLSX_MIME, safe_cell
 
+METHOD_NAMES_ZH = {
+    "target": "目标值对比",
+    "ratio": "比率",
+    "qualitative": "定性",
+    "deduction": "扣分制",
+    "checklist": "要素核查",
+    "expert": "专家评分",
+    "survey": "满意度调查",
+    "manual": "评价组评分",
+}
 TEMPLATE_COLUMNS = [
     "层级",
     "编码",
@@ -142,6 +152,8 @@ def template_from_workbook(data: bytes, name: str) -> Template:
                 meta[str(key)] = _text(value)
     nodes: dict[str, dict[str, Any]] = {}
     top: list[dict[str, Any]] = []
+    rows_path: dict[str, str] = {}  # code → path in the mapping (as validation reports it)
+    rows_of: dict[str, int] = {}  # path → spreadsheet row
     for line, row in enumerate(rows[1:], start=2):
 
         def get(column: str, row: tuple[Any, ...] = row) -> str:
@@ -165,6 +177,8 @@ def template_from_workbook(data: bytes, name: str) -> Template:
             try:
                 node["method"] = yaml.safe_load(get("评分方法"))
             except yaml.YAMLError as exc:
+                # keep going without the method, so that the other problems are found too
+                node["method"] = {"type": "manual"}
                 errors.append(TemplateError(name, f"row {line}", f"评分方法 is not YAML: {exc}"))
         if code in nodes:
             errors.append(TemplateError(name, f"row {line}", f"code {code} repeated"))
@@ -177,12 +191,37 @@ def template_from_workbook(data: bytes, name: str) -> Template:
                     TemplateError(name, f"row {line}", f"parent {parent} must come before {code}")
                 )
                 continue
-            nodes[parent].setdefault("children", []).append(node)
+            siblings = nodes[parent].setdefault("children", [])
+            rows_of[f"{rows_path[parent]}.children[{len(siblings)}]"] = line
+            rows_path[code] = f"{rows_path[parent]}.children[{len(siblings)}]"
+            siblings.append(node)
+            nodes[parent].pop("method", None)  # a parent row's method is meaningless
         else:
+            rows_path[code] = f"indicators[{len(top)}]"
+            rows_of[rows_path[code]] = line
             top.append(node)
+    try:
+        template = parse_template({**meta, "indicators": top}, file=name)
+    except InvalidTemplate as exc:
+        errors += [_at_row(e, rows_of) for e in exc.errors]
     if errors:
         raise InvalidTemplate(errors)
-    return parse_template({**meta, "indicators": top}, file=name)
+    return template
+
+
+def _at_row(error: TemplateError, rows_of: dict[str, int]) -> TemplateError:
+    """Point a validation error at the spreadsheet row of the indicator it concerns."""
+    best = max(
+        (p for p in rows_of if error.path == p or error.path.startswith(p + ".")),
+        key=len,
+        default=None,
+    )
+    if best is None:
+        return error
+    rest = error.path[len(best) :].lstrip(".")
+    return TemplateError(
+        error.file, f"row {rows_of[best]}" + (f" {rest}" if rest else ""), error.message
+    )
 
 
 def read_template(data: bytes, name: str) -> Template:
@@ -238,24 +277,25 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
             if node is None:
                 values.append("")
                 continue
-            values.append(
-                f"{node.name}（{_points(node.weight)}分）" if not node.is_leaf else node.name
-            )
+            if node.is_leaf:
+                values.append(node.name)
+            else:
+                subtotal = printed.get(node.code)
+                got = f"，得 {subtotal} 分" if subtotal is not None else ""
+                values.append(f"{node.name}（{_points(node.weight)}分{got}）")
             spans.setdefault((level, node.code), []).append(r)
         shown = printed.get(leaf.code)
-        rate = (
-            None
-            if shown is None or not score.weight
-            else (round_half_up(shown / score.weight * 100))
-        )
         values += [
             leaf.weight,
             "不适用" if not score.applicable else (shown if shown is not None else "未评分"),
-            f"{rate}%" if rate is not None else "",
-            leaf.method.type if leaf.method else "",
+            score.rate if score.applicable and score.rate is not None else "",
+            METHOD_NAMES_ZH.get(leaf.method.type, leaf.method.type) if leaf.method else "",
             score.reason_zh,
         ]
         ws.append([safe_cell(v) for v in values])
+        ws.cell(row=r, column=depth + 1).number_format = "0.00"
+        ws.cell(row=r, column=depth + 2).number_format = "0.00"
+        ws.cell(row=r, column=depth + 3).number_format = "0.00%"
         for cell in ws[r]:
             cell.border = BORDER
             cell.alignment = Alignment(vertical="center", wrap_text=True)

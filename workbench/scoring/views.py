@@ -20,16 +20,26 @@ from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
     InvalidTemplate,
+    RatioFormula,
+    RatioMethod,
     Template,
     dump_yaml,
 )
+from workbench.core.messages import N_
 from workbench.core.numbers import to_decimal
-from workbench.core.scoring import Finding, InvalidInput, LeafInput, QualitativeLevel, sensitivity
+from workbench.core.scoring import (
+    Finding,
+    InvalidInput,
+    LeafInput,
+    QualitativeLevel,
+    score_leaf,
+    sensitivity,
+)
 from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
-from workbench.labels import choices, pairs
-from workbench.scoring import services, spreadsheet
+from workbench.labels import choices, label, pairs
+from workbench.scoring import frames, services, spreadsheet
 from workbench.scoring.forms import (
     SAATY_SCALE,
     AddLeafForm,
@@ -335,6 +345,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                 form.form_errors.append(_message(exc))
             else:
                 flash(_("Indicator saved."), "success")
+                _warn_about_dropped_scores(engagement)
                 return redirect(
                     url_for("scoring.system", engagement_id=engagement.id) + f"#node-{code}"
                 )
@@ -395,6 +406,7 @@ def add_child(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             flash(_message(exc), "danger")
         else:
             flash(_("Indicator added."), "success")
+            _warn_about_dropped_scores(engagement)
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
 
 
@@ -458,7 +470,11 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         if mode == "direct":
             entered, errors = _direct_points(children, points)
             if not errors:
-                return _apply_weights(engagement, current, code, entered, None)
+                done = _apply_weights(
+                    engagement, current, code, entered, {"method": "direct"}, errors
+                )
+                if done:
+                    return done
         else:
             shares, note, result, entropy, errors = _derived_shares(mode, children, form.ri.data)
             if shares is not None:
@@ -473,7 +489,9 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
                             )
                         )
                     else:
-                        return _apply_weights(engagement, current, code, proposal, note)
+                        done = _apply_weights(engagement, current, code, proposal, note, errors)
+                        if done:
+                            return done
     return render_template(
         "scoring/weights.html",
         engagement=engagement,
@@ -487,6 +505,12 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         errors=errors,
         pairs=pairs_list,
         entropy=entropy,
+        note_labels={
+            "direct": _("entered directly"),
+            "ahp": "AHP",
+            "group_ahp": _("group AHP"),
+            "entropy": _("entropy weights"),
+        },
         ri_saaty=",".join(str(x) for x in RI_SAATY),
         ri_cn=",".join(str(x) for x in RI_CN),
         scale=SAATY_SCALE,
@@ -503,8 +527,13 @@ def _direct_points(children: list[Any], points: Decimal) -> tuple[dict[str, Deci
             value = to_decimal(request.form.get(f"w-{child.code}"))
         except ValueError:
             value = None
-        if value is None or value <= 0:
-            errors.append(_("%(code)s: enter a positive number of points.", code=child.code))
+        if value is None or value <= 0 or value != value.quantize(Decimal("0.01")):
+            errors.append(
+                _(
+                    "%(code)s: enter a positive number of points with at most 2 decimals.",
+                    code=child.code,
+                )
+            )
         else:
             entered[child.code] = value
     if not errors and sum(entered.values()) != points:
@@ -544,7 +573,8 @@ def _derived_shares(mode: str, children: list[Any], ri: str):  # type: ignore[no
                 for b in children[i + 1 :]
             ]
             matrix = _matrix_from_upper(upper, n)
-            result = ahp(matrix, ri=ri)
+            # labelled, so that the hint names indicators, not positions
+            result = ahp(pd.DataFrame(matrix, index=codes, columns=codes), ri=ri)
             note = {
                 "method": "ahp",
                 "ri": result.ri_table,
@@ -571,7 +601,9 @@ def _derived_shares(mode: str, children: list[Any], ri: str):  # type: ignore[no
                 matrices.append(_matrix_from_upper(upper, n))
             if len(matrices) < 2:
                 raise ValueError(_("Enter one line of judgments per expert, at least two."))
-            result = group_ahp(matrices, ri=ri)
+            result = group_ahp(
+                [pd.DataFrame(m, index=codes, columns=codes) for m in matrices], ri=ri
+            )
             note = {
                 "method": "group_ahp",
                 "experts": len(matrices),
@@ -637,16 +669,33 @@ def _entropy_frame(text: str, children: list[Any]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _apply_weights(engagement, current, code, weights, note):  # type: ignore[no-untyped-def]
+def _apply_weights(engagement, current, code, weights, note, errors):  # type: ignore[no-untyped-def]
+    """Save the points; on a refusal add the reason to ``errors`` and return None, so that the
+    page shows it with the values the user typed."""
     try:
         services.set_child_weights(db.session, current_user, current, code, weights, note)
         db.session.commit()
     except (services.ScoringError, StaleDataError) as exc:
         db.session.rollback()
-        flash(_message(exc), "danger")
-        return redirect(url_for("scoring.weights", engagement_id=engagement.id, code=code))
+        errors.append(_message(exc))
+        return None
     flash(_("Points saved."), "success")
+    _warn_about_dropped_scores(engagement)
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+def _warn_about_dropped_scores(engagement) -> None:  # type: ignore[no-untyped-def]
+    """After a change to the tree, say which recorded scores no longer fit."""
+    computed = services.compute(db.session, engagement)
+    if computed is not None and computed.invalid:
+        flash(
+            _(
+                "Recorded values of %(codes)s no longer fit their (edited) scoring method and "
+                "are left out; enter them again.",
+                codes="、".join(computed.invalid),
+            ),
+            "warning",
+        )
 
 
 # --- scores -----------------------------------------------------------------------------------
@@ -692,9 +741,15 @@ def _decimal(text: str | None, scale: Decimal = Decimal(1)) -> Decimal | None:
     return None if value is None else value / scale
 
 
+def _percent(text: str | None) -> Decimal | None:
+    """ "87.4", "87.4%" or "87.4 %" → 0.874."""
+    value, _unit = split_value(text) if text and text.strip() else (None, None)
+    return None if value is None else value / 100
+
+
 def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
     findings = []
-    for line in (form.findings.data or "").splitlines():
+    for line in (form.findings.data or "").replace("｜", "|").splitlines():
         if not line.strip():
             continue
         text, sep, points = line.rpartition("|")
@@ -702,11 +757,11 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
         if not sep:
             if default is None:
                 raise InvalidInput(
-                    _("Write each finding as “description | points”: %(line)s", line=line)
+                    N_("Write each finding as “description | points”: {line}"), line=line
                 )
             text, value = line, default  # the template's usual deduction per finding
         else:
-            value = to_decimal(points) or Decimal(0)
+            value = to_decimal(points.strip().removesuffix("分").strip()) or Decimal(0)
         findings.append(Finding(text.strip(), value))
     met = None
     if isinstance(node.method, ChecklistMethod):
@@ -725,7 +780,7 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
         denominator=form.denominator.data,
         level=QualitativeLevel(form.level.data) if form.level.data else None,
         score=form.score.data,
-        rate=form.rate.data / 100 if form.rate.data is not None else None,
+        rate=_percent(form.rate.data),
         findings=tuple(findings),
         met=met,
         reason=form.reason.data or "",
@@ -756,10 +811,20 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     if isinstance(node.method, ChecklistMethod):
         form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
     if request.method == "GET":
-        _fill_form(form, computed.inputs.get(code), row)
+        # only what was entered: values derived from funds or goals stay live, not frozen
+        _fill_form(form, frames.input_from_json(row.data) if row else None, row)
     elif form.validate_on_submit():
         try:
             data = _leaf_input_from_form(form, node)
+            derived = computed.inputs.get(code) if code in computed.derived else None
+            merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
+            if not form.not_applicable.data and score_leaf(node, merged).score is None:
+                raise InvalidInput(
+                    N_(
+                        "Enter the values needed to score this indicator, or mark "
+                        "it not applicable."
+                    )
+                )
             services.save_input(
                 db.session,
                 current_user,
@@ -770,9 +835,12 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                 expected_version=int(form.version.data) if form.version.data else None,
             )
             db.session.commit()
-        except (InvalidInput, ValueError) as exc:
+        except InvalidInput as exc:
             db.session.rollback()
-            form.form_errors.append(_("Not saved: %(detail)s", detail=_message(exc)))
+            form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
+        except ValueError:
+            db.session.rollback()
+            form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
         except (services.ScoringError, StaleDataError) as exc:
             db.session.rollback()
             form.form_errors.append(_message(exc) if str(exc) in ERRORS else str(ERRORS["stale"]))
@@ -788,10 +856,28 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         node=node,
         form=form,
         node_score=node_score,
-        derived=code in computed.derived,
+        printed=computed.printed.get(code),
+        derived=computed.inputs.get(code) if code in computed.derived else None,
+        rate_labels=_rate_labels(engagement, node),
         method_labels=METHOD_LABELS,
         empty_form=EmptyForm(),
     )
+
+
+def _rate_labels(engagement: Any, node: Any) -> tuple[str, str] | None:
+    """Numerator and denominator as this engagement computes the rate."""
+    method = node.method
+    if not isinstance(method, RatioMethod):
+        return None
+    if method.formula is RatioFormula.BUDGET_EXECUTION:
+        return str(_l("Executed")), label(engagement.execution_denominator)
+    if method.formula is RatioFormula.FUNDING:
+        return str(_l("Funds actually received")), label(engagement.funding_denominator)
+    if method.formula is RatioFormula.SAVING:
+        return str(_l("Planned cost")), str(_l("Actual cost"))
+    if method.numerator_label:
+        return method.numerator_label, method.denominator_label
+    return None
 
 
 def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
@@ -808,7 +894,7 @@ def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
     form.denominator.data = data.denominator
     form.level.data = data.level.value if data.level else ""
     form.score.data = data.score
-    form.rate.data = data.rate * 100 if data.rate is not None else None
+    form.rate.data = format((data.rate * 100).normalize(), "f") if data.rate is not None else None
     form.met.data = [str(i) for i, ok in enumerate(data.met or ()) if ok]
     form.findings.data = "\n".join(f"{f.text} | {fmt(f.points)}" for f in data.findings)
     form.reason.data = data.reason
