@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from workbench import accounts, audit, cli, errors, templating
     from workbench.engagements.views import bp as engagements_bp
+    from workbench.experts.views import bp as experts_bp
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
 
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(templates_library_bp)
+    app.register_blueprint(experts_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -90,18 +90,87 @@ DEMO_SCORES: dict[str, LeafInput] = {
         score=Decimal("6.5"),
         reason="每公里管网成本低于计划，但净水设备采购有小幅超支",
     ),
-    "D11": LeafInput(score=Decimal("17.5"), reason="受益人口目标完成，长效管护机制尚需完善"),
     "D12": LeafInput(rate=Decimal("0.874")),
 }
 
 
+#: The demo panel: (name, title, organisation, field, scores for D11/D13/D14 or None when
+#: the expert declares a conflict).
+DEMO_EXPERTS = [
+    (
+        "周建国",
+        "教授级高级工程师",
+        "省水利水电勘测设计研究院",
+        "农村供水工程",
+        {
+            "D11": ("9", "受益人口目标完成，但部分村供水保证率偏低"),
+            "D13": ("3.5", "管护经费未全覆盖"),
+            "D14": ("4.5", "减少取水时间，效益明显"),
+        },
+    ),
+    (
+        "陈慧",
+        "副教授",
+        "某大学公共管理学院",
+        "公共财政与绩效管理",
+        {
+            "D11": ("8.5", "水质达标率提升，但个别水厂运行不稳定"),
+            "D13": ("3", "长效管护机制尚未建立"),
+            "D14": ("4", "经济效益测算依据不足"),
+        },
+    ),
+    (
+        "刘志远",
+        "高级会计师",
+        "某会计师事务所",
+        "财务审计",
+        {
+            "D11": ("9.5", "目标基本实现"),
+            "D13": ("3.5", "管护制度已出台，执行待检验"),
+            "D14": ("4.5", "增收效益有待持续观察"),
+        },
+    ),
+    ("孙立新", "高级工程师", "临川县水利工程建设中心", "水利工程管理", None),
+]
+
+
 def _score_demo(session: Session, lead: User, engagement: Engagement) -> None:
+    from workbench.experts import services as panel
     from workbench.scoring import services as scoring
 
     template = scoring.bundled_templates()["project-2020"]
-    scoring.instantiate(session, lead, engagement, template)
+    system = scoring.instantiate(session, lead, engagement, template)
+    # split 实施效益 into three expert-scored benefits, so the panel has several indicators
+    scoring.add_leaf(session, lead, system, "D1", "D13", "可持续影响", Decimal(5), "D11")
+    scoring.add_leaf(session, lead, system, "D1", "D14", "经济效益", Decimal(5), "D11")
+    for code, name in (("D11", "社会效益"), ("D13", "可持续影响"), ("D14", "经济效益")):
+        scoring.update_node(
+            session,
+            lead,
+            system,
+            code,
+            {"name": name, "criteria": "由专家组对照绩效目标评分，扣分须说明理由。"},
+            {"type": "expert"},
+        )
     for code, data in DEMO_SCORES.items():
         scoring.save_input(session, lead, engagement, code, data)
+    template = scoring.template_of(system)
+    for name, title, organisation, field, scores in DEMO_EXPERTS:
+        expert = panel.create_expert(
+            session, lead, name=name, title=title, organisation=organisation, field=field
+        )
+        member, _token = panel.invite(session, lead, engagement, expert, ["D11", "D13", "D14"])
+        if scores is None:
+            panel.declare(
+                session,
+                member,
+                has_conflict=True,
+                confidentiality=True,
+                text="本人所在单位为项目建设管理单位，需回避。",
+            )
+            continue
+        panel.declare(session, member, has_conflict=False, text="", confidentiality=True)
+        panel.save_sheet(session, member, template, scores, round_no=1, submit=True)
 
 
 def _org(session: Session, name: str, kind: OrganisationKind, region: str) -> Organisation:

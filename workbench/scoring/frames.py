@@ -14,7 +14,13 @@ from typing import Any
 
 from workbench.core.budget import BudgetFigures, BudgetTable
 from workbench.core.goals import GoalNature, split_value
-from workbench.core.indicators import RatioFormula, RatioMethod, TargetMethod, Template
+from workbench.core.indicators import (
+    ExpertMethod,
+    RatioFormula,
+    RatioMethod,
+    TargetMethod,
+    Template,
+)
 from workbench.core.numbers import to_decimal
 from workbench.core.scoring import Finding, LeafInput, QualitativeLevel
 
@@ -65,7 +71,10 @@ def input_from_json(data: dict[str, Any] | None) -> LeafInput:
 
 
 def derived_inputs(
-    template: Template, budget: BudgetTable, goals: list[dict[str, str]]
+    template: Template,
+    budget: BudgetTable,
+    goals: list[dict[str, str]],
+    panel: dict[str, Decimal] | None = None,
 ) -> dict[str, LeafInput]:
     """Inputs that follow from the engagement's own data, per leaf code."""
     out: dict[str, LeafInput] = {}
@@ -102,6 +111,9 @@ def derived_inputs(
             )
             if num is not None and den and not partial:
                 out[leaf.code] = LeafInput(numerator=num, denominator=den)
+        elif isinstance(method, ExpertMethod) and panel and leaf.code in panel:
+            # the panel's aggregated score, capped at the weight (scores are entered 0..max)
+            out[leaf.code] = LeafInput(score=min(panel[leaf.code], leaf.weight))
         elif isinstance(method, TargetMethod) and method.goal and method.goal in by_name:
             goal = by_name[method.goal]
             try:

@@ -525,7 +525,11 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
         }
         for g in engagement.goals
     ]
-    derived = frames.derived_inputs(template, budget_of(engagement), goals)
+    from workbench.experts.services import panel_scores  # the panel feeds the expert leaves
+
+    derived = frames.derived_inputs(
+        template, budget_of(engagement), goals, panel_scores(session, engagement)
+    )
     inputs = frames.merge_inputs(derived, entered)
     na = [code for code, r in rows.items() if r.not_applicable]
     try:

@@ -1,0 +1,216 @@
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+import sqlalchemy as sa
+
+from workbench.accounts.models import OrganisationKind, Role
+from workbench.audit.models import AuditEntry
+from workbench.db import utcnow
+from workbench.experts import services
+from workbench.experts.models import SheetScore
+from workbench.scoring import services as scoring
+
+
+@pytest.fixture
+def panel(session, make_org, make_user, make_engagement):
+    bureau = make_org(OrganisationKind.CLIENT)
+    lead = make_user(Role.EVALUATOR)
+    engagement = make_engagement(lead=lead, client=bureau)
+    system = scoring.instantiate(
+        session, lead, engagement, scoring.bundled_templates()["project-2020"]
+    )
+    scoring.add_leaf(session, lead, system, "D1", "D13", "可持续影响", D(5), "D11")
+    scoring.update_node(session, lead, system, "D13", {"name": "可持续影响"}, {"type": "expert"})
+    links = {}
+    for name in ("甲专家", "乙专家", "丙专家"):
+        expert = services.create_expert(session, lead, name=name)
+        member, token = services.invite(session, lead, engagement, expert, ["D11", "D13"])
+        links[name] = (member, token)
+    session.commit()
+    return {
+        "engagement": engagement,
+        "lead": lead,
+        "links": links,
+        "client": make_user(Role.CLIENT, organisation=bureau),
+        "template": scoring.template_of(system),
+    }
+
+
+def declare(client, token, conflict="none", text=""):
+    return client.post(
+        f"/x/{token}/declare",
+        data={"conflict": conflict, "conflict_text": text, "confidentiality": "y"},
+    )
+
+
+def submit(client, token, d11="12", d13="4", comment="理由"):
+    return client.post(
+        f"/x/{token}/sheet",
+        data={
+            "score-D11": d11,
+            "comment-D11": comment,
+            "score-D13": d13,
+            "comment-D13": comment,
+            "action": "submit",
+        },
+    )
+
+
+def test_expert_declares_scores_and_the_panel_feeds_the_expert_leaves(panel, client, session):
+    for name, d11 in (("甲专家", "12"), ("乙专家", "13"), ("丙专家", "14")):
+        token = panel["links"][name][1]
+        assert "Conflict of interest" in client.get(f"/x/{token}").get_data(as_text=True)
+        assert declare(client, token).status_code == 302
+        assert submit(client, token, d11=d11).status_code == 302
+    computed = scoring.compute(session, panel["engagement"])
+    d11 = next(n for n in computed.result.nodes if n.code == "D11")
+    assert d11.score == D(13)  # mean of 12, 13, 14
+    assert "D11" in computed.derived
+
+
+def test_a_link_opens_only_its_own_sheet_and_stays_blind(panel, client):
+    token_a = panel["links"]["甲专家"][1]
+    token_b = panel["links"]["乙专家"][1]
+    declare(client, token_b)
+    submit(client, token_b, d11="7", comment="乙的理由")
+    declare(client, token_a)
+    page = client.get(f"/x/{token_a}").get_data(as_text=True)
+    assert "甲专家" in page and "乙专家" not in page and "乙的理由" not in page
+    assert client.get("/x/not-a-real-token").status_code == 404
+
+
+def test_withdrawn_and_expired_links_get_a_clear_page(panel, client, session):
+    member, token = panel["links"]["甲专家"]
+    services.revoke(session, panel["lead"], member)
+    session.commit()
+    response = client.get(f"/x/{token}")
+    assert response.status_code == 410 and b"withdrawn" in response.data
+    other, token2 = panel["links"]["乙专家"]
+    other.token_expires_at = utcnow() - dt.timedelta(days=1)
+    session.commit()
+    response = client.get(f"/x/{token2}")
+    assert response.status_code == 410 and b"expired" in response.data
+
+
+def test_a_submitted_sheet_cannot_be_changed_by_replaying_the_form(panel, client, session):
+    _member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    assert submit(client, token, d11="12").status_code == 302
+    replay = submit(client, token, d11="20")
+    assert replay.status_code == 409
+    assert b"already been submitted" in replay.data
+    score = session.scalar(sa.select(SheetScore).where(SheetScore.indicator_code == "D11"))
+    assert score.score == D(12)
+
+
+def test_invalid_sheet_saves_nothing_and_names_the_problems(panel, client, session):
+    _member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    response = submit(client, token, d11="99", d13="3.3", comment="")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "outside 0 to the maximum" in text and "not on the score step" in text
+    assert session.scalar(sa.select(sa.func.count()).select_from(SheetScore)) == 0
+
+
+def test_a_declared_conflict_recuses_the_expert(panel, client, session):
+    _member, token = panel["links"]["丙专家"]
+    declare(client, token, conflict="declared", text="曾为被评价单位提供咨询")
+    page = client.get(f"/x/{token}").get_data(as_text=True)
+    assert "recused" in page
+    assert submit(client, token).status_code == 409
+    entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "panel.declare"))
+    assert "曾为被评价单位提供咨询" in entry.summary
+
+
+def test_only_the_lead_reopens_with_a_reason_and_it_is_audited(
+    panel, client, session, auth, make_user
+):
+    member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    submit(client, token)
+    member_user = make_user(Role.EVALUATOR)
+    from workbench.engagements import services as engagements
+    from workbench.engagements.models import MemberRole
+
+    engagements.add_member(
+        session, panel["lead"], panel["engagement"], member_user, MemberRole.MEMBER
+    )
+    session.commit()
+    eid = panel["engagement"].id
+    auth.login(member_user)
+    assert (
+        client.post(
+            f"/engagements/{eid}/panel/{member.id}/reopen", data={"round": "1", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    auth.logout()
+    auth.login(panel["lead"])
+    client.post(
+        f"/engagements/{eid}/panel/{member.id}/reopen",
+        data={"round": "1", "reason": "D11 评分理由与分值不符"},
+    )
+    session.expire_all()
+    assert services.submitted_at(member, 1) is None
+    entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "panel.reopen"))
+    assert "D11 评分理由与分值不符" in entry.summary
+
+
+def test_second_round_shows_the_panel_median_and_keeps_both_rounds(panel, client, session, auth):
+    for name, d11 in (("甲专家", "10"), ("乙专家", "13"), ("丙专家", "14")):
+        token = panel["links"][name][1]
+        declare(client, token)
+        submit(client, token, d11=d11)
+    auth.login(panel["lead"])
+    eid = panel["engagement"].id
+    client.post(f"/engagements/{eid}/panel/round2")
+    auth.logout()
+    token = panel["links"]["甲专家"][1]
+    page = client.get(f"/x/{token}").get_data(as_text=True)
+    assert "panel median 13.00" in page
+    unchanged_reason = submit(client, token, d11="12", comment="")
+    assert unchanged_reason.status_code == 422  # a changed score needs a reason
+    assert submit(client, token, d11="12", comment="参考专家组意见调整").status_code == 302
+    member = panel["links"]["甲专家"][0]
+    session.expire_all()
+    rounds = sorted((s.round, s.score) for s in member.scores if s.indicator_code == "D11")
+    assert rounds == [(1, D(10)), (2, D(12))]
+    computed = scoring.compute(session, panel["engagement"])
+    assert next(n for n in computed.result.nodes if n.code == "D11").score == D(13)  # 12,13,14
+
+
+def test_panel_page_shows_statistics_to_the_team_only(panel, client, auth):
+    for name, (d11, d13) in {
+        "甲专家": ("12", "4"),
+        "乙专家": ("13", "4.5"),
+        "丙专家": ("6", "2"),
+    }.items():
+        token = panel["links"][name][1]
+        declare(client, token)
+        submit(client, token, d11=d11, d13=d13)
+    eid = panel["engagement"].id
+    auth.login(panel["lead"])
+    page = client.get(f"/engagements/{eid}/panel").get_data(as_text=True)
+    assert "Kendall" in page and "ICC(2,1)" in page and "甲专家" in page
+    xlsx = client.get(f"/engagements/{eid}/panel.xlsx")
+    assert xlsx.mimetype.endswith("spreadsheetml.sheet")
+    auth.logout()
+    auth.login(panel["client"])
+    assert client.get(f"/engagements/{eid}/panel").status_code == 404
+
+
+def test_invite_shows_the_link_once_with_a_qr_code(panel, client, auth, session):
+    auth.login(panel["lead"])
+    eid = panel["engagement"].id
+    expert = services.create_expert(session, panel["lead"], name="丁专家")
+    session.commit()
+    page = client.post(
+        f"/engagements/{eid}/panel/invite",
+        data={"expert_id": expert.id, "codes": ["D11"], "days": "10"},
+    )
+    text = page.get_data(as_text=True)
+    assert "/x/" in text and "data:image/png;base64," in text
+    token = text.split("/x/")[1].split('"')[0]
+    assert "丁专家" in client.get(f"/x/{token}").get_data(as_text=True)

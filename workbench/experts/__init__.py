@@ -1,0 +1,1 @@
+"""The expert panel (评审专家): registry, personal links, declarations, blind scoring sheets."""

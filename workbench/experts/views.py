@@ -1,0 +1,571 @@
+"""Expert registry, an engagement's panel, and the expert's own pages (personal link)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from workbench.accounts.models import Role
+from workbench.auth import can_manage_engagement, get_engagement_or_404, require_role
+from workbench.core.agreement import TooFewRatings, icc, kendall_w
+from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
+from workbench.db import db
+from workbench.engagements.forms import EmptyForm
+from workbench.experts import services
+from workbench.experts.forms import (
+    DeclareForm,
+    ExpertForm,
+    InviteForm,
+    PanelSettingsForm,
+    ReopenForm,
+)
+from workbench.experts.models import Expert, PanelMember
+from workbench.extensions import limiter
+from workbench.labels import pairs
+from workbench.scoring import services as scoring
+from workbench.xlsx import send_table
+
+bp = Blueprint("experts", __name__, template_folder="templates")
+
+ERRORS = {
+    "name_required": _l("A name is required."),
+    "no_indicators": _l("Choose at least one indicator for the expert to score."),
+    "already_declared": _l("The declaration has already been made."),
+    "confidentiality_required": _l("Please accept the confidentiality undertaking."),
+    "conflict_text_required": _l("Please describe the relationship."),
+    "recused": _l("You have declared a conflict of interest and are recused from this engagement."),
+    "not_declared": _l("Please make the declaration first."),
+    "already_submitted": _l(
+        "This sheet has already been submitted and is locked. Ask the "
+        "engagement lead to reopen it if something must change."
+    ),
+    "reason_required": _l("A reason is required."),
+    "not_submitted": _l("This sheet has not been submitted."),
+    "round2_open": _l("The revision round is already open."),
+    "nothing_submitted": _l("No sheet has been submitted yet."),
+}
+PROBLEMS = {
+    "missing": _l("a score is required"),
+    "not_a_number": _l("not a number"),
+    "out_of_range": _l("outside 0 to the maximum"),
+    "off_step": _l("not on the score step"),
+    "comment_required": _l("a comment is required when deducting or changing a score"),
+}
+
+
+def _msg(exc: Exception) -> str:
+    return str(ERRORS.get(str(exc), str(exc)))
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@bp.get("/experts/")
+@require_role(Role.ADMIN, Role.EVALUATOR, Role.REVIEWER)
+def registry():  # type: ignore[no-untyped-def]
+    """The firm's expert registry (专家库), searchable."""
+    q = request.args.get("q", "").strip()[:100]
+    stmt = sa.select(Expert).order_by(Expert.name)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(
+            sa.or_(
+                Expert.name.ilike(like),
+                Expert.organisation.ilike(like),
+                Expert.field.ilike(like),
+                Expert.title.ilike(like),
+            )
+        )
+    experts = db.session.scalars(stmt).all()
+    if request.args.get("format") == "xlsx":
+        return send_table(
+            _("Experts"),
+            [
+                _("Name"),
+                _("Professional title"),
+                _("Organisation"),
+                _("Field of expertise"),
+                _("Phone"),
+                _("E-mail"),
+                _("Engagements served"),
+            ],
+            [
+                [e.name, e.title, e.organisation, e.field, e.phone, e.email, len(e.seats)]
+                for e in experts
+            ],
+            "experts.xlsx",
+        )
+    return render_template("experts/registry.html", experts=experts, q=q)
+
+
+@bp.route("/experts/new", methods=["GET", "POST"])
+@require_role(Role.ADMIN, Role.EVALUATOR)
+def expert_new():  # type: ignore[no-untyped-def]
+    """Add an expert to the registry."""
+    form = ExpertForm()
+    if form.validate_on_submit():
+        services.create_expert(
+            db.session, current_user, **{f: getattr(form, f).data for f in services.EXPERT_FIELDS}
+        )
+        db.session.commit()
+        flash(_("Expert added."), "success")
+        return redirect(url_for("experts.registry"))
+    return render_template("experts/expert_form.html", form=form, expert=None)
+
+
+@bp.route("/experts/<int:expert_id>", methods=["GET", "POST"])
+@require_role(Role.ADMIN, Role.EVALUATOR, Role.REVIEWER)
+def expert_edit(expert_id: int):  # type: ignore[no-untyped-def]
+    """An expert's entry and the engagements they served on."""
+    expert = db.get_or_404(Expert, expert_id)
+    form = ExpertForm(obj=expert)
+    if form.validate_on_submit():
+        if current_user.role is Role.REVIEWER:
+            abort(403)
+        services.update_expert(
+            db.session,
+            current_user,
+            expert,
+            **{f: getattr(form, f).data for f in services.EXPERT_FIELDS},
+        )
+        db.session.commit()
+        flash(_("Expert saved."), "success")
+        return redirect(url_for("experts.registry"))
+    return render_template("experts/expert_form.html", form=form, expert=expert)
+
+
+# --- an engagement's panel --------------------------------------------------------------------
+
+
+def _expert_leaf_choices(engagement) -> tuple[list[Any], Any]:  # type: ignore[no-untyped-def]
+    system = scoring.system_of(db.session, engagement)
+    if system is None:
+        return [], None
+    template = scoring.template_of(system)
+    leaves = services.expert_leaves(template) or template.leaves()
+    return [(leaf.code, f"{leaf.code} {leaf.name}") for leaf in leaves], template
+
+
+@bp.get("/engagements/<int:engagement_id>/panel")
+def panel(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The panel: seats, links, declarations, progress, and the statistics of the scores."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    choices, template = _expert_leaf_choices(engagement)
+    members = services.panel_members(db.session, engagement)
+    settings = services.settings_of(db.session, engagement)
+    db.session.commit()  # the settings row, created on first view
+    invite_form = InviteForm()
+    seated = {m.expert_id for m in members}
+    invite_form.expert_id.choices = pairs(
+        [
+            (e.id, f"{e.name}（{e.organisation or e.title}）")
+            for e in db.session.scalars(sa.select(Expert).order_by(Expert.name))
+            if e.id not in seated
+        ]
+    )
+    invite_form.codes.choices = pairs(choices)
+    invite_form.codes.data = [c for c, _label in choices] if template else []
+    expert_codes = {c for c, _label in choices}
+    settings_form = PanelSettingsForm(obj=settings)
+    settings_form.aggregation.data = settings.aggregation.value
+    return render_template(
+        "experts/panel.html",
+        engagement=engagement,
+        members=members,
+        template=template,
+        invite_form=invite_form,
+        settings_form=settings_form,
+        settings=settings,
+        reopen_form=ReopenForm(),
+        empty_form=EmptyForm(),
+        can_manage=can_manage_engagement(current_user, engagement),
+        link_state=services.link_state,
+        stats=_statistics(engagement, expert_codes),
+        names={leaf.code: leaf.name for leaf in (template.leaves() if template else [])},
+    )
+
+
+def _statistics(engagement, codes: set[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    frame = services.panel_frame(db.session, engagement)
+    frame = frame[frame["indicator_code"].isin(codes)] if codes else frame
+    if frame.empty:
+        return {"empty": True}
+    out: dict[str, Any] = {
+        "empty": False,
+        "stats": indicator_stats(frame),
+        "outliers": outliers(frame),
+        "matrix": wide(frame),
+        "aggregate": services.panel_scores(db.session, engagement),
+    }
+    experts = {m.expert_id: m.expert.name for m in services.panel_members(db.session, engagement)}
+    out["expert_names"] = experts
+    try:
+        out["kendall"] = kendall_w(out["matrix"])
+    except TooFewRatings as exc:
+        out["kendall_error"] = str(exc)
+    try:
+        out["icc"] = icc(out["matrix"])
+    except TooFewRatings as exc:
+        out["icc_error"] = str(exc)
+    return out
+
+
+def _seat_or_404(engagement, member_id: int) -> PanelMember:  # type: ignore[no-untyped-def]
+    member = db.session.get(PanelMember, member_id)
+    if member is None or member.engagement_id != engagement.id:
+        abort(404)
+    return member
+
+
+def _qr(url: str) -> dict[str, str]:
+    """The link as PNG and SVG data URIs (shown once, downloadable)."""
+    png = io.BytesIO()
+    qrcode.make(url, box_size=8, border=2).save(png)
+    svg = io.BytesIO()
+    qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage).save(svg)
+    return {
+        "png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+        "svg": "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode(),
+    }
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/invite")
+def invite(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Seat an expert (or re-issue a link) and show the personal link once."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    choices, _template = _expert_leaf_choices(engagement)
+    form = InviteForm()
+    form.expert_id.choices = pairs([(e.id, e.name) for e in db.session.scalars(sa.select(Expert))])
+    form.codes.choices = pairs(choices)
+    if not form.validate_on_submit():
+        flash(_("Choose an expert and the indicators to score."), "danger")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    expert = db.session.get(Expert, form.expert_id.data) or abort(404)
+    return _issue(engagement, expert, form.codes.data, form.days.data)
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/reissue")
+def reissue(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """A new personal link for a seat (the old one stops working)."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _issue(engagement, member.expert, member.indicator_codes, services.DEFAULT_LINK_DAYS)
+
+
+def _issue(engagement, expert, codes, days):  # type: ignore[no-untyped-def]
+    try:
+        member, token = services.invite(
+            db.session, current_user, engagement, expert, codes, days=days
+        )
+        db.session.commit()
+    except services.PanelError as exc:
+        db.session.rollback()
+        flash(_msg(exc), "danger")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    url = url_for("experts.sheet", token=token, _external=True)
+    return render_template(
+        "experts/link.html", engagement=engagement, member=member, url=url, qr=_qr(url)
+    )
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/revoke")
+def revoke(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """Switch an expert's link off."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.revoke(db.session, current_user, member)
+    db.session.commit()
+    flash(_("The link of %(name)s no longer works.", name=member.expert.name), "success")
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/reopen")
+def reopen(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """Unlock a submitted sheet, with a reason (lead only)."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        flash(_("A reason is required."), "danger")
+    else:
+        try:
+            services.reopen(
+                db.session, current_user, member, int(form.round.data), form.reason.data
+            )
+            db.session.commit()
+        except (services.PanelError, StaleDataError) as exc:
+            db.session.rollback()
+            flash(_msg(exc), "danger")
+        else:
+            flash(_("The sheet of %(name)s is open again.", name=member.expert.name), "success")
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/settings")
+def settings(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Aggregation rule and score step."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    form = PanelSettingsForm()
+    if form.validate_on_submit() and form.step.data and form.step.data > 0:
+        services.save_settings(
+            db.session,
+            current_user,
+            engagement,
+            aggregation=Aggregation(form.aggregation.data),
+            trim_min_n=form.trim_min_n.data,
+            step=form.step.data,
+        )
+        db.session.commit()
+        flash(_("Panel settings saved."), "success")
+    else:
+        flash(_("Check the panel settings."), "danger")
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/round2")
+def round2(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Open the Delphi revision round."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.open_round2(db.session, current_user, engagement)
+        db.session.commit()
+    except services.PanelError as exc:
+        db.session.rollback()
+        flash(_msg(exc), "danger")
+    else:
+        flash(
+            _("The revision round is open: experts now see the panel's median and range."),
+            "success",
+        )
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+@bp.get("/engagements/<int:engagement_id>/panel.xlsx")
+def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The 专家评分汇总表: every expert's effective score, the statistics and the result."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    choices, template = _expert_leaf_choices(engagement)
+    stats = _statistics(engagement, {c for c, _label in choices})
+    if stats["empty"]:
+        flash(_("No sheet has been submitted yet."), "info")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    names = stats["expert_names"]
+    matrix = stats["matrix"]
+    experts = list(matrix.columns)
+    headers = [
+        "指标",
+        *[names.get(e, str(e)) for e in experts],
+        "n",
+        "均值",
+        "标准差",
+        "变异系数",
+        "离散提示",
+        "汇总得分",
+    ]
+    rows = []
+    for code in matrix.index:
+        s = stats["stats"].loc[code]
+        rows.append(
+            [
+                f"{code} {template.find(code).name if template else ''}",
+                *[matrix.loc[code, e] for e in experts],
+                int(s["n"]),
+                s["mean"],
+                s["sd"],
+                s["cv"],
+                "是" if s["cv_flag"] else "",
+                stats["aggregate"].get(code),
+            ]
+        )
+    return send_table("专家评分汇总表", headers, rows, f"engagement-{engagement.id}-panel.xlsx")
+
+
+# --- the expert's own pages -------------------------------------------------------------------
+
+
+def _member_or_gone(token: str) -> PanelMember:
+    member = services.member_for_token(db.session, token)
+    if member is None:
+        abort(404)
+    state = services.link_state(member)
+    if state != "ok":
+        abort(
+            410,
+            description=_(
+                "This link has expired or been withdrawn. Please ask the "
+                "evaluation team for a new one."
+            )
+            if state == "expired"
+            else _("This link has been withdrawn. Please ask the evaluation team for a new one."),
+        )
+    return member
+
+
+def _expert_limit() -> str:
+    return str(current_app.config.get("EXPERT_RATE_LIMIT", "120 per minute"))
+
+
+@bp.get("/x/<token>")
+@limiter.limit(_expert_limit)
+def sheet(token: str):  # type: ignore[no-untyped-def]
+    """The expert's page: declaration first, then the scoring sheet."""
+    member = _member_or_gone(token)
+    if member.declared_at is None:
+        return render_template(
+            "experts/declare.html", member=member, token=token, form=DeclareForm()
+        )
+    if member.recused:
+        return render_template("experts/recused.html", member=member)
+    return _render_sheet(member, token)
+
+
+def _render_sheet(
+    member: PanelMember,
+    token: str,
+    problems: dict[str, str] | None = None,
+    values: dict[str, tuple[str, str]] | None = None,
+    status: int = 200,
+):  # type: ignore[no-untyped-def]
+    template = scoring.template_of(scoring.system_of(db.session, member.engagement))
+    round_no = services.current_round(db.session, member)
+    leaves = [leaf for leaf in template.leaves() if leaf.code in member.indicator_codes]
+    saved = services.scores_of(member, round_no)
+    first = services.scores_of(member, 1) if round_no == 2 else {}
+    if values is None:
+        values = {
+            c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
+            for c, s in saved.items()
+        }
+        if round_no == 2:  # start the revision from the round-1 score
+            for code, s in first.items():
+                values.setdefault(
+                    code, (format(s.score.normalize(), "f") if s.score is not None else "", "")
+                )
+    done = sum(1 for leaf in leaves if values.get(leaf.code, ("", ""))[0])
+    settings = services.settings_of(db.session, member.engagement)
+    return render_template(
+        "experts/sheet.html",
+        member=member,
+        token=token,
+        leaves=leaves,
+        values=values,
+        problems=problems or {},
+        round_no=round_no,
+        done=done,
+        locked=services.submitted_at(member, round_no) is not None,
+        summary=services.round1_summary(db.session, member.engagement) if round_no == 2 else {},
+        first=first,
+        step=settings.step,
+    ), status
+
+
+def _posted_values(member: PanelMember) -> dict[str, tuple[str, str]]:
+    return {
+        code: (request.form.get(f"score-{code}", ""), request.form.get(f"comment-{code}", ""))
+        for code in member.indicator_codes
+    }
+
+
+@bp.post("/x/<token>/declare")
+@limiter.limit(_expert_limit)
+def declare(token: str):  # type: ignore[no-untyped-def]
+    """Record the declaration; a declared relationship recuses the expert."""
+    member = _member_or_gone(token)
+    form = DeclareForm()
+    if not form.validate_on_submit():
+        flash(_("Please answer the declaration."), "danger")
+        return redirect(url_for("experts.sheet", token=token))
+    try:
+        services.declare(
+            db.session,
+            member,
+            has_conflict=form.conflict.data == "declared",
+            text=form.conflict_text.data or "",
+            confidentiality=bool(form.confidentiality.data),
+        )
+        db.session.commit()
+    except services.PanelError as exc:
+        db.session.rollback()
+        flash(_msg(exc), "danger")
+    return redirect(url_for("experts.sheet", token=token))
+
+
+@bp.post("/x/<token>/sheet")
+@limiter.limit(_expert_limit)
+def save(token: str):  # type: ignore[no-untyped-def]
+    """Save a draft or submit the sheet (submitting locks it)."""
+    member = _member_or_gone(token)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    template = scoring.template_of(scoring.system_of(db.session, member.engagement))
+    round_no = services.current_round(db.session, member)
+    submit = request.form.get("action") == "submit"
+    values = _posted_values(member)
+    try:
+        services.save_sheet(db.session, member, template, values, round_no=round_no, submit=submit)
+        db.session.commit()
+    except services.SheetInvalid as exc:
+        db.session.rollback()
+        problems = {p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
+        return _render_sheet(member, token, problems, values, status=422)
+    except (services.PanelError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_msg(exc), "danger")
+        return _render_sheet(member, token, values=values, status=409)
+    flash(_("Thank you: your scores are submitted.") if submit else _("Draft saved."), "success")
+    return redirect(url_for("experts.sheet", token=token))
+
+
+@bp.post("/x/<token>/draft")
+@limiter.limit(_expert_limit)
+def draft(token: str):  # type: ignore[no-untyped-def]
+    """Autosave (JSON): keeps a draft without submitting; invalid values are not saved."""
+    member = _member_or_gone(token)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    template = scoring.template_of(scoring.system_of(db.session, member.engagement))
+    try:
+        services.save_sheet(
+            db.session,
+            member,
+            template,
+            _posted_values(member),
+            round_no=services.current_round(db.session, member),
+            submit=False,
+        )
+        db.session.commit()
+    except services.SheetInvalid as exc:
+        db.session.rollback()
+        return jsonify(
+            ok=False, problems={p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
+        ), 422
+    except services.PanelError as exc:
+        db.session.rollback()
+        return jsonify(ok=False, error=_msg(exc)), 409
+    return jsonify(ok=True)

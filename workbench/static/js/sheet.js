@@ -1,0 +1,28 @@
+// Expert sheet: save a draft a moment after each change (no inline script: the CSP forbids it).
+(function () {
+  const form = document.getElementById("sheet-form");
+  const status = document.getElementById("autosave-status");
+  if (!form || !status) return;
+  let timer = null;
+  function save() {
+    const data = new FormData(form);
+    fetch(form.dataset.draftUrl, { method: "POST", body: data, credentials: "same-origin" })
+      .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+      .then(({ ok, body }) => {
+        status.textContent = ok ? status.dataset.saved || "✓" : status.dataset.failed || "!";
+        status.className = ok ? "small text-success" : "small text-danger";
+        form.querySelectorAll(".is-invalid").forEach((el) => el.classList.remove("is-invalid"));
+        if (!ok && body.problems) {
+          Object.keys(body.problems).forEach((code) => {
+            const input = document.getElementById("score-" + code);
+            if (input) input.classList.add("is-invalid");
+          });
+        }
+      })
+      .catch(() => { status.textContent = status.dataset.failed || "!"; });
+  }
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(save, 1200);
+  });
+})();
