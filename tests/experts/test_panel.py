@@ -214,3 +214,46 @@ def test_invite_shows_the_link_once_with_a_qr_code(panel, client, auth, session)
     assert "/x/" in text and "data:image/png;base64," in text
     token = text.split("/x/")[1].split('"')[0]
     assert "丁专家" in client.get(f"/x/{token}").get_data(as_text=True)
+
+
+def test_excel_sheet_round_trip_on_the_experts_behalf(panel, client, auth, session):
+    import io
+
+    from openpyxl import load_workbook
+
+    member, _token = panel["links"]["甲专家"]
+    eid = panel["engagement"].id
+    auth.login(panel["lead"])
+    blank = client.get(f"/engagements/{eid}/panel/{member.id}/sheet.xlsx")
+    wb = load_workbook(io.BytesIO(blank.data))
+    ws = wb.active
+    assert [ws.cell(row=r, column=1).value for r in (5, 6)] == ["D11", "D13"]
+    ws["D5"], ws["E5"] = 30, ""  # over the maximum: nothing may be recorded
+    ws["D6"] = 5
+    bad = io.BytesIO()
+    wb.save(bad)
+    bad.seek(0)
+    response = client.post(
+        f"/engagements/{eid}/panel/{member.id}/sheet-upload",
+        data={"file": (bad, "s.xlsx"), "paper_declaration": "y"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Row 5" in response.get_data(as_text=True)
+    session.expire_all()
+    assert member.submitted_round1_at is None and member.declared_at is None
+    ws["D5"], ws["E5"] = 12, "纸质评分表"
+    good = io.BytesIO()
+    wb.save(good)
+    good.seek(0)
+    client.post(
+        f"/engagements/{eid}/panel/{member.id}/sheet-upload",
+        data={"file": (good, "s.xlsx"), "paper_declaration": "y"},
+        content_type="multipart/form-data",
+    )
+    session.expire_all()
+    assert member.submitted_round1_at is not None
+    entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "panel.submit"))
+    assert entry.user_id == panel["lead"].id and "代为录入" in entry.summary
+    printable = client.get(f"/engagements/{eid}/panel/{member.id}/sheet.docx")
+    assert printable.mimetype.endswith("wordprocessingml.document")

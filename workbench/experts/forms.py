@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -83,3 +84,15 @@ class DeclareForm(BaseForm):
     )
     conflict_text = TextAreaField(validators=[Optional(), Length(max=2000)])
     confidentiality = BooleanField()
+
+
+class OfflineUploadForm(BaseForm):
+    """A filled Excel sheet, keyed in on the expert's behalf."""
+
+    file = FileField(
+        _l("Filled Excel sheet"),
+        validators=[FileRequired(_l("Choose a file.")), FileAllowed(["xlsx"], _l("Only .xlsx."))],
+    )
+    paper_declaration = BooleanField(
+        _l("The expert signed the paper declaration: no conflict, confidentiality accepted")
+    )

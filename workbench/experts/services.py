@@ -202,7 +202,13 @@ def link_state(member: PanelMember) -> str:
 
 
 def declare(
-    session: Session, member: PanelMember, *, has_conflict: bool, text: str, confidentiality: bool
+    session: Session,
+    member: PanelMember,
+    *,
+    has_conflict: bool,
+    text: str,
+    confidentiality: bool,
+    entered_by: User | None = None,
 ) -> None:
     """Record the expert's conflict-of-interest declaration and confidentiality undertaking.
 
@@ -223,17 +229,18 @@ def declare(
     session.flush()
     record(
         session,
-        None,
+        entered_by,
         "panel.declare",
         "panel_member",
         member.id,
         engagement_id=member.engagement_id,
-        actor_label=f"{member.expert.name}（专家）",
+        actor_label=None if entered_by else f"{member.expert.name}（专家）",
         changes={
             "conflict": {"before": None, "after": member.conflict.value},
             "confidentiality": {"before": None, "after": now.isoformat()},
         },
-        summary=("回避 / recused: " + member.conflict_text) if has_conflict else None,
+        summary=(("回避 / recused: " + member.conflict_text) if has_conflict else "")
+        + (f"（书面声明，由 {entered_by.display_name} 代为录入）" if entered_by else ""),
     )
 
 
@@ -257,8 +264,12 @@ def save_sheet(
     *,
     round_no: int,
     submit: bool,
+    entered_by: User | None = None,
 ) -> None:
     """Save (and optionally submit) the expert's scores for one round.
+
+    ``entered_by`` is the evaluator who keys in a paper or Excel sheet on the expert's behalf;
+    the audit log says so.
 
     ``values`` maps indicator code → (score text, comment). Each score must lie in 0..max on
     the panel's step; a comment is required below full marks (and, in round 2, for a change
@@ -318,17 +329,22 @@ def save_sheet(
     if submit:
         record(
             session,
-            None,
+            entered_by,
             "panel.submit",
             "panel_member",
             member.id,
             engagement_id=member.engagement_id,
-            actor_label=f"{member.expert.name}（专家）",
+            actor_label=None if entered_by else f"{member.expert.name}（专家）",
             changes={
                 f"{c}.r{round_no}": {"before": None, "after": str(s)}
                 for c, (s, _comment) in parsed.items()
             },
-            summary=f"round {round_no}",
+            summary=f"round {round_no}"
+            + (
+                f"，由 {entered_by.display_name} 代为录入 / entered on the expert's behalf"
+                if entered_by
+                else ""
+            ),
         )
 
 

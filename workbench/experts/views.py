@@ -18,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -31,11 +32,12 @@ from workbench.core.agreement import TooFewRatings, icc, kendall_w
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
-from workbench.experts import services
+from workbench.experts import offline, services
 from workbench.experts.forms import (
     DeclareForm,
     ExpertForm,
     InviteForm,
+    OfflineUploadForm,
     PanelSettingsForm,
     ReopenForm,
 )
@@ -43,7 +45,7 @@ from workbench.experts.models import Expert, PanelMember
 from workbench.extensions import limiter
 from workbench.labels import pairs
 from workbench.scoring import services as scoring
-from workbench.xlsx import send_table
+from workbench.xlsx import XLSX_MIME, send_table
 
 bp = Blueprint("experts", __name__, template_folder="templates")
 
@@ -197,6 +199,7 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
         settings_form=settings_form,
         settings=settings,
         reopen_form=ReopenForm(),
+        upload_form=OfflineUploadForm(),
         empty_form=EmptyForm(),
         can_manage=can_manage_engagement(current_user, engagement),
         link_state=services.link_state,
@@ -569,3 +572,112 @@ def draft(token: str):  # type: ignore[no-untyped-def]
         db.session.rollback()
         return jsonify(ok=False, error=_msg(exc)), 409
     return jsonify(ok=True)
+
+
+# --- paper and Excel sheets -------------------------------------------------------------------
+
+OFFLINE_PROBLEMS = {
+    "not_xlsx": _l("The file is not an Excel (.xlsx) workbook."),
+    "no_header": _l("No header row with the columns 编码 and 得分 was found."),
+    "unknown_code": _l("this indicator is not on the expert's sheet"),
+    "missing_row": _l("the row of this indicator is missing"),
+}
+
+
+def _leaves_of(member: PanelMember):  # type: ignore[no-untyped-def]
+    template = scoring.template_of(scoring.system_of(db.session, member.engagement))
+    return template, [leaf for leaf in template.leaves() if leaf.code in member.indicator_codes]
+
+
+@bp.get("/engagements/<int:engagement_id>/panel/<int:member_id>/sheet.<any(xlsx, docx):fmt>")
+def offline_sheet(engagement_id: int, member_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """The expert's sheet as Excel (to fill in) or Word (to print)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    member = _seat_or_404(engagement, member_id)
+    _template, leaves = _leaves_of(member)
+    name = f"expert-sheet-{member.id}"
+    if fmt == "docx":
+        data = offline.sheet_document(
+            engagement.title, member.expert.name, engagement.client.name, leaves
+        )
+        return send_file(
+            io.BytesIO(data),
+            as_attachment=True,
+            download_name=f"{name}.docx",
+            mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        )
+    round_no = services.current_round(db.session, member)
+    values = {
+        c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
+        for c, s in services.scores_of(member, round_no).items()
+    }
+    data = offline.sheet_workbook(engagement.title, member.expert.name, leaves, values)
+    return send_file(
+        io.BytesIO(data), as_attachment=True, download_name=f"{name}.xlsx", mimetype=XLSX_MIME
+    )
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/sheet-upload")
+def offline_upload(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """Record a filled Excel sheet on the expert's behalf: all rows or none."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    form = OfflineUploadForm()
+    if not form.validate_on_submit():
+        flash("; ".join(str(e) for e in form.file.errors) or _("Choose a file."), "danger")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    template, _leaves = _leaves_of(member)
+    messages: list[str] = []
+    try:
+        values, where = offline.read_sheet(form.file.data.read(), member.indicator_codes)
+        if member.declared_at is None:
+            if not form.paper_declaration.data:
+                raise services.PanelError("not_declared")
+            services.declare(
+                db.session,
+                member,
+                has_conflict=False,
+                text="",
+                confidentiality=True,
+                entered_by=current_user,
+            )
+        services.save_sheet(
+            db.session,
+            member,
+            template,
+            values,
+            round_no=services.current_round(db.session, member),
+            submit=True,
+            entered_by=current_user,
+        )
+        db.session.commit()
+    except offline.OfflineSheetError as exc:
+        db.session.rollback()
+        for row, code in exc.problems:
+            key, _sep, indicator = code.partition(":")
+            text = str(OFFLINE_PROBLEMS[key]) + (f" ({indicator})" if indicator else "")
+            messages.append(_("Row %(row)s: %(message)s", row=row, message=text) if row else text)
+    except services.SheetInvalid as exc:
+        db.session.rollback()
+        messages = [
+            _(
+                "Row %(row)s: %(message)s",
+                row=where.get(p.code, "?"),
+                message=f"{p.code} {PROBLEMS[p.problem]}",
+            )
+            for p in exc.problems
+        ]
+    except (services.PanelError, StaleDataError) as exc:
+        db.session.rollback()
+        messages = [_msg(exc)]
+    if messages:
+        flash(_("Nothing was recorded:") + " " + "；".join(messages), "danger")
+    else:
+        flash(
+            _(
+                "The sheet of %(name)s was recorded on the expert's behalf.",
+                name=member.expert.name,
+            ),
+            "success",
+        )
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
