@@ -85,6 +85,13 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "BOOTSTRAP_SERVE_LOCAL": True,
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "LANGUAGES": {"zh_Hans_CN": "中文", "en": "English"},
+        # optional outgoing mail (expert links); nothing needs a mail server
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
     }
 
 

@@ -257,3 +257,60 @@ def test_excel_sheet_round_trip_on_the_experts_behalf(panel, client, auth, sessi
     assert entry.user_id == panel["lead"].id and "代为录入" in entry.summary
     printable = client.get(f"/engagements/{eid}/panel/{member.id}/sheet.docx")
     assert printable.mimetype.endswith("wordprocessingml.document")
+
+
+def test_weighted_mean_uses_the_weight_given_at_invitation(panel, client, session, auth):
+    lead = panel["lead"]
+    engagement = panel["engagement"]
+    services.save_settings(
+        session,
+        lead,
+        engagement,
+        aggregation=services.Aggregation.WEIGHTED,
+        trim_min_n=5,
+        step=D("0.5"),
+    )
+    heavy = services.create_expert(session, lead, name="戊专家")
+    _member, token = services.invite(session, lead, engagement, heavy, ["D11", "D13"], weight=D(3))
+    session.commit()
+    declare(client, token)
+    submit(client, token, d11="14")
+    first = panel["links"]["甲专家"][1]
+    declare(client, first)
+    submit(client, first, d11="10")
+    scores = services.panel_scores(session, engagement)
+    assert scores["D11"] == D(13)  # (14·3 + 10·1) / 4
+
+
+def test_the_link_is_e_mailed_when_mail_is_configured(panel, app, client, auth, session,
+                                                      monkeypatch):
+    sent = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            sent.append(("connect", host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, message):
+            sent.append(("send", message["To"], message.get_content()))
+
+    import workbench.mail
+
+    monkeypatch.setattr(workbench.mail.smtplib, "SMTP", FakeSMTP)
+    app.config["MAIL_SERVER"] = "127.0.0.1"
+    expert = services.create_expert(session, panel["lead"], name="己专家",
+                                     email="ji@example.org")
+    session.commit()
+    auth.login(panel["lead"])
+    eid = panel["engagement"].id
+    page = client.post(f"/engagements/{eid}/panel/invite", data={
+        "expert_id": expert.id, "codes": ["D11"], "days": "10", "send_mail": "y"})
+    assert ("connect", "127.0.0.1", 25) in sent
+    to, body = next((s[1], s[2]) for s in sent if s[0] == "send")
+    assert to == "ji@example.org" and "/x/" in body
+    assert "e-mailed to ji@example.org" in page.get_data(as_text=True)

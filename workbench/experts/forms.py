@@ -44,6 +44,12 @@ class InviteForm(BaseForm):
         default=30,
         validators=[DataRequired(), NumberRange(min=1, max=365)],
     )
+    weight = MoneyField(
+        _l("Weight in a weighted mean"),
+        default=None,
+        validators=[Optional()],
+        description=_l("Leave empty for 1; used only by the weighted-mean rule."),
+    )
 
 
 class ReopenForm(BaseForm):

@@ -125,8 +125,12 @@ def invite(
     codes: list[str],
     *,
     days: int = DEFAULT_LINK_DAYS,
+    weight: Decimal | None = None,
 ) -> tuple[PanelMember, str]:
     """Seat ``expert`` on the panel (or re-issue the link of an existing seat).
+
+    ``weight`` is the expert's weight for the weighted-mean aggregation (default 1; kept on a
+    re-issue unless given).
 
     Returns the seat and the new token: the only moment the link can be shown.
     """
@@ -147,6 +151,10 @@ def invite(
         session.add(member)
     else:
         member.indicator_codes = codes
+    if weight is not None:
+        if weight <= 0:
+            raise PanelError("weight_positive")
+        member.weight = weight
     member.token_hash = hash_token(token)
     member.token_expires_at = utcnow() + dt.timedelta(days=days)
     member.revoked_at = None

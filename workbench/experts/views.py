@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import smtplib
 from typing import Any
 
 import qrcode
@@ -44,6 +45,7 @@ from workbench.experts.forms import (
 from workbench.experts.models import Expert, PanelMember
 from workbench.extensions import limiter
 from workbench.labels import pairs
+from workbench.mail import mail_enabled, send_mail
 from workbench.scoring import services as scoring
 from workbench.xlsx import XLSX_MIME, send_table
 
@@ -64,6 +66,7 @@ ERRORS = {
     "reason_required": _l("A reason is required."),
     "not_submitted": _l("This sheet has not been submitted."),
     "round2_open": _l("The revision round is already open."),
+    "weight_positive": _l("An expert's weight must be more than 0."),
     "nothing_submitted": _l("No sheet has been submitted yet."),
 }
 PROBLEMS = {
@@ -196,6 +199,7 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
         members=members,
         template=template,
         invite_form=invite_form,
+        mail_enabled=mail_enabled(),
         settings_form=settings_form,
         settings=settings,
         reopen_form=ReopenForm(),
@@ -264,7 +268,14 @@ def invite(engagement_id: int):  # type: ignore[no-untyped-def]
         flash(_("Choose an expert and the indicators to score."), "danger")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
     expert = db.session.get(Expert, form.expert_id.data) or abort(404)
-    return _issue(engagement, expert, form.codes.data, form.days.data)
+    return _issue(
+        engagement,
+        expert,
+        form.codes.data,
+        form.days.data,
+        form.weight.data,
+        send=bool(request.form.get("send_mail")),
+    )
 
 
 @bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/reissue")
@@ -277,10 +288,10 @@ def reissue(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
     return _issue(engagement, member.expert, member.indicator_codes, services.DEFAULT_LINK_DAYS)
 
 
-def _issue(engagement, expert, codes, days):  # type: ignore[no-untyped-def]
+def _issue(engagement, expert, codes, days, weight=None, send=False):  # type: ignore[no-untyped-def]
     try:
         member, token = services.invite(
-            db.session, current_user, engagement, expert, codes, days=days
+            db.session, current_user, engagement, expert, codes, days=days, weight=weight
         )
         db.session.commit()
     except services.PanelError as exc:
@@ -288,6 +299,19 @@ def _issue(engagement, expert, codes, days):  # type: ignore[no-untyped-def]
         flash(_msg(exc), "danger")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
     url = url_for("experts.sheet", token=token, _external=True)
+    if send and mail_enabled() and expert.email:
+        try:
+            send_mail(
+                expert.email,
+                f"{engagement.title}：专家评分邀请",
+                f"{expert.name}：\n\n请通过以下专属链接完成利益冲突声明并评分"
+                f"（有效期至 {member.token_expires_at:%Y-%m-%d}）：\n{url}\n",
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            current_app.logger.warning("mail to %s failed: %s", expert.email, exc)
+            flash(_("The e-mail could not be sent; copy the link below instead."), "warning")
+        else:
+            flash(_("The link was e-mailed to %(email)s.", email=expert.email), "success")
     return render_template(
         "experts/link.html", engagement=engagement, member=member, url=url, qr=_qr(url)
     )

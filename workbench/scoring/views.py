@@ -715,8 +715,11 @@ def scores(engagement_id: int):  # type: ignore[no-untyped-def]
         from workbench.experts.services import panel_raw_scores
 
         # expert leaves that follow the panel are resampled from the experts' own scores
-        panels = {code: values for code, values in
-                  panel_raw_scores(db.session, engagement).items() if code in computed.derived}
+        panels = {
+            code: values
+            for code, values in panel_raw_scores(db.session, engagement).items()
+            if code in computed.derived
+        }
         robust = sensitivity(computed.result, draws=2000, expert_scores=panels)
     return render_template(
         "scoring/scores.html",
