@@ -99,6 +99,8 @@ def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engageme
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or not can_view_engagement(current_user, engagement):
         abort(404)
+    if need == "manage" and current_user.role is Role.CLIENT:
+        abort(404)  # team management is internal: clients do not learn of it
     if need == "internal_edit":  # internal pages: unknown to clients (404), then editable?
         if not can_see_internal(current_user, engagement):
             abort(404)

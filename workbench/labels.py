@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import re
 
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
@@ -79,6 +82,8 @@ def pairs(items: list[tuple[object, object]]) -> list[SelectChoice]:
     return [SelectChoice(value, str(text)) for value, text in items]
 
 
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
 #: Audit-log actions as people read them.
 ACTION_LABELS: dict[str, object] = {
     "auth.login": _l("Logged in"),
@@ -106,6 +111,16 @@ ACTION_LABELS: dict[str, object] = {
     "indicators.add": _l("Indicator added"),
     "indicators.remove": _l("Indicator removed"),
     "score.update": _l("Score changed"),
+    "expert.create": _l("Expert added"),
+    "expert.update": _l("Expert changed"),
+    "panel.invite": _l("Expert invited"),
+    "panel.reissue": _l("Expert link re-issued"),
+    "panel.revoke": _l("Expert link withdrawn"),
+    "panel.declare": _l("Expert declaration"),
+    "panel.submit": _l("Expert sheet submitted"),
+    "panel.reopen": _l("Expert sheet reopened"),
+    "panel.round2": _l("Revision round opened"),
+    "panel.settings": _l("Panel settings changed"),
 }
 
 #: Audited field names as people read them.
@@ -151,6 +166,18 @@ FIELD_LABELS: dict[str, object] = {
     "username": _l("User name"),
     "region": _l("Region"),
     "contact": _l("Contact"),
+    "conflict": _l("Conflict of interest"),
+    "confidentiality": _l("Confidentiality undertaking"),
+    "indicators": _l("Indicators"),
+    "expires": _l("Link valid until"),
+    "submitted_round1": _l("Round 1 submitted"),
+    "submitted_round2": _l("Round 2 submitted"),
+    "round2_open": _l("Revision round"),
+    "aggregation": _l("Aggregation"),
+    "trim_min_n": _l("Trim only from this many scores"),
+    "step": _l("Score step"),
+    "r1": _l("Round 1"),
+    "r2": _l("Round 2"),
 }
 
 #: Fields whose stored value is an enum value: field name → enum class.
@@ -195,6 +222,8 @@ def field_value(field: str, value: object, names: dict[int, str] | None = None) 
         return names.get(value, str(value))
     if isinstance(value, bool):
         return str(_l("Yes") if value else _l("No"))
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return format_datetime(dt.datetime.fromisoformat(value), "yyyy-MM-dd HH:mm")
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return str(value)

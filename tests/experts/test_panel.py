@@ -209,11 +209,16 @@ def test_invite_shows_the_link_once_with_a_qr_code(panel, client, auth, session)
     page = client.post(
         f"/engagements/{eid}/panel/invite",
         data={"expert_id": expert.id, "codes": ["D11"], "days": "10"},
+        follow_redirects=True,
     )
     text = page.get_data(as_text=True)
     assert "/x/" in text and "data:image/png;base64," in text
     token = text.split("/x/")[1].split('"')[0]
     assert "丁专家" in client.get(f"/x/{token}").get_data(as_text=True)
+    again = client.get(
+        f"/engagements/{eid}/panel/{page.request.path.split('/')[-2]}/link", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "shown only once" in again  # a reload does not issue another link
 
 
 def test_excel_sheet_round_trip_on_the_experts_behalf(panel, client, auth, session):
@@ -282,8 +287,9 @@ def test_weighted_mean_uses_the_weight_given_at_invitation(panel, client, sessio
     assert scores["D11"] == D(13)  # (14·3 + 10·1) / 4
 
 
-def test_the_link_is_e_mailed_when_mail_is_configured(panel, app, client, auth, session,
-                                                      monkeypatch):
+def test_the_link_is_e_mailed_when_mail_is_configured(
+    panel, app, client, auth, session, monkeypatch
+):
     sent = []
 
     class FakeSMTP:
@@ -303,14 +309,49 @@ def test_the_link_is_e_mailed_when_mail_is_configured(panel, app, client, auth, 
 
     monkeypatch.setattr(workbench.mail.smtplib, "SMTP", FakeSMTP)
     app.config["MAIL_SERVER"] = "127.0.0.1"
-    expert = services.create_expert(session, panel["lead"], name="己专家",
-                                     email="ji@example.org")
+    expert = services.create_expert(session, panel["lead"], name="己专家", email="ji@example.org")
     session.commit()
     auth.login(panel["lead"])
     eid = panel["engagement"].id
-    page = client.post(f"/engagements/{eid}/panel/invite", data={
-        "expert_id": expert.id, "codes": ["D11"], "days": "10", "send_mail": "y"})
+    page = client.post(
+        f"/engagements/{eid}/panel/invite",
+        data={"expert_id": expert.id, "codes": ["D11"], "days": "10", "send_mail": "y"},
+        follow_redirects=True,
+    )
     assert ("connect", "127.0.0.1", 25) in sent
     to, body = next((s[1], s[2]) for s in sent if s[0] == "send")
     assert to == "ji@example.org" and "/x/" in body
     assert "e-mailed to ji@example.org" in page.get_data(as_text=True)
+
+
+def test_an_expert_without_a_first_round_score_stays_in_round_one(panel, client, auth):
+    first = panel["links"]["甲专家"][1]
+    declare(client, first)
+    submit(client, first, d11="10")
+    auth.login(panel["lead"])
+    client.post(f"/engagements/{panel['engagement'].id}/panel/round2")
+    auth.logout()
+    late = panel["links"]["乙专家"][1]
+    declare(client, late)
+    page = client.get(f"/x/{late}").get_data(as_text=True)
+    assert "panel median" not in page and "Revision round" not in page
+
+
+def test_round_one_cannot_be_reopened_once_the_revision_round_is_open(panel, client, auth, session):
+    member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    submit(client, token)
+    services.open_round2(session, panel["lead"], panel["engagement"])
+    session.commit()
+    with pytest.raises(services.PanelError, match="round1_closed"):
+        services.reopen(session, panel["lead"], member, 1, "x")
+
+
+def test_a_failed_declaration_keeps_what_the_expert_wrote(panel, client):
+    token = panel["links"]["甲专家"][1]
+    page = client.post(
+        f"/x/{token}/declare", data={"conflict": "declared", "conflict_text": "曾任顾问"}
+    )
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and "曾任顾问" in text
+    assert 'value="declared" checked' in text

@@ -119,8 +119,10 @@ def indicator_stats(frame: pd.DataFrame, cv_threshold: float = CV_THRESHOLD) -> 
 def outliers(frame: pd.DataFrame, threshold: float = MAD_Z_THRESHOLD) -> pd.DataFrame:
     """Scores far from their panel by the modified z-score, with a reason in zh and en.
 
-    When more than half of the panel gave the same score (MAD = 0), any score that differs from
-    it is flagged: the rest of the panel is unanimous.
+    ``z = 0.6745 (x − median) / MAD`` (Iglewicz & Hoaglin). When more than half of the panel
+    gave the same score the MAD is 0; the mean absolute deviation stands in for it then
+    (``z = (x − median) / (1.253314 · MeanAD)``), so that a half-point difference on a
+    near-unanimous panel is not called an outlier.
     """
     _check(frame)
     rows = []
@@ -129,48 +131,40 @@ def outliers(frame: pd.DataFrame, threshold: float = MAD_Z_THRESHOLD) -> pd.Data
         if len(values) < 3:
             continue
         median = float(values.median())
-        mad = float((values - median).abs().median())
+        deviations = (values - median).abs()
+        mad = float(deviations.median())
+        mean_ad = float(deviations.mean())
         for expert, x in zip(group[EXPERT], values, strict=True):
-            z = _modified_z(x, median, mad)
-            if abs(z) > threshold:
-                direction_zh, direction_en = ("高于", "above") if x > median else ("低于", "below")
-                rows.append(
-                    {
-                        INDICATOR: code,
-                        EXPERT: expert,
-                        SCORE: x,
-                        "median": median,
-                        "mad": mad,
-                        "z": z,
-                        "reason_zh": (
-                            f"评分 {x:g} 明显{direction_zh}专家组中位数 {median:g}"
-                            + (
-                                "（其余专家评分一致）"
-                                if mad == 0
-                                else f"（稳健 z 值 {z:.1f}，阈值 {threshold:g}）"
-                            )
-                        ),
-                        "reason_en": (
-                            f"score {x:g} is far {direction_en} the panel median "
-                            f"{median:g}"
-                            + (
-                                " (the rest of the panel agrees)"
-                                if mad == 0
-                                else f" (robust z {z:.1f} > {threshold:g})"
-                            )
-                        ),
-                    }
-                )
+            z = _modified_z(x, median, mad, mean_ad)
+            if abs(z) <= threshold:
+                continue
+            direction_zh, direction_en = ("高于", "above") if x > median else ("低于", "below")
+            rows.append(
+                {
+                    INDICATOR: code,
+                    EXPERT: expert,
+                    SCORE: x,
+                    "median": median,
+                    "mad": mad,
+                    "z": z,
+                    "reason_zh": f"评分 {x:g} 明显{direction_zh}专家组中位数 {median:g}"
+                    f"（稳健 z 值 {z:.1f}，阈值 {threshold:g}）",
+                    "reason_en": f"score {x:g} is far {direction_en} the panel median {median:g} "
+                    f"(robust z {z:.1f} > {threshold:g})",
+                }
+            )
     return pd.DataFrame(
         rows, columns=[INDICATOR, EXPERT, SCORE, "median", "mad", "z", "reason_zh", "reason_en"]
     )
 
 
-def _modified_z(x: float, median: float, mad: float) -> float:
-    """0.6745 (x − median) / MAD; infinite for a dissent from a unanimous majority."""
-    if mad == 0:
-        return 0.0 if x == median else float("inf")
-    return 0.6745 * (x - median) / mad
+def _modified_z(x: float, median: float, mad: float, mean_ad: float) -> float:
+    """The modified z-score, with the MeanAD fallback when the MAD is 0."""
+    if mad > 0:
+        return 0.6745 * (x - median) / mad
+    if mean_ad > 0:
+        return (x - median) / (1.253314 * mean_ad)
+    return 0.0
 
 
 def aggregate_panel(

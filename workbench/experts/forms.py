@@ -88,7 +88,7 @@ class DeclareForm(BaseForm):
     conflict = RadioField(
         choices=[SelectChoice("none"), SelectChoice("declared")], validators=[DataRequired()]
     )
-    conflict_text = TextAreaField(validators=[Optional(), Length(max=2000)])
+    conflict_text = TextAreaField(validators=[Optional()])  # length checked by the service
     confidentiality = BooleanField()
 
 

@@ -21,7 +21,11 @@ FIRST_DATA_ROW = 5
 
 
 def sheet_workbook(
-    title: str, expert: str, leaves: list[Indicator], values: dict[str, tuple[str, str]]
+    title: str,
+    expert: str,
+    leaves: list[Indicator],
+    values: dict[str, tuple[str, str]],
+    step: Any = None,
 ) -> bytes:
     """An Excel sheet for one expert: rows 1–3 say what it is, the table starts at row 4."""
     wb = Workbook()
@@ -29,7 +33,10 @@ def sheet_workbook(
     ws.title = "专家评分表"
     ws.append([safe_cell(f"{title} — 专家评分表")])
     ws.append([safe_cell(f"专家：{expert}")])
-    ws.append(["请在“得分”列填写 0 至满分之间的分数；扣分时须填写评语。请勿修改编码列。"])
+    step_text = f"、以 {format(step.normalize(), 'f')} 分为步长" if step else ""
+    ws.append(
+        [f"请在“得分”列填写 0 至满分之间{step_text}的分数；扣分时须填写评语。请勿修改编码列。"]
+    )
     ws.append(HEADERS)
     for cell in ws[4]:
         cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
@@ -51,13 +58,16 @@ def sheet_workbook(
         )
     last = FIRST_DATA_ROW + len(leaves) - 1
     if leaves:
+        # Excel checks each score against its own maximum (column C) as it is typed
         check = DataValidation(
             type="decimal",
             operator="between",
             formula1="0",
-            formula2="1000",
+            formula2=f"C{FIRST_DATA_ROW}",
             allow_blank=True,
-            error="请输入不超过满分的数字",
+            showErrorMessage=True,
+            errorTitle="得分超出范围",
+            error="请输入 0 至满分之间的数字",
         )
         ws.add_data_validation(check)
         check.add(f"D{FIRST_DATA_ROW}:D{last}")
@@ -105,7 +115,7 @@ def read_sheet(data: bytes, codes: list[str]) -> tuple[dict[str, tuple[str, str]
         if not code:
             continue
         if code not in codes:
-            problems.append((offset, "unknown_code"))
+            problems.append((offset, "unknown_code:" + code))
             continue
         score = row[col["得分"]] if col["得分"] < len(row) else None
         comment = row[comment_col] if comment_col is not None and comment_col < len(row) else ""

@@ -229,6 +229,8 @@ def declare(
         raise PanelError("confidentiality_required")
     if has_conflict and not text.strip():
         raise PanelError("conflict_text_required")
+    if len(text) > 2000:
+        raise PanelError("conflict_text_too_long")
     now = utcnow()
     member.conflict = Conflict.DECLARED if has_conflict else Conflict.NONE
     member.conflict_text = text.strip()
@@ -257,7 +259,10 @@ def submitted_at(member: PanelMember, round_no: int) -> dt.datetime | None:
 
 
 def current_round(session: Session, member: PanelMember) -> int:
-    return 2 if settings_of(session, member.engagement).round2_open else 1
+    """The round this expert works on: the revision round only after their own round 1 (an
+    expert who has not scored yet must not see the panel's median first)."""
+    round2 = settings_of(session, member.engagement).round2_open
+    return 2 if round2 and member.submitted_round1_at is not None else 1
 
 
 def scores_of(member: PanelMember, round_no: int) -> dict[str, SheetScore]:
@@ -311,10 +316,12 @@ def save_sheet(
         if not score.is_finite() or score < 0 or score > leaf.weight:
             problems.append(SheetProblem(code, "out_of_range"))
             continue
-        if step and score % step != 0:
+        if step and score != leaf.weight and score % step != 0:
             problems.append(SheetProblem(code, "off_step"))
             continue
         changed = code in previous and previous[code].score != score
+        if not comment and code in previous and not changed:
+            comment = previous[code].comment  # an unchanged score keeps its round-1 reason
         if (score < leaf.weight or changed) and not comment and submit:
             problems.append(SheetProblem(code, "comment_required"))
             continue
@@ -347,7 +354,7 @@ def save_sheet(
                 f"{c}.r{round_no}": {"before": None, "after": str(s)}
                 for c, (s, _comment) in parsed.items()
             },
-            summary=f"round {round_no}"
+            summary=f"第 {round_no} 轮"
             + (
                 f"，由 {entered_by.display_name} 代为录入 / entered on the expert's behalf"
                 if entered_by
@@ -362,6 +369,8 @@ def reopen(session: Session, actor: User, member: PanelMember, round_no: int, re
         raise PanelError("reason_required")
     if submitted_at(member, round_no) is None:
         raise PanelError("not_submitted")
+    if round_no == 1 and settings_of(session, member.engagement).round2_open:
+        raise PanelError("round1_closed")  # reopening round 1 now would drop the scores
     before = submitted_at(member, round_no)
     if round_no == 1:
         member.submitted_round1_at = None

@@ -7,6 +7,7 @@ import io
 import smtplib
 from typing import Any
 
+import pandas as pd
 import qrcode
 import qrcode.image.svg
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -58,7 +60,10 @@ ERRORS = {
     "confidentiality_required": _l("Please accept the confidentiality undertaking."),
     "conflict_text_required": _l("Please describe the relationship."),
     "recused": _l("You have declared a conflict of interest and are recused from this engagement."),
-    "not_declared": _l("Please make the declaration first."),
+    "not_declared": _l(
+        "The expert has not made the declaration yet: tick the signed paper "
+        "declaration, or ask the expert to open the link."
+    ),
     "already_submitted": _l(
         "This sheet has already been submitted and is locked. Ask the "
         "engagement lead to reopen it if something must change."
@@ -66,6 +71,10 @@ ERRORS = {
     "reason_required": _l("A reason is required."),
     "not_submitted": _l("This sheet has not been submitted."),
     "round2_open": _l("The revision round is already open."),
+    "round1_closed": _l(
+        "The revision round is open: only a submitted revision can be reopened now."
+    ),
+    "conflict_text_too_long": _l("Please describe the relationship in at most 2,000 characters."),
     "weight_positive": _l("An expert's weight must be more than 0."),
     "nothing_submitted": _l("No sheet has been submitted yet."),
 }
@@ -92,13 +101,14 @@ def registry():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "").strip()[:100]
     stmt = sa.select(Expert).order_by(Expert.name)
     if q:
-        like = f"%{q}%"
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         stmt = stmt.where(
             sa.or_(
-                Expert.name.ilike(like),
-                Expert.organisation.ilike(like),
-                Expert.field.ilike(like),
-                Expert.title.ilike(like),
+                Expert.name.ilike(like, escape="\\"),
+                Expert.organisation.ilike(like, escape="\\"),
+                Expert.field.ilike(like, escape="\\"),
+                Expert.title.ilike(like, escape="\\"),
             )
         )
     experts = db.session.scalars(stmt).all()
@@ -134,6 +144,19 @@ def expert_new():  # type: ignore[no-untyped-def]
         )
         db.session.commit()
         flash(_("Expert added."), "success")
+        namesakes = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Expert).where(Expert.name == form.name.data)
+        )
+        if namesakes and namesakes > 1:
+            flash(
+                _(
+                    "Note: %(n)s experts are now called %(name)s; add the organisation or title "
+                    "to tell them apart.",
+                    n=namesakes,
+                    name=form.name.data,
+                ),
+                "warning",
+            )
         return redirect(url_for("experts.registry"))
     return render_template("experts/expert_form.html", form=form, expert=None)
 
@@ -183,7 +206,7 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
     seated = {m.expert_id for m in members}
     invite_form.expert_id.choices = pairs(
         [
-            (e.id, f"{e.name}（{e.organisation or e.title}）")
+            (e.id, f"{e.name}（{e.organisation or e.title or e.field or f'#{e.id}'}）")
             for e in db.session.scalars(sa.select(Expert).order_by(Expert.name))
             if e.id not in seated
         ]
@@ -226,12 +249,16 @@ def _statistics(engagement, codes: set[str]) -> dict[str, Any]:  # type: ignore[
     }
     experts = {m.expert_id: m.expert.name for m in services.panel_members(db.session, engagement)}
     out["expert_names"] = experts
+    # agreement on score rates (score ÷ maximum): indicators with different maxima compare
+    template = scoring.template_of(scoring.system_of(db.session, engagement))
+    maxima = pd.Series({code: float(template.find(code).weight) for code in out["matrix"].index})
+    rates = out["matrix"].div(maxima, axis=0)
     try:
-        out["kendall"] = kendall_w(out["matrix"])
+        out["kendall"] = kendall_w(rates)
     except TooFewRatings as exc:
         out["kendall_error"] = str(exc)
     try:
-        out["icc"] = icc(out["matrix"])
+        out["icc"] = icc(rates)
     except TooFewRatings as exc:
         out["icc_error"] = str(exc)
     return out
@@ -312,6 +339,22 @@ def _issue(engagement, expert, codes, days, weight=None, send=False):  # type: i
             flash(_("The e-mail could not be sent; copy the link below instead."), "warning")
         else:
             flash(_("The link was e-mailed to %(email)s.", email=expert.email), "success")
+    # show the link on a page of its own (POST → redirect → GET), so that a reload does not
+    # issue yet another link; the token travels once through the lead's own session
+    session["issued_link"] = {"member_id": member.id, "token": token}
+    return redirect(url_for("experts.issued", engagement_id=engagement.id, member_id=member.id))
+
+
+@bp.get("/engagements/<int:engagement_id>/panel/<int:member_id>/link")
+def issued(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """The personal link just issued, with its QR code; shown once."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    held = session.pop("issued_link", None)
+    if not held or held.get("member_id") != member.id:
+        flash(_("A link is shown only once. Issue a new link if it was not copied."), "info")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    url = url_for("experts.sheet", token=held["token"], _external=True)
     return render_template(
         "experts/link.html", engagement=engagement, member=member, url=url, qr=_qr(url)
     )
@@ -430,7 +473,52 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
                 stats["aggregate"].get(code),
             ]
         )
-    return send_table("专家评分汇总表", headers, rows, f"engagement-{engagement.id}-panel.xlsx")
+    settings = services.settings_of(db.session, engagement)
+    rule = {
+        "mean": "算术平均",
+        "trimmed": f"去掉一个最高分和一个最低分后平均（{settings.trim_min_n} 人及以上）",
+        "median": "中位数",
+        "weighted": "按专家权重加权平均",
+    }[settings.aggregation.value]
+    notes = [
+        [f"{engagement.title} 专家评分汇总表"],
+        [f"汇总方法：{rule}"],
+        [
+            "轮次："
+            + (
+                "第二轮（修订轮）已开启，取各专家最新提交的评分"
+                if settings.round2_open
+                else "第一轮"
+            )
+        ],
+        ["离散提示：变异系数大于 0.25"],
+    ]
+    if stats.get("kendall"):
+        k = stats["kendall"]
+        notes.append(
+            [
+                f"肯德尔和谐系数 W = {k.w:.3f}（χ² = {k.chi2:.2f}，df = {k.dof}，"
+                f"p = {k.pvalue:.3f}；按得分率计算）"
+            ]
+        )
+    if stats.get("icc") is not None:
+        row = stats["icc"].loc["ICC2"]
+        notes.append([f"ICC(2,1) = {row['icc']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"])
+    for item in stats["outliers"].itertuples():
+        notes.append(
+            [f"异常评分：{item.indicator_code} · {names.get(item.expert_id, '')}：{item.reason_zh}"]
+        )
+    numeric = dict.fromkeys(range(1, len(experts) + 6), "0.00")
+    numeric[len(experts) + 4] = "0.000"  # CV
+    numeric[len(experts) + 6] = "0.00"
+    return send_table(
+        "专家评分汇总表",
+        headers,
+        rows,
+        f"engagement-{engagement.id}-panel.xlsx",
+        formats=numeric,
+        notes=notes,
+    )
 
 
 # --- the expert's own pages -------------------------------------------------------------------
@@ -489,10 +577,11 @@ def _render_sheet(
             c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
             for c, s in saved.items()
         }
-        if round_no == 2:  # start the revision from the round-1 score
+        if round_no == 2:  # start the revision from the round-1 score and its reason
             for code, s in first.items():
                 values.setdefault(
-                    code, (format(s.score.normalize(), "f") if s.score is not None else "", "")
+                    code,
+                    (format(s.score.normalize(), "f") if s.score is not None else "", s.comment),
                 )
     done = sum(1 for leaf in leaves if values.get(leaf.code, ("", ""))[0])
     settings = services.settings_of(db.session, member.engagement)
@@ -524,22 +613,29 @@ def _posted_values(member: PanelMember) -> dict[str, tuple[str, str]]:
 def declare(token: str):  # type: ignore[no-untyped-def]
     """Record the declaration; a declared relationship recuses the expert."""
     member = _member_or_gone(token)
-    form = DeclareForm()
-    if not form.validate_on_submit():
-        flash(_("Please answer the declaration."), "danger")
+    if member.declared_at is not None:
         return redirect(url_for("experts.sheet", token=token))
-    try:
-        services.declare(
-            db.session,
-            member,
-            has_conflict=form.conflict.data == "declared",
-            text=form.conflict_text.data or "",
-            confidentiality=bool(form.confidentiality.data),
-        )
-        db.session.commit()
-    except services.PanelError as exc:
-        db.session.rollback()
-        flash(_msg(exc), "danger")
+    form = DeclareForm()
+    error = None
+    if not form.validate_on_submit():
+        error = _("Please answer the declaration.")
+    else:
+        try:
+            services.declare(
+                db.session,
+                member,
+                has_conflict=form.conflict.data == "declared",
+                text=request.form.get("conflict_text", ""),
+                confidentiality=bool(form.confidentiality.data),
+            )
+            db.session.commit()
+        except services.PanelError as exc:
+            db.session.rollback()
+            error = _msg(exc)
+    if error:  # show the page again with what the expert chose and wrote
+        return render_template(
+            "experts/declare.html", member=member, token=token, form=form, error=error
+        ), 422
     return redirect(url_for("experts.sheet", token=token))
 
 
@@ -564,7 +660,7 @@ def save(token: str):  # type: ignore[no-untyped-def]
     except (services.PanelError, StaleDataError) as exc:
         db.session.rollback()
         flash(_msg(exc), "danger")
-        return _render_sheet(member, token, values=values, status=409)
+        return _render_sheet(member, token, status=409)  # the stored values, not the replay
     flash(_("Thank you: your scores are submitted.") if submit else _("Draft saved."), "success")
     return redirect(url_for("experts.sheet", token=token))
 
@@ -635,7 +731,8 @@ def offline_sheet(engagement_id: int, member_id: int, fmt: str):  # type: ignore
         c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
         for c, s in services.scores_of(member, round_no).items()
     }
-    data = offline.sheet_workbook(engagement.title, member.expert.name, leaves, values)
+    step = services.settings_of(db.session, engagement).step
+    data = offline.sheet_workbook(engagement.title, member.expert.name, leaves, values, step)
     return send_file(
         io.BytesIO(data), as_attachment=True, download_name=f"{name}.xlsx", mimetype=XLSX_MIME
     )
