@@ -355,3 +355,15 @@ def test_a_failed_declaration_keeps_what_the_expert_wrote(panel, client):
     text = page.get_data(as_text=True)
     assert page.status_code == 422 and "曾任顾问" in text
     assert 'value="declared" checked' in text
+
+
+def test_the_team_is_told_of_a_recusal_on_the_engagement_page(panel, client, auth):
+    token = panel["links"]["丙专家"][1]
+    declare(client, token, conflict="declared", text="曾为被评价单位提供咨询")
+    auth.login(panel["lead"])
+    page = client.get(f"/engagements/{panel['engagement'].id}").get_data(as_text=True)
+    assert "丙专家" in page and "recused" in page
+    auth.logout()
+    auth.login(panel["client"])
+    page = client.get(f"/engagements/{panel['engagement'].id}").get_data(as_text=True)
+    assert "丙专家" not in page

@@ -255,8 +255,16 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
             if not decision and not can_manage_engagement(current_user, engagement):
                 continue
             transitions.append(target)
-    recent = []
+    recent, recused = [], []
     if internal:
+        from workbench.experts.models import Conflict, PanelMember  # the panel is optional
+
+        recused = db.session.scalars(
+            sa.select(PanelMember).where(
+                PanelMember.engagement_id == engagement.id,
+                PanelMember.conflict == Conflict.DECLARED,
+            )
+        ).all()
         recent = db.session.scalars(
             sa.select(AuditEntry)
             .where(AuditEntry.engagement_id == engagement.id)
@@ -285,6 +293,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         transitions=transitions,
         transition_form=transition_form,
         recent=recent,
+        recused=recused,
         member_form=MemberForm(
             users=[(0, "—"), *((u.id, f"{u.display_name} ({label(u.role)})") for u in staff)]
         ),
