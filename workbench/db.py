@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,14 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def enum_type(cls: type[enum.Enum], length: int = 30) -> sa.Enum:
+    """A portable enum column: stores the members' values as VARCHAR (no native DB enum, so
+    adding a member never needs an ALTER TYPE on PostgreSQL)."""
+    return sa.Enum(
+        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def utcnow() -> dt.datetime:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workbench.db import UTCDateTime, db, utcnow
+from workbench.db import UTCDateTime, db, enum_type, utcnow
 
 if TYPE_CHECKING:
     from workbench.engagements.models import EngagementMember
@@ -41,14 +41,7 @@ class Organisation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
-    kind: Mapped[OrganisationKind] = mapped_column(
-        sa.Enum(
-            OrganisationKind,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    kind: Mapped[OrganisationKind] = mapped_column(enum_type(OrganisationKind, 20))
     region: Mapped[str | None] = mapped_column(sa.String(100))  # 行政区划, e.g. 某省某县
     contact: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -67,9 +60,7 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(100))
     email: Mapped[str | None] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(enum_type(Role, 20))
     organisation_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
     )

@@ -14,14 +14,7 @@ from workbench.accounts.models import Organisation, User
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.goals import GoalNature
 from workbench.core.workflow import EngagementState
-from workbench.db import UTCDateTime, db, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 30) -> sa.Enum:
-    return sa.Enum(
-        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
-
+from workbench.db import UTCDateTime, db, enum_type, utcnow
 
 #: 万元 with 6 decimals = precision to 0.01 元.
 Money = sa.Numeric(18, 6)
@@ -73,8 +66,8 @@ class Engagement(db.Model):
         sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
     )
     project_name: Mapped[str] = mapped_column(sa.String(200))  # 被评价项目
-    kind: Mapped[EvaluationKind] = mapped_column(_enum(EvaluationKind))
-    scope: Mapped[CommissionScope] = mapped_column(_enum(CommissionScope))
+    kind: Mapped[EvaluationKind] = mapped_column(enum_type(EvaluationKind))
+    scope: Mapped[CommissionScope] = mapped_column(enum_type(CommissionScope))
     fiscal_year: Mapped[int] = mapped_column(index=True)
     planned_start: Mapped[dt.date | None]
     planned_end: Mapped[dt.date | None]
@@ -82,15 +75,15 @@ class Engagement(db.Model):
     fee: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # 合同金额, 元
     description: Mapped[str | None] = mapped_column(sa.Text)  # 项目概况
     state: Mapped[EngagementState] = mapped_column(
-        _enum(EngagementState), default=EngagementState.SETUP, index=True
+        enum_type(EngagementState), default=EngagementState.SETUP, index=True
     )
     overall_goal: Mapped[str | None] = mapped_column(sa.Text)  # 总体目标
     annual_goal: Mapped[str | None] = mapped_column(sa.Text)  # 年度目标
     funding_denominator: Mapped[Denominator] = mapped_column(
-        _enum(Denominator), default=Denominator.ADJUSTED
+        enum_type(Denominator), default=Denominator.ADJUSTED
     )
     execution_denominator: Mapped[Denominator] = mapped_column(
-        _enum(Denominator), default=Denominator.ADJUSTED
+        enum_type(Denominator), default=Denominator.ADJUSTED
     )
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="RESTRICT")
@@ -140,7 +133,7 @@ class EngagementMember(db.Model):
         sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
-    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, 20))
+    role: Mapped[MemberRole] = mapped_column(enum_type(MemberRole, 20))
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     engagement: Mapped[Engagement] = relationship(back_populates="members")
@@ -160,7 +153,7 @@ class BudgetLine(db.Model):
     engagement_id: Mapped[int] = mapped_column(
         sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[FundSource] = mapped_column(_enum(FundSource, 20))
+    source: Mapped[FundSource] = mapped_column(enum_type(FundSource, 20))
     initial: Mapped[Decimal | None] = mapped_column(Money)  # 年初预算数
     adjusted: Mapped[Decimal | None] = mapped_column(Money)  # 调整后(全年)预算数
     available: Mapped[Decimal | None] = mapped_column(Money)  # 实际到位资金
@@ -185,7 +178,7 @@ class GoalIndicator(db.Model):
     level1: Mapped[str] = mapped_column(sa.String(50))  # 一级指标, e.g. 产出指标
     level2: Mapped[str] = mapped_column(sa.String(50), default="")  # 二级, e.g. 数量指标
     name: Mapped[str] = mapped_column(sa.String(200))  # 三级指标
-    nature: Mapped[GoalNature] = mapped_column(_enum(GoalNature, 20))
+    nature: Mapped[GoalNature] = mapped_column(enum_type(GoalNature, 20))
     target_value: Mapped[str] = mapped_column(sa.String(100))  # 指标值
     unit: Mapped[str] = mapped_column(sa.String(30), default="")
     actual_value: Mapped[str] = mapped_column(sa.String(100), default="")  # 实际完成值

@@ -11,14 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workbench.core.panel import Aggregation
-from workbench.db import UTCDateTime, db, utcnow
+from workbench.db import UTCDateTime, db, enum_type, utcnow
 from workbench.engagements.models import Engagement
-
-
-def _enum(cls: type[enum.Enum], length: int = 20) -> sa.Enum:
-    return sa.Enum(
-        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class Expert(db.Model):
@@ -56,7 +50,9 @@ class PanelSettings(db.Model):
     engagement_id: Mapped[int] = mapped_column(
         sa.ForeignKey("engagements.id", ondelete="CASCADE"), unique=True
     )
-    aggregation: Mapped[Aggregation] = mapped_column(_enum(Aggregation), default=Aggregation.MEAN)
+    aggregation: Mapped[Aggregation] = mapped_column(
+        enum_type(Aggregation, 20), default=Aggregation.MEAN
+    )
     trim_min_n: Mapped[int] = mapped_column(default=5)
     step: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3), default=Decimal("0.5"))
     round2_open: Mapped[bool] = mapped_column(default=False)
@@ -88,7 +84,7 @@ class PanelMember(db.Model):
     #: the indicator codes this expert scores
     indicator_codes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     weight: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3), default=Decimal(1))
-    conflict: Mapped[Conflict | None] = mapped_column(_enum(Conflict))
+    conflict: Mapped[Conflict | None] = mapped_column(enum_type(Conflict, 20))
     conflict_text: Mapped[str] = mapped_column(sa.Text, default="")
     declared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     confidentiality_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
