@@ -1,0 +1,184 @@
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench.core.surveys import (
+    WjxFormatError,
+    cronbach_alpha,
+    duration_seconds,
+    likert_summary,
+    question_number,
+    read_wjx,
+    sample_size,
+    satisfaction_rate,
+)
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "wenjuanxing"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside")
+
+
+def test_sample_size_matches_the_textbook():
+    assert sample_size() == 385  # 1.96² · 0.25 / 0.05² = 384.16
+    assert sample_size(population=1000) == 278  # 384.16 / (1 + 383.16 / 1000)
+    assert sample_size(margin=0.1) == 97
+    with pytest.raises(ValueError, match="strictly between"):
+        sample_size(margin=0)
+
+
+def test_wilson_interval_by_hand():
+    r = satisfaction_rate(87, 100)
+    z = 1.959963984540054
+    centre = (0.87 + z * z / 200) / (1 + z * z / 100)
+    half = z * math.sqrt(0.87 * 0.13 / 100 + z * z / 40000) / (1 + z * z / 100)
+    assert r.ci_low == pytest.approx(centre - half) and r.ci_high == pytest.approx(centre + half)
+    edge = satisfaction_rate(10, 10)
+    assert edge.rate == 1 and edge.ci_high == 1 and edge.ci_low < 1
+
+
+def test_cronbach_alpha_by_hand_and_listwise_deletion():
+    df = pd.DataFrame(
+        {"q1": [1, 2, 3, 4, 5, None], "q2": [2, 2, 3, 5, 5, 4], "q3": [1, 3, 3, 4, 4, 2]}
+    )
+    result = cronbach_alpha(df)
+    # item variances 2.5 + 2.3 + 1.5 = 6.3; total variance 17.3 → 1.5 · (1 − 6.3/17.3)
+    assert result.alpha == pytest.approx(1.5 * (1 - 6.3 / 17.3))
+    assert result.dropped == 1 and result.n == 5 and result.k == 3
+    assert result.ci[0] < result.alpha < result.ci[1]
+
+
+def test_likert_summary_excludes_dont_know_and_blanks():
+    answers = (
+        ["非常满意"] * 30
+        + ["满意"] * 50
+        + ["一般"] * 15
+        + ["不满意"] * 5
+        + ["不了解"] * 7
+        + [""] * 3
+    )
+    s = likert_summary(answers)
+    assert s.valid == 100 and s.dont_know == 7 and s.missing == 3
+    assert s.rate.rate == pytest.approx(0.8)
+    assert s.index == pytest.approx((30 * 100 + 50 * 80 + 15 * 60 + 5 * 40) / 100)
+    assert s.index_ci[0] < s.index < s.index_ci[1]
+
+
+def test_durations_and_question_numbers():
+    assert duration_seconds("136秒") == 136
+    assert duration_seconds("2分5秒") == 125
+    assert duration_seconds("1时2分3秒") == 3723
+    assert math.isnan(duration_seconds(""))
+    assert question_number("13、您对本项目 (矩阵单选题 *必答)—子项") == 13
+    assert question_number("第6题(运动)") == 6
+    assert question_number("子项") is None
+
+
+@needs_fixtures
+def test_real_text_export():
+    data = read_wjx(FIXTURES / "reportgen_800_800_0.xls")
+    assert data.flavour == "text"
+    assert list(data.meta.columns) == [
+        "序号",
+        "提交答卷时间",
+        "所用时间",
+        "来源",
+        "来源详情",
+        "来自IP",
+    ]
+    assert data.answers.shape == (800, 8)
+    assert "运动┋影视┋购物" in data.answers["6、兴趣爱好"].tolist()
+    assert data.meta["所用时间"].isna().all()  # blanked in this anonymised export
+
+
+@needs_fixtures
+def test_real_code_export():
+    data = read_wjx(FIXTURES / "reportgen_800_800_2.xls")
+    assert data.flavour == "code"
+    assert data.answers.shape == (800, 30)
+    assert any(c.startswith("第6题(") for c in data.answers.columns)
+    values = set(data.answers.to_numpy().ravel())
+    assert "-2" not in values and "-3" not in values
+
+
+def _csv(text: str, encoding: str) -> bytes:
+    return text.encode(encoding)
+
+
+EXPORT = (
+    "序号,提交答卷时间,所用时间,来源,来源详情,来自IP,1、您对本项目的总体满意程度,"
+    "第2题(A),第2题(B)\n"
+    "1,2026/09/03 12:00:00,136秒,手机提交,微信,183.192.16.69(上海-上海),2,1,-3\n"
+    "2,2026/09/03 12:05:10,2分5秒,手机提交,直接访问,1.2.3.4(广东-广州),1,-2,1\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk", "gb18030"])
+def test_generated_csv_exports_in_every_encoding(encoding):
+    data = read_wjx(_csv(EXPORT, encoding), "export.csv")
+    assert data.flavour == "code"
+    assert data.meta["所用时间"].tolist() == [136.0, 125.0]
+    assert data.meta["提交答卷时间"].iloc[1] == pd.Timestamp("2026-09-03 12:05:10")
+    assert data.answers["第2题(B)"].tolist() == ["", "1"]  # −3 and −2 are missing
+
+
+def test_metadata_found_by_name_whatever_the_order():
+    shuffled = (
+        EXPORT.replace("来源,来源详情,来自IP", "来自IP,来源,来源详情")
+        .replace("手机提交,微信,183.192.16.69(上海-上海)", "183.192.16.69(上海-上海),手机提交,微信")
+        .replace("手机提交,直接访问,1.2.3.4(广东-广州)", "1.2.3.4(广东-广州),手机提交,直接访问")
+    )
+    data = read_wjx(_csv(shuffled, "utf-8"), "export.csv")
+    assert data.meta["来源"].tolist() == ["手机提交", "手机提交"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "message"),
+    [
+        (b"", "e.csv", "empty"),
+        (b"\xff\xfe\x00garbage\x00\x81", "e.csv", "neither UTF-8 nor GBK"),
+        (b"a,b\n1,2\n", "e.csv", "序号"),
+        ("序号,提交答卷时间\n1,x\n".encode(), "e.csv", "no question columns"),
+        (b"not excel", "e.xlsx", "not a valid Excel"),
+        (b"PK\x03\x04broken", "e.xlsx", "could not be read"),
+    ],
+)
+def test_malformed_files_fail_cleanly(payload, name, message):
+    with pytest.raises(WjxFormatError, match=message):
+        read_wjx(payload, name)
+
+
+def test_a_huge_cell_is_read_not_crashed():
+    text = (
+        EXPORT.replace("1,2026/09/03 12:00:00", "1,2026/09/03 12:00:00", 1)
+        + "3,,,,,,"
+        + "满" * 100_000
+        + ",1,1\n"
+    )
+    data = read_wjx(text.encode("utf-8"), "big.csv")
+    assert len(data.answers) == 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_contains_the_rate(case):
+    satisfied, valid = case
+    r = satisfaction_rate(satisfied, valid)
+    assert 0 <= r.ci_low <= r.rate <= r.ci_high <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 5), min_size=3, max_size=3), min_size=3, max_size=40))
+def test_alpha_is_at_most_one(rows):
+    df = pd.DataFrame(rows)
+    if np.isclose(df.sum(axis=1).var(ddof=1), 0):
+        return
+    assert cronbach_alpha(df).alpha <= 1 + 1e-12
+
+
+def test_io_is_not_needed_for_bytes():
+    assert read_wjx(io.BytesIO(EXPORT.encode()).getvalue(), "x.csv").answers.shape == (2, 3)

@@ -1,0 +1,301 @@
+"""Satisfaction-survey statistics and the 问卷星 (Wenjuanxing) export reader.
+
+Statistics (``shared/domain`` §4.2):
+
+* satisfaction rate = (非常满意 + 满意) ÷ valid answers, "不了解/说不清" excluded from the
+  denominator, with a Wilson score interval;
+* weighted satisfaction index on 0–100 (level scores 100/80/60/40/20 by default) with a
+  t interval;
+* required sample ``n₀ = z² p (1 − p) / e²``, finite-population corrected
+  ``n = n₀ / (1 + (n₀ − 1) / N)`` — 385 for e = 5 %, 95 %, p = 0.5;
+* Cronbach's α with Feldt's confidence interval, listwise deletion (stated).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DEFAULT_LEVEL_SCORES: dict[str, float] = {
+    "非常满意": 100,
+    "满意": 80,
+    "一般": 60,
+    "不满意": 40,
+    "非常不满意": 20,
+}
+SATISFIED_LEVELS = ("非常满意", "满意")
+DONT_KNOW = ("不了解", "说不清", "不清楚", "不知道", "不了解/说不清")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion with its Wilson interval."""
+
+    rate: float
+    ci_low: float
+    ci_high: float
+    satisfied: int
+    valid: int
+
+
+def satisfaction_rate(satisfied: int, valid: int, confidence: float = 0.95) -> Rate:
+    """Share satisfied with a Wilson score interval.
+
+    .. math:: \\frac{\\hat p + z^2/2n \\pm z \\sqrt{\\hat p (1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    Examples
+    --------
+    >>> r = satisfaction_rate(87, 100)
+    >>> round(r.rate, 2), round(r.ci_low, 4), round(r.ci_high, 4)
+    (0.87, 0.7902, 0.9224)
+    """
+    if valid <= 0:
+        raise ValueError("a satisfaction rate needs at least one valid answer")
+    if not 0 <= satisfied <= valid:
+        raise ValueError("satisfied answers must lie between 0 and the valid answers")
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    p = satisfied / valid
+    denominator = 1 + z * z / valid
+    centre = (p + z * z / (2 * valid)) / denominator
+    half = z * math.sqrt(p * (1 - p) / valid + z * z / (4 * valid * valid)) / denominator
+    # exact bounds at the ends (floating point would give 1 − 1e-16)
+    low = 0.0 if satisfied == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if satisfied == valid else max(p, min(1.0, centre + half))
+    return Rate(rate=p, ci_low=low, ci_high=high, satisfied=satisfied, valid=valid)
+
+
+def sample_size(
+    margin: float = 0.05, confidence: float = 0.95, p: float = 0.5, population: int | None = None
+) -> int:
+    """Valid responses needed for a proportion within ±``margin``.
+
+    >>> sample_size(), sample_size(population=1000), sample_size(margin=0.03)
+    (385, 278, 1068)
+    """
+    if not 0 < margin < 1 or not 0 < confidence < 1 or not 0 < p < 1:
+        raise ValueError("margin, confidence and p must lie strictly between 0 and 1")
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    n0 = z * z * p * (1 - p) / (margin * margin)
+    if population is not None:
+        if population < 1:
+            raise ValueError("the population must be at least 1")
+        n0 = n0 / (1 + (n0 - 1) / population)
+    return math.ceil(n0 - 1e-9)
+
+
+@dataclass(frozen=True)
+class Alpha:
+    """Cronbach's α, its interval, and how many rows were used / dropped."""
+
+    alpha: float
+    ci: tuple[float, float]
+    n: int
+    k: int
+    dropped: int
+
+
+def cronbach_alpha(items: pd.DataFrame, confidence: float = 0.95) -> Alpha:
+    """Cronbach's α of the item columns (rows = respondents), listwise deletion.
+
+    .. math:: \\alpha = \\frac{k}{k-1}\\left(1 - \\frac{\\sum_i s_i^2}{s_T^2}\\right)
+
+    with Feldt's interval ``1 − (1 − α) F``.
+
+    >>> df = pd.DataFrame({"q1": [1, 2, 3, 4, 5], "q2": [2, 2, 3, 5, 5], "q3": [1, 3, 3, 4, 4]})
+    >>> round(cronbach_alpha(df).alpha, 4)
+    0.9538
+    """
+    if not isinstance(items, pd.DataFrame) or items.shape[1] < 2:
+        raise ValueError("Cronbach's alpha needs at least 2 item columns")
+    data = items.apply(pd.to_numeric, errors="coerce").dropna(axis=0, how="any")
+    n, k = data.shape
+    if n < 2:
+        raise ValueError("Cronbach's alpha needs at least 2 complete rows")
+    item_var = data.var(axis=0, ddof=1).sum()
+    total_var = data.sum(axis=1).var(ddof=1)
+    if total_var == 0:
+        raise ValueError("every respondent gave the same total: alpha is undefined")
+    alpha = k / (k - 1) * (1 - item_var / total_var)
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    low = 1 - (1 - alpha) * stats.f.isf((1 - confidence) / 2, df1, df2)
+    high = 1 - (1 - alpha) * stats.f.isf((1 + confidence) / 2, df1, df2)
+    return Alpha(alpha=float(alpha), ci=(float(low), float(high)), n=n, k=k, dropped=len(items) - n)
+
+
+@dataclass(frozen=True)
+class LikertSummary:
+    """One Likert question: counts per level, rate, index and the excluded answers."""
+
+    counts: dict[str, int]
+    valid: int
+    dont_know: int
+    missing: int
+    rate: Rate | None
+    index: float | None
+    index_ci: tuple[float, float] | None
+
+
+def likert_summary(
+    answers: Sequence[object],
+    level_scores: Mapping[str, float] | None = None,
+    satisfied: Sequence[str] = SATISFIED_LEVELS,
+    dont_know: Sequence[str] = DONT_KNOW,
+    confidence: float = 0.95,
+) -> LikertSummary:
+    """Summarise one question answered with level labels (e.g. 非常满意 … 非常不满意).
+
+    "不了解/说不清" answers and blanks are left out of the denominator; answers outside the
+    scale count as missing.
+
+    >>> s = likert_summary(["非常满意", "满意", "一般", "不了解", "", "满意"])
+    >>> s.valid, s.dont_know, round(s.rate.rate, 2), s.index
+    (4, 1, 0.75, 80.0)
+    """
+    scores = dict(level_scores or DEFAULT_LEVEL_SCORES)
+    counts = dict.fromkeys(scores, 0)
+    dk = missing = 0
+    values: list[float] = []
+    for raw in answers:
+        text = (
+            "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw).strip()
+        )
+        if text in scores:
+            counts[text] += 1
+            values.append(float(scores[text]))
+        elif text in dont_know:
+            dk += 1
+        else:
+            missing += 1
+    valid = len(values)
+    if valid == 0:
+        return LikertSummary(counts, 0, dk, missing, None, None, None)
+    happy = sum(counts.get(level, 0) for level in satisfied)
+    index = float(np.mean(values))
+    ci = None
+    if valid > 1:
+        sem = float(np.std(values, ddof=1)) / math.sqrt(valid)
+        t = float(stats.t.ppf(1 - (1 - confidence) / 2, valid - 1))
+        ci = (index - t * sem, index + t * sem)
+    return LikertSummary(
+        counts, valid, dk, missing, satisfaction_rate(happy, valid, confidence), index, ci
+    )
+
+
+# --- 问卷星 exports ---------------------------------------------------------------------------
+
+#: Canonical metadata columns of a 问卷星 export (found by name, in any order).
+WJX_META = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
+_CODE_HEADER = re.compile(r"^第\s*\d+\s*题\s*[(（]")
+_QUESTION_HEADER = re.compile(r"^\s*(\d+)\s*[、.．]")
+_DURATION = re.compile(r"(?:(\d+)\s*小?时)?\s*(?:(\d+)\s*分钟?)?\s*(?:(\d+)\s*秒)?")
+MISSING_CODES = ("-2", "-3")
+
+
+class WjxFormatError(ValueError):
+    """The file is not a readable 问卷星 export; the message says why."""
+
+
+@dataclass
+class WjxData:
+    """One 问卷星 export: metadata (canonical names), answers, and the flavour."""
+
+    meta: pd.DataFrame
+    answers: pd.DataFrame
+    flavour: str  # "text" (按选项文本) or "code" (按选项序号)
+    notes: list[str] = field(default_factory=list)
+
+
+def duration_seconds(text: object) -> float:
+    """``"136秒"``, ``"2分5秒"``, ``"1时2分3秒"`` or ``"136"`` → seconds (NaN when blank)."""
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        return float("nan")
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        return float(raw)
+    match = _DURATION.fullmatch(raw)
+    if not match or not any(match.groups()):
+        return float("nan")
+    h, m, s = (int(g) if g else 0 for g in match.groups())
+    return float(h * 3600 + m * 60 + s)
+
+
+def _read_any(source: str | Path | bytes, name: str) -> pd.DataFrame:
+    data = Path(source).read_bytes() if not isinstance(source, bytes) else source
+    if not data:
+        raise WjxFormatError("the file is empty")
+    lower = name.lower()
+    try:
+        if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+            return pd.read_excel(
+                io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False
+            )
+        if lower.endswith((".xls", ".xlsx")):
+            raise WjxFormatError("the file is not a valid Excel workbook")
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise WjxFormatError("the CSV file is neither UTF-8 nor GBK/GB18030")
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except WjxFormatError:
+        raise
+    except Exception as exc:  # parser errors on truncated or hostile files
+        raise WjxFormatError(f"the file could not be read: {str(exc)[:200]}") from exc
+
+
+def read_wjx(source: str | Path | bytes, name: str | None = None) -> WjxData:
+    """Read a 问卷星 export (.xls, .xlsx or .csv, either flavour).
+
+    Metadata columns are found by name; 所用时间 becomes seconds and 提交答卷时间 a datetime.
+    In the option-number flavour the codes −2 and −3 (skipped / not shown) become missing.
+
+    Raises
+    ------
+    WjxFormatError
+        Empty, unreadable or not a 问卷星 export (no 序号 column or no question columns).
+    """
+    name = name or str(source if not isinstance(source, bytes) else "upload")
+    frame = _read_any(source, name)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "序号" not in frame.columns:
+        raise WjxFormatError("no 序号 column: this does not look like a 问卷星 export")
+    meta_cols = [c for c in WJX_META if c in frame.columns]
+    questions = [c for c in frame.columns if c not in WJX_META]
+    if not questions:
+        raise WjxFormatError("no question columns were found")
+    notes = [f"metadata column {c} is missing" for c in WJX_META if c not in frame.columns]
+    meta = pd.DataFrame(index=frame.index)
+    for col in WJX_META:
+        meta[col] = frame[col] if col in meta_cols else ""
+    meta["所用时间"] = meta["所用时间"].map(duration_seconds)
+    meta["提交答卷时间"] = pd.to_datetime(
+        meta["提交答卷时间"].replace("", None), format="%Y/%m/%d %H:%M:%S", errors="coerce"
+    )
+    answers = frame[questions].copy()
+    is_code = any(_CODE_HEADER.match(c) for c in questions) or _all_numeric(answers)
+    if is_code:
+        answers = answers.replace(list(MISSING_CODES), "")
+    return WjxData(meta=meta, answers=answers, flavour="code" if is_code else "text", notes=notes)
+
+
+def _all_numeric(answers: pd.DataFrame) -> bool:
+    sample = answers.head(200)
+    values = [v for col in sample.columns for v in sample[col].tolist() if str(v).strip()]
+    return bool(values) and all(re.fullmatch(r"-?\d+(\.\d+)?", str(v).strip()) for v in values)
+
+
+def question_number(header: str) -> int | None:
+    """``"13、您对…"`` → 13; ``"第6题(运动)"`` → 6; otherwise None."""
+    match = _QUESTION_HEADER.match(header) or re.match(r"^第\s*(\d+)\s*题", header)
+    return int(match.group(1)) if match else None
