@@ -10,6 +10,12 @@ MODULES = [
     "workbench.core.budget",
     "workbench.core.workflow",
     "workbench.core.goals",
+    "workbench.core.weights",
+    "workbench.core.scoring",
+    "workbench.core.indicators",
+    "workbench.core.agreement",
+    "workbench.core.panel",
+    "workbench.core.surveys",
 ]
 
 
