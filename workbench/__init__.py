@@ -73,12 +73,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.experts.views import bp as experts_bp
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
+    from workbench.surveys.views import bp as surveys_bp
 
     accounts.init_app(app)
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(templates_library_bp)
     app.register_blueprint(experts_bp)
+    app.register_blueprint(surveys_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

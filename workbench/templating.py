@@ -17,7 +17,9 @@ def money(value: Decimal | None) -> str:
     return format_number(value)
 
 
-def percent(value: Decimal | None) -> str:
+def percent(value: Decimal | float | None) -> str:
+    if isinstance(value, float):  # statistics arrive as floats
+        value = Decimal(repr(value))
     return format_percent(value)
 
 

@@ -18,6 +18,7 @@ from workbench.core.indicators import (
     ExpertMethod,
     RatioFormula,
     RatioMethod,
+    SurveyMethod,
     TargetMethod,
     Template,
 )
@@ -75,6 +76,7 @@ def derived_inputs(
     budget: BudgetTable,
     goals: list[dict[str, str]],
     panel: dict[str, Decimal] | None = None,
+    survey: dict[str, Decimal] | None = None,
 ) -> dict[str, LeafInput]:
     """Inputs that follow from the engagement's own data, per leaf code."""
     out: dict[str, LeafInput] = {}
@@ -111,6 +113,8 @@ def derived_inputs(
             )
             if num is not None and den and not partial:
                 out[leaf.code] = LeafInput(numerator=num, denominator=den)
+        elif isinstance(method, SurveyMethod) and survey and leaf.code in survey:
+            out[leaf.code] = LeafInput(rate=survey[leaf.code])  # from the imported survey
         elif isinstance(method, ExpertMethod) and panel and leaf.code in panel:
             # the panel's aggregated score, capped at the weight (scores are entered 0..max)
             out[leaf.code] = LeafInput(score=min(panel[leaf.code], leaf.weight))

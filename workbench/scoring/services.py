@@ -526,9 +526,14 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
         for g in engagement.goals
     ]
     from workbench.experts.services import panel_scores  # the panel feeds the expert leaves
+    from workbench.surveys.services import survey_rates  # surveys feed the survey leaves
 
     derived = frames.derived_inputs(
-        template, budget_of(engagement), goals, panel_scores(session, engagement)
+        template,
+        budget_of(engagement),
+        goals,
+        panel_scores(session, engagement),
+        survey_rates(session, engagement),
     )
     inputs = frames.merge_inputs(derived, entered)
     na = [code for code, r in rows.items() if r.not_applicable]

@@ -1,0 +1,127 @@
+import io
+from decimal import Decimal as D
+
+import pytest
+import sqlalchemy as sa
+
+from workbench.accounts.models import OrganisationKind, Role
+from workbench.scoring import services as scoring
+from workbench.surveys.models import Survey, SurveyResponse
+
+HEADER = "序号,提交答卷时间,所用时间,来源,来源详情,来自IP,1、您对本项目的总体满意程度,2、性别\n"
+
+
+def export(rows, gender="男"):
+    meta = "手机提交,微信"
+    lines = [HEADER] + [
+        f"{i},2026/09/03 12:00:{i % 60:02d},{60 + i}秒,{meta},10.0.0.{i % 250}(临川),{a},{gender}\n"
+        for i, a in enumerate(rows, start=1)
+    ]
+    return "".join(lines).encode("gbk")
+
+
+@pytest.fixture
+def setup(session, make_org, make_user, make_engagement):
+    bureau = make_org(OrganisationKind.CLIENT)
+    lead = make_user(Role.EVALUATOR)
+    engagement = make_engagement(lead=lead, client=bureau)
+    scoring.instantiate(session, lead, engagement, scoring.bundled_templates()["project-2020"])
+    session.commit()
+    return {
+        "engagement": engagement,
+        "lead": lead,
+        "client": make_user(Role.CLIENT, organisation=bureau),
+    }
+
+
+def upload(client, eid, payload, name="wjx.csv", population=""):
+    return client.post(
+        f"/engagements/{eid}/surveys/",
+        content_type="multipart/form-data",
+        data={
+            "title": "受益群众满意度",
+            "group": "受益群众",
+            "population": population,
+            "file": (io.BytesIO(payload), name),
+        },
+    )
+
+
+def test_import_map_and_feed_the_satisfaction_indicator(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    answers = ["非常满意"] * 40 + ["满意"] * 45 + ["一般"] * 10 + ["不满意"] * 5 + ["不了解"] * 4
+    response = upload(client, eid, export(answers), population="5000")
+    assert response.status_code == 302
+    survey = session.scalar(sa.select(Survey))
+    assert len(survey.responses) == 104 and survey.flavour == "text"
+    page = client.get(response.location).get_data(as_text=True)
+    assert "1、您对本项目的总体满意程度" in page
+    levels = {f"level-{i}": "" for i in range(10)}
+    mapping = client.get(response.location)
+    assert mapping.status_code == 200
+    from workbench.surveys.services import distinct_answers, guess_level
+
+    found = distinct_answers(survey, ["1、您对本项目的总体满意程度"])
+    levels = {f"level-{i}": guess_level(a, "text") for i, a in enumerate(found)}
+    saved = client.post(
+        response.location,
+        data={
+            "columns": ["1、您对本项目的总体满意程度"],
+            "leaf_code": "D12",
+            "action": "save",
+            **levels,
+        },
+    )
+    assert saved.status_code == 302
+    overview = client.get(f"/engagements/{eid}/surveys/").get_data(as_text=True)
+    assert "85.00%" in overview  # (40 + 45) / 100 valid; 不了解 left out
+    session.expire_all()  # the requests changed the survey in their own sessions
+    computed = scoring.compute(session, setup["engagement"])
+    d12 = next(n for n in computed.result.nodes if n.code == "D12")
+    assert d12.score == D(10) * D("0.85") / D("0.9")  # proportional to the 90 % target
+    assert "D12" in computed.derived
+
+
+def test_code_export_maps_option_numbers(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    upload(client, eid, export(["1", "2", "2", "5", "-3"], gender="1"))
+    survey = session.scalar(sa.select(Survey))
+    assert survey.flavour == "code"
+    from workbench.surveys.services import guess_level
+
+    assert [guess_level(v, "code") for v in ("1", "2", "5", "6")] == [
+        "非常满意",
+        "满意",
+        "非常不满意",
+        "不了解",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "message"),
+    [
+        (b"", "e.csv", "empty"),
+        (b"a,b\n1,2\n", "e.csv", "序号"),
+        (b"PK\x03\x04junk", "e.xlsx", "could not be read"),
+    ],
+)
+def test_a_bad_export_imports_nothing(setup, client, auth, session, payload, name, message):
+    auth.login(setup["lead"])
+    response = upload(client, setup["engagement"].id, payload, name)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_raw_export_keeps_no_ip_address_and_clients_see_nothing(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    upload(client, eid, export(["满意", "一般"]))
+    survey = session.scalar(sa.select(Survey))
+    raw = client.get(f"/engagements/{eid}/surveys/{survey.id}/raw.xlsx")
+    assert b"10.0.0." not in raw.data
+    assert all(len(r.ip_hash) == 64 for r in survey.responses)
+    auth.logout()
+    auth.login(setup["client"])
+    assert client.get(f"/engagements/{eid}/surveys/").status_code == 404
