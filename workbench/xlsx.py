@@ -42,6 +42,16 @@ def safe_cell(value: Any) -> Any:
     return text
 
 
+def cell_text(value: Any) -> str:
+    """A cell read back as text: 12.0 → "12", and the apostrophe :func:`safe_cell` added to a
+    formula-like text removed again."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip().removeprefix("'")
+
+
 def table_bytes(
     title: str,
     headers: Sequence[str],

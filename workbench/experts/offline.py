@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from workbench.core.indicators import Indicator
-from workbench.xlsx import safe_cell
+from workbench.xlsx import cell_text, safe_cell
 
 HEADERS = ["编码", "指标", "满分", "得分", "评语（扣分时必填）", "评分标准"]
 FIRST_DATA_ROW = 5
@@ -119,21 +119,13 @@ def read_sheet(data: bytes, codes: list[str]) -> tuple[dict[str, tuple[str, str]
             continue
         score = row[col["得分"]] if col["得分"] < len(row) else None
         comment = row[comment_col] if comment_col is not None and comment_col < len(row) else ""
-        values[code] = (_text(score), str(comment or "").strip())
+        values[code] = (cell_text(score), str(comment or "").strip())
         where[code] = offset
     missing = [c for c in codes if c not in values]
     problems += [(None, "missing_row:" + c) for c in missing]
     if problems:
         raise OfflineSheetError(problems)
     return values, where
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def sheet_document(title: str, expert: str, client: str, leaves: list[Indicator]) -> bytes:

@@ -14,7 +14,7 @@ from openpyxl.utils import get_column_letter
 
 from workbench.core.indicators import InvalidTemplate, Template, TemplateError, parse_template
 from workbench.core.numbers import round_half_up
-from workbench.xlsx import XLSX_MIME, safe_cell
+from workbench.xlsx import XLSX_MIME, cell_text, safe_cell
 
 METHOD_NAMES_ZH = {
     "target": "目标值对比",
@@ -118,14 +118,6 @@ def send_template_xlsx(template: Template, filename: str) -> Response:
     )
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip().removeprefix("'")
-
-
 def template_from_workbook(data: bytes, name: str) -> Template:
     """Read the layout written by :func:`template_workbook` (header names, not positions)."""
     try:
@@ -138,7 +130,7 @@ def template_from_workbook(data: bytes, name: str) -> Template:
     rows = list(sheet.iter_rows(values_only=True))
     if not rows:
         raise InvalidTemplate([TemplateError(name, "", "the first sheet is empty")])
-    header = [_text(h) for h in rows[0]]
+    header = [cell_text(h) for h in rows[0]]
     missing = [c for c in ("编码", "名称", "分值") if c not in header]
     if missing:
         raise InvalidTemplate(
@@ -149,7 +141,7 @@ def template_from_workbook(data: bytes, name: str) -> Template:
     if META_SHEET in wb.sheetnames:
         for key, value, *_rest in wb[META_SHEET].iter_rows(values_only=True):
             if key in META_KEYS and value not in (None, ""):
-                meta[str(key)] = _text(value)
+                meta[str(key)] = cell_text(value)
     nodes: dict[str, dict[str, Any]] = {}
     top: list[dict[str, Any]] = []
     rows_path: dict[str, str] = {}  # code → path in the mapping (as validation reports it)
@@ -157,7 +149,7 @@ def template_from_workbook(data: bytes, name: str) -> Template:
     for line, row in enumerate(rows[1:], start=2):
 
         def get(column: str, row: tuple[Any, ...] = row) -> str:
-            return _text(row[col[column]]) if column in col and col[column] < len(row) else ""
+            return cell_text(row[col[column]]) if column in col and col[column] < len(row) else ""
 
         code = get("编码")
         if not code and not get("名称"):
