@@ -38,6 +38,7 @@ BASE_CONFIG: dict[str, Any] = {
     "ARGON2_MEMORY_COST": 1024,
     "ARGON2_PARALLELISM": 1,
     "RATELIMIT_ENABLED": False,
+    "SURVEY_IMPORT_INLINE": True,
     "BABEL_DEFAULT_LOCALE": "en",
 }
 

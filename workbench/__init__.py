@@ -73,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.experts.views import bp as experts_bp
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
+    from workbench.surveys.public import bp as public_survey_bp
     from workbench.surveys.views import bp as surveys_bp
 
     accounts.init_app(app)
@@ -81,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(templates_library_bp)
     app.register_blueprint(experts_bp)
     app.register_blueprint(surveys_bp)
+    app.register_blueprint(public_survey_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

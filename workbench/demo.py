@@ -90,7 +90,6 @@ DEMO_SCORES: dict[str, LeafInput] = {
         score=Decimal("6.5"),
         reason="每公里管网成本低于计划，但净水设备采购有小幅超支",
     ),
-    "D12": LeafInput(rate=Decimal("0.874")),
 }
 
 
@@ -265,6 +264,7 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
             session, lead, engagement, EngagementState.DESIGN, note="工作方案已通过内部评审"
         )
     _ensure_scored(session, users["zhang.wei"])
+    _ensure_surveys(session, users["zhang.wei"])
     return [(u, p, r.value) for u, _n, r, _o, p in DEMO_USERS]
 
 
@@ -275,3 +275,208 @@ def _ensure_scored(session: Session, lead: User) -> None:
     engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
     if engagement is not None and scoring.system_of(session, engagement) is None:
         _score_demo(session, lead, engagement)
+
+
+DEMO_TOWNS = ("临川镇", "青山乡", "河口镇", "石门乡")
+DEMO_TOWN_POPULATION = {"临川镇": 16800, "青山乡": 9600, "河口镇": 10200, "石门乡": 5400}
+
+
+def _ensure_surveys(session: Session, lead: User) -> None:
+    """A published beneficiary questionnaire answered on the public page (with planted bad
+    responses), an imported 问卷星 export of service users, screening rules, and the
+    satisfaction indicator (D12) fed by both."""
+    import random
+
+    from workbench.surveys import builder, collect, services
+    from workbench.surveys.models import Survey
+
+    engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+    if engagement is None or session.scalar(
+        sa.select(Survey.id).where(Survey.engagement_id == engagement.id)
+    ):
+        return
+    rng = random.Random(2025)
+    start = builder.questionnaire_library()["beneficiary"]
+    survey = builder.create_form(
+        session,
+        lead,
+        engagement,
+        title="临川县农村饮水安全工程受益群众满意度调查",
+        group="受益群众",
+        population=sum(DEMO_TOWN_POPULATION.values()),
+        start_from=start,
+    )
+    questions = builder.questions_of(survey)
+    town_index = next(i for i, q in enumerate(questions) if "乡镇" in q.text)
+    questions[town_index] = questions[town_index].model_copy(update={"options": list(DEMO_TOWNS)})
+    builder.set_questions(session, lead, survey, questions, "demo towns")
+    town_column = survey.columns[
+        next(i for i, c in enumerate(survey.columns) if c.startswith(f"{town_index + 1}、"))
+    ]
+    builder.publish(
+        session,
+        lead,
+        survey,
+        status="open",
+        opens_at=None,
+        closes_at=None,
+        target_n=380,
+        distributed=None,
+        require_token=False,
+        group_column=town_column,
+        group_targets={
+            t: {"population": n, "quota": None} for t, n in DEMO_TOWN_POPULATION.items()
+        },
+    )
+    levels = ["非常满意", "满意", "一般", "不满意", "非常不满意"]
+    now = dt.datetime.now(dt.UTC)
+
+    def form(town: str, mood: int, attention: str = "满意") -> dict[str, list[str]]:
+        data: dict[str, list[str]] = {}
+        for i, q in enumerate(questions, start=1):
+            if q.type == "matrix":
+                for j in range(1, len(q.items) + 1):
+                    level = min(4, max(0, mood + rng.choice((-1, 0, 0, 1))))
+                    data[f"q{i}.{j}"] = [levels[level]]
+            elif q.expected:
+                data[f"q{i}"] = [attention]
+            elif q.type == "likert":
+                data[f"q{i}"] = [levels[min(4, max(0, mood + rng.choice((0, 0, 1))))]]
+            elif i - 1 == town_index:
+                data[f"q{i}"] = [town]
+            elif q.type in ("single", "multiple"):
+                data[f"q{i}"] = [rng.choice(q.options)]
+        return data
+
+    def answer(
+        n: int, data: dict[str, list[str]], seconds: float, ip: str, at: dt.datetime | None = None
+    ) -> None:
+        response, errors = collect.submit(
+            session,
+            survey,
+            data,
+            started_at=now - dt.timedelta(minutes=3 * (120 - n), seconds=seconds),
+            ip_hash=collect.salted("demo", survey.id, ip),
+            ua_hash=collect.salted("demo", survey.id, "Mozilla/5.0 (iPhone) MicroMessenger"),
+            device_hash=collect.salted("demo", survey.id, f"device-{n}"),
+        )
+        if response is None:
+            raise RuntimeError(f"demo response rejected: {errors}")
+        response.submitted_at = at or now - dt.timedelta(minutes=3 * (120 - n))
+        response.duration_s = seconds
+
+    n = 0
+    for town, count in zip(DEMO_TOWNS, (40, 24, 26, 14), strict=True):
+        for _ in range(count):
+            n += 1
+            mood = rng.choices((0, 1, 2, 3), weights=(40, 42, 13, 5))[0]
+            answer(n, form(town, mood), rng.uniform(150, 420), f"10.1.{n // 250}.{n % 250}")
+    # planted bad responses: clicked through in seconds, failed the attention check,
+    # and a burst of five from one address within minutes
+    for _ in range(3):
+        n += 1
+        answer(n, form(rng.choice(DEMO_TOWNS), 0), rng.uniform(9, 18), f"10.2.0.{n}")
+    for _ in range(2):
+        n += 1
+        answer(n, form(rng.choice(DEMO_TOWNS), 1, attention="非常满意"), 200, f"10.3.0.{n}")
+    for k in range(5):
+        n += 1
+        answer(n, form("临川镇", 0), 160 + k, "10.9.9.9", now - dt.timedelta(minutes=30 - k))
+    session.expire(survey, ["responses"])
+    services.save_cleaning(
+        session,
+        lead,
+        survey,
+        {
+            "min_seconds": 30,
+            "straightline_groups": [],
+            "burst_count": 2,
+            "burst_minutes": 10,
+            "attention": {
+                f"{i + 1}、{q.text}": q.expected for i, q in enumerate(questions) if q.expected
+            },
+            "key_columns": [],
+            "duplicates": True,
+        },
+    )
+    services.save_mapping(
+        session,
+        lead,
+        survey,
+        columns=survey.satisfaction_columns,
+        level_map=survey.level_map,
+        leaf_code="D12",
+        leaf_measure="rate",
+    )
+    _import_demo_export(session, lead, engagement, rng)
+
+
+def _import_demo_export(session: Session, lead: User, engagement: Engagement, rng) -> None:  # type: ignore[no-untyped-def]
+    """A 问卷星 export (option-text flavour, GBK CSV) of the service-user survey."""
+    from workbench.surveys import jobs, services
+    from workbench.surveys.models import ImportJob, Survey
+
+    header = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP"]
+    questions = [
+        "1、您对供水水质的满意程度",
+        "2、您对供水稳定性（停水、水压）的满意程度",
+        "3、您对供水服务（报修、收费）的满意程度",
+        "4、您所在的村（社区）",
+    ]
+    lines = [",".join(header + questions)]
+    levels = ["非常满意", "满意", "一般", "不满意", "非常不满意", "不了解"]
+    for i in range(1, 81):
+        seconds = rng.randint(95, 400) if i not in (17, 52) else rng.randint(6, 12)
+        answers = [rng.choices(levels, weights=(38, 44, 10, 4, 1, 3))[0] for _ in range(3)]
+        lines.append(
+            ",".join(
+                [
+                    str(i + 3),  # 问卷星 numbering after deleted test answers
+                    f"2026/04/{10 + i % 12:02d} {9 + i % 10:02d}:{i % 60:02d}:{(i * 7) % 60:02d}",
+                    f"{seconds}秒",
+                    "手机提交",
+                    "微信",
+                    f"117.{i % 7}.{i % 200}.{i}(某省-临川)",
+                    *answers,
+                    rng.choice(["东村", "西村", "南桥社区"]),
+                ]
+            )
+        )
+    data = ("\n".join(lines) + "\n").encode("gb18030")
+    job = jobs.create(
+        session,
+        lead,
+        engagement,
+        kind="wjx",
+        data=data,
+        filename="临川供水服务满意度_问卷星导出.csv",
+        options={
+            "title": "供水服务对象满意度调查（问卷星）",
+            "group": "服务对象",
+            "population": 3200,
+        },
+        survey=None,
+    )
+    job.status = "queued"
+    session.flush()
+    jobs.run(job.id)
+    job = session.get(ImportJob, job.id)
+    survey = session.get(Survey, job.survey_id) if job and job.survey_id else None
+    if survey is None:
+        raise RuntimeError(f"demo import failed: {job.errors if job else 'no job'}")
+    services.save_cleaning(
+        session,
+        lead,
+        survey,
+        {"min_seconds": 30, "straightline_groups": [], "attention": {}, "key_columns": []},
+    )
+    level_map = {level: level for level in levels[:5]} | {"不了解": "不了解"}
+    services.save_mapping(
+        session,
+        lead,
+        survey,
+        columns=questions[:3],
+        level_map=level_map,
+        leaf_code="D12",
+        leaf_measure="rate",
+    )

@@ -121,6 +121,26 @@ ACTION_LABELS: dict[str, object] = {
     "panel.reopen": _l("Expert sheet reopened"),
     "panel.round2": _l("Revision round opened"),
     "panel.settings": _l("Panel settings changed"),
+    "survey.import": _l("Survey responses imported"),
+    "survey.mapping": _l("Survey items and levels changed"),
+    "survey.create": _l("Questionnaire created"),
+    "survey.questions": _l("Questionnaire changed"),
+    "survey.publish": _l("Survey collection settings changed"),
+    "survey.tokens": _l("One-time codes generated"),
+    "survey.cleaning": _l("Screening rules changed"),
+    "survey.override": _l("Screening decision on a response"),
+}
+
+#: Survey and import states.
+SURVEY_STATUS: dict[str, object] = {
+    "draft": _l("draft"),
+    "open": _l("open"),
+    "closed": _l("closed"),
+    "mapping": _l("waiting for the column mapping"),
+    "queued": _l("queued"),
+    "running": _l("running"),
+    "done": _l("done"),
+    "failed": _l("failed"),
 }
 
 #: Audited field names as people read them.
@@ -138,6 +158,18 @@ FIELD_LABELS: dict[str, object] = {
     "description": _l("Project overview"),
     "evaluated_units": _l("Evaluated unit(s)"),
     "state": _l("Status"),
+    "status": _l("Status"),
+    "responses": _l("Responses"),
+    "columns": _l("Satisfaction items"),
+    "leaf": _l("Indicator fed"),
+    "measure": _l("Measure"),
+    "questions": _l("Questions"),
+    "closes_at": _l("Closes at"),
+    "target_n": _l("Target sample"),
+    "require_token": _l("One-time codes required"),
+    "tokens": _l("Codes"),
+    "rules": _l("Screening rules"),
+    "override": _l("Decision"),
     "role": _l("Role"),
     "overall_goal": _l("Overall goal"),
     "annual_goal": _l("Annual goal"),

@@ -10,7 +10,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from workbench.core.numbers import format_number, format_percent
-from workbench.labels import action_label, label
+from workbench.labels import SURVEY_STATUS, action_label, label
 
 
 def money(value: Decimal | None) -> str:
@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
         datetime=local_datetime,
         date=local_date,
         action=action_label,
+        status=lambda v: str(SURVEY_STATUS.get(v, v)),
     )
 
     @app.context_processor

@@ -34,29 +34,36 @@ def setup(session, make_org, make_user, make_engagement):
     }
 
 
-def upload(client, eid, payload, name="wjx.csv", population=""):
-    return client.post(
-        f"/engagements/{eid}/surveys/",
+def upload(client, eid, payload, name="wjx.csv", population="", kind="wjx", target=""):
+    """Upload through the import form; returns the job page it redirects to."""
+    response = client.post(
+        f"/engagements/{eid}/surveys/import",
         content_type="multipart/form-data",
         data={
-            "title": "受益群众满意度",
-            "group": "受益群众",
-            "population": population,
-            "file": (io.BytesIO(payload), name),
+            "imp-kind": kind,
+            "imp-target": target,
+            "imp-title": "受益群众满意度",
+            "imp-group": "受益群众",
+            "imp-population": population,
+            "imp-file": (io.BytesIO(payload), name),
         },
     )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
 
 
 def test_import_map_and_feed_the_satisfaction_indicator(setup, client, auth, session):
     auth.login(setup["lead"])
     eid = setup["engagement"].id
     answers = ["非常满意"] * 40 + ["满意"] * 45 + ["一般"] * 10 + ["不满意"] * 5 + ["不了解"] * 4
-    response = upload(client, eid, export(answers), population="5000")
-    assert response.status_code == 302
+    job = upload(client, eid, export(answers), population="5000")
+    assert "104" in client.get(job.location).get_data(as_text=True)
     survey = session.scalar(sa.select(Survey))
     assert len(survey.responses) == 104 and survey.flavour == "text"
-    page = client.get(response.location).get_data(as_text=True)
+    response = client.get(f"/engagements/{eid}/surveys/{survey.id}/mapping")
+    page = response.get_data(as_text=True)
     assert "1、您对本项目的总体满意程度" in page
+    response.location = f"/engagements/{eid}/surveys/{survey.id}/mapping"
     levels = {f"level-{i}": "" for i in range(10)}
     mapping = client.get(response.location)
     assert mapping.status_code == 200
@@ -109,8 +116,9 @@ def test_code_export_maps_option_numbers(setup, client, auth, session):
 )
 def test_a_bad_export_imports_nothing(setup, client, auth, session, payload, name, message):
     auth.login(setup["lead"])
-    response = upload(client, setup["engagement"].id, payload, name)
-    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    job = upload(client, setup["engagement"].id, payload, name)
+    page = client.get(job.location).get_data(as_text=True)
+    assert "Nothing was imported" in page and message in page
     assert session.scalar(sa.select(sa.func.count()).select_from(SurveyResponse)) == 0
 
 

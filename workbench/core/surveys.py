@@ -227,7 +227,7 @@ def duration_seconds(text: object) -> float:
     return float(h * 3600 + m * 60 + s)
 
 
-def _read_any(source: str | Path | bytes, name: str) -> pd.DataFrame:
+def _read_any(source: str | Path | bytes, name: str, nrows: int | None = None) -> pd.DataFrame:
     data = Path(source).read_bytes() if not isinstance(source, bytes) else source
     if not data:
         raise WjxFormatError("the file is empty")
@@ -235,7 +235,7 @@ def _read_any(source: str | Path | bytes, name: str) -> pd.DataFrame:
     try:
         if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
             return pd.read_excel(
-                io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False
+                io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False, nrows=nrows
             )
         if lower.endswith((".xls", ".xlsx")):
             raise WjxFormatError("the file is not a valid Excel workbook")
@@ -247,14 +247,16 @@ def _read_any(source: str | Path | bytes, name: str) -> pd.DataFrame:
                 continue
         else:
             raise WjxFormatError("the CSV file is neither UTF-8 nor GBK/GB18030")
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, nrows=nrows)
     except WjxFormatError:
         raise
     except Exception as exc:  # parser errors on truncated or hostile files
         raise WjxFormatError(f"the file could not be read: {str(exc)[:200]}") from exc
 
 
-def read_wjx(source: str | Path | bytes, name: str | None = None) -> WjxData:
+def read_wjx(
+    source: str | Path | bytes, name: str | None = None, nrows: int | None = None
+) -> WjxData:
     """Read a 问卷星 export (.xls, .xlsx or .csv, either flavour).
 
     Metadata columns are found by name; 所用时间 becomes seconds and 提交答卷时间 a datetime.
@@ -266,7 +268,7 @@ def read_wjx(source: str | Path | bytes, name: str | None = None) -> WjxData:
         Empty, unreadable or not a 问卷星 export (no 序号 column or no question columns).
     """
     name = name or str(source if not isinstance(source, bytes) else "upload")
-    frame = _read_any(source, name)
+    frame = _read_any(source, name, nrows)
     frame.columns = [str(c).strip() for c in frame.columns]
     if "序号" not in frame.columns:
         raise WjxFormatError("no 序号 column: this does not look like a 问卷星 export")
@@ -299,3 +301,78 @@ def question_number(header: str) -> int | None:
     """``"13、您对…"`` → 13; ``"第6题(运动)"`` → 6; otherwise None."""
     match = _QUESTION_HEADER.match(header) or re.match(r"^第\s*(\d+)\s*题", header)
     return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class StratifiedRate:
+    """A satisfaction rate weighted by group population, with a normal 95 % interval."""
+
+    rate: float
+    ci_low: float
+    ci_high: float
+    weights: dict[str, float]
+    missing_groups: tuple[str, ...]
+
+
+def post_stratified_rate(
+    groups: Mapping[str, tuple[int, int]],
+    populations: Mapping[str, int],
+    confidence: float = 0.95,
+) -> StratifiedRate:
+    """Σ W_g p_g with W_g = N_g / Σ N over the groups that have valid answers.
+
+    ``groups`` maps a group to ``(satisfied, valid)``; the variance is
+    Σ W_g² p_g (1 − p_g) / n_g (with the finite-population correction (1 − n_g/N_g)).
+    Groups with a population but no valid answers are listed in ``missing_groups`` and left
+    out (their weight is spread over the others): the page says so.
+
+    >>> r = post_stratified_rate({"A": (90, 100), "B": (10, 100)}, {"A": 900, "B": 100})
+    >>> round(r.rate, 2), r.weights
+    (0.82, {'A': 0.9, 'B': 0.1})
+    """
+    for g, (s, v) in groups.items():
+        if not 0 <= s <= v:
+            raise ValueError(f"group {g}: satisfied answers must lie between 0 and the valid ones")
+    usable = {
+        g: (s, v)
+        for g, (s, v) in groups.items()
+        if v > 0 and populations.get(g, 0) and populations[g] > 0
+    }
+    if not usable:
+        raise ValueError("post-stratification needs at least one group with a population")
+    total = sum(populations[g] for g in usable)
+    weights = {g: populations[g] / total for g in usable}
+    rate = min(1.0, max(0.0, sum(weights[g] * s / v for g, (s, v) in usable.items())))
+    variance = 0.0
+    for g, (s, v) in usable.items():
+        p = s / v
+        fpc = max(0.0, 1 - v / populations[g]) if populations[g] >= v else 0.0
+        variance += weights[g] ** 2 * p * (1 - p) / v * fpc
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    half = z * math.sqrt(variance)
+    missing = tuple(g for g in populations if g not in usable and populations[g] > 0)
+    return StratifiedRate(
+        rate=rate,
+        ci_low=min(rate, max(0.0, rate - half)),
+        ci_high=max(rate, min(1.0, rate + half)),
+        weights=weights,
+        missing_groups=missing,
+    )
+
+
+def read_table(
+    source: str | Path | bytes, name: str | None = None, nrows: int | None = None
+) -> pd.DataFrame:
+    """Read any .xls/.xlsx/.csv (UTF-8 with or without BOM, GBK/GB18030) as text cells,
+    for the generic import. Raises :class:`WjxFormatError` when it cannot be read."""
+    name = name or str(source if not isinstance(source, bytes) else "upload")
+    frame = _read_any(source, name, nrows)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[1] == 0:
+        raise WjxFormatError("the file has no columns")
+    headers = list(frame.columns)
+    # pandas renames a repeated header "x" to "x.1": a repeated header is ambiguous
+    mangled = [h for h in headers if re.fullmatch(r".+\.\d+", h) and h.rsplit(".", 1)[0] in headers]
+    if mangled or len(set(headers)) != len(headers):
+        raise WjxFormatError("two columns have the same header")
+    return frame

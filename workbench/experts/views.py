@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import smtplib
 from typing import Any
 
 import pandas as pd
-import qrcode
-import qrcode.image.svg
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -29,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
+from workbench import qr
 from workbench.accounts.models import Role
 from workbench.auth import can_manage_engagement, get_engagement_or_404, require_role
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
@@ -271,18 +269,6 @@ def _seat_or_404(engagement, member_id: int) -> PanelMember:  # type: ignore[no-
     return member
 
 
-def _qr(url: str) -> dict[str, str]:
-    """The link as PNG and SVG data URIs (shown once, downloadable)."""
-    png = io.BytesIO()
-    qrcode.make(url, box_size=8, border=2).save(png)
-    svg = io.BytesIO()
-    qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage).save(svg)
-    return {
-        "png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
-        "svg": "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode(),
-    }
-
-
 @bp.post("/engagements/<int:engagement_id>/panel/invite")
 def invite(engagement_id: int):  # type: ignore[no-untyped-def]
     """Seat an expert (or re-issue a link) and show the personal link once."""
@@ -356,7 +342,7 @@ def issued(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
     url = url_for("experts.sheet", token=held["token"], _external=True)
     return render_template(
-        "experts/link.html", engagement=engagement, member=member, url=url, qr=_qr(url)
+        "experts/link.html", engagement=engagement, member=member, url=url, qr=qr.data_uris(url)
     )
 
 

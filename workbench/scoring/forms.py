@@ -125,7 +125,7 @@ class LeafInputForm(BaseForm):
     rate = StringField(
         _l("Satisfaction rate (%)"),
         validators=[Optional(), Length(max=20)],
-        description=_l("e.g. 87.4 for 87.4% satisfied"),
+        description=_l("e.g. enter 87.4 for a rate of 87.4 per cent"),
     )
     met = SelectMultipleField(_l("Points met"), choices=[], validators=[Optional()])
     findings = TextAreaField(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,25 +14,34 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
 from workbench.audit.services import record
+from workbench.core.cleaning import Row, Rules, rule_counts, screen
+from workbench.core.questionnaire import columns as qcolumns
 from workbench.core.surveys import (
     DEFAULT_LEVEL_SCORES,
     DONT_KNOW,
     Alpha,
     LikertSummary,
-    WjxData,
+    StratifiedRate,
     cronbach_alpha,
     likert_summary,
+    post_stratified_rate,
     sample_size,
 )
 from workbench.engagements.models import Engagement
-from workbench.surveys.models import Survey, SurveyResponse
+from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 
 LEVELS = (*DEFAULT_LEVEL_SCORES, "不了解")
 MAX_ROWS = 100_000
 
 
 class SurveyError(ValueError):
-    """A user-facing problem; ``str(exc)`` is a code the web layer translates."""
+    """A user-facing problem; ``str(exc)`` is a code the web layer translates, ``detail``
+    an untranslated specific (a validation message, a row number)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
 
 
 def _ip_hash(engagement_id: int, ip: str, salt: str) -> str:
@@ -43,70 +51,6 @@ def _ip_hash(engagement_id: int, ip: str, salt: str) -> str:
     if not address:
         return ""
     return hashlib.sha256(f"{salt}:{engagement_id}:{address}".encode()).hexdigest()
-
-
-def import_wjx(
-    session: Session,
-    actor: User,
-    engagement: Engagement,
-    data: WjxData,
-    *,
-    title: str,
-    group: str,
-    population: int | None,
-    source_name: str,
-    salt: str,
-) -> Survey:
-    """Store an export as a new survey, all rows in one step (or nothing)."""
-    if len(data.answers) == 0:
-        raise SurveyError("no_rows")
-    if len(data.answers) > MAX_ROWS:
-        raise SurveyError("too_many_rows")
-    columns = list(data.answers.columns)
-    survey = Survey(
-        engagement_id=engagement.id,
-        title=title,
-        respondent_group=group,
-        population=population,
-        source_name=source_name[:200],
-        flavour=data.flavour,
-        columns=columns,
-        satisfaction_columns=[],
-        level_map={},
-    )
-    session.add(survey)
-    meta = data.meta
-    for i in range(len(data.answers)):
-        submitted = meta["提交答卷时间"].iloc[i]
-        duration = meta["所用时间"].iloc[i]
-        survey.responses.append(
-            SurveyResponse(
-                row_no=str(meta["序号"].iloc[i])[:20],
-                submitted_at=(
-                    submitted.to_pydatetime().replace(tzinfo=dt.UTC)
-                    if pd.notna(submitted)
-                    else None
-                ),
-                duration_s=None if duration is None or math.isnan(duration) else float(duration),
-                channel=" / ".join(
-                    v for v in (str(meta["来源"].iloc[i]), str(meta["来源详情"].iloc[i])) if v
-                )[:100],
-                ip_hash=_ip_hash(engagement.id, str(meta["来自IP"].iloc[i]), salt),
-                answers={c: str(data.answers[c].iloc[i]) for c in columns},
-            )
-        )
-    session.flush()
-    record(
-        session,
-        actor,
-        "survey.import",
-        "survey",
-        survey.id,
-        engagement_id=engagement.id,
-        changes={"responses": {"before": None, "after": len(data.answers)}},
-        summary=f"{title} ← {source_name}",
-    )
-    return survey
 
 
 def distinct_answers(survey: Survey, columns: list[str]) -> list[str]:
@@ -144,8 +88,11 @@ def save_mapping(
     columns: list[str],
     level_map: Mapping[str, str],
     leaf_code: str | None,
+    leaf_measure: str = "rate",
+    leaf_group: str | None = None,
 ) -> None:
-    """Choose the satisfaction items, how answers map to levels, and the indicator fed."""
+    """Choose the satisfaction items, how answers map to levels, and the indicator fed
+    (with what measure, and optionally only one group's responses)."""
     unknown = [c for c in columns if c not in survey.columns]
     if unknown or not columns:
         raise SurveyError("choose_columns")
@@ -154,7 +101,11 @@ def save_mapping(
         raise SurveyError("bad_level")
     survey.satisfaction_columns = columns
     survey.level_map = {k: v for k, v in level_map.items() if v}
+    if leaf_measure not in ("rate", "index", "stratified"):
+        raise SurveyError("bad_measure")
     survey.leaf_code = leaf_code or None
+    survey.leaf_measure = leaf_measure
+    survey.leaf_group = leaf_group or None
     session.flush()
     record(
         session,
@@ -166,9 +117,154 @@ def save_mapping(
         changes={
             "columns": {"before": None, "after": columns},
             "leaf": {"before": None, "after": leaf_code},
+            "measure": {"before": None, "after": leaf_measure},
         },
         summary=survey.title,
     )
+
+
+@dataclass
+class Screened:
+    """One response with the rules it breaks and whether it is left out."""
+
+    response: SurveyResponse
+    reasons: list[tuple[str, str]]
+
+    @property
+    def excluded(self) -> bool:
+        """The evaluator's override wins; otherwise any broken rule excludes."""
+        if self.response.override:
+            return self.response.override == "exclude"
+        return bool(self.reasons)
+
+
+def screened(survey: Survey) -> list[Screened]:
+    """Every response with its screening outcome under the survey's current rules
+    (computed, never stored: raw data stays as collected)."""
+    responses = list(survey.responses)
+    rules = Rules.from_dict(survey.cleaning)
+    rows = [
+        Row(
+            duration_s=r.duration_s,
+            submitted_at=r.submitted_at,
+            source_key=r.ip_hash or r.device_hash,
+            answers=r.answers,
+        )
+        for r in responses
+    ]
+    reasons = screen(rows, rules)
+    return [Screened(r, why) for r, why in zip(responses, reasons, strict=True)]
+
+
+def save_cleaning(session: Session, actor: User, survey: Survey, rules: dict[str, Any]) -> None:
+    """Store the screening rules (the outcome is recomputed from them)."""
+    unknown = [
+        c
+        for c in [
+            *rules.get("key_columns", []),
+            *rules.get("attention", {}),
+            *[c for g in rules.get("straightline_groups", []) for c in g],
+        ]
+        if c not in survey.columns
+    ]
+    if unknown:
+        raise SurveyError("bad_column", unknown[0])
+    before = survey.cleaning
+    survey.cleaning = rules
+    session.flush()
+    record(
+        session,
+        actor,
+        "survey.cleaning",
+        "survey",
+        survey.id,
+        engagement_id=survey.engagement_id,
+        changes={"rules": {"before": before or None, "after": rules}},
+        summary=survey.title,
+    )
+
+
+def set_override(
+    session: Session, actor: User, response: SurveyResponse, decision: str | None, note: str
+) -> None:
+    """Keep or drop one response against the rules, with the evaluator's reason."""
+    if decision not in (None, "include", "exclude"):
+        raise SurveyError("bad_override")
+    if decision and not note.strip():
+        raise SurveyError("override_note")
+    before = response.override
+    response.override = decision
+    response.override_note = note.strip()[:300] if decision else ""
+    session.flush()
+    record(
+        session,
+        actor,
+        "survey.override",
+        "survey_response",
+        response.id,
+        engagement_id=response.survey.engagement_id,
+        changes={"override": {"before": before, "after": decision}},
+        summary=f"{response.survey.title} #{response.row_no}: {note.strip()[:200]}",
+    )
+
+
+@dataclass
+class Yield:
+    """发放数 / 回收数 / 有效数 / 有效率."""
+
+    distributed: int | None
+    returned: int
+    valid: int
+
+    @property
+    def valid_rate(self) -> float | None:
+        return self.valid / self.returned if self.returned else None
+
+    @property
+    def return_rate(self) -> float | None:
+        return self.returned / self.distributed if self.distributed else None
+
+
+def survey_yield(session: Session, survey: Survey, rows: list[Screened]) -> Yield:
+    tokens = session.scalar(
+        sa.select(sa.func.count(SurveyToken.id)).where(SurveyToken.survey_id == survey.id)
+    )
+    return Yield(
+        distributed=survey.distributed or tokens or None,
+        returned=len(rows),
+        valid=sum(1 for r in rows if not r.excluded),
+    )
+
+
+def exclusion_log(rows: list[Screened]) -> dict[str, int]:
+    """Responses flagged per rule, and the overrides in each direction."""
+    counts = rule_counts([r.reasons for r in rows])
+    counts["override_include"] = sum(
+        1 for r in rows if r.response.override == "include" and r.reasons
+    )
+    counts["override_exclude"] = sum(1 for r in rows if r.response.override == "exclude")
+    counts["excluded"] = sum(1 for r in rows if r.excluded)
+    return counts
+
+
+def scale_groups(survey: Survey) -> list[tuple[str, list[str]]]:
+    """The satisfaction scales for Cronbach's α and straight-lining: each matrix question of a
+    form survey; for an imported file, all chosen satisfaction items as one scale."""
+    if survey.kind == "form":
+        from workbench.surveys.builder import questions_of
+
+        questions = questions_of(survey)
+        groups: dict[int, list[str]] = {}
+        for col in qcolumns(questions):
+            if questions[col.question].type == "matrix":
+                groups.setdefault(col.question, []).append(col.header)
+        out = [(f"{i + 1}、{questions[i].text}", cols) for i, cols in groups.items()]
+        likert = [c for c in survey.satisfaction_columns if not any(c in cols for _, cols in out)]
+        if len(likert) >= 2:
+            out.append(("Likert", likert))
+        return out
+    cols = list(survey.satisfaction_columns)
+    return [("", cols)] if len(cols) >= 2 else []
 
 
 @dataclass
@@ -177,56 +273,129 @@ class SurveyResults:
 
     items: dict[str, LikertSummary]
     overall: LikertSummary | None
-    alpha: Alpha | None
-    alpha_error: str | None
+    alphas: list[tuple[str, Alpha | None, str | None]]
     responses: int
+    used: int
     required: int
     population: int | None
+    groups: dict[str, LikertSummary] = field(default_factory=dict)
+    stratified: StratifiedRate | None = None
+    stratified_error: str | None = None
+
+    @property
+    def alpha(self) -> Alpha | None:
+        return self.alphas[0][1] if self.alphas else None
 
 
-def results(survey: Survey) -> SurveyResults:
-    """Per item and pooled: counts, satisfaction rate with Wilson interval, 0–100 index."""
-    mapped: dict[str, list[str]] = {c: [] for c in survey.satisfaction_columns}
-    for response in survey.responses:
-        for col in survey.satisfaction_columns:
+def _levels(
+    survey: Survey, responses: list[SurveyResponse], columns: list[str]
+) -> dict[str, list[str]]:
+    mapped: dict[str, list[str]] = {c: [] for c in columns}
+    for response in responses:
+        for col in columns:
             raw = str(response.answers.get(col, "")).strip()
             mapped[col].append(survey.level_map.get(raw, "" if raw == "" else "?"))
+    return mapped
+
+
+def results(
+    survey: Survey,
+    *,
+    cleaned: bool = True,
+    rows: list[Screened] | None = None,
+    group: str | None = None,
+    columns: list[str] | None = None,
+) -> SurveyResults:
+    """Per item and pooled: counts, satisfaction rate with Wilson interval, 0–100 index;
+    per group and post-stratified when the group column and populations are set.
+
+    ``cleaned`` leaves out excluded responses; ``group`` keeps one group's responses;
+    ``columns`` restricts the items (default: the survey's satisfaction items)."""
+    rows = rows if rows is not None else screened(survey)
+    responses = [r.response for r in rows if not (cleaned and r.excluded)]
+    if group is not None and survey.group_column:
+        responses = [
+            r for r in responses if str(r.answers.get(survey.group_column, "")).strip() == group
+        ]
+    chosen = [c for c in (columns or survey.satisfaction_columns) if c in survey.columns]
+    mapped = _levels(survey, responses, chosen)
     items = {col: likert_summary(values) for col, values in mapped.items()}
     pooled = [v for values in mapped.values() for v in values]
     overall = likert_summary(pooled) if pooled else None
-    alpha, alpha_error = None, None
-    if len(mapped) >= 2:
-        frame = pd.DataFrame(
-            {c: [DEFAULT_LEVEL_SCORES.get(v) for v in vals] for c, vals in mapped.items()}
-        )
+    alphas: list[tuple[str, Alpha | None, str | None]] = []
+    for title, cols in scale_groups(survey):
+        cols = [c for c in cols if c in mapped]
+        if len(cols) < 2:
+            continue
+        frame = pd.DataFrame({c: [DEFAULT_LEVEL_SCORES.get(v) for v in mapped[c]] for c in cols})
         try:
-            alpha = cronbach_alpha(frame)
+            alphas.append((title, cronbach_alpha(frame), None))
         except ValueError as exc:
-            alpha_error = str(exc)
-    return SurveyResults(
+            alphas.append((title, None, str(exc)))
+    out = SurveyResults(
         items=items,
         overall=overall,
-        alpha=alpha,
-        alpha_error=alpha_error,
-        responses=len(survey.responses),
+        alphas=alphas,
+        responses=len(rows),
+        used=len(responses),
         required=sample_size(population=survey.population) if survey.population else sample_size(),
         population=survey.population,
     )
+    if survey.group_column and group is None:
+        by_group: dict[str, list[SurveyResponse]] = {}
+        for r in responses:
+            key = str(r.answers.get(survey.group_column, "")).strip() or "—"
+            by_group.setdefault(key, []).append(r)
+        for key in sorted(by_group):
+            sub = _levels(survey, by_group[key], chosen)
+            out.groups[key] = likert_summary([v for vals in sub.values() for v in vals])
+        populations = {
+            g: int(t["population"]) for g, t in survey.group_targets.items() if t.get("population")
+        }
+        if populations:
+            counts = {g: (s.rate.satisfied, s.rate.valid) for g, s in out.groups.items() if s.rate}
+            try:
+                out.stratified = post_stratified_rate(counts, populations)
+            except ValueError as exc:
+                out.stratified_error = str(exc)
+    return out
+
+
+def leaf_value(survey: Survey, res: SurveyResults) -> tuple[int, int] | float | None:
+    """What the survey gives its leaf: ``(satisfied, valid)`` counts for the rate (pooled
+    across surveys), or a 0–1 value for the index and the post-stratified rate."""
+    if survey.leaf_measure == "index":
+        return res.overall.index / 100 if res.overall and res.overall.index is not None else None
+    if survey.leaf_measure == "stratified":
+        return res.stratified.rate if res.stratified else None
+    if res.overall is None or res.overall.rate is None:
+        return None
+    return (res.overall.rate.satisfied, res.overall.rate.valid)
 
 
 def survey_rates(session: Session, engagement: Engagement) -> dict[str, Decimal]:
-    """Satisfaction rate per survey leaf (pooled over the surveys that feed it)."""
+    """The value of each survey leaf, from cleaned responses: the satisfaction rate pooled
+    over the surveys that feed it, or (index / stratified) the mean of their values."""
     counts: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
     surveys = session.scalars(
         sa.select(Survey).where(
             Survey.engagement_id == engagement.id, Survey.leaf_code.is_not(None)
         )
     )
     for survey in surveys:
-        overall = results(survey).overall
-        if overall is None or overall.rate is None:
+        value = leaf_value(survey, results(survey, group=survey.leaf_group))
+        if value is None:
             continue
-        total = counts.setdefault(survey.leaf_code or "", [0, 0])
-        total[0] += overall.rate.satisfied
-        total[1] += overall.rate.valid
-    return {code: Decimal(s) / Decimal(v) for code, (s, v) in counts.items() if v}
+        code = survey.leaf_code or ""
+        if isinstance(value, tuple):
+            total = counts.setdefault(code, [0, 0])
+            total[0] += value[0]
+            total[1] += value[1]
+        else:
+            values.setdefault(code, []).append(value)
+    out = {code: Decimal(s) / Decimal(v) for code, (s, v) in counts.items() if v}
+    for code, vals in values.items():
+        if code not in out:
+            out[code] = Decimal(str(sum(vals) / len(vals)))
+    return out

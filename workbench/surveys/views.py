@@ -1,22 +1,58 @@
-"""Survey pages: import a 问卷星 export, map its satisfaction items, see the statistics."""
+"""Survey pages for the evaluation team: build and publish questionnaires, import files,
+map answers, screen responses, see and export the statistics."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+import yaml
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from workbench import qr
 from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
-from workbench.core.surveys import WjxFormatError, read_wjx
+from workbench.core.questionnaire import (
+    DEFAULT_LIKERT,
+    QUESTION_TYPES,
+    Questionnaire,
+    dump_questionnaire,
+    sections,
+    split_lines,
+)
+from workbench.core.questionnaire import (
+    level_map as level_map_of,
+)
+from workbench.core.surveys import WjxFormatError
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
+from workbench.labels import pairs
 from workbench.scoring import services as scoring
-from workbench.surveys import services
-from workbench.surveys.forms import ImportSurveyForm
-from workbench.surveys.models import Survey
+from workbench.surveys import builder, jobs, services
+from workbench.surveys.forms import (
+    CleaningForm,
+    ImportSurveyForm,
+    NewSurveyForm,
+    PublishForm,
+    TokensForm,
+)
+from workbench.surveys.models import ImportJob, Survey, SurveyResponse
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -31,7 +67,74 @@ ERRORS = {
     "too_many_rows": _l("The export has more than 100,000 responses."),
     "choose_columns": _l("Choose at least one satisfaction question."),
     "bad_level": _l("Map every answer to one of the levels."),
+    "not_a_form": _l("Only questionnaires built here can be edited or published."),
+    "has_responses": _l(
+        "The questionnaire already has responses: its questions can no longer change."
+    ),
+    "no_questions": _l("A questionnaire needs at least one question."),
+    "bad_questionnaire": _l("The questionnaire file is not valid: %(detail)s"),
+    "bad_question": _l("The question was not saved: %(detail)s"),
+    "bad_status": _l("Unknown status."),
+    "bad_dates": _l("The closing time must come after the opening time."),
+    "bad_group": _l("Choose a question of this survey for the groups."),
+    "token_count": _l("Between 1 and 5,000 codes per survey."),
+    "bad_column": _l("Unknown question: %(detail)s"),
+    "bad_override": _l("Unknown decision."),
+    "override_note": _l("Give a reason for the decision."),
+    "bad_measure": _l("Unknown measure."),
 }
+IMPORT_ERRORS = {
+    "no_columns": _l("No question column was chosen."),
+    "unknown_target": _l("Unknown question: %(column)s"),
+    "same_target": _l("Two file columns go to the same question: %(column)s"),
+    "no_target": _l("No file column is mapped to a question."),
+    "no_rows": _l("The file contains no responses."),
+    "too_many_rows": _l("The file has %(n)s rows; at most %(max)s are imported."),
+    "huge_cell": _l("Row %(row)s, %(column)s: the cell has %(n)s characters (at most %(max)s)."),
+    "bad_answer": _l("Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers."),
+    "bad_date": _l("Row %(row)s: the submission time “%(value)s” is not a date."),
+    "bad_duration": _l("Row %(row)s: the duration “%(value)s” is not understood."),
+    "more": _l("… more errors not listed."),
+    "unreadable": _l("The file could not be read: %(reason)s"),
+    "unexpected": _l("Unexpected error (%(reason)s); the file was not imported."),
+}
+RULE_LABELS = {
+    "too_fast": _l("too fast"),
+    "too_fast_median": _l("too fast for the median"),
+    "straightline": _l("same answer throughout"),
+    "burst": _l("burst from one IP/device"),
+    "attention": _l("failed attention check"),
+    "missing_key": _l("key item missing"),
+    "duplicate": _l("duplicate"),
+}
+TYPE_LABELS = {
+    "single": _l("Single choice"),
+    "multiple": _l("Multiple choice"),
+    "likert": _l("5-point satisfaction scale"),
+    "matrix": _l("Matrix of items on one scale"),
+    "rating": _l("0–10 rating"),
+    "number": _l("Number"),
+    "text": _l("Short text"),
+    "textarea": _l("Long text"),
+}
+MEASURES = {
+    "rate": _l("satisfaction rate"),
+    "index": _l("satisfaction index ÷ 100"),
+    "stratified": _l("rate weighted by group population"),
+}
+
+
+def _error(exc: services.SurveyError) -> str:
+    message = ERRORS.get(exc.code, exc.code)
+    return str(message) % {"detail": exc.detail} if "%(detail)s" in str(message) else str(message)
+
+
+def import_errors(job: ImportJob) -> list[str]:
+    out = []
+    for code, params in job.errors or []:
+        message = IMPORT_ERRORS.get(code)
+        out.append(str(message) % params if message else code)
+    return out
 
 
 def _survey_or_404(engagement, survey_id: int) -> Survey:  # type: ignore[no-untyped-def]
@@ -53,61 +156,507 @@ def _survey_leaves(engagement) -> list[tuple[str, str]]:  # type: ignore[no-unty
     ]
 
 
-@bp.route("/", methods=["GET", "POST"])
-def index(engagement_id: int):  # type: ignore[no-untyped-def]
-    """The engagement's surveys, and the import of a 问卷星 export."""
-    engagement = get_engagement_or_404(engagement_id, need="internal")
-    form = ImportSurveyForm()
-    errors: list[str] = []
-    if request.method == "POST":
-        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-        if form.validate_on_submit():
-            upload = form.file.data
-            try:
-                data = read_wjx(upload.read(), upload.filename or "export")
-                survey = services.import_wjx(
-                    db.session,
-                    current_user,
-                    engagement,
-                    data,
-                    title=form.title.data,
-                    group=form.group.data or "",
-                    population=form.population.data,
-                    source_name=upload.filename or "",
-                    salt=current_app.config["SECRET_KEY"],
-                )
-                db.session.commit()
-            except WjxFormatError as exc:
-                db.session.rollback()
-                errors.append(_("The file was not imported: %(reason)s", reason=str(exc)))
-            except services.SurveyError as exc:
-                db.session.rollback()
-                errors.append(str(ERRORS[str(exc)]))
-            else:
-                flash(
-                    _(
-                        "%(n)s responses imported. Now choose the satisfaction questions.",
-                        n=len(survey.responses),
-                    ),
-                    "success",
-                )
-                return redirect(
-                    url_for("surveys.mapping", engagement_id=engagement.id, survey_id=survey.id)
-                )
-        else:
-            errors += [str(e) for field in form for e in field.errors]
+def _public_url(survey: Survey, code: str = "") -> str:
+    return url_for(
+        "public_survey.answer",
+        public_token=survey.public_token,
+        _external=True,
+        **({"t": code} if code else {}),
+    )
+
+
+def _new_form() -> NewSurveyForm:
+    form = NewSurveyForm(prefix="new")
+    form.start_from.choices = pairs(
+        [("", _("Blank questionnaire"))]
+        + [(key, q.title) for key, q in builder.questionnaire_library().items()]
+    )
+    return form
+
+
+def _import_form(engagement) -> ImportSurveyForm:  # type: ignore[no-untyped-def]
+    form = ImportSurveyForm(prefix="imp")
     surveys = db.session.scalars(
         sa.select(Survey).where(Survey.engagement_id == engagement.id).order_by(Survey.id)
     ).all()
+    form.target.choices = pairs(
+        [("", _("A new survey made of the file's columns"))]
+        + [(str(s.id), s.title) for s in surveys]
+    )
+    return form
+
+
+@bp.get("/")
+def index(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The engagement's surveys with their headline numbers, and how to add one."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    surveys = db.session.scalars(
+        sa.select(Survey).where(Survey.engagement_id == engagement.id).order_by(Survey.id)
+    ).all()
+    summaries = {}
+    for s in surveys:
+        rows = services.screened(s)
+        summaries[s.id] = (
+            services.results(s, rows=rows),
+            services.survey_yield(db.session, s, rows),
+        )
     return render_template(
         "surveys/index.html",
         engagement=engagement,
         surveys=surveys,
-        form=form,
-        errors=errors,
+        new_form=_new_form(),
+        form=_import_form(engagement),
+        errors=[],
         editable=can_edit_engagement(current_user, engagement),
-        results={s.id: services.results(s) for s in surveys},
-    ), (422 if errors else 200)
+        summaries=summaries,
+        jobs=db.session.scalars(
+            sa.select(ImportJob)
+            .where(ImportJob.engagement_id == engagement.id, ImportJob.status != "done")
+            .order_by(ImportJob.id.desc())
+            .limit(5)
+        ).all(),
+    )
+
+
+@bp.post("/new")
+def new(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Create a questionnaire, blank or from the library."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    form = _new_form()
+    if not form.validate_on_submit():
+        for field in form:
+            for e in field.errors:
+                flash(f"{field.label.text}: {e}", "danger")
+        return redirect(url_for("surveys.index", engagement_id=engagement.id))
+    start = builder.questionnaire_library().get(form.start_from.data or "")
+    survey = builder.create_form(
+        db.session,
+        current_user,
+        engagement,
+        title=form.title.data,
+        group=form.group.data or (start.group if start else ""),
+        population=form.population.data,
+        start_from=start,
+    )
+    db.session.commit()
+    flash(_("Questionnaire created. Edit the questions, then publish it."), "success")
+    return redirect(url_for("surveys.build", engagement_id=engagement.id, survey_id=survey.id))
+
+
+@bp.post("/import")
+def start_import(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Upload a 问卷星 export or any table; large files import in the background."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    form = _import_form(engagement)
+    if not form.validate_on_submit():
+        for field in form:
+            for e in field.errors:
+                flash(f"{field.label.text}: {e}", "danger")
+        return redirect(url_for("surveys.index", engagement_id=engagement.id))
+    target = _survey_or_404(engagement, int(form.target.data)) if form.target.data else None
+    if target is None and not form.title.data:
+        flash(_("Give the new survey a title."), "danger")
+        return redirect(url_for("surveys.index", engagement_id=engagement.id))
+    upload = form.file.data
+    job = jobs.create(
+        db.session,
+        current_user,
+        engagement,
+        kind=form.kind.data,
+        data=upload.read(),
+        filename=upload.filename or "upload",
+        options={
+            "title": form.title.data or "",
+            "group": form.group.data or "",
+            "population": form.population.data,
+        },
+        survey=target,
+    )
+    db.session.commit()
+    if job.status == "queued":
+        jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+    return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
+
+
+def _job_or_404(engagement, job_id: int) -> ImportJob:  # type: ignore[no-untyped-def]
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.engagement_id != engagement.id:
+        abort(404)
+    return job
+
+
+@bp.route("/imports/<int:job_id>", methods=["GET", "POST"])
+def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
+    """One import: choose the column mapping, follow the progress, see the outcome."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    job = _job_or_404(engagement, job_id)
+    survey = db.session.get(Survey, job.survey_id) if job.survey_id else None
+    preview_error = None
+    headers: list[str] = []
+    frame = None
+    if job.status == "mapping":
+        try:
+            frame, _flavour = jobs.read_frame(job, nrows=5)
+            headers = list(frame.columns)
+        except WjxFormatError as exc:
+            preview_error = str(exc)
+    if request.method == "POST" and job.status == "mapping" and headers:
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        allowed = {"", "new", *jobs.META_ROLES, *(survey.columns if survey else [])}
+        mapping = {}
+        for i, header in enumerate(headers):
+            target = request.form.get(f"col-{i}", "")
+            mapping[header] = target if target in allowed else ""
+        job.options = {**job.options, "mapping": mapping}
+        job.errors = []
+        db.session.commit()
+        jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+        return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
+    mapping = job.options.get("mapping") or jobs.guess_mapping(survey, headers)
+    preview = (
+        [[str(frame[h].iloc[r]) for h in headers] for r in range(len(frame))]
+        if frame is not None
+        else []
+    )
+    return render_template(
+        "surveys/job.html",
+        engagement=engagement,
+        job=job,
+        survey=survey,
+        headers=headers,
+        mapping=mapping,
+        preview=preview,
+        preview_error=preview_error,
+        errors=import_errors(job),
+        progress=jobs.progress(job),
+        empty_form=EmptyForm(),
+        meta_roles={
+            "meta:row_no": _("Response number (序号)"),
+            "meta:submitted": _("Submission time"),
+            "meta:duration": _("Time taken"),
+            "meta:channel": _("Channel (来源)"),
+            "meta:ip": _("IP address (kept as a hash)"),
+        },
+    )
+
+
+@bp.get("/imports/<int:job_id>.json")
+def job_progress(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    return jsonify(jobs.progress(_job_or_404(engagement, job_id)))
+
+
+def _question_data(prefix: str) -> dict[str, Any]:
+    """The builder's fields of one question as model data."""
+    f = request.form
+    data: dict[str, Any] = {
+        "type": f.get(f"{prefix}type", "single"),
+        "text": f.get(f"{prefix}text", ""),
+        "required": bool(f.get(f"{prefix}required")),
+        "section": f.get(f"{prefix}section", ""),
+        "help": f.get(f"{prefix}help", ""),
+        "dont_know": bool(f.get(f"{prefix}dont_know")),
+        "satisfaction": bool(f.get(f"{prefix}satisfaction")),
+        "expected": f.get(f"{prefix}expected", ""),
+    }
+    if data["type"] in ("single", "multiple"):
+        data["options"] = split_lines(f.get(f"{prefix}options", ""))
+    if data["type"] in ("likert", "matrix"):
+        data["labels"] = split_lines(f.get(f"{prefix}labels", "")) or list(DEFAULT_LIKERT)
+    if data["type"] == "matrix":
+        data["items"] = split_lines(f.get(f"{prefix}items", ""))
+    if data["type"] == "number":
+        for key in ("minimum", "maximum"):
+            raw = f.get(f"{prefix}{key}", "").strip()
+            if raw:
+                try:
+                    data[key] = float(raw)
+                except ValueError:
+                    raise services.SurveyError("bad_question", raw) from None
+    return data
+
+
+@bp.route("/<int:survey_id>/build", methods=["GET", "POST"])
+def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Edit the questions: add, change, move, remove; upload or download as YAML."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    survey = _survey_or_404(engagement, survey_id)
+    if survey.kind != "form":
+        return redirect(
+            url_for("surveys.mapping", engagement_id=engagement.id, survey_id=survey.id)
+        )
+    error = None
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        action = request.form.get("action", "")
+        questions = builder.questions_of(survey)
+        try:
+            if action == "upload":
+                upload = request.files.get("file")
+                try:
+                    data = yaml.safe_load((upload.read() if upload else b"").decode("utf-8"))
+                except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                    raise services.SurveyError("bad_questionnaire", str(exc)[:200]) from exc
+                builder.replace_from_data(db.session, current_user, survey, data)
+            elif action == "add":
+                qtype = request.form.get("new_type", "single")
+                if qtype not in QUESTION_TYPES:
+                    abort(400)
+                defaults: dict[str, Any] = {"type": qtype, "text": _("New question")}
+                if qtype in ("single", "multiple"):
+                    defaults["options"] = [_("Option 1"), _("Option 2")]
+                if qtype == "matrix":
+                    defaults["items"] = [_("Item 1"), _("Item 2"), _("Item 3")]
+                    defaults["satisfaction"] = True
+                if qtype == "likert":
+                    defaults["satisfaction"] = True
+                questions.append(builder.question_from_form(defaults))
+                builder.set_questions(db.session, current_user, survey, questions, f"add {qtype}")
+            else:
+                verb, _sep, index = action.partition("-")
+                i = int(index) if index.isdigit() else -1
+                if not 0 <= i < len(questions):
+                    abort(400)
+                if verb == "save":
+                    questions[i] = builder.question_from_form(_question_data(f"q{i}-"))
+                elif verb == "delete":
+                    del questions[i]
+                elif verb == "up" and i > 0:
+                    questions[i - 1], questions[i] = questions[i], questions[i - 1]
+                elif verb == "down" and i < len(questions) - 1:
+                    questions[i + 1], questions[i] = questions[i], questions[i + 1]
+                builder.set_questions(
+                    db.session, current_user, survey, questions, f"{verb} Q{i + 1}"
+                )
+            db.session.commit()
+        except services.SurveyError as exc:
+            db.session.rollback()
+            error = _error(exc)
+        else:
+            flash(_("Questionnaire saved."), "success")
+            anchor = request.form.get("action", "").partition("-")[2]
+            return redirect(
+                url_for("surveys.build", engagement_id=engagement.id, survey_id=survey.id)
+                + (f"#question-{anchor}" if anchor.isdigit() else "")
+            )
+    questions = builder.questions_of(survey)
+    return render_template(
+        "surveys/build.html",
+        engagement=engagement,
+        survey=survey,
+        questions=questions,
+        types=TYPE_LABELS,
+        error=error,
+        locked=bool(survey.responses),
+        empty_form=EmptyForm(),
+    ), (422 if error else 200)
+
+
+@bp.get("/<int:survey_id>/questionnaire.yaml")
+def questionnaire_yaml(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if survey.kind != "form":
+        abort(404)
+    text = dump_questionnaire(
+        Questionnaire(
+            title=survey.title,
+            group=survey.respondent_group,
+            description=survey.description,
+            questions=builder.questions_of(survey),
+        )
+    )
+    return Response(
+        text,
+        mimetype="application/x-yaml",
+        headers={"Content-Disposition": f"attachment; filename=survey-{survey.id}.yaml"},
+    )
+
+
+@bp.get("/<int:survey_id>/preview")
+def preview(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """The questionnaire as a respondent sees it (not answerable)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if survey.kind != "form":
+        abort(404)
+    questions = builder.questions_of(survey)
+    return render_template(
+        "surveys/preview.html",
+        engagement=engagement,
+        survey=survey,
+        questions=questions,
+        sections=sections(questions),
+        errors={},
+        values={},
+        preview=True,
+        full_groups=[],
+    )
+
+
+@bp.route("/<int:survey_id>/publish", methods=["GET", "POST"])
+def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Open or close the public questionnaire; link, QR code, dates, targets, quotas."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if survey.kind != "form":
+        abort(404)
+    form = PublishForm(obj=survey)
+    form.group_column.choices = pairs([("", _("(no groups)"))] + [(c, c) for c in survey.columns])
+    error = None
+    if request.method == "POST":
+        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+        if form.validate_on_submit():
+            targets: dict[str, dict[str, int | None]] = {}
+            for i, group in enumerate(builder.group_choices(survey)):
+                targets[group] = {
+                    key: _int(request.form.get(f"{key}-{i}")) for key in ("population", "quota")
+                }
+            try:
+                builder.publish(
+                    db.session,
+                    current_user,
+                    survey,
+                    status=form.status.data,
+                    opens_at=_utc(form.opens_at.data),
+                    closes_at=_utc(form.closes_at.data),
+                    target_n=form.target_n.data,
+                    distributed=form.distributed.data,
+                    require_token=form.require_token.data,
+                    group_column=form.group_column.data or None,
+                    group_targets=targets if form.group_column.data == survey.group_column else {},
+                )
+                db.session.commit()
+            except services.SurveyError as exc:
+                db.session.rollback()
+                error = _error(exc)
+            else:
+                flash(_("Collection settings saved."), "success")
+                return redirect(
+                    url_for("surveys.publish", engagement_id=engagement.id, survey_id=survey.id)
+                )
+        else:
+            error = "; ".join(str(e) for field in form for e in field.errors)
+    rows = services.screened(survey)
+    url = _public_url(survey) if survey.public_token else None
+    return render_template(
+        "surveys/publish.html",
+        engagement=engagement,
+        survey=survey,
+        form=form,
+        error=error,
+        url=url,
+        qr=qr.data_uris(url) if url else None,
+        state=builder.collection_state(survey),
+        groups=builder.group_choices(survey),
+        group_counts=_group_counts(survey),
+        tokens=builder.survey_tokens(db.session, survey),
+        tokens_form=TokensForm(),
+        yield_=services.survey_yield(db.session, survey, rows),
+        editable=can_edit_engagement(current_user, engagement),
+    ), (422 if error else 200)
+
+
+def _group_counts(survey: Survey) -> dict[str, int]:
+    from workbench.surveys.collect import group_counts
+
+    return group_counts(db.session, survey)
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        value = int((raw or "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A local (Asia/Shanghai by default) time from the form as UTC."""
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    return value.replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+@bp.get("/<int:survey_id>/qr.<fmt>")
+def qr_code(engagement_id: int, survey_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """The public link as a QR code (PNG or SVG) to print on posters and letters."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if not survey.public_token or fmt not in ("png", "svg"):
+        abort(404)
+    url = _public_url(survey)
+    data = qr.png(url, box_size=12) if fmt == "png" else qr.svg(url)
+    return Response(
+        data,
+        mimetype="image/png" if fmt == "png" else "image/svg+xml",
+        headers={"Content-Disposition": f"attachment; filename=survey-{survey.id}-qr.{fmt}"},
+    )
+
+
+@bp.post("/<int:survey_id>/tokens")
+def tokens(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Generate a batch of one-time codes."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    survey = _survey_or_404(engagement, survey_id)
+    form = TokensForm()
+    if form.validate_on_submit():
+        try:
+            batch = builder.issue_tokens(
+                db.session,
+                current_user,
+                survey,
+                count=form.count.data or 0,
+                labels=split_lines(form.labels.data or ""),
+            )
+            db.session.commit()
+        except services.SurveyError as exc:
+            db.session.rollback()
+            flash(_error(exc), "danger")
+        else:
+            flash(_("%(n)s codes generated.", n=len(batch)), "success")
+    else:
+        flash("; ".join(str(e) for field in form for e in field.errors), "danger")
+    return redirect(url_for("surveys.publish", engagement_id=engagement.id, survey_id=survey.id))
+
+
+@bp.get("/<int:survey_id>/tokens.xlsx")
+def tokens_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if not survey.public_token:
+        abort(404)
+    rows = [
+        [t.batch, t.label, t.code, _public_url(survey, t.code), t.used_at]
+        for t in builder.survey_tokens(db.session, survey)
+    ]
+    return send_table(
+        "一次性答题码",
+        ["批次", "标注", "答题码", "链接", "使用时间"],
+        rows,
+        f"survey-{survey.id}-codes.xlsx",
+    )
+
+
+@bp.get("/<int:survey_id>/tokens/print")
+def tokens_print(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """A printable sheet of QR codes, one per code (cut and hand out)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    if not survey.public_token:
+        abort(404)
+    batch = request.args.get("batch", type=int)
+    cards = [
+        (t, qr.data_uris(_public_url(survey, t.code))["svg"])
+        for t in builder.survey_tokens(db.session, survey, batch)
+        if t.used_at is None
+    ]
+    return render_template("surveys/tokens_print.html", survey=survey, cards=cards)
 
 
 @bp.route("/<int:survey_id>/mapping", methods=["GET", "POST"])
@@ -126,6 +675,11 @@ def mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         if not EmptyForm().validate_on_submit():
             abort(400)
         level_map = {a: request.form.get(f"level-{i}", "") for i, a in enumerate(answers)}
+        if survey.kind == "form":  # the questionnaire's own scales are known
+            level_map = {
+                **level_map_of(builder.questions_of(survey)),
+                **{k: v for k, v in level_map.items() if v},
+            }
         try:
             services.save_mapping(
                 db.session,
@@ -134,6 +688,8 @@ def mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
                 columns=chosen,
                 level_map=level_map,
                 leaf_code=request.form.get("leaf_code") or None,
+                leaf_measure=request.form.get("leaf_measure", "rate"),
+                leaf_group=request.form.get("leaf_group") or None,
             )
             db.session.commit()
         except services.SurveyError as exc:
@@ -154,6 +710,8 @@ def mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         current=current,
         levels=services.LEVELS,
         leaves=_survey_leaves(engagement),
+        measures=MEASURES,
+        groups=builder.group_choices(survey),
         error=error,
         empty_form=EmptyForm(),
     )
@@ -164,10 +722,14 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     """The satisfaction summary table of one survey as Excel."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     survey = _survey_or_404(engagement, survey_id)
-    res = services.results(survey)
+    cleaned = request.args.get("raw") != "1"
+    rows_s = services.screened(survey)
+    res = services.results(survey, rows=rows_s, cleaned=cleaned)
+    yld = services.survey_yield(db.session, survey, rows_s)
     levels = list(services.LEVELS[:-1])
     rows = []
-    for col, s in [*res.items.items(), *([("合计", res.overall)] if res.overall else [])]:
+    groups = [(f"{survey.group_column}={g}", s) for g, s in res.groups.items()]
+    for col, s in [*res.items.items(), *([("合计", res.overall)] if res.overall else []), *groups]:
         rows.append(
             [
                 col,
@@ -183,8 +745,32 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     headers = ["题目", *levels, "不了解", "有效回答", "满意率", "95%下限", "95%上限", "满意度指数"]
     n = len(levels)
     formats = {n + 3: "0.00%", n + 4: "0.00%", n + 5: "0.00%", n + 6: "0.00"}
+    notes = [
+        ["口径", "剔除无效问卷后" if cleaned else "全部回收问卷（未剔除）"],
+        ["发放数", yld.distributed if yld.distributed is not None else "—"],
+        ["回收数", yld.returned],
+        ["有效数", yld.valid],
+        ["有效率", f"{yld.valid_rate:.2%}" if yld.valid_rate is not None else "—"],
+        ["所需样本量（±5%，95%）", res.required],
+    ]
+    for title, alpha, _err in res.alphas:
+        if alpha:
+            notes.append(
+                [
+                    f"Cronbach's α {title}",
+                    f"{alpha.alpha:.3f} ({alpha.ci[0]:.3f}–{alpha.ci[1]:.3f}, n={alpha.n})",
+                ]
+            )
+    if res.stratified:
+        st = res.stratified
+        notes.append(["按人口加权满意率", f"{st.rate:.2%} ({st.ci_low:.2%}–{st.ci_high:.2%})"])
     return send_table(
-        "满意度调查统计", headers, rows, f"survey-{survey.id}-results.xlsx", formats=formats
+        "满意度调查统计",
+        headers,
+        rows,
+        f"survey-{survey.id}-results.xlsx",
+        formats=formats,
+        notes=notes,
     )
 
 
@@ -193,15 +779,172 @@ def raw_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
     """The imported responses as they were (no IP addresses: only their hashes are kept)."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     survey = _survey_or_404(engagement, survey_id)
-    headers = ["序号", "提交答卷时间", "所用时间（秒）", "来源", *survey.columns]
-    rows = [
-        [
-            r.row_no,
-            r.submitted_at,
-            r.duration_s,
-            r.channel,
-            *[r.answers.get(c, "") for c in survey.columns],
-        ]
-        for r in survey.responses
+    cleaned = request.args.get("cleaned") == "1"
+    labels = {k: str(v) for k, v in RULE_LABELS.items()}
+    headers = [
+        "序号",
+        "提交答卷时间",
+        "所用时间（秒）",
+        "来源",
+        *survey.columns,
+        "剔除",
+        "原因",
+        "人工判定",
+        "判定理由",
     ]
-    return send_table("原始数据", headers, rows, f"survey-{survey.id}-raw.xlsx")
+    rows = []
+    for item in services.screened(survey):
+        r = item.response
+        if cleaned and item.excluded:
+            continue
+        rows.append(
+            [
+                r.row_no,
+                r.submitted_at,
+                r.duration_s,
+                r.channel,
+                *[r.answers.get(c, "") for c in survey.columns],
+                "是" if item.excluded else "",
+                "；".join(f"{labels[rule]}（{detail}）" for rule, detail in item.reasons),
+                {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
+                r.override_note,
+            ]
+        )
+    name = "有效数据" if cleaned else "原始数据"
+    return send_table(
+        name, headers, rows, f"survey-{survey.id}-{'cleaned' if cleaned else 'raw'}.xlsx"
+    )
+
+
+@bp.route("/<int:survey_id>/cleaning", methods=["GET", "POST"])
+def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Screening rules, the exclusion log and the flagged responses with overrides."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    rules = survey.cleaning or {}
+    form = CleaningForm(
+        data={
+            "min_seconds": rules.get("min_seconds"),
+            "min_median_fraction": rules.get("min_median_fraction"),
+            "straightline": bool(rules.get("straightline_groups")),
+            "burst_count": rules.get("burst_count"),
+            "burst_minutes": rules.get("burst_minutes", 10),
+            "attention": bool(rules.get("attention")),
+            "attention_column": next(iter(rules.get("attention_file", {})), ""),
+            "attention_expected": next(iter(rules.get("attention_file", {}).values()), ""),
+            "key_columns": rules.get("key_columns", []),
+            "duplicates": bool(rules.get("duplicates")),
+        }
+        if request.method == "GET"
+        else None
+    )
+    form.key_columns.choices = pairs([(c, c) for c in survey.columns])
+    form.attention_column.choices = pairs([("", "—")] + [(c, c) for c in survey.columns])
+    error = None
+    if request.method == "POST":
+        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+        if form.validate_on_submit():
+            attention: dict[str, str] = {}
+            file_attention: dict[str, str] = {}
+            if form.attention.data:
+                if survey.kind == "form":
+                    questions = builder.questions_of(survey)
+                    for i, q in enumerate(questions):
+                        if q.expected:
+                            attention[f"{i + 1}、{q.text}"] = q.expected
+                if form.attention_column.data and form.attention_expected.data:
+                    file_attention = {form.attention_column.data: form.attention_expected.data}
+                    attention.update(file_attention)
+            new_rules: dict[str, Any] = {
+                "min_seconds": float(form.min_seconds.data) if form.min_seconds.data else None,
+                "min_median_fraction": (
+                    float(form.min_median_fraction.data) if form.min_median_fraction.data else None
+                ),
+                "straightline_groups": (
+                    [cols for _t, cols in services.scale_groups(survey)]
+                    if form.straightline.data
+                    else []
+                ),
+                "burst_count": form.burst_count.data,
+                "burst_minutes": float(form.burst_minutes.data or 10),
+                "attention": attention,
+                "attention_file": file_attention,
+                "key_columns": form.key_columns.data,
+                "duplicates": form.duplicates.data,
+            }
+            try:
+                services.save_cleaning(db.session, current_user, survey, new_rules)
+                db.session.commit()
+            except services.SurveyError as exc:
+                db.session.rollback()
+                error = _error(exc)
+            else:
+                flash(_("Screening rules saved and applied."), "success")
+                return redirect(
+                    url_for("surveys.cleaning", engagement_id=engagement.id, survey_id=survey.id)
+                )
+        else:
+            error = "; ".join(str(e) for field in form for e in field.errors)
+    rows = services.screened(survey)
+    flagged = [r for r in rows if r.reasons or r.response.override]
+    return render_template(
+        "surveys/cleaning.html",
+        engagement=engagement,
+        survey=survey,
+        form=form,
+        error=error,
+        log=services.exclusion_log(rows),
+        yield_=services.survey_yield(db.session, survey, rows),
+        flagged=flagged[:500],
+        more=max(0, len(flagged) - 500),
+        rules=RULES,
+        rule_labels=RULE_LABELS,
+        editable=can_edit_engagement(current_user, engagement),
+        empty_form=EmptyForm(),
+    ), (422 if error else 200)
+
+
+@bp.post("/<int:survey_id>/responses/<int:response_id>/override")
+def override(engagement_id: int, survey_id: int, response_id: int):  # type: ignore[no-untyped-def]
+    """Keep or drop one response against the rules (with a reason; audited)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    survey = _survey_or_404(engagement, survey_id)
+    response = db.session.get(SurveyResponse, response_id)
+    if response is None or response.survey_id != survey.id or not EmptyForm().validate_on_submit():
+        abort(404 if response is None or response.survey_id != survey.id else 400)
+    decision = request.form.get("decision") or None
+    try:
+        services.set_override(
+            db.session, current_user, response, decision, request.form.get("note", "")
+        )
+        db.session.commit()
+    except services.SurveyError as exc:
+        db.session.rollback()
+        flash(_error(exc), "danger")
+    else:
+        flash(_("Decision saved for response %(n)s.", n=response.row_no), "success")
+    return redirect(
+        url_for("surveys.cleaning", engagement_id=engagement.id, survey_id=survey.id)
+        + f"#r{response.id}"
+    )
+
+
+@bp.get("/<int:survey_id>/results")
+def results(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Statistics with charts: per item, pooled, by group, with or without exclusions."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    cleaned = request.args.get("raw") != "1"
+    rows = services.screened(survey)
+    res = services.results(survey, rows=rows, cleaned=cleaned)
+    other = services.results(survey, rows=rows, cleaned=not cleaned)
+    return render_template(
+        "surveys/results.html",
+        engagement=engagement,
+        survey=survey,
+        res=res,
+        other=other,
+        cleaned=cleaned,
+        yield_=services.survey_yield(db.session, survey, rows),
+        levels=list(services.LEVELS[:-1]),
+    )

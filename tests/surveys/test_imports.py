@@ -1,0 +1,166 @@
+"""Imports: generic tables with a remembered column mapping, 问卷星 exports into a built
+questionnaire, all-or-nothing with row-level errors, and the background runner."""
+
+import io
+import re
+
+import sqlalchemy as sa
+
+from workbench.surveys import jobs
+from workbench.surveys.models import ImportJob, Survey, SurveyResponse
+from workbench.surveys.services import results
+
+from . import test_forms
+
+create = test_forms.create
+setup = test_forms.setup  # the fixture, shared
+
+
+def upload(client, eid, payload, name, kind="table", target="", title="问卷"):
+    response = client.post(
+        f"/engagements/{eid}/surveys/import",
+        content_type="multipart/form-data",
+        data={
+            "imp-kind": kind,
+            "imp-target": target,
+            "imp-title": title,
+            "imp-file": (io.BytesIO(payload), name),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    return response.location
+
+
+def test_generic_table_is_mapped_then_imported_and_the_mapping_remembered(
+    setup, client, auth, session
+):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid, start="")  # one Likert question: 1、您对本项目的总体满意程度
+    survey = session.get(Survey, sid)
+    column = survey.columns[0]
+    table = "编号,填写时间,总体满意度,备注\n" + "".join(
+        f"{i},2026-05-0{1 + i % 9} 10:00,{level},\n"
+        for i, level in enumerate(["满意", "非常满意", "一般", "满意"], start=1)
+    )
+    job_url = upload(client, eid, table.encode("utf-8-sig"), "paper.csv", target=str(sid))
+    page = client.get(job_url).get_data(as_text=True)
+    assert "总体满意度" in page and "一般" in page  # the preview of the first rows
+    job = session.scalar(sa.select(ImportJob))
+    assert job.status == "mapping"
+    mapping = {"col-0": "meta:row_no", "col-1": "meta:submitted", "col-2": column, "col-3": ""}
+    done = client.post(job_url, data=mapping)
+    assert done.status_code == 302
+    assert "4 responses imported" in client.get(job_url).get_data(as_text=True)
+    session.expire_all()
+    survey = session.get(Survey, sid)
+    assert [r.answers[column] for r in survey.responses] == ["满意", "非常满意", "一般", "满意"]
+    assert survey.responses[0].submitted_at is not None and survey.responses[0].row_no == "1"
+    assert results(survey).overall.rate.satisfied == 3
+    assert survey.import_map["总体满意度"] == column
+    # the next file from the same source is mapped the same way without asking again
+    job2_url = upload(client, eid, table.encode("gb18030"), "paper2.csv", target=str(sid))
+    page = client.get(job2_url).get_data(as_text=True)
+    assert re.search(rf'<option value="{re.escape(column)}" selected>', page)
+
+
+def test_a_bad_row_imports_nothing_and_lists_the_row(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid, start="")
+    column = session.get(Survey, sid).columns[0]
+    table = "总体满意度,用时\n满意,120\n很满意呀,130\n一般,两分钟\n" + "满意," + "9" * 3 + "\n"
+    job_url = upload(client, eid, table.encode(), "bad.csv", target=str(sid))
+    client.post(job_url, data={"col-0": column, "col-1": "meta:duration"})
+    page = client.get(job_url).get_data(as_text=True)
+    assert "Nothing was imported" in page
+    assert "Row 3" in page and "很满意呀" in page  # not an answer of the question
+    assert "Row 4" in page and "两分钟" in page  # a duration that is not understood
+    assert session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 0
+    # the mapping can be corrected (ignore the duration) and the import retried
+    client.post(job_url, data={"col-0": column, "col-1": ""})
+    assert "Row 3" in client.get(job_url).get_data(as_text=True)
+
+
+def test_huge_cells_and_wrong_files_fail_cleanly(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    huge = ("序号,1、意见\n1," + "很" * 20_000 + "\n").encode()
+    page = client.get(upload(client, eid, huge, "wjx.csv", kind="wjx")).get_data(as_text=True)
+    assert "Nothing was imported" in page and "20000 characters" in page
+    gbk_as_xlsx = "序号,1、满意度\n1,满意\n".encode("gbk")
+    page = client.get(upload(client, eid, gbk_as_xlsx, "wjx.xlsx", kind="wjx")).get_data(
+        as_text=True
+    )
+    assert "not a valid Excel workbook" in page
+    assert session.scalar(sa.select(sa.func.count(Survey.id))) == 0
+    assert session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 0
+
+
+def test_wjx_export_of_a_built_questionnaire_maps_by_question_number(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)  # the library's beneficiary questionnaire
+    survey = session.get(Survey, sid)
+    matrix = [c for c in survey.columns if c.startswith("5、")]
+    header = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP"]
+    # 问卷星 puts the matrix title on the first item and bare labels on the others
+    header += [f"5、您对本项目以下方面的满意程度 (矩阵单选题 *必答)—{matrix[0].split('—')[1]}"]
+    header += [c.split("—")[1] for c in matrix[1:]]
+    rows = [",".join(header)]
+    for i in range(1, 4):
+        rows.append(
+            ",".join(
+                [str(i), "2026/09/03 12:00:00", "136秒", "手机提交", "微信", "1.2.3.4(上海-上海)"]
+                + ["满意"] * len(matrix)
+            )
+        )
+    job_url = upload(
+        client, eid, "\n".join(rows).encode("gb18030"), "wjx.csv", kind="wjx", target=str(sid)
+    )
+    page = client.get(job_url).get_data(as_text=True)
+    assert re.search(rf'<option value="{re.escape(matrix[0])}" selected>', page)
+    job = session.scalar(sa.select(ImportJob))
+    guessed = jobs.guess_mapping(survey, list(jobs.read_frame(job, nrows=2)[0].columns))
+    assert guessed["序号"] == "meta:row_no" and guessed["所用时间"] == "meta:duration"
+    # the bare sub-item labels are not guessed; the evaluator picks them
+    data = {f"col-{i}": target for i, target in enumerate(guessed.values())}
+    for k, c in enumerate(matrix[1:], start=7):
+        data[f"col-{k}"] = c
+    client.post(job_url, data=data)
+    session.expire_all()
+    survey = session.get(Survey, sid)
+    assert len(survey.responses) == 3 and survey.responses[0].duration_s == 136
+    assert all(survey.responses[0].answers[c] == "满意" for c in matrix)
+
+
+def test_background_import_reports_progress(setup, app_with, make_user, session, tmp_path):
+    app = app_with(SURVEY_IMPORT_INLINE=False)
+    lead = setup["lead"]
+    data = ("序号,1、满意度\n" + "".join(f"{i},满意\n" for i in range(1, 2001))).encode()
+    with app.app_context():
+        from workbench.db import db
+
+        job = jobs.create(
+            db.session,
+            db.session.get(type(lead), lead.id),
+            db.session.get(type(setup["engagement"]), setup["engagement"].id),
+            kind="wjx",
+            data=data,
+            filename="big.csv",
+            options={"title": "大样本"},
+            survey=None,
+        )
+        db.session.commit()
+        jobs.start(app, job)
+        jobs.wait_all()
+        db.session.expire_all()
+        job = db.session.get(ImportJob, job.id)
+        assert job.status == "done" and job.rows == 2000
+        assert jobs.progress(job) == {
+            "phase": "done",
+            "done": 2000,
+            "total": 2000,
+            "status": "done",
+        }
+        assert not jobs.upload_path(job).exists()  # the upload is removed once imported

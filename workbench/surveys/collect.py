@@ -1,0 +1,132 @@
+"""Responses from the public questionnaire page (no login). Flush only: respondents are
+anonymous, so nothing is written to the audit log (the response carries its paradata)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workbench.core.questionnaire import check_answers
+from workbench.db import utcnow
+from workbench.surveys.builder import collection_state, questions_of
+from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
+from workbench.surveys.services import SurveyError
+
+
+def salted(salt: str, survey_id: int, value: str) -> str:
+    """A per-survey salted hash: equal inputs are recognisable, the input is not stored."""
+    if not value:
+        return ""
+    return hashlib.sha256(f"{salt}:{survey_id}:{value}".encode()).hexdigest()
+
+
+def survey_for_link(session: Session, public_token: str) -> Survey | None:
+    if not public_token or len(public_token) > 64:
+        return None
+    return session.scalar(sa.select(Survey).where(Survey.public_token == public_token))
+
+
+def token_for(session: Session, survey: Survey, code: str) -> SurveyToken | None:
+    if not code or len(code) > 20:
+        return None
+    return session.scalar(
+        sa.select(SurveyToken).where(SurveyToken.survey_id == survey.id, SurveyToken.code == code)
+    )
+
+
+def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> SurveyToken | None:
+    """Raise :class:`SurveyError` when this visitor may not answer now; return the token."""
+    state = collection_state(survey)
+    if state != "open":
+        raise SurveyError(state)
+    token = None
+    if survey.require_token:
+        token = token_for(session, survey, code)
+        if token is None:
+            raise SurveyError("token_required" if not code else "token_unknown")
+        if token.used_at is not None:
+            raise SurveyError("token_used")
+    elif device_hash and session.scalar(
+        sa.select(sa.func.count(SurveyResponse.id)).where(
+            SurveyResponse.survey_id == survey.id, SurveyResponse.device_hash == device_hash
+        )
+    ):
+        raise SurveyError("duplicate")
+    return token
+
+
+def group_counts(session: Session, survey: Survey) -> dict[str, int]:
+    """Responses so far per answer of the group column (for quotas)."""
+    counts: dict[str, int] = {}
+    if not survey.group_column:
+        return counts
+    rows = session.scalars(
+        sa.select(SurveyResponse.answers).where(SurveyResponse.survey_id == survey.id)
+    )
+    for answers in rows:
+        value = str(answers.get(survey.group_column, "")).strip()
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def submit(
+    session: Session,
+    survey: Survey,
+    form: Mapping[str, Sequence[str]],
+    *,
+    started_at: dt.datetime | None,
+    ip_hash: str,
+    ua_hash: str,
+    device_hash: str,
+    code: str = "",
+) -> tuple[SurveyResponse | None, dict[str, str]]:
+    """Check and store one response. Returns ``(response, {})`` or ``(None, field errors)``;
+    raises :class:`SurveyError` when the survey does not take this response at all."""
+    token = gate(session, survey, device_hash=device_hash, code=code)
+    answers, errors = check_answers(questions_of(survey), form)
+    if errors:
+        return None, errors
+    if survey.group_column:
+        group = answers.get(survey.group_column, "")
+        quota = (survey.group_targets.get(group) or {}).get("quota")
+        if quota and group_counts(session, survey).get(group, 0) >= quota:
+            raise SurveyError("quota_full", group)
+    now = utcnow()
+    if started_at is not None and (started_at > now or now - started_at > dt.timedelta(days=2)):
+        started_at = None  # a stale or odd clock: no duration rather than a wrong one
+    response = SurveyResponse(
+        survey_id=survey.id,
+        source="web",
+        started_at=started_at,
+        submitted_at=now,
+        duration_s=(now - started_at).total_seconds() if started_at else None,
+        channel="web",
+        ip_hash=ip_hash,
+        ua_hash=ua_hash,
+        # an enumerator may open several households' codes on one phone
+        device_hash="" if token else device_hash,
+        token_id=token.id if token else None,
+        answers=answers,
+    )
+    session.add(response)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # a simultaneous second submission from the same browser (the caller rolls back)
+        raise SurveyError("duplicate") from None
+    response.row_no = f"W{response.id}"  # unique without counting (submissions run in parallel)
+    if token is not None:
+        # a conditional update: two submissions racing with one code store one response
+        used = session.execute(
+            sa.update(SurveyToken)
+            .where(SurveyToken.id == token.id, SurveyToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if used.rowcount != 1:  # type: ignore[attr-defined]
+            raise SurveyError("token_used")
+    session.flush()
+    return response, {}

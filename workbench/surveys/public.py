@@ -1,0 +1,156 @@
+"""The public questionnaire: no login, phone first, one response per person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+
+from workbench.core.questionnaire import sections
+from workbench.db import db, utcnow
+from workbench.engagements.forms import EmptyForm
+from workbench.extensions import limiter
+from workbench.surveys import collect
+from workbench.surveys.builder import group_choices, questions_of
+from workbench.surveys.models import Survey
+from workbench.surveys.services import SurveyError
+
+bp = Blueprint("public_survey", __name__, url_prefix="/s", template_folder="templates")
+
+#: why a visitor cannot answer (shown instead of the form)
+GATE_MESSAGES = {
+    "draft": _l("This questionnaire is not open yet."),
+    "not_yet": _l("This questionnaire is not open yet."),
+    "closed": _l("This questionnaire is closed. Thank you for your interest."),
+    "ended": _l("This questionnaire is closed. Thank you for your interest."),
+    "token_required": _l(
+        "This questionnaire is answered with a personal code. Scan the QR code you were given."
+    ),
+    "token_unknown": _l("This code is not valid. Check the link or the QR code you were given."),
+    "token_used": _l("This code has already been used to answer. Thank you."),
+    "duplicate": _l("You have already answered this questionnaire on this device. Thank you."),
+    "quota_full": _l("We have enough answers from your group. Thank you for your interest."),
+}
+FIELD_ERRORS = {
+    "required": _l("Please answer this question."),
+    "choice": _l("Choose one of the listed answers."),
+    "number": _l("Enter a number."),
+    "range": _l("The number is outside the allowed range."),
+    "too_long": _l("The answer is too long (2,000 characters at most)."),
+}
+
+
+def _limit() -> str:
+    return str(current_app.config.get("SURVEY_RATE_LIMIT", "30 per minute"))
+
+
+def _survey(public_token: str) -> Survey:
+    survey = collect.survey_for_link(db.session, public_token)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _device_hash(survey: Survey) -> str:
+    """A random id kept in this browser's (signed) session, hashed per survey."""
+    device = session.get("device")
+    if not device:
+        device = session["device"] = secrets.token_urlsafe(16)
+    return collect.salted(current_app.config["SECRET_KEY"], survey.id, device)
+
+
+def _started_key(survey: Survey) -> str:
+    return f"sv{survey.id}"
+
+
+def _message(survey: Survey, code: str, status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template(
+        "surveys/public/message.html", survey=survey, message=GATE_MESSAGES[code], code=code
+    ), status
+
+
+@bp.route("/<public_token>", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"])
+def answer(public_token: str):  # type: ignore[no-untyped-def]
+    """Show the questionnaire, or store the answers and thank the respondent."""
+    survey = _survey(public_token)
+    code = (request.values.get("t") or "").strip()
+    device_hash = _device_hash(survey)
+    try:
+        collect.gate(db.session, survey, device_hash=device_hash, code=code)
+    except SurveyError as exc:
+        return _message(survey, exc.code, 403 if request.method == "POST" else 200)
+    errors: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        values = {k: request.form.getlist(k) for k in request.form if k.startswith("q")}
+        started = session.get(_started_key(survey))
+        try:
+            started_at = dt.datetime.fromisoformat(started) if started else None
+        except ValueError:
+            started_at = None
+        salt = current_app.config["SECRET_KEY"]
+        try:
+            response, errors = collect.submit(
+                db.session,
+                survey,
+                values,
+                started_at=started_at,
+                ip_hash=collect.salted(salt, survey.id, request.remote_addr or ""),
+                ua_hash=collect.salted(salt, survey.id, request.user_agent.string[:500]),
+                device_hash=device_hash,
+                code=code,
+            )
+        except SurveyError as exc:
+            db.session.rollback()
+            return _message(survey, exc.code, 409)
+        if response is not None:
+            db.session.commit()
+            session.pop(_started_key(survey), None)
+            return redirect(url_for("public_survey.thanks", public_token=public_token), 303)
+    elif _started_key(survey) not in session:
+        session[_started_key(survey)] = utcnow().isoformat()
+    return render_template(
+        "surveys/public/form.html",
+        survey=survey,
+        questions=questions_of(survey),
+        sections=sections(questions_of(survey)),
+        errors={k: FIELD_ERRORS[v] for k, v in errors.items()},
+        values=values,
+        code=code,
+        preview=False,
+        form=EmptyForm(),
+        full_groups=_full_groups(survey),
+    ), (422 if errors else 200)
+
+
+def _full_groups(survey: Survey) -> list[str]:
+    """Groups whose quota is reached (their option is shown as full)."""
+    if not survey.group_column:
+        return []
+    counts = collect.group_counts(db.session, survey)
+    return [
+        g
+        for g in group_choices(survey)
+        if (survey.group_targets.get(g) or {}).get("quota")
+        and counts.get(g, 0) >= survey.group_targets[g]["quota"]
+    ]
+
+
+@bp.get("/<public_token>/thanks")
+def thanks(public_token: str):  # type: ignore[no-untyped-def]
+    survey = _survey(public_token)
+    return render_template("surveys/public/thanks.html", survey=survey)
