@@ -7,29 +7,13 @@ import re
 from decimal import Decimal as D
 
 import openpyxl
-import pytest
 import sqlalchemy as sa
 
-from workbench.accounts.models import OrganisationKind, Role
 from workbench.audit.models import AuditEntry
 from workbench.db import utcnow
 from workbench.scoring import services as scoring
 from workbench.surveys import builder
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
-
-
-@pytest.fixture
-def setup(session, make_org, make_user, make_engagement):
-    bureau = make_org(OrganisationKind.CLIENT)
-    lead = make_user(Role.EVALUATOR)
-    engagement = make_engagement(lead=lead, client=bureau)
-    scoring.instantiate(session, lead, engagement, scoring.bundled_templates()["project-2020"])
-    session.commit()
-    return {
-        "engagement": engagement,
-        "lead": lead,
-        "client": make_user(Role.CLIENT, organisation=bureau),
-    }
 
 
 def create(client, eid, start="beneficiary"):

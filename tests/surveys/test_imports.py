@@ -13,7 +13,6 @@ from workbench.surveys.services import results
 from . import test_forms
 
 create = test_forms.create
-setup = test_forms.setup  # the fixture, shared
 
 
 def upload(client, eid, payload, name, kind="table", target="", title="问卷"):
@@ -134,33 +133,24 @@ def test_wjx_export_of_a_built_questionnaire_maps_by_question_number(setup, clie
     assert all(survey.responses[0].answers[c] == "满意" for c in matrix)
 
 
-def test_background_import_reports_progress(setup, app_with, make_user, session, tmp_path):
-    app = app_with(SURVEY_IMPORT_INLINE=False)
-    lead = setup["lead"]
+def test_background_import_reports_progress(setup, app, session, monkeypatch):
+    monkeypatch.setitem(app.config, "SURVEY_IMPORT_INLINE", False)
     data = ("序号,1、满意度\n" + "".join(f"{i},满意\n" for i in range(1, 2001))).encode()
-    with app.app_context():
-        from workbench.db import db
-
-        job = jobs.create(
-            db.session,
-            db.session.get(type(lead), lead.id),
-            db.session.get(type(setup["engagement"]), setup["engagement"].id),
-            kind="wjx",
-            data=data,
-            filename="big.csv",
-            options={"title": "大样本"},
-            survey=None,
-        )
-        db.session.commit()
-        jobs.start(app, job)
-        jobs.wait_all()
-        db.session.expire_all()
-        job = db.session.get(ImportJob, job.id)
-        assert job.status == "done" and job.rows == 2000
-        assert jobs.progress(job) == {
-            "phase": "done",
-            "done": 2000,
-            "total": 2000,
-            "status": "done",
-        }
-        assert not jobs.upload_path(job).exists()  # the upload is removed once imported
+    job = jobs.create(
+        session,
+        setup["lead"],
+        setup["engagement"],
+        kind="wjx",
+        data=data,
+        filename="big.csv",
+        options={"title": "大样本"},
+        survey=None,
+    )
+    session.commit()
+    jobs.start(app, job)
+    jobs.wait_all()
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert job.status == "done" and job.rows == 2000
+    assert jobs.progress(job) == {"phase": "done", "done": 2000, "total": 2000, "status": "done"}
+    assert not jobs.upload_path(job).exists()  # the upload is removed once imported

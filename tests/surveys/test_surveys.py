@@ -4,7 +4,6 @@ from decimal import Decimal as D
 import pytest
 import sqlalchemy as sa
 
-from workbench.accounts.models import OrganisationKind, Role
 from workbench.scoring import services as scoring
 from workbench.surveys.models import Survey, SurveyResponse
 
@@ -18,20 +17,6 @@ def export(rows, gender="男"):
         for i, a in enumerate(rows, start=1)
     ]
     return "".join(lines).encode("gbk")
-
-
-@pytest.fixture
-def setup(session, make_org, make_user, make_engagement):
-    bureau = make_org(OrganisationKind.CLIENT)
-    lead = make_user(Role.EVALUATOR)
-    engagement = make_engagement(lead=lead, client=bureau)
-    scoring.instantiate(session, lead, engagement, scoring.bundled_templates()["project-2020"])
-    session.commit()
-    return {
-        "engagement": engagement,
-        "lead": lead,
-        "client": make_user(Role.CLIENT, organisation=bureau),
-    }
 
 
 def upload(client, eid, payload, name="wjx.csv", population="", kind="wjx", target=""):

@@ -30,6 +30,8 @@ from workbench.surveys.services import SurveyError
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scoring_templates" / "surveys"
 MAX_TOKENS = 5000
+#: letters and digits only: a code never starts with "-" (Excel formula) nor looks like "0"/"O"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
 
 
 def questionnaire_library() -> dict[str, Questionnaire]:
@@ -222,7 +224,7 @@ def issue_tokens(
     for i in range(wanted):
         token = SurveyToken(
             survey_id=survey.id,
-            code=secrets.token_urlsafe(9),
+            code="".join(secrets.choice(CODE_ALPHABET) for _ in range(12)),
             label=(labels[i] if labels else "")[:200],
             batch=batch,
         )

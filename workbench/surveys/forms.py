@@ -20,15 +20,9 @@ from workbench.forms import BaseForm
 from workbench.labels import pairs
 
 
-class ImportSurveyForm(BaseForm):
-    """Import a 问卷星 export or any table, as a new survey or into an existing one."""
+class GroupFields(BaseForm):
+    """Who answers: the respondent group and its size (for the required sample)."""
 
-    kind = SelectField(
-        _l("File"),
-        choices=pairs([("wjx", _l("问卷星 export")), ("table", _l("Other table (CSV or Excel)"))]),
-    )
-    target = SelectField(_l("Import into"), choices=[], validate_choice=True)
-    title = StringField(_l("Title of the new survey"), validators=[Optional(), Length(max=200)])
     group = StringField(
         _l("Respondent group"),
         validators=[Optional(), Length(max=100)],
@@ -39,6 +33,17 @@ class ImportSurveyForm(BaseForm):
         validators=[Optional(), NumberRange(min=1, max=100_000_000)],
         description=_l("Used for the required sample size."),
     )
+
+
+class ImportSurveyForm(GroupFields):
+    """Import a 问卷星 export or any table, as a new survey or into an existing one."""
+
+    kind = SelectField(
+        _l("File"),
+        choices=pairs([("wjx", _l("问卷星 export")), ("table", _l("Other table (CSV or Excel)"))]),
+    )
+    target = SelectField(_l("Import into"), choices=[], validate_choice=True)
+    title = StringField(_l("Title of the new survey"), validators=[Optional(), Length(max=200)])
     file = FileField(
         _l("File (.xls, .xlsx or .csv)"),
         validators=[
@@ -48,19 +53,10 @@ class ImportSurveyForm(BaseForm):
     )
 
 
-class NewSurveyForm(BaseForm):
+class NewSurveyForm(GroupFields):
     """A questionnaire built here and answered on the public page."""
 
     title = StringField(_l("Survey title"), validators=[DataRequired(), Length(max=200)])
-    group = StringField(
-        _l("Respondent group"),
-        validators=[Optional(), Length(max=100)],
-        description=_l("e.g. 受益群众, 服务对象, 实施单位人员"),
-    )
-    population = IntegerField(
-        _l("Size of the group (optional)"),
-        validators=[Optional(), NumberRange(min=1, max=100_000_000)],
-    )
     start_from = SelectField(_l("Start from"), choices=[], validate_choice=True)
 
 

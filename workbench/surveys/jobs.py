@@ -422,7 +422,10 @@ def start(app: Flask, job: ImportJob) -> None:
 
     def work(job_id: int = job.id) -> None:
         with app.app_context():
-            run(job_id)
+            try:
+                run(job_id)
+            finally:
+                db.session.remove()
 
     thread = threading.Thread(target=work, name=f"survey-import-{job.id}", daemon=True)
     _threads.append(thread)
