@@ -389,13 +389,9 @@ def _ensure_surveys(session: Session, lead: User) -> None:
         survey,
         {
             "min_seconds": 30,
-            "straightline_groups": [],
             "burst_count": 2,
             "burst_minutes": 10,
-            "attention": {
-                f"{i + 1}、{q.text}": q.expected for i, q in enumerate(questions) if q.expected
-            },
-            "key_columns": [],
+            "attention": True,
             "duplicates": True,
         },
     )
@@ -468,7 +464,7 @@ def _import_demo_export(session: Session, lead: User, engagement: Engagement, rn
         session,
         lead,
         survey,
-        {"min_seconds": 30, "straightline_groups": [], "attention": {}, "key_columns": []},
+        {"min_seconds": 30},
     )
     level_map = {level: level for level in levels[:5]} | {"不了解": "不了解"}
     services.save_mapping(

@@ -22,6 +22,18 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
+def local_zone() -> dt.tzinfo:
+    """The configured display time zone (Asia/Shanghai by default; UTC outside an app)."""
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    try:
+        return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    except RuntimeError:  # no application context
+        return dt.UTC
+
+
 def safe_cell(value: Any) -> Any:
     """A value openpyxl can write and Excel will show literally."""
     if value is None:
@@ -31,7 +43,8 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, Decimal | int | float):
         return value
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        # Excel has no time zones: write the wall-clock time people read on the pages
+        return value.astimezone(local_zone()).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, dt.date):
         return value
     text = str(value)

@@ -86,7 +86,7 @@ def test_burst_within_the_window():
         row(at=T0 + 31 * minute, source="ip-a"),
     ]
     reasons = screen(rows, Rules(burst_count=2, burst_minutes=10))
-    assert reasons == [[], [], [("burst", "3 / 10 min")], [], [], [], [], []]
+    assert reasons == [[], [], [("burst", "3 in 10 min")], [], [], [], [], []]
 
 
 def test_burst_flags_every_response_after_the_allowed_count_in_time_order():
@@ -99,7 +99,7 @@ def test_burst_flags_every_response_after_the_allowed_count_in_time_order():
         row(at=T0 + 1 * second, source="k"),
     ]
     reasons = screen(rows, Rules(burst_count=2, burst_minutes=1))
-    assert reasons == [[("burst", "4 / 1 min")], [], [("burst", "3 / 1 min")], []]
+    assert reasons == [[("burst", "4 in 1 min")], [], [("burst", "3 in 1 min")], []]
 
 
 def test_burst_window_edge_is_inclusive():
@@ -139,14 +139,19 @@ def test_missing_key():
 
 def test_duplicate_flags_the_later_copy():
     rows = [
-        row(q1="男", q2="满意"),
-        row(q1="女", q2="满意"),
-        row(q2="满意", q1="男"),  # same answers, other order of keys
-        row(q1=" 男 ", q2="满意 "),  # same after stripping
-        row(q1="男", q2="满意", q3=""),  # an extra column: not the same answers
+        row(q1="男", q2="满意", q3="无"),
+        row(q1="女", q2="满意", q3="无"),
+        row(q3="无", q2="满意", q1="男"),  # same answers, other order of keys
+        row(q1=" 男 ", q2="满意 ", q3="无"),  # same after stripping
+        row(q1="男", q2="满意", q3="无", q4=""),  # an extra column: not the same answers
     ]
     reasons = screen(rows, Rules(duplicates=True))
     assert reasons == [[], [], [("duplicate", "= #1")], [("duplicate", "= #1")], []]
+
+
+def test_short_responses_are_alike_by_chance_not_duplicates():
+    rows = [row(q1="满意", q2="男"), row(q1="满意", q2="男")]
+    assert screen(rows, Rules(duplicates=True)) == [[], []]
 
 
 def test_blank_rows_are_not_duplicates():

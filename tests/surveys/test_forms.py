@@ -310,6 +310,9 @@ def test_the_survey_leaf_scores_from_valid_responses(setup, client, auth, sessio
         nodes = scoring.compute(session, setup["engagement"]).result.nodes
         return next(n for n in nodes if n.code == "D12")
 
+    # a new questionnaire screens attention checks from the start: switch that off first
+    client.post(f"/engagements/{eid}/surveys/{sid}/cleaning", data={"burst_minutes": "10"})
+    session.expire_all()
     # all 9 responses: 6 of 9 satisfied on every item
     assert d12().score == min(D(10), D(10) * (D(6) / D(9)) / D("0.9"))
     client.post(
@@ -368,3 +371,31 @@ def test_builder_edits_questions_and_rejects_bad_ones(setup, client, auth, sessi
     assert broken.status_code == 422 and "Q1" in broken.get_data(as_text=True)
     session.expire_all()
     assert session.get(Survey, sid).columns[0] == "1、性别"  # unchanged
+
+
+def test_populations_are_read_as_typed_and_bad_ones_refused(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)
+    town_col = next(c for c in session.get(Survey, sid).columns if "乡镇" in c)
+    publish(client, eid, sid, group_column=town_col)
+    publish(client, eid, sid, group_column=town_col, **{"population-0": "1,200"})
+    session.expire_all()
+    assert session.get(Survey, sid).group_targets["甲镇"] == {"population": 1200}
+    bad = client.post(
+        f"/engagements/{eid}/surveys/{sid}/publish",
+        data={"status": "open", "group_column": town_col, "population-1": "abc"},
+    )
+    assert bad.status_code == 422 and "abc" in bad.get_data(as_text=True)
+    session.expire_all()
+    assert "乙镇" not in session.get(Survey, sid).group_targets
+
+
+def test_handed_out_is_the_entered_number_not_the_codes(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)
+    publish(client, eid, sid, distributed="120")
+    client.post(f"/engagements/{eid}/surveys/{sid}/tokens", data={"count": "5"})
+    page = client.get(f"/engagements/{eid}/surveys/{sid}/cleaning").get_data(as_text=True)
+    assert re.search(r"Handed out.*?<td class=\"num\">120</td>", page, re.S)

@@ -3,7 +3,9 @@ questionnaire, all-or-nothing with row-level errors, and the background runner."
 
 import io
 import re
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from workbench.surveys import jobs
@@ -154,3 +156,48 @@ def test_background_import_reports_progress(setup, app, session, monkeypatch):
     assert job.status == "done" and job.rows == 2000
     assert jobs.progress(job) == {"phase": "done", "done": 2000, "total": 2000, "status": "done"}
     assert not jobs.upload_path(job).exists()  # the upload is removed once imported
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "wenjuanxing"
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the clone")
+@pytest.mark.parametrize("name", ["reportgen_800_800_0.xls", "reportgen_800_800_2.xls"])
+def test_real_wjx_exports_import_through_the_page(setup, client, auth, session, name):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    job_url = upload(client, eid, (FIXTURES / name).read_bytes(), name, kind="wjx")
+    assert "800 responses imported" in client.get(job_url).get_data(as_text=True)
+    survey = session.scalar(sa.select(Survey))
+    assert len(survey.responses) == 800
+    assert survey.flavour == ("text" if name.endswith("_0.xls") else "code")
+    # −2/−3 codes are stored as blanks, never as answers
+    assert not any(v in ("-2", "-3") for r in survey.responses[:200] for v in r.answers.values())
+
+
+def test_local_times_become_utc_and_a_waiting_import_can_be_discarded(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    table = "序号,提交答卷时间,所用时间,1、满意度\n1,2026/04/15 16:17:59,100秒,满意\n"
+    client.get(upload(client, eid, table.encode(), "wjx.csv", kind="wjx"))
+    stored = session.scalar(sa.select(SurveyResponse))
+    # 问卷星 shows Beijing time: 16:17:59 there is 08:17:59 UTC
+    assert stored.submitted_at.replace(tzinfo=None).isoformat() == "2026-04-15T08:17:59"
+    survey = session.scalar(sa.select(Survey))
+    raw = client.get(f"/engagements/{eid}/surveys/{survey.id}/raw.xlsx")
+    import openpyxl
+
+    cell = openpyxl.load_workbook(io.BytesIO(raw.data)).active.cell(row=2, column=2).value
+    assert cell.isoformat() == "2026-04-15T16:17:59"  # Excel shows the local time again
+    waiting = upload(client, eid, b"a,b\n1,2\n", "other.csv", target=str(survey.id))
+    job_id = session.scalar(sa.select(ImportJob.id).where(ImportJob.status == "mapping"))
+    assert client.post(f"{waiting}/discard").status_code == 302
+    session.expire_all()
+    assert session.get(ImportJob, job_id) is None
+
+
+def test_survey_pages_send_strangers_to_the_login_page(setup, client):
+    eid = setup["engagement"].id
+    for path in ("", "1/results", "1/raw.xlsx", "imports/1.json"):
+        response = client.get(f"/engagements/{eid}/surveys/{path}")
+        assert response.status_code == 302 and "/login" in response.location

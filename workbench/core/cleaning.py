@@ -14,7 +14,8 @@ Rules (each off unless configured):
                        ``burst_minutes`` (every response of the burst after the allowed count)
 ``attention``          an attention check answered other than expected
 ``missing_key``        a key item left blank
-``duplicate``          the same answers to every question as an earlier response
+``duplicate``          the same answers to every question as an earlier response (only
+                       responses with at least 3 answers: short ones are alike by chance)
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ class Row:
     answers: Mapping[str, str]
 
 
+def _s(seconds: float) -> str:
+    """Seconds to one decimal, without trailing zeros (12.3863 → 12.4, 30.0 → 30)."""
+    return f"{round(seconds, 1):g}"
+
+
 def _median(values: list[float]) -> float | None:
     if not values:
         return None
@@ -112,7 +118,7 @@ def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
     if rules.min_seconds:
         for i, r in enumerate(rows):
             if r.duration_s is not None and r.duration_s < rules.min_seconds:
-                out[i].append(("too_fast", f"{r.duration_s:g} s < {rules.min_seconds:g} s"))
+                out[i].append(("too_fast", f"{_s(r.duration_s)} s < {rules.min_seconds:g} s"))
     median = _median([float(d) for d in durations])
     if rules.min_median_fraction and median:
         limit = rules.min_median_fraction * median
@@ -121,7 +127,7 @@ def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
                 out[i].append(
                     (
                         "too_fast_median",
-                        f"{r.duration_s:g} s < {rules.min_median_fraction:g} × {median:g} s",
+                        f"{_s(r.duration_s)} s < {rules.min_median_fraction:g} × {_s(median)} s",
                     )
                 )
     for group in rules.straightline_groups:
@@ -146,7 +152,7 @@ def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
                     recent.popleft()
                 recent.append(j)
                 if len(recent) > rules.burst_count:
-                    out[j].append(("burst", f"{len(recent)} / {rules.burst_minutes:g} min"))
+                    out[j].append(("burst", f"{len(recent)} in {rules.burst_minutes:g} min"))
     for column, expected in rules.attention.items():
         for i, r in enumerate(rows):
             answer = str(r.answers.get(column, "")).strip()
@@ -160,8 +166,8 @@ def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
         first: dict[tuple[tuple[str, str], ...], int] = {}
         for i, r in enumerate(rows):
             key = tuple(sorted((k, str(v).strip()) for k, v in r.answers.items()))
-            if not any(v for _, v in key):
-                continue
+            if sum(1 for _, v in key if v) < 3:
+                continue  # with one or two answers, equal responses are expected, not copies
             if key in first:
                 out[i].append(("duplicate", f"= #{first[key] + 1}"))
             else:

@@ -44,6 +44,15 @@ class Rate:
     ci_high: float
     satisfied: int
     valid: int
+    #: respondents behind a pooled rate (None for a single question)
+    respondents: int | None = None
+
+
+def _wilson(p: float, n: float, z: float) -> tuple[float, float]:
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def satisfaction_rate(satisfied: int, valid: int, confidence: float = 0.95) -> Rate:
@@ -63,13 +72,60 @@ def satisfaction_rate(satisfied: int, valid: int, confidence: float = 0.95) -> R
         raise ValueError("satisfied answers must lie between 0 and the valid answers")
     z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     p = satisfied / valid
-    denominator = 1 + z * z / valid
-    centre = (p + z * z / (2 * valid)) / denominator
-    half = z * math.sqrt(p * (1 - p) / valid + z * z / (4 * valid * valid)) / denominator
+    low, high = _wilson(p, valid, z)
     # exact bounds at the ends (floating point would give 1 − 1e-16)
-    low = 0.0 if satisfied == 0 else min(p, max(0.0, centre - half))
-    high = 1.0 if satisfied == valid else max(p, min(1.0, centre + half))
+    low = 0.0 if satisfied == 0 else min(p, low)
+    high = 1.0 if satisfied == valid else max(p, high)
     return Rate(rate=p, ci_low=low, ci_high=high, satisfied=satisfied, valid=valid)
+
+
+def ratio_se(numerators: Sequence[float], denominators: Sequence[float]) -> tuple[float, float]:
+    """``R = Σy / Σx`` over respondents and its linearised standard error
+    ``√(Σ (y_i − R x_i)² / (n (n − 1) x̄²))`` — answers of one respondent are not independent.
+
+    >>> r, se = ratio_se([2, 1, 0, 2], [2, 2, 1, 2])
+    >>> round(r, 4), round(se, 4)
+    (0.7143, 0.1914)
+    """
+    pairs = [(float(y), float(x)) for y, x in zip(numerators, denominators, strict=True) if x > 0]
+    n = len(pairs)
+    if n == 0:
+        raise ValueError("a ratio needs at least one respondent with an answer")
+    total_x = sum(x for _, x in pairs)
+    r = sum(y for y, _ in pairs) / total_x
+    if n < 2:
+        return r, float("nan")
+    mean_x = total_x / n
+    residual = sum((y - r * x) ** 2 for y, x in pairs)
+    return r, math.sqrt(residual / (n * (n - 1) * mean_x * mean_x))
+
+
+def pooled_rate(per_respondent: Sequence[tuple[int, int]], confidence: float = 0.95) -> Rate:
+    """The satisfaction rate over several items: Σ satisfied ÷ Σ valid answers, with a Wilson
+    interval on the *effective* sample size ``R(1 − R) / se²`` (Kish), kept between the
+    number of respondents and the number of answers. Treating every answer as independent
+    would make the interval far too narrow when each respondent answers several items.
+
+    >>> r = pooled_rate([(5, 5)] * 40 + [(0, 5)] * 10)   # 40 of 50 people satisfied throughout
+    >>> round(r.rate, 2), r.respondents, round(r.ci_low, 3), round(r.ci_high, 3)
+    (0.8, 50, 0.67, 0.888)
+    """
+    used = [(s, v) for s, v in per_respondent if v > 0]
+    if not used:
+        raise ValueError("a satisfaction rate needs at least one valid answer")
+    satisfied = sum(s for s, _ in used)
+    valid = sum(v for _, v in used)
+    n = len(used)
+    rate, se = ratio_se([s for s, _ in used], [v for _, v in used])
+    if 0 < rate < 1 and se > 0 and math.isfinite(se):
+        n_eff = min(float(valid), max(float(n), rate * (1 - rate) / (se * se)))
+    else:
+        n_eff = float(n)  # no spread between respondents: fall back to one per person
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    low, high = _wilson(rate, n_eff, z)
+    low = 0.0 if satisfied == 0 else min(rate, low)
+    high = 1.0 if satisfied == valid else max(rate, high)
+    return Rate(rate, low, high, satisfied, valid, respondents=n)
 
 
 def sample_size(

@@ -76,6 +76,9 @@ def create_form(
         flavour="text",
         description=start_from.description if start_from else "",
         status="draft",
+        # sensible screening from the start: attention checks and speeders (under a third
+        # of the median time); the evaluator adjusts them on the 甄别 tab
+        cleaning={"attention": True, "min_median_fraction": 0.33},
     )
     _sync(survey, questions)
     session.add(survey)
@@ -171,7 +174,9 @@ def publish(
     survey.require_token = require_token
     survey.group_column = group_column or None
     survey.group_targets = {
-        str(g): {k: int(v) for k, v in t.items() if v} for g, t in group_targets.items()
+        str(g): {k: int(v) for k, v in t.items() if v}
+        for g, t in group_targets.items()
+        if any(t.values())
     }
     if status == "open" and not survey.public_token:
         survey.public_token = secrets.token_urlsafe(24)

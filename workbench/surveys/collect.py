@@ -104,7 +104,7 @@ def submit(
         started_at=started_at,
         submitted_at=now,
         duration_s=(now - started_at).total_seconds() if started_at else None,
-        channel="web",
+        channel="网页",
         ip_hash=ip_hash,
         ua_hash=ua_hash,
         # an enumerator may open several households' codes on one phone

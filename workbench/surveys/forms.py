@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -40,9 +41,16 @@ class ImportSurveyForm(GroupFields):
 
     kind = SelectField(
         _l("File"),
-        choices=pairs([("wjx", _l("问卷星 export")), ("table", _l("Other table (CSV or Excel)"))]),
+        choices=[],
     )
     target = SelectField(_l("Import into"), choices=[], validate_choice=True)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = pairs(
+            [("wjx", _("问卷星 export")), ("table", _("Other table (CSV or Excel)"))]
+        )
+
     title = StringField(_l("Title of the new survey"), validators=[Optional(), Length(max=200)])
     file = FileField(
         _l("File (.xls, .xlsx or .csv)"),
@@ -65,13 +73,7 @@ class PublishForm(BaseForm):
 
     status = SelectField(
         _l("Status"),
-        choices=pairs(
-            [
-                ("draft", _l("Draft (not answerable)")),
-                ("open", _l("Open")),
-                ("closed", _l("Closed")),
-            ]
-        ),
+        choices=[],
     )
     opens_at = DateTimeLocalField(
         _l("Opens at (optional)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
@@ -89,6 +91,16 @@ class PublishForm(BaseForm):
     )
     require_token = BooleanField(_l("Only with a one-time code (one per household or person)"))
     group_column = SelectField(_l("Respondent groups come from"), choices=[])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.status.choices = pairs(
+            [
+                ("draft", _("Draft (not answerable)")),
+                ("open", _("Open")),
+                ("closed", _("Closed")),
+            ]
+        )
 
 
 class TokensForm(BaseForm):

@@ -41,6 +41,7 @@ from workbench.engagements.models import Engagement
 from workbench.surveys.builder import questions_of
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
 from workbench.surveys.services import MAX_ROWS, _ip_hash
+from workbench.xlsx import local_zone
 
 CHUNK = 5000
 MAX_CELL = 10_000  # characters in one cell
@@ -127,6 +128,9 @@ def guess_mapping(survey: Survey | None, headers: list[str]) -> dict[str, str]:
         n = question_number(col)
         if n is not None:
             by_number.setdefault(n, []).append(col)
+    bare_targets: dict[str, str] = {}
+    for col in targets:
+        bare_targets.setdefault(_bare(col), col)
     out: dict[str, str] = {}
     for header in headers:
         if header in remembered and (
@@ -141,6 +145,8 @@ def guess_mapping(survey: Survey | None, headers: list[str]) -> dict[str, str]:
             out[header] = "new"
         elif header in targets:
             out[header] = header
+        elif _bare(header) in bare_targets:
+            out[header] = bare_targets[_bare(header)]
         else:
             n = question_number(header)
             candidates = by_number.get(n, []) if n is not None else []
@@ -150,6 +156,12 @@ def guess_mapping(survey: Survey | None, headers: list[str]) -> dict[str, str]:
             )
             out[header] = match[0] if match else ""
     return out
+
+
+def _bare(header: str) -> str:
+    """A header without its question number and type note: "3、您的性别 (单选题)" → "您的性别"."""
+    text = re.sub(r"^\s*(第\s*\d+\s*题|\d+\s*[、.．])\s*", "", header)
+    return re.sub(r"\s*[(（][^()（）]*题[^()（）]*[)）]\s*", "", text).strip()
 
 
 def _progress_file(job_id: int) -> Path:
@@ -281,6 +293,7 @@ def build_rows(
         raise ImportFailed([("too_many_rows", {"n": len(frame), "max": MAX_ROWS})])
     errors: list[tuple[str, dict[str, Any]]] = []
     rows: list[dict[str, Any]] = []
+    zone = local_zone()
     columns = {h: frame[h].tolist() for h in frame.columns}
     existing = (
         db.session.scalar(
@@ -303,8 +316,17 @@ def build_rows(
             if target in plan.decode:
                 decoded = _decode(value, plan.decode[target], flavour)
                 if decoded is None:
+                    allowed = [c for c in plan.decode[target] if c != "__multiple__"]
                     errors.append(
-                        ("bad_answer", {"row": line, "column": header, "value": value[:50]})
+                        (
+                            "bad_answer",
+                            {
+                                "row": line,
+                                "column": header,
+                                "value": value[:50],
+                                "allowed": " / ".join(allowed)[:200],
+                            },
+                        )
                     )
                     continue
                 value = decoded
@@ -316,7 +338,8 @@ def build_rows(
             if pd.isna(parsed):
                 errors.append(("bad_date", {"row": line, "value": meta["meta:submitted"][:30]}))
             else:
-                submitted = parsed.to_pydatetime().replace(tzinfo=dt.UTC)
+                # exports carry local wall-clock times
+                submitted = parsed.to_pydatetime().replace(tzinfo=zone).astimezone(dt.UTC)
         duration = None
         if meta.get("meta:duration"):
             seconds = duration_seconds(meta["meta:duration"])

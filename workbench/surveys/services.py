@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from scipy import stats
 from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
@@ -19,18 +20,23 @@ from workbench.core.questionnaire import columns as qcolumns
 from workbench.core.surveys import (
     DEFAULT_LEVEL_SCORES,
     DONT_KNOW,
+    SATISFIED_LEVELS,
     Alpha,
     LikertSummary,
     StratifiedRate,
     cronbach_alpha,
     likert_summary,
+    pooled_rate,
     post_stratified_rate,
+    ratio_se,
     sample_size,
 )
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 
 LEVELS = (*DEFAULT_LEVEL_SCORES, "不了解")
+#: the scale made of a form's single satisfaction questions (not a matrix)
+LIKERT_GROUP = "single-questions"
 MAX_ROWS = 100_000
 
 
@@ -61,7 +67,12 @@ def distinct_answers(survey: Survey, columns: list[str]) -> list[str]:
             value = str(response.answers.get(col, "")).strip()
             if value:
                 seen.setdefault(value, None)
-    return sorted(seen, key=lambda v: (len(v), v))
+    order = {level: i for i, level in enumerate(LEVELS)}
+
+    def key(value: str) -> tuple[int, int, str]:  # scale order first, then the rest
+        return (order.get(guess_level(value, survey.flavour), len(order)), len(value), value)
+
+    return sorted(seen, key=key)
 
 
 def guess_level(answer: str, flavour: str) -> str:
@@ -138,11 +149,42 @@ class Screened:
         return bool(self.reasons)
 
 
+def effective_rules(survey: Survey) -> Rules:
+    """The stored rule settings resolved against the survey's current columns: the
+    questionnaire's own attention checks and matrices are looked up now, so editing the
+    questions never leaves a rule pointing at a column that no longer exists."""
+    stored = dict(survey.cleaning or {})
+    columns = set(survey.columns)
+    attention: dict[str, str] = {}
+    if stored.get("attention"):
+        if survey.kind == "form":
+            from workbench.surveys.builder import questions_of
+
+            for i, q in enumerate(questions_of(survey)):
+                if q.expected and q.type in ("single", "likert"):
+                    attention[f"{i + 1}、{q.text}"] = q.expected
+        file_checks = stored.get("attention_file") or {}
+        if isinstance(file_checks, dict):
+            attention.update({str(k): str(v) for k, v in file_checks.items()})
+    return Rules.from_dict(
+        {
+            **stored,
+            "attention": {c: v for c, v in attention.items() if c in columns},
+            "straightline_groups": (
+                [cols for title, cols in scale_groups(survey) if title != LIKERT_GROUP]
+                if stored.get("straightline")
+                else []
+            ),
+            "key_columns": [c for c in stored.get("key_columns") or [] if c in columns],
+        }
+    )
+
+
 def screened(survey: Survey) -> list[Screened]:
     """Every response with its screening outcome under the survey's current rules
     (computed, never stored: raw data stays as collected)."""
     responses = list(survey.responses)
-    rules = Rules.from_dict(survey.cleaning)
+    rules = effective_rules(survey)
     rows = [
         Row(
             duration_s=r.duration_s,
@@ -160,11 +202,7 @@ def save_cleaning(session: Session, actor: User, survey: Survey, rules: dict[str
     """Store the screening rules (the outcome is recomputed from them)."""
     unknown = [
         c
-        for c in [
-            *rules.get("key_columns", []),
-            *rules.get("attention", {}),
-            *[c for g in rules.get("straightline_groups", []) for c in g],
-        ]
+        for c in [*rules.get("key_columns", []), *rules.get("attention_file", {})]
         if c not in survey.columns
     ]
     if unknown:
@@ -230,7 +268,8 @@ def survey_yield(session: Session, survey: Survey, rows: list[Screened]) -> Yiel
         sa.select(sa.func.count(SurveyToken.id)).where(SurveyToken.survey_id == survey.id)
     )
     return Yield(
-        distributed=survey.distributed or tokens or None,
+        # codes are the questionnaires handed out when answering needs one
+        distributed=survey.distributed or (tokens if survey.require_token else None) or None,
         returned=len(rows),
         valid=sum(1 for r in rows if not r.excluded),
     )
@@ -261,7 +300,7 @@ def scale_groups(survey: Survey) -> list[tuple[str, list[str]]]:
         out = [(f"{i + 1}、{questions[i].text}", cols) for i, cols in groups.items()]
         likert = [c for c in survey.satisfaction_columns if not any(c in cols for _, cols in out)]
         if len(likert) >= 2:
-            out.append(("Likert", likert))
+            out.append((LIKERT_GROUP, likert))
         return out
     cols = list(survey.satisfaction_columns)
     return [("", cols)] if len(cols) >= 2 else []
@@ -298,6 +337,29 @@ def _levels(
     return mapped
 
 
+def _pooled(mapped: dict[str, list[str]]) -> LikertSummary | None:
+    """All items together, with intervals that count respondents, not answers: the rate's
+    Wilson interval on the effective sample size, the index's t interval on the ratio
+    estimator's standard error."""
+    pooled = [v for values in mapped.values() for v in values]
+    if not pooled:
+        return None
+    summary = likert_summary(pooled)
+    if summary.valid == 0:
+        return summary
+    rows = list(zip(*mapped.values(), strict=True))
+    satisfied = [sum(v in SATISFIED_LEVELS for v in row) for row in rows]
+    valid = [sum(v in DEFAULT_LEVEL_SCORES for v in row) for row in rows]
+    scores = [sum(DEFAULT_LEVEL_SCORES.get(v, 0) for v in row) for row in rows]
+    rate = pooled_rate(list(zip(satisfied, valid, strict=True)))
+    index_ci = None
+    if rate.respondents and rate.respondents > 1:
+        index, se = ratio_se(scores, valid)
+        t = float(stats.t.ppf(0.975, rate.respondents - 1))
+        index_ci = (index - t * se, index + t * se)
+    return replace(summary, rate=rate, index_ci=index_ci)
+
+
 def results(
     survey: Survey,
     *,
@@ -320,8 +382,7 @@ def results(
     chosen = [c for c in (columns or survey.satisfaction_columns) if c in survey.columns]
     mapped = _levels(survey, responses, chosen)
     items = {col: likert_summary(values) for col, values in mapped.items()}
-    pooled = [v for values in mapped.values() for v in values]
-    overall = likert_summary(pooled) if pooled else None
+    overall = _pooled(mapped)
     alphas: list[tuple[str, Alpha | None, str | None]] = []
     for title, cols in scale_groups(survey):
         cols = [c for c in cols if c in mapped]
@@ -347,8 +408,9 @@ def results(
             key = str(r.answers.get(survey.group_column, "")).strip() or "—"
             by_group.setdefault(key, []).append(r)
         for key in sorted(by_group):
-            sub = _levels(survey, by_group[key], chosen)
-            out.groups[key] = likert_summary([v for vals in sub.values() for v in vals])
+            summary = _pooled(_levels(survey, by_group[key], chosen))
+            if summary is not None:
+                out.groups[key] = summary
         populations = {
             g: int(t["population"]) for g, t in survey.group_targets.items() if t.get("population")
         }

@@ -74,6 +74,7 @@ ERRORS = {
     "no_questions": _l("A questionnaire needs at least one question."),
     "bad_questionnaire": _l("The questionnaire file is not valid: %(detail)s"),
     "bad_question": _l("The question was not saved: %(detail)s"),
+    "bad_question_n": _l("The question was not saved: %(detail)s"),
     "bad_status": _l("Unknown status."),
     "bad_dates": _l("The closing time must come after the opening time."),
     "bad_group": _l("Choose a question of this survey for the groups."),
@@ -82,6 +83,7 @@ ERRORS = {
     "bad_override": _l("Unknown decision."),
     "override_note": _l("Give a reason for the decision."),
     "bad_measure": _l("Unknown measure."),
+    "bad_number": _l("Populations and quotas are whole numbers above zero: %(detail)s"),
 }
 IMPORT_ERRORS = {
     "no_columns": _l("No question column was chosen."),
@@ -91,7 +93,9 @@ IMPORT_ERRORS = {
     "no_rows": _l("The file contains no responses."),
     "too_many_rows": _l("The file has %(n)s rows; at most %(max)s are imported."),
     "huge_cell": _l("Row %(row)s, %(column)s: the cell has %(n)s characters (at most %(max)s)."),
-    "bad_answer": _l("Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers."),
+    "bad_answer": _l(
+        "Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers (%(allowed)s)."
+    ),
     "bad_date": _l("Row %(row)s: the submission time “%(value)s” is not a date."),
     "bad_duration": _l("Row %(row)s: the duration “%(value)s” is not understood."),
     "more": _l("… more errors not listed."),
@@ -124,9 +128,46 @@ MEASURES = {
 }
 
 
+@bp.before_request
+def _login_first():  # type: ignore[no-untyped-def]
+    """Every page here is for signed-in staff (respondents use /s/<token>)."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    return None
+
+
+#: the questionnaire model's validation messages as people read them
+QUESTION_ERRORS = {
+    "a choice question needs at least 2 options": _l("a choice question needs at least 2 options"),
+    "options must be different": _l("the options must be different"),
+    "a Likert scale needs 5 different labels": _l("a satisfaction scale needs 5 different levels"),
+    "a matrix question needs at least 2 items": _l("a matrix question needs at least 2 items"),
+    "matrix items must be different": _l("the items of a matrix must be different"),
+    "only Likert and matrix questions count as satisfaction items": _l(
+        "only scale and matrix questions count towards the satisfaction rate"
+    ),
+    "the expected answer must be one of the question's choices": _l(
+        "the expected answer of an attention check must be one of the question's answers"
+    ),
+    "the minimum is above the maximum": _l("the minimum is above the maximum"),
+    "String should have at least 1 character": _l("a text is empty"),
+}
+ALPHA_ERRORS = {
+    "Cronbach's alpha needs at least 2 complete rows": _l(
+        "at least 2 respondents must answer every item"
+    ),
+    "every respondent gave the same total: alpha is undefined": _l(
+        "every respondent gave the same total"
+    ),
+}
+
+
 def _error(exc: services.SurveyError) -> str:
-    message = ERRORS.get(exc.code, exc.code)
-    return str(message) % {"detail": exc.detail} if "%(detail)s" in str(message) else str(message)
+    message = str(ERRORS.get(exc.code, exc.code))
+    detail = exc.detail
+    if exc.code == "bad_question":
+        detail = "; ".join(str(QUESTION_ERRORS.get(part, part)) for part in detail.split("; "))
+    return message % {"detail": detail} if "%(detail)s" in message else message
 
 
 def import_errors(job: ImportJob) -> list[str]:
@@ -341,6 +382,20 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     )
 
 
+@bp.post("/imports/<int:job_id>/discard")
+def discard_job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
+    """Give up an import that waits for its mapping or failed (its upload is deleted)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    job = _job_or_404(engagement, job_id)
+    if not EmptyForm().validate_on_submit() or job.status in ("queued", "running"):
+        abort(400)
+    jobs.upload_path(job).unlink(missing_ok=True)
+    db.session.delete(job)
+    db.session.commit()
+    flash(_("Import discarded."), "success")
+    return redirect(url_for("surveys.index", engagement_id=engagement.id))
+
+
 @bp.get("/imports/<int:job_id>.json")
 def job_progress(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     engagement = get_engagement_or_404(engagement_id, need="internal")
@@ -420,7 +475,14 @@ def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
                 if not 0 <= i < len(questions):
                     abort(400)
                 if verb == "save":
-                    questions[i] = builder.question_from_form(_question_data(f"q{i}-"))
+                    try:
+                        questions[i] = builder.question_from_form(_question_data(f"q{i}-"))
+                    except services.SurveyError as exc:
+                        exc.detail = f"Q{i + 1}: " + "; ".join(
+                            str(QUESTION_ERRORS.get(p, p)) for p in exc.detail.split("; ")
+                        )
+                        exc.code = "bad_question_n"
+                        raise
                 elif verb == "delete":
                     del questions[i]
                 elif verb == "up" and i > 0:
@@ -436,7 +498,9 @@ def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
             error = _error(exc)
         else:
             flash(_("Questionnaire saved."), "success")
-            anchor = request.form.get("action", "").partition("-")[2]
+            verb, _sep, anchor = request.form.get("action", "").partition("-")
+            if anchor.isdigit() and verb in ("up", "down"):  # follow the moved question
+                anchor = str(int(anchor) + (-1 if verb == "up" else 1))
             return redirect(
                 url_for("surveys.build", engagement_id=engagement.id, survey_id=survey.id)
                 + (f"#question-{anchor}" if anchor.isdigit() else "")
@@ -510,11 +574,17 @@ def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         engagement = get_engagement_or_404(engagement_id, need="internal_edit")
         if form.validate_on_submit():
             targets: dict[str, dict[str, int | None]] = {}
+            bad: list[str] = []
             for i, group in enumerate(builder.group_choices(survey)):
-                targets[group] = {
-                    key: _int(request.form.get(f"{key}-{i}")) for key in ("population", "quota")
-                }
+                targets[group] = {}
+                for key in ("population", "quota"):
+                    raw = request.form.get(f"{key}-{i}", "")
+                    targets[group][key] = _int(raw)
+                    if raw.strip() and targets[group][key] is None:
+                        bad.append(f"{group}: {raw.strip()[:20]}")
             try:
+                if bad:
+                    raise services.SurveyError("bad_number", "; ".join(bad))
                 builder.publish(
                     db.session,
                     current_user,
@@ -566,8 +636,10 @@ def _group_counts(survey: Survey) -> dict[str, int]:
 
 
 def _int(raw: str | None) -> int | None:
+    """A positive whole number as people type it ("1,200", "1 200", "1200"), else None."""
+    text = (raw or "").strip().replace(",", "").replace("，", "").replace(" ", "")
     try:
-        value = int((raw or "").strip())
+        value = int(text)
     except ValueError:
         return None
     return value if value > 0 else None
@@ -656,7 +728,9 @@ def tokens_print(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
         for t in builder.survey_tokens(db.session, survey, batch)
         if t.used_at is None
     ]
-    return render_template("surveys/tokens_print.html", survey=survey, cards=cards)
+    return render_template(
+        "surveys/tokens_print.html", survey=survey, cards=cards, base_url=_public_url(survey)
+    )
 
 
 @bp.route("/<int:survey_id>/mapping", methods=["GET", "POST"])
@@ -753,13 +827,25 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
         ["有效率", f"{yld.valid_rate:.2%}" if yld.valid_rate is not None else "—"],
         ["所需样本量（±5%，95%）", res.required],
     ]
+    zh_rules = {
+        "too_fast": "答题过快",
+        "too_fast_median": "答题时间低于中位数比例",
+        "straightline": "矩阵题连续相同作答",
+        "burst": "同一IP/设备集中提交",
+        "attention": "未通过注意力测试题",
+        "missing_key": "关键题缺答",
+        "duplicate": "与此前答卷完全相同",
+        "override_include": "人工保留（不按规则）",
+        "override_exclude": "人工剔除",
+        "excluded": "剔除合计",
+    }
+    notes += [[f"甄别：{zh_rules[k]}", v] for k, v in services.exclusion_log(rows_s).items()]
     for title, alpha, _err in res.alphas:
         if alpha:
+            name = "单题满意度题目" if title == services.LIKERT_GROUP else title
+            notes.append([f"Cronbach's α {name}".strip(), round(alpha.alpha, 3)])
             notes.append(
-                [
-                    f"Cronbach's α {title}",
-                    f"{alpha.alpha:.3f} ({alpha.ci[0]:.3f}–{alpha.ci[1]:.3f}, n={alpha.n})",
-                ]
+                [f"  95%区间（完整答卷 {alpha.n} 份）", f"{alpha.ci[0]:.3f} 至 {alpha.ci[1]:.3f}"]
             )
     if res.stratified:
         st = res.stratified
@@ -826,7 +912,7 @@ def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
         data={
             "min_seconds": rules.get("min_seconds"),
             "min_median_fraction": rules.get("min_median_fraction"),
-            "straightline": bool(rules.get("straightline_groups")),
+            "straightline": bool(rules.get("straightline")),
             "burst_count": rules.get("burst_count"),
             "burst_minutes": rules.get("burst_minutes", 10),
             "attention": bool(rules.get("attention")),
@@ -844,31 +930,20 @@ def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
     if request.method == "POST":
         engagement = get_engagement_or_404(engagement_id, need="internal_edit")
         if form.validate_on_submit():
-            attention: dict[str, str] = {}
-            file_attention: dict[str, str] = {}
-            if form.attention.data:
-                if survey.kind == "form":
-                    questions = builder.questions_of(survey)
-                    for i, q in enumerate(questions):
-                        if q.expected:
-                            attention[f"{i + 1}、{q.text}"] = q.expected
-                if form.attention_column.data and form.attention_expected.data:
-                    file_attention = {form.attention_column.data: form.attention_expected.data}
-                    attention.update(file_attention)
             new_rules: dict[str, Any] = {
                 "min_seconds": float(form.min_seconds.data) if form.min_seconds.data else None,
                 "min_median_fraction": (
                     float(form.min_median_fraction.data) if form.min_median_fraction.data else None
                 ),
-                "straightline_groups": (
-                    [cols for _t, cols in services.scale_groups(survey)]
-                    if form.straightline.data
-                    else []
-                ),
+                "straightline": form.straightline.data,
                 "burst_count": form.burst_count.data,
                 "burst_minutes": float(form.burst_minutes.data or 10),
-                "attention": attention,
-                "attention_file": file_attention,
+                "attention": form.attention.data,
+                "attention_file": (
+                    {form.attention_column.data: form.attention_expected.data}
+                    if form.attention_column.data and form.attention_expected.data
+                    else {}
+                ),
                 "key_columns": form.key_columns.data,
                 "duplicates": form.duplicates.data,
             }
@@ -938,6 +1013,14 @@ def results(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
     rows = services.screened(survey)
     res = services.results(survey, rows=rows, cleaned=cleaned)
     other = services.results(survey, rows=rows, cleaned=not cleaned)
+    res.alphas = [
+        (
+            str(_("Single satisfaction questions")) if title == services.LIKERT_GROUP else title,
+            alpha,
+            str(ALPHA_ERRORS.get(err, err)) if err else None,
+        )
+        for title, alpha, err in res.alphas
+    ]
     return render_template(
         "surveys/results.html",
         engagement=engagement,
