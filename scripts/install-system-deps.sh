@@ -2,10 +2,26 @@
 # Installs the Debian packages the test suite needs, only where missing (idempotent).
 #   chromium        - the browser the Playwright tests drive (no `playwright install`: offline)
 #   fonts-noto-cjk  - so Chinese renders in screenshots instead of tofu boxes
+#   libreoffice-writer-nogui, poppler-utils - render Word reports to PDF/PNG (tests, PDF download)
+#   fonts-arphic-ukai - a 楷体 face; scripts/fontconfig maps 仿宋/宋体/黑体/楷体 to the free faces
 # Usage: scripts/install-system-deps.sh [extra-package ...]
 set -euo pipefail
 
-want=(chromium fonts-noto-cjk "$@")
+here="$(cd "$(dirname "$0")" && pwd)"
+want=(chromium fonts-noto-cjk fonts-arphic-ukai libreoffice-writer-nogui poppler-utils "$@")
+
+install_aliases() {
+  local target=/etc/fonts/conf.d/64-zh-cn-office-aliases.conf
+  if ! cmp -s "$here/fontconfig/64-zh-cn-office-aliases.conf" "$target" 2>/dev/null; then
+    $SUDO cp "$here/fontconfig/64-zh-cn-office-aliases.conf" "$target" && $SUDO fc-cache -f >/dev/null || true
+  fi
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
 missing=()
 for pkg in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -14,16 +30,13 @@ for pkg in "${want[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  install_aliases
   echo "system packages: all present (${want[*]})"
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
-fi
 echo "system packages: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "system packages: installed ${missing[*]}"
+install_aliases

@@ -92,6 +92,54 @@ def init_app(app: Flask) -> None:
         for username, password, role in logins:
             click.echo(f"  {username:<10} {password:<20} {role}")
 
+    @app.cli.group("report")
+    def report() -> None:
+        """Evaluation reports (Word)."""
+
+    @report.command("build")
+    @click.argument("engagement")
+    @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--template",
+        "template_name",
+        default=None,
+        help="project, department or summary-en (default: by the engagement's kind)",
+    )
+    @click.option("--pdf", is_flag=True, help="also write a PDF next to it (needs LibreOffice)")
+    def report_build(engagement: str, out: Path, template_name: str | None, pdf: bool) -> None:
+        """Build the current draft of ENGAGEMENT (an id, or "demo") into a .docx file."""
+        import sqlalchemy as sa
+
+        from workbench.demo import DEMO_TITLE
+        from workbench.engagements.models import Engagement
+        from workbench.reports.context import build_context
+        from workbench.reports.render import TEMPLATES, bundled_path, render
+        from workbench.reports.services import qa, to_pdf
+
+        if engagement == "demo":
+            found = db.session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+        elif engagement.isdigit():
+            found = db.session.get(Engagement, int(engagement))
+        else:
+            found = None
+        if found is None:
+            raise click.ClickException(f"no engagement {engagement!r} (run `flask demo` first?)")
+        name = template_name or ("department" if found.kind.value == "department" else "project")
+        if name not in TEMPLATES:
+            raise click.ClickException(f"unknown template {name!r}: {', '.join(TEMPLATES)}")
+        context = build_context(db.session, found)
+        data = render(context, bundled_path(name))
+        out.write_bytes(data)
+        click.echo(
+            f"wrote {out} ({len(data):,} bytes): {context.values.get('total')} "
+            f"{context.values.get('grade') or ''}"
+        )
+        for problem in qa(context):
+            click.echo(f"QA: {problem.message}", err=True)
+        if pdf:
+            out.with_suffix(".pdf").write_bytes(to_pdf(data))
+            click.echo(f"wrote {out.with_suffix('.pdf')}")
+
     @app.cli.command("check-template")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def check_template(path: Path) -> None:

@@ -79,6 +79,10 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "LOGIN_USER_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
         # submissions of the public questionnaire per IP (a village office may share one)
         "SURVEY_RATE_LIMIT": os.environ.get("WORKBENCH_SURVEY_RATE_LIMIT", "30 per minute"),
+        # report review levels before the 征求意见稿, comma-separated (signed in this order)
+        "REPORT_REVIEW_LEVELS": os.environ.get(
+            "WORKBENCH_REPORT_REVIEW_LEVELS", "项目负责人复核,质控复核"
+        ),
         # argon2id parameters (RFC 9106 second recommended option is m=64 MiB, t=3, p=4).
         "ARGON2_TIME_COST": int(os.environ.get("WORKBENCH_ARGON2_TIME_COST", "3")),
         "ARGON2_MEMORY_COST": int(os.environ.get("WORKBENCH_ARGON2_MEMORY_KIB", "65536")),

@@ -265,6 +265,7 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
         )
     _ensure_scored(session, users["zhang.wei"])
     _ensure_surveys(session, users["zhang.wei"])
+    _ensure_findings(session, users["zhang.wei"])
     return [(u, p, r.value) for u, _n, r, _o, p in DEMO_USERS]
 
 
@@ -476,3 +477,100 @@ def _import_demo_export(session: Session, lead: User, engagement: Engagement, rn
         leaf_code="D12",
         leaf_measure="rate",
     )
+
+
+DEMO_FINDINGS = [
+    (
+        "experience",
+        "建立县级统筹、乡镇落实的工程建设管理机制",
+        "县水利局牵头成立项目建设领导小组，乡镇明确专人负责征地协调和群众工作，"
+        "工程开工、验收等关键节点均有会议纪要和现场记录。",
+        "",
+        ["B21"],
+        "项目建设领导小组文件、会议纪要",
+    ),
+    (
+        "experience",
+        "水质检测能力同步建设",
+        "新建净水厂同步配置水质检测设备，县级水质检测中心按月抽检，检测报告在县政府网站公开。",
+        "",
+        ["C12"],
+        "水质检测报告（2025年1—12月）",
+    ),
+    (
+        "problem",
+        "部分绩效指标未细化量化",
+        "项目申报的绩效目标中，“群众满意度明显提高”等指标缺少可衡量的指标值，"
+        "年度目标与任务数的对应关系不够清晰。",
+        "项目单位对绩效目标编报要求理解不到位，主管部门审核时侧重资金规模，对指标质量把关不严。",
+        ["A22"],
+        "绩效目标申报表",
+    ),
+    (
+        "problem",
+        "资金支付进度滞后，预算执行率未达100%",
+        "截至2025年末，实际执行1463.96万元，预算执行率92.66%，两个标段的质保金和部分工程尾款尚未支付。",
+        "部分标段竣工结算审核周期较长；年初预算编制未充分考虑结算审计时间。",
+        ["B12"],
+        "财务支付凭证、结算审核报告",
+    ),
+    (
+        "problem",
+        "工程建成后管护机制尚不健全",
+        "部分村级供水站未落实专职管护人员，管护经费来源不稳定，个别水表井和阀门井存在损坏。",
+        "工程“重建轻管”，县级管护经费未纳入年度预算，村级管护责任未与绩效挂钩。",
+        ["D13", "D12"],
+        "现场核查记录、满意度调查结果",
+    ),
+    (
+        "other",
+        "评价范围的说明",
+        "本次评价对2025年度实施的工程进行评价，2024年结转实施的石门乡管网延伸工程仅核查资金使用情况。",
+        "",
+        [],
+        "",
+    ),
+]
+DEMO_RECOMMENDATIONS = [
+    (
+        "加强绩效目标编报审核，将满意度、水质达标率等效益指标细化为可量化的指标值，并与年度任务数相对应。",
+        [0],
+    ),
+    (
+        "加快竣工结算审核和尾款支付，在编制下年度预算时合理预留结算审计周期，提高预算执行的均衡性。",
+        [1],
+    ),
+    ("建立县级农村供水工程管护经费保障机制，将村级管护人员配备和管护成效纳入乡镇绩效考核。", [2]),
+]
+
+
+def _ensure_findings(session: Session, lead: User) -> None:
+    """Findings, recommendations and evidence so that every report section has content."""
+    from workbench.reports import services as reports
+    from workbench.reports.models import Finding
+
+    engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+    if engagement is None or session.scalar(
+        sa.select(Finding.id).where(Finding.engagement_id == engagement.id)
+    ):
+        return
+    problems = []
+    for kind, title, text, cause, codes, evidence in DEMO_FINDINGS:
+        finding = reports.save_finding(
+            session,
+            lead,
+            engagement,
+            None,
+            kind=kind,
+            title=title,
+            text=text,
+            cause=cause,
+            indicator_codes=codes,
+            evidence=evidence,
+        )
+        if kind == "problem":
+            problems.append(finding)
+    for text, which in DEMO_RECOMMENDATIONS:
+        reports.save_recommendation(
+            session, lead, engagement, None, text=text, problem_ids=[problems[i].id for i in which]
+        )

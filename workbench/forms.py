@@ -11,7 +11,7 @@ from wtforms import DecimalField, Field
 from wtforms.validators import ValidationError
 from wtforms.widgets import TextInput
 
-from workbench.core.numbers import to_decimal
+from workbench.core.numbers import clean_text, to_decimal
 
 
 class BaseForm(FlaskForm):
@@ -26,8 +26,11 @@ class BaseForm(FlaskForm):
 
 
 def _strip(value: Any) -> Any:
-    # browsers send textareas with CRLF line ends; store text the same way whatever the client
-    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+    # browsers send textareas with CRLF line ends; store text the same way whatever the client.
+    # Control characters go: PostgreSQL refuses NUL and Word documents break on the others.
+    if not isinstance(value, str):
+        return value
+    return clean_text(value.replace("\r\n", "\n")).strip()
 
 
 class MoneyField(DecimalField):

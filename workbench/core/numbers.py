@@ -153,3 +153,17 @@ def decimal_sum(values: Iterable[Decimal | None]) -> Decimal | None:
     if not present:
         return None
     return sum(present, Decimal(0))
+
+
+_CONTROL = str.maketrans("", "", "".join(chr(c) for c in range(32) if c not in (9, 10, 13)))
+
+
+def clean_text(value: object) -> str:
+    r"""Text with the control characters removed that databases (NUL in PostgreSQL) and XML
+    documents (Word) refuse; tabs and line breaks stay.
+
+    >>> clean_text("资金\x00到位\x1f率\n")
+    '资金到位率\n'
+    """
+    text = "" if value is None else str(value)
+    return text.translate(_CONTROL).replace("\ufffe", "").replace("\uffff", "")

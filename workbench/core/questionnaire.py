@@ -26,6 +26,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workbench.core.numbers import clean_text
+
 MULTI_SEPARATOR = "┋"
 DEFAULT_LIKERT = ("非常满意", "满意", "一般", "不满意", "非常不满意")
 DONT_KNOW_LABEL = "不了解/说不清"
@@ -164,7 +166,7 @@ def check_answers(
             if col.item is None
             else (f"q{col.question + 1}.{q.items.index(col.item) + 1}")
         )
-        values = [str(v).strip() for v in form.get(name, []) if str(v).strip()]
+        values = [clean_text(v).strip() for v in form.get(name, []) if clean_text(v).strip()]
         if not values:
             if q.required:
                 errors[name] = "required"

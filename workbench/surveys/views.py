@@ -28,6 +28,7 @@ from workbench import qr
 from workbench.auth import can_edit_engagement, get_engagement_or_404
 from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
+from workbench.core.numbers import clean_text
 from workbench.core.questionnaire import (
     DEFAULT_LIKERT,
     QUESTION_TYPES,
@@ -404,7 +405,7 @@ def job_progress(engagement_id: int, job_id: int):  # type: ignore[no-untyped-de
 
 def _question_data(prefix: str) -> dict[str, Any]:
     """The builder's fields of one question as model data."""
-    f = request.form
+    f = {k: clean_text(v) for k, v in request.form.items()}
     data: dict[str, Any] = {
         "type": f.get(f"{prefix}type", "single"),
         "text": f.get(f"{prefix}text", ""),

@@ -1,0 +1,231 @@
+"""Build → review (two levels) → 征求意见稿 with comments → issue, through the pages."""
+
+import hashlib
+import io
+import re
+import zipfile
+
+import sqlalchemy as sa
+from docx import Document
+
+from workbench.audit.models import AuditEntry
+from workbench.demo import DEMO_USERS
+from workbench.reports.models import ReportVersion
+
+PASSWORDS = {username: password for username, _n, _r, _o, password in DEMO_USERS}
+
+
+def login(client, user):
+    client.post("/logout")
+    response = client.post(
+        "/login", data={"username": user.username, "password": PASSWORDS[user.username]}
+    )
+    assert response.status_code == 302
+
+
+def test_build_review_consult_and_issue(demo, client, session, app):
+    users = demo["users"]
+    eid = demo["engagement"].id
+    lead, member, reviewer, bureau = (
+        users["zhang.wei"],
+        users["li.na"],
+        users["wang.fang"],
+        users["czj.liu"],
+    )
+    login(client, member)
+    page = client.get(f"/engagements/{eid}/report/").get_data(as_text=True)
+    assert 'id="qa-ok"' in page
+    assert (
+        client.post(f"/engagements/{eid}/report/build", data={"template": "project"}).status_code
+        == 302
+    )
+    draft = session.scalar(sa.select(ReportVersion))
+    assert draft.status == "draft" and draft.qa == [] and draft.total == "88.17"
+    word = client.get(f"/engagements/{eid}/report/versions/{draft.id}.docx")
+    assert hashlib.sha256(word.data).hexdigest() == draft.sha256
+    assert "草稿" in Document(io.BytesIO(word.data)).sections[0].header.paragraphs[0].text
+    client.post(f"/engagements/{eid}/report/versions/{draft.id}/submit")
+    session.expire_all()
+    assert session.get(ReportVersion, draft.id).status == "review"
+    # level 1 belongs to the lead: the member cannot sign it
+    client.post(f"/engagements/{eid}/report/versions/{draft.id}/sign", data={"decision": "approve"})
+    session.expire_all()
+    assert session.get(ReportVersion, draft.id).reviews == []
+    login(client, lead)
+    client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/sign",
+        data={"decision": "approve", "comment": "结构完整"},
+    )
+    login(client, reviewer)
+    client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/sign",
+        data={"decision": "approve", "comment": "数据核对无误"},
+    )
+    session.expire_all()
+    assert [r.level_name for r in session.get(ReportVersion, draft.id).reviews] == [
+        "项目负责人复核",
+        "质控复核",
+    ]
+    # the client does not see drafts
+    login(client, bureau)
+    assert client.get(f"/engagements/{eid}/report/versions/{draft.id}.docx").status_code == 404
+    assert client.get(f"/engagements/{eid}/report/").status_code == 404
+    login(client, reviewer)
+    client.post(f"/engagements/{eid}/report/versions/{draft.id}/consult")
+    client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/comments",
+        data={"party": "client", "author": "县财政局绩效科", "text": "建议补充管护经费测算依据"},
+    )
+    # issuing waits for a response to every comment
+    client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/issue",
+        data={"report_no": "青禾绩评字〔2026〕第017号"},
+    )
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count(ReportVersion.id))) == 1
+    comment_id = session.get(ReportVersion, draft.id).comments[0].id
+    client.post(
+        f"/engagements/{eid}/report/comments/{comment_id}/respond",
+        data={"response": "已在问题3中补充"},
+    )
+    client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/issue",
+        data={"report_no": "青禾绩评字〔2026〕第017号"},
+    )
+    session.expire_all()
+    issued = session.scalar(sa.select(ReportVersion).where(ReportVersion.status == "issued"))
+    assert (
+        issued.number == 2 and issued.report_no == "青禾绩评字〔2026〕第017号" and issued.issued_at
+    )
+    assert session.get(ReportVersion, draft.id).status == "superseded"
+    assert len(issued.reviews) == 2
+    # the issued file: no draft mark, the number on the cover, the checksum it was stored with
+    login(client, bureau)
+    final = client.get(f"/engagements/{eid}/report/versions/{issued.id}.docx")
+    assert final.status_code == 200 and hashlib.sha256(final.data).hexdigest() == issued.sha256
+    doc = Document(io.BytesIO(final.data))
+    assert doc.sections[0].header.paragraphs[0].text == ""
+    assert any("青禾绩评字〔2026〕第017号" in p.text for p in doc.paragraphs)
+    actions = session.scalars(
+        sa.select(AuditEntry.action).where(AuditEntry.engagement_id == eid)
+    ).all()
+    for action in (
+        "report.build",
+        "report.submit",
+        "report.review",
+        "report.consult",
+        "report.comment",
+        "report.respond",
+        "report.issue",
+    ):
+        assert action in actions, action
+
+
+def test_a_draft_failing_qa_cannot_go_to_review(demo, client, session):
+    from workbench.reports.models import Recommendation
+
+    users = demo["users"]
+    for rec in session.scalars(sa.select(Recommendation)):
+        session.delete(rec)
+    session.commit()
+    login(client, users["zhang.wei"])
+    eid = demo["engagement"].id
+    page = client.get(f"/engagements/{eid}/report/").get_data(as_text=True)
+    assert 'id="qa-problems"' in page and "has no recommendation" in page
+    client.post(f"/engagements/{eid}/report/build", data={"template": "project"})
+    draft = session.scalar(sa.select(ReportVersion))
+    assert {p["check"] for p in draft.qa} >= {"recommend", "section"}
+    response = client.post(
+        f"/engagements/{eid}/report/versions/{draft.id}/submit", follow_redirects=True
+    )
+    assert "quality checks fail" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(ReportVersion, draft.id).status == "draft"
+
+
+def test_findings_editor_requires_causes_and_links(demo, client, session):
+    users = demo["users"]
+    login(client, users["zhang.wei"])
+    eid = demo["engagement"].id
+    url = f"/engagements/{eid}/report/findings"
+    bad = client.post(url, data={"action": "finding", "kind": "problem", "title": "无原因的问题"})
+    assert bad.status_code == 422 and "cause" in bad.get_data(as_text=True)
+    ok = client.post(
+        url,
+        data={
+            "action": "finding",
+            "kind": "problem",
+            "title": "新问题",
+            "cause": "原因",
+            "codes": "B12，B21",
+        },
+    )
+    assert ok.status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "新问题" in page and "no recommendation yet" in page
+    no_link = client.post(url, data={"action": "recommendation", "text": "一条建议"})
+    assert no_link.status_code == 422
+
+
+def test_uploaded_templates_are_checked(demo, client, session):
+    from workbench.reports.render import bundled_path
+
+    users = demo["users"]
+    login(client, users["zhang.wei"])
+    eid = demo["engagement"].id
+    url = f"/engagements/{eid}/report/templates"
+
+    def upload(data, name="t.docx"):
+        return client.post(
+            url,
+            content_type="multipart/form-data",
+            data={"name": "本所模板", "scope": "engagement", "file": (io.BytesIO(data), name)},
+        )
+
+    assert "not a Word" in upload(b"plain text").get_data(as_text=True)
+    good = bundled_path("project").read_bytes()
+
+    def edited(replace):
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "word/document.xml":
+                    data = replace(data.decode()).encode()
+                dst.writestr(item, data)
+        return out.getvalue()
+
+    unknown = upload(edited(lambda x: x.replace("{{ overview }}", "{{ overveiw }}", 1)))
+    assert unknown.status_code == 422 and "overveiw" in unknown.get_data(as_text=True)
+    split = upload(
+        edited(
+            lambda x: x.replace(
+                "{{ overview }}", "{</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>{ overview }}", 1
+            )
+        )
+    )
+    assert split.status_code == 422 and "split across Word runs" in split.get_data(as_text=True)
+    broken = upload(edited(lambda x: x.replace("{{ overview }}", "{{ overview ", 1)))
+    assert broken.status_code == 422
+    assert upload(good).status_code == 302
+    page = client.get(f"/engagements/{eid}/report/").get_data(as_text=True)
+    assert re.search(r'<option value="file:\d+">本所模板</option>', page)
+
+
+def test_typed_control_characters_are_removed_before_storing(demo, client, session):
+    from workbench.reports.models import Finding
+
+    login(client, demo["users"]["zhang.wei"])
+    eid = demo["engagement"].id
+    response = client.post(
+        f"/engagements/{eid}/report/findings",
+        data={
+            "action": "finding",
+            "kind": "other",
+            "title": "含\x00空字符\x07的标题",
+            "text": "正文\x1b",
+        },
+    )
+    assert response.status_code == 302  # no 500, on PostgreSQL too
+    stored = session.scalar(sa.select(Finding).where(Finding.title.like("含%")))
+    assert stored.title == "含空字符的标题" and stored.text == "正文"

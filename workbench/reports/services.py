@@ -1,0 +1,562 @@
+"""Findings, report builds, QA, review, consultation and issuing. Flush and audit only.
+
+A build stores the .docx under ``instance/reports/`` (named by its SHA-256) with its QA
+result. Review levels come from ``REPORT_REVIEW_LEVELS`` (default 项目负责人复核, 质控复核);
+each level is signed by a team member with the right role. The 征求意见稿 goes to the client
+and the evaluated unit, whose comments are recorded with a response; the 正式稿 is issued
+only when QA passes, every level has signed, and every comment has a response. An issued
+version never changes: re-issuing builds a new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workbench.accounts.models import Role, User
+from workbench.audit.services import record
+from workbench.core.numbers import clean_text
+from workbench.core.reportqa import Problem, run_checks
+from workbench.db import utcnow
+from workbench.engagements.models import Engagement, MemberRole
+from workbench.reports.context import ReportContext, build_context, grade_of
+from workbench.reports.models import (
+    Finding,
+    Recommendation,
+    ReportComment,
+    ReportReview,
+    ReportTemplateFile,
+    ReportVersion,
+)
+from workbench.reports.render import TEMPLATES, bundled_path, render
+
+__all__ = ["bundled_path"]
+
+KINDS = ("experience", "problem", "other")
+DEFAULT_LEVELS = ("项目负责人复核", "质控复核")
+#: who may sign each default level (team role); admins may sign any level
+LEVEL_ROLES = {0: MemberRole.LEAD, 1: MemberRole.REVIEWER}
+
+
+class ReportError(ValueError):
+    """A user-facing problem; ``code`` is translated by the web layer."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+def findings_of(session: Session, engagement: Engagement) -> list[Finding]:
+    return list(
+        session.scalars(
+            sa.select(Finding)
+            .where(Finding.engagement_id == engagement.id)
+            .order_by(Finding.kind, Finding.position, Finding.id)
+        )
+    )
+
+
+def recommendations_of(session: Session, engagement: Engagement) -> list[Recommendation]:
+    return list(
+        session.scalars(
+            sa.select(Recommendation)
+            .where(Recommendation.engagement_id == engagement.id)
+            .order_by(Recommendation.position, Recommendation.id)
+        )
+    )
+
+
+def save_finding(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    finding: Finding | None,
+    *,
+    kind: str,
+    title: str,
+    text: str,
+    cause: str = "",
+    indicator_codes: Sequence[str] = (),
+    evidence: str = "",
+) -> Finding:
+    """Add or change an experience, problem or other matter."""
+    if kind not in KINDS:
+        raise ReportError("bad_kind")
+    if not title.strip():
+        raise ReportError("title_required")
+    if kind == "problem" and not cause.strip():
+        raise ReportError("cause_required")
+    before = None
+    if finding is None:
+        finding = Finding(
+            engagement_id=engagement.id, position=len(findings_of(session, engagement))
+        )
+        session.add(finding)
+    else:
+        before = finding.title
+    title, text, cause, evidence = (clean_text(x).strip() for x in (title, text, cause, evidence))
+    finding.kind, finding.title, finding.text = kind, title[:200], text
+    finding.cause, finding.evidence = cause, evidence
+    finding.indicator_codes = [clean_text(c).strip()[:40] for c in indicator_codes if c.strip()]
+    session.flush()
+    record(
+        session,
+        actor,
+        "finding.save",
+        "finding",
+        finding.id,
+        engagement_id=engagement.id,
+        changes={"finding": {"before": before, "after": finding.title}},
+        summary=f"{kind}: {finding.title}",
+    )
+    return finding
+
+
+def delete_finding(session: Session, actor: User, finding: Finding) -> None:
+    record(
+        session,
+        actor,
+        "finding.delete",
+        "finding",
+        finding.id,
+        engagement_id=finding.engagement_id,
+        changes={"finding": {"before": finding.title, "after": None}},
+        summary=finding.title,
+    )
+    session.delete(finding)
+    session.flush()
+
+
+def save_recommendation(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    recommendation: Recommendation | None,
+    *,
+    text: str,
+    problem_ids: Sequence[int],
+) -> Recommendation:
+    """A recommendation answers at least one problem of the same engagement."""
+    text = clean_text(text)
+    if not text.strip():
+        raise ReportError("text_required")
+    problems = [
+        f
+        for f in findings_of(session, engagement)
+        if f.kind == "problem" and f.id in set(problem_ids)
+    ]
+    if not problems:
+        raise ReportError("problem_required")
+    if recommendation is None:
+        recommendation = Recommendation(
+            engagement_id=engagement.id,
+            text="",
+            position=len(recommendations_of(session, engagement)),
+        )
+        session.add(recommendation)
+    recommendation.text = text.strip()
+    recommendation.problems = problems
+    session.flush()
+    record(
+        session,
+        actor,
+        "recommendation.save",
+        "recommendation",
+        recommendation.id,
+        engagement_id=engagement.id,
+        changes={"text": {"before": None, "after": recommendation.text[:200]}},
+        summary=recommendation.text[:200],
+    )
+    return recommendation
+
+
+def delete_recommendation(session: Session, actor: User, recommendation: Recommendation) -> None:
+    record(
+        session,
+        actor,
+        "recommendation.delete",
+        "recommendation",
+        recommendation.id,
+        engagement_id=recommendation.engagement_id,
+        changes={"text": {"before": recommendation.text[:200], "after": None}},
+    )
+    session.delete(recommendation)
+    session.flush()
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    key: str  # bundled name or "file:<id>"
+    label: str
+    path: Path
+
+
+def template_choices(
+    session: Session, engagement: Engagement, folder: Path
+) -> list[TemplateChoice]:
+    """The bundled templates, then the firm's and the engagement's own."""
+    out = [TemplateChoice(k, str(v), bundled_path(k)) for k, v in TEMPLATES.items()]
+    owned = session.scalars(
+        sa.select(ReportTemplateFile).where(
+            sa.or_(
+                ReportTemplateFile.engagement_id == engagement.id,
+                ReportTemplateFile.organisation_id.in_(_firm_ids(session, engagement)),
+            )
+        )
+    )
+    for t in owned:
+        out.append(TemplateChoice(f"file:{t.id}", t.name, folder / t.stored_as))
+    return out
+
+
+def _firm_ids(session: Session, engagement: Engagement) -> list[int]:
+    ids = {m.user.organisation_id for m in engagement.members if m.user.organisation_id}
+    return sorted(i for i in ids if i is not None)
+
+
+# --- builds ---------------------------------------------------------------------------------
+
+
+def review_levels(config_value: str | None) -> list[str]:
+    levels = [x.strip() for x in (config_value or "").split(",") if x.strip()]
+    return levels or list(DEFAULT_LEVELS)
+
+
+def qa(context: ReportContext) -> list[Problem]:
+    return run_checks(context.values, list(context.tables.values()), grade_of)
+
+
+def build(
+    session: Session,
+    actor: User | None,
+    engagement: Engagement,
+    template: TemplateChoice,
+    folder: Path,
+    *,
+    report_no: str = "",
+    draft: bool = True,
+) -> ReportVersion:
+    """Build a new version of the report and store it with its QA result."""
+    context = build_context(session, engagement, report_no=report_no, draft=draft)
+    problems = qa(context)
+    data = render(context, template.path)
+    digest = hashlib.sha256(data).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.docx").write_bytes(data)
+    number = 1 + (
+        session.scalar(
+            sa.select(sa.func.max(ReportVersion.number)).where(
+                ReportVersion.engagement_id == engagement.id
+            )
+        )
+        or 0
+    )
+    version = ReportVersion(
+        engagement_id=engagement.id,
+        number=number,
+        template=template.key,
+        status="draft",
+        stored_as=f"{digest}.docx",
+        sha256=digest,
+        size=len(data),
+        qa=[
+            {"check": p.check, "message": p.message, "fix": p.fix, "params": list(p.params)}
+            for p in problems
+        ],
+        total=context.values.get("total"),
+        grade=context.values.get("grade"),
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(version)
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.build",
+        "report",
+        version.id,
+        engagement_id=engagement.id,
+        changes={
+            "version": {"before": None, "after": number},
+            "qa": {"before": None, "after": len(problems)},
+        },
+        summary=f"v{number} {template.label}: {version.total} {version.grade}",
+    )
+    return version
+
+
+def file_of(version: ReportVersion, folder: Path) -> bytes:
+    data = (folder / version.stored_as).read_bytes()
+    if hashlib.sha256(data).hexdigest() != version.sha256:
+        raise ReportError("tampered")
+    return data
+
+
+def _team_role(engagement: Engagement, user: User) -> MemberRole | None:
+    return engagement.member_role(user)
+
+
+def submit_for_review(session: Session, actor: User, version: ReportVersion) -> None:
+    """A draft whose QA passes goes to the first review level."""
+    if version.status != "draft":
+        raise ReportError("not_draft")
+    if version.qa:
+        raise ReportError("qa_failed")
+    version.status = "review"
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.submit",
+        "report",
+        version.id,
+        engagement_id=version.engagement_id,
+        changes={"status": {"before": "draft", "after": "review"}},
+        summary=f"v{version.number}",
+    )
+
+
+def next_level(version: ReportVersion, levels: Sequence[str]) -> int | None:
+    """Index of the level waiting for a sign-off (None when all have signed)."""
+    approved = [r.level for r in version.reviews if r.decision == "approve"]
+    for i in range(len(levels)):
+        if i not in approved:
+            return i
+    return None
+
+
+def may_sign(engagement: Engagement, user: User, level: int) -> bool:
+    if user.role is Role.ADMIN:
+        return True
+    role = _team_role(engagement, user)
+    wanted = LEVEL_ROLES.get(level, MemberRole.REVIEWER)
+    return role is wanted
+
+
+def sign(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    version: ReportVersion,
+    levels: Sequence[str],
+    *,
+    approve: bool,
+    comment: str,
+) -> None:
+    """Sign off (or reject) the level that is waiting. A rejection returns it to draft."""
+    if version.status != "review":
+        raise ReportError("not_in_review")
+    level = next_level(version, levels)
+    if level is None:
+        raise ReportError("all_signed")
+    if not may_sign(engagement, actor, level):
+        raise ReportError("not_your_level", levels[level])
+    if not approve and not comment.strip():
+        raise ReportError("comment_required")
+    session.add(
+        ReportReview(
+            version_id=version.id,
+            level=level,
+            level_name=levels[level],
+            user_id=actor.id,
+            reviewer=actor.display_name,
+            decision="approve" if approve else "reject",
+            comment=clean_text(comment).strip(),
+        )
+    )
+    if not approve:
+        version.status = "withdrawn"  # a new build answers the rejection
+    session.flush()
+    session.refresh(version)
+    record(
+        session,
+        actor,
+        "report.review",
+        "report",
+        version.id,
+        engagement_id=engagement.id,
+        changes={"decision": {"before": None, "after": "approve" if approve else "reject"}},
+        summary=f"v{version.number} {levels[level]}: {comment.strip()[:200]}",
+    )
+
+
+def send_for_comments(
+    session: Session, actor: User, version: ReportVersion, levels: Sequence[str]
+) -> None:
+    """After every level has signed, the 征求意见稿 goes to the client and evaluated unit."""
+    if version.status != "review" or next_level(version, levels) is not None:
+        raise ReportError("not_signed")
+    version.status = "consultation"
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.consult",
+        "report",
+        version.id,
+        engagement_id=version.engagement_id,
+        changes={"status": {"before": "review", "after": "consultation"}},
+        summary=f"v{version.number}",
+    )
+
+
+def add_comment(
+    session: Session, actor: User, version: ReportVersion, *, party: str, author: str, text: str
+) -> ReportComment:
+    if version.status != "consultation":
+        raise ReportError("not_consultation")
+    if party not in ("client", "unit") or not text.strip():
+        raise ReportError("comment_required")
+    comment = ReportComment(
+        version_id=version.id,
+        party=party,
+        author=clean_text(author).strip()[:120],
+        text=clean_text(text).strip(),
+    )
+    session.add(comment)
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.comment",
+        "report",
+        version.id,
+        engagement_id=version.engagement_id,
+        changes={"party": {"before": None, "after": party}},
+        summary=text.strip()[:200],
+    )
+    return comment
+
+
+def respond(session: Session, actor: User, comment: ReportComment, response: str) -> None:
+    if not response.strip():
+        raise ReportError("response_required")
+    comment.response = clean_text(response).strip()
+    comment.responded_by_id = actor.id
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.respond",
+        "report",
+        comment.version_id,
+        engagement_id=comment.version.engagement_id,
+        changes={"response": {"before": None, "after": response.strip()[:200]}},
+    )
+
+
+def issue(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    version: ReportVersion,
+    template: TemplateChoice,
+    folder: Path,
+    levels: Sequence[str],
+    *,
+    report_no: str,
+    when: dt.date | None = None,
+) -> ReportVersion:
+    """Issue the 正式稿: a new, immutable version built without the draft mark, carrying the
+    report number, date and SHA-256. Needs a clean QA, every sign-off and every comment
+    answered."""
+    if actor.role is not Role.ADMIN and _team_role(engagement, actor) not in (
+        MemberRole.REVIEWER,
+        MemberRole.LEAD,
+    ):
+        raise ReportError("not_allowed")
+    if version.status != "consultation":
+        raise ReportError("not_consultation")
+    if any(not c.response for c in version.comments):
+        raise ReportError("unanswered")
+    if not report_no.strip():
+        raise ReportError("report_no_required")
+    final = build(session, actor, engagement, template, folder, report_no=report_no, draft=False)
+    if final.qa:
+        raise ReportError("qa_failed")
+    final.status = "issued"
+    final.report_no = clean_text(report_no).strip()[:100]
+    final.issued_at = utcnow()
+    final.issued_by_id = actor.id
+    version.status = "superseded"
+    for r in version.reviews:  # the sign-offs stand for the issued text
+        session.add(
+            ReportReview(
+                version_id=final.id,
+                level=r.level,
+                level_name=r.level_name,
+                user_id=r.user_id,
+                reviewer=r.reviewer,
+                decision=r.decision,
+                comment=r.comment,
+                at=r.at,
+            )
+        )
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.issue",
+        "report",
+        final.id,
+        engagement_id=engagement.id,
+        changes={
+            "status": {"before": "consultation", "after": "issued"},
+            "report_no": {"before": None, "after": final.report_no},
+            "sha256": {"before": None, "after": final.sha256},
+        },
+        summary=f"v{final.number} {final.report_no}",
+    )
+    return final
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_pdf(docx: bytes, timeout: int = 120) -> bytes:
+    """Convert with LibreOffice in its own profile (parallel runs would otherwise collide)."""
+    binary = soffice()
+    if binary is None:
+        raise ReportError("no_soffice")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "report.docx"
+        source.write_bytes(docx)
+        subprocess.run(
+            [
+                binary,
+                f"-env:UserInstallation=file://{tmp}/profile",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                tmp,
+                str(source),
+            ],
+            check=False,
+            capture_output=True,
+            timeout=timeout,
+        )
+        pdf = Path(tmp) / "report.pdf"
+        if not pdf.exists():
+            raise ReportError("pdf_failed")
+        return pdf.read_bytes()

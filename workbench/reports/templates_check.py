@@ -1,0 +1,128 @@
+"""Checking an uploaded Word template before it is used, and storing it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from workbench.accounts.models import User
+from workbench.audit.services import record
+from workbench.engagements.models import Engagement
+from workbench.reports.context import ReportContext
+from workbench.reports.models import ReportTemplateFile
+
+MAX_TEMPLATE = 20 * 1024 * 1024
+#: a tag whose braces Word split into separate runs (formatting changed inside the tag)
+_SPLIT_BRACES = re.compile(
+    r"\{(?:</w:t>|<[^>]+>)+\{|%(?:</w:t>|<[^>]+>)+\}|\}(?:</w:t>|<[^>]+>)+\}"
+)
+
+
+@dataclass
+class CheckReport:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    variables: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_template(data: bytes, context: ReportContext) -> CheckReport:
+    """Open the file as docxtpl would, list undefined variables and broken tags, and try a
+    render with the engagement's context."""
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateSyntaxError, UndefinedError
+
+    report = CheckReport()
+    if not data:
+        report.errors.append("the file is empty")
+        return report
+    if len(data) > MAX_TEMPLATE:
+        report.errors.append("the file is larger than 20 MB")
+        return report
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            xml = archive.read("word/document.xml").decode("utf-8", "replace")
+    except (zipfile.BadZipFile, KeyError):
+        report.errors.append("this is not a Word .docx file")
+        return report
+    for match in list(_SPLIT_BRACES.finditer(xml))[:10]:
+        text = re.sub(r"<[^>]+>", "", xml[max(0, match.start() - 200) : match.end() + 200])
+        report.errors.append(
+            "a tag is split across Word runs (its braces have different formatting): "
+            f"retype it in one go — near “{text[-60:]}”"
+        )
+    if report.errors:
+        return report
+    try:
+        template = DocxTemplate(io.BytesIO(data))
+        known = set(context.values) | set(context.tables) | set(context.charts)
+        undeclared = template.get_undeclared_template_variables(context=dict.fromkeys(known, ""))
+    except TemplateSyntaxError as exc:
+        report.errors.append(f"broken tag on line {exc.lineno}: {exc.message}")
+        return report
+    except Exception as exc:  # a damaged document
+        report.errors.append(f"the template cannot be read: {str(exc)[:200]}")
+        return report
+    report.variables = sorted(undeclared)
+    for name in sorted(undeclared):
+        report.errors.append(f"unknown variable “{name}” (see docs/report-templates.md)")
+    if report.errors:
+        return report
+    try:
+        from workbench.reports.render import render_bytes
+
+        render_bytes(context, data)
+    except (TemplateSyntaxError, UndefinedError) as exc:
+        report.errors.append(f"the template does not render: {exc}")
+    except Exception as exc:
+        report.errors.append(
+            f"the template does not render: {type(exc).__name__}: {str(exc)[:200]}"
+        )
+    return report
+
+
+def store_template(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    data: bytes,
+    *,
+    filename: str,
+    name: str,
+    scope: str,
+    folder: Path,
+) -> ReportTemplateFile:
+    """Keep a checked template for this engagement or for the actor's organisation."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = f"{hashlib.sha256(data).hexdigest()}.docx"
+    (folder / stored).write_bytes(data)
+    item = ReportTemplateFile(
+        organisation_id=actor.organisation_id if scope == "organisation" else None,
+        engagement_id=None if scope == "organisation" and actor.organisation_id else engagement.id,
+        name=name[:100] or filename[:100],
+        filename=filename[:200],
+        stored_as=stored,
+        uploaded_by_id=actor.id,
+    )
+    session.add(item)
+    session.flush()
+    record(
+        session,
+        actor,
+        "report.template",
+        "report_template",
+        item.id,
+        engagement_id=engagement.id,
+        changes={"name": {"before": None, "after": item.name}},
+        summary=filename[:200],
+    )
+    return item

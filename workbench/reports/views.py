@@ -1,0 +1,460 @@
+"""Report pages: findings editor, build with QA, review, consultation, issue, downloads."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from workbench.accounts.models import Role
+from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.db import db
+from workbench.engagements.forms import EmptyForm
+from workbench.reports import services
+from workbench.reports.context import build_context
+from workbench.reports.models import Finding, Recommendation, ReportComment, ReportVersion
+from workbench.reports.templates_check import check_template
+
+bp = Blueprint(
+    "reports",
+    __name__,
+    url_prefix="/engagements/<int:engagement_id>/report",
+    template_folder="templates",
+)
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+ERRORS = {
+    "bad_kind": _l("Unknown kind of finding."),
+    "title_required": _l("Give the finding a title."),
+    "cause_required": _l("A problem needs its cause (原因分析)."),
+    "text_required": _l("Write the recommendation."),
+    "problem_required": _l("Link the recommendation to at least one problem."),
+    "not_draft": _l("Only a draft can be sent for review."),
+    "qa_failed": _l("The quality checks fail: fix the listed problems and build again."),
+    "not_in_review": _l("This version is not under review."),
+    "all_signed": _l("Every level has signed already."),
+    "not_your_level": _l("The %(detail)s is signed by another member of the team."),
+    "comment_required": _l("A rejection needs a comment."),
+    "not_signed": _l("Every review level must sign first."),
+    "not_consultation": _l("This version is not out for comments."),
+    "response_required": _l("Write the response."),
+    "unanswered": _l("Respond to every comment before issuing."),
+    "report_no_required": _l("Give the report number (报告编号)."),
+    "not_allowed": _l("Only the lead, the reviewer or an admin issues reports."),
+    "tampered": _l("The stored file does not match its checksum."),
+    "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
+    "pdf_failed": _l("LibreOffice could not convert the report."),
+}
+QA_LABELS = {
+    "sum": _l("Totals"),
+    "grade": _l("Grade"),
+    "reason": _l("Deduction reasons"),
+    "section": _l("Outline"),
+    "recommend": _l("Recommendations"),
+    "scored": _l("Scoring"),
+}
+#: QA problems as people read them, by check (an empty item means "not completely scored")
+QA_TEXT = {
+    "sum": _l(
+        "%(where)s: the printed total %(total)s is not the sum of its printed parts (%(parts)s)."
+    ),
+    "grade": _l("The total %(total)s is graded %(expected)s, but %(printed)s is printed."),
+    "scored": _l("%(item)s has no score."),
+    "scored_all": _l("The indicator system is not completely scored."),
+    "reason": _l("%(item)s is below full marks without a deduction reason."),
+    "section": _l("The section “%(section)s” has no content."),
+    "recommend": _l("Problem %(number)s “%(title)s” has no recommendation."),
+}
+
+
+def qa_text(check: str, params) -> str:  # type: ignore[no-untyped-def]
+    """One QA problem in the user's language (stored builds keep the params as lists)."""
+    values = {str(k): v for k, v in (params or ())}
+    if check == "scored" and not values.get("item"):
+        return str(QA_TEXT["scored_all"])
+    template = QA_TEXT.get(check)
+    try:
+        return str(template) % values if template else check
+    except (KeyError, TypeError):
+        return check
+
+
+KIND_LABELS = {
+    "experience": _l("Experience (经验做法)"),
+    "problem": _l("Problem (问题)"),
+    "other": _l("Other matter (其他需要说明的问题)"),
+}
+STATUS_LABELS = {
+    "draft": _l("draft"),
+    "review": _l("in review"),
+    "consultation": _l("out for comments (征求意见稿)"),
+    "issued": _l("issued (正式稿)"),
+    "withdrawn": _l("rejected"),
+    "superseded": _l("superseded"),
+}
+
+
+def _error(exc: services.ReportError) -> str:
+    message = str(ERRORS.get(exc.code, exc.code))
+    return message % {"detail": exc.detail} if "%(detail)s" in message else message
+
+
+def _folder(name: str = "reports") -> Path:
+    return Path(current_app.instance_path) / name
+
+
+def _levels() -> list[str]:
+    return services.review_levels(current_app.config.get("REPORT_REVIEW_LEVELS"))
+
+
+def _version_or_404(engagement, version_id: int) -> ReportVersion:  # type: ignore[no-untyped-def]
+    version = db.session.get(ReportVersion, version_id)
+    if version is None or version.engagement_id != engagement.id:
+        abort(404)
+    return version
+
+
+def _template_choice(engagement, key: str):  # type: ignore[no-untyped-def]
+    for choice in services.template_choices(db.session, engagement, _folder("report-templates")):
+        if choice.key == key:
+            return choice
+    abort(400)
+
+
+def _back(engagement, anchor: str = ""):  # type: ignore[no-untyped-def]
+    return redirect(url_for("reports.index", engagement_id=engagement.id) + anchor)
+
+
+def _commit_or_flash(action) -> bool:  # type: ignore[no-untyped-def]
+    """Run a service call; commit, or roll back and show its message."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        action()
+        db.session.commit()
+    except services.ReportError as exc:
+        db.session.rollback()
+        flash(_error(exc), "danger")
+        return False
+    return True
+
+
+@bp.get("/")
+def index(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The report: live QA of the current data, builds, review, comments, issuing."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    context = build_context(db.session, engagement)
+    problems = services.qa(context)
+    versions = (
+        db.session.query(ReportVersion)
+        .filter(ReportVersion.engagement_id == engagement.id)
+        .order_by(ReportVersion.number.desc())
+        .all()
+    )
+    levels = _levels()
+    return render_template(
+        "reports/index.html",
+        engagement=engagement,
+        context=context.values,
+        problems=problems,
+        qa_labels=QA_LABELS,
+        versions=versions,
+        levels=levels,
+        next_level={v.id: services.next_level(v, levels) for v in versions},
+        templates=services.template_choices(db.session, engagement, _folder("report-templates")),
+        status_labels=STATUS_LABELS,
+        qa_text=qa_text,
+        editable=can_edit_engagement(current_user, engagement),
+        pdf=services.soffice() is not None,
+        empty_form=EmptyForm(),
+    )
+
+
+@bp.post("/build")
+def build(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    choice = _template_choice(engagement, request.form.get("template", "project"))
+    version: list[ReportVersion] = []
+    if _commit_or_flash(
+        lambda: version.append(
+            services.build(db.session, current_user, engagement, choice, _folder())
+        )
+    ):
+        v = version[0]
+        if v.qa:
+            flash(
+                _("Draft v%(n)s built; %(k)s quality checks fail.", n=v.number, k=len(v.qa)),
+                "warning",
+            )
+        else:
+            flash(_("Draft v%(n)s built; all quality checks pass.", n=v.number), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.get("/versions/<int:version_id>.<fmt>")
+def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """The .docx (or a PDF made by LibreOffice). Clients get issued versions only."""
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    version = _version_or_404(engagement, version_id)
+    if current_user.role is Role.CLIENT and version.status != "issued":
+        abort(404)
+    if fmt not in ("docx", "pdf"):
+        abort(404)
+    try:
+        data = services.file_of(version, _folder())
+        if fmt == "pdf":
+            data = services.to_pdf(data)
+    except services.ReportError as exc:
+        flash(_error(exc), "danger")
+        return _back(engagement)
+    name = f"{engagement.project_name}绩效评价报告-v{version.number}"
+    if version.status == "issued":
+        name += f"-{version.report_no}"
+    else:
+        name += "-草稿"
+    return send_file(
+        io.BytesIO(data),
+        mimetype=DOCX_MIME if fmt == "docx" else "application/pdf",
+        as_attachment=True,
+        download_name=f"{name}.{fmt}",
+    )
+
+
+@bp.post("/versions/<int:version_id>/submit")
+def submit(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    version = _version_or_404(engagement, version_id)
+    if _commit_or_flash(lambda: services.submit_for_review(db.session, current_user, version)):
+        flash(_("Sent for review."), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.post("/versions/<int:version_id>/sign")
+def sign(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    version = _version_or_404(engagement, version_id)
+    approve = request.form.get("decision") == "approve"
+    if _commit_or_flash(
+        lambda: services.sign(
+            db.session,
+            current_user,
+            engagement,
+            version,
+            _levels(),
+            approve=approve,
+            comment=request.form.get("comment", ""),
+        )
+    ):
+        flash(_("Signed off.") if approve else _("Rejected; build a new draft."), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.post("/versions/<int:version_id>/consult")
+def consult(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    version = _version_or_404(engagement, version_id)
+    if _commit_or_flash(
+        lambda: services.send_for_comments(db.session, current_user, version, _levels())
+    ):
+        flash(_("The 征求意见稿 is out for comments."), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.post("/versions/<int:version_id>/comments")
+def comment(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    version = _version_or_404(engagement, version_id)
+    if _commit_or_flash(
+        lambda: services.add_comment(
+            db.session,
+            current_user,
+            version,
+            party=request.form.get("party", ""),
+            author=request.form.get("author", ""),
+            text=request.form.get("text", ""),
+        )
+    ):
+        flash(_("Comment recorded."), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.post("/comments/<int:comment_id>/respond")
+def respond(engagement_id: int, comment_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    item = db.session.get(ReportComment, comment_id)
+    if item is None or item.version.engagement_id != engagement.id:
+        abort(404)
+    if _commit_or_flash(
+        lambda: services.respond(db.session, current_user, item, request.form.get("response", ""))
+    ):
+        flash(_("Response recorded."), "success")
+    return _back(engagement, "#versions")
+
+
+@bp.post("/versions/<int:version_id>/issue")
+def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    version = _version_or_404(engagement, version_id)
+    choice = _template_choice(engagement, version.template)
+    issued: list[ReportVersion] = []
+    if _commit_or_flash(
+        lambda: issued.append(
+            services.issue(
+                db.session,
+                current_user,
+                engagement,
+                version,
+                choice,
+                _folder(),
+                _levels(),
+                report_no=request.form.get("report_no", ""),
+            )
+        )
+    ):
+        flash(
+            _("Report %(no)s issued (v%(n)s).", no=issued[0].report_no, n=issued[0].number),
+            "success",
+        )
+    return _back(engagement, "#versions")
+
+
+# --- findings -------------------------------------------------------------------------------
+
+
+def _owned(model, engagement):  # type: ignore[no-untyped-def]
+    """The finding or recommendation named by the form's ``id``, of this engagement."""
+    item = db.session.get(model, request.form.get("id", type=int) or 0)
+    if item is None or item.engagement_id != engagement.id:
+        abort(404)
+    return item
+
+
+@bp.route("/findings", methods=["GET", "POST"])
+def findings(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Experiences, problems (with causes, indicators, evidence), other matters and the
+    recommendations answering the problems."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    error = None
+    if request.method == "POST":
+        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        action = request.form.get("action", "")
+        try:
+            if action in ("finding", "finding-update"):
+                finding = _owned(Finding, engagement) if action == "finding-update" else None
+                services.save_finding(
+                    db.session,
+                    current_user,
+                    engagement,
+                    finding,
+                    kind=request.form.get("kind", ""),
+                    title=request.form.get("title", ""),
+                    text=request.form.get("text", ""),
+                    cause=request.form.get("cause", ""),
+                    indicator_codes=request.form.get("codes", "").replace("，", ",").split(","),
+                    evidence=request.form.get("evidence", ""),
+                )
+            elif action == "finding-delete":
+                services.delete_finding(db.session, current_user, _owned(Finding, engagement))
+            elif action in ("recommendation", "recommendation-update"):
+                rec = (
+                    _owned(Recommendation, engagement)
+                    if action == "recommendation-update"
+                    else None
+                )
+                services.save_recommendation(
+                    db.session,
+                    current_user,
+                    engagement,
+                    rec,
+                    text=request.form.get("text", ""),
+                    problem_ids=[int(x) for x in request.form.getlist("problems") if x.isdigit()],
+                )
+            elif action == "recommendation-delete":
+                services.delete_recommendation(
+                    db.session, current_user, _owned(Recommendation, engagement)
+                )
+            else:
+                abort(400)
+            db.session.commit()
+        except services.ReportError as exc:
+            db.session.rollback()
+            error = _error(exc)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("reports.findings", engagement_id=engagement.id))
+    items = services.findings_of(db.session, engagement)
+    return render_template(
+        "reports/findings.html",
+        engagement=engagement,
+        findings=items,
+        recommendations=services.recommendations_of(db.session, engagement),
+        problems=[f for f in items if f.kind == "problem"],
+        kinds=KIND_LABELS,
+        error=error,
+        editable=can_edit_engagement(current_user, engagement),
+        empty_form=EmptyForm(),
+    ), (422 if error else 200)
+
+
+@bp.get("/templates/<name>.docx")
+def bundled(engagement_id: int, name: str):  # type: ignore[no-untyped-def]
+    """A bundled template, to restyle in Word."""
+    get_engagement_or_404(engagement_id, need="internal")
+    try:
+        path = services.bundled_path(name)
+    except KeyError:
+        abort(404)
+    return send_file(path, mimetype=DOCX_MIME, as_attachment=True, download_name=f"{name}.docx")
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+def templates(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Upload the firm's own Word template (checked first: unknown variables, broken tags)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    report = None
+    if request.method == "POST":
+        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        upload = request.files.get("file")
+        data = upload.read() if upload else b""
+        context = build_context(db.session, engagement)
+        report = check_template(data, context)
+        if report.ok:
+            from workbench.reports.templates_check import store_template
+
+            store_template(
+                db.session,
+                current_user,
+                engagement,
+                data,
+                filename=(upload.filename if upload else "") or "template.docx",
+                name=request.form.get("name", "").strip() or (upload.filename if upload else ""),
+                scope=request.form.get("scope", "engagement"),
+                folder=_folder("report-templates"),
+            )
+            db.session.commit()
+            flash(_("Template checked and saved; choose it when you build the report."), "success")
+            return _back(engagement)
+    return render_template(
+        "reports/templates.html",
+        engagement=engagement,
+        report=report,
+        empty_form=EmptyForm(),
+    ), (422 if report and not report.ok else 200)
