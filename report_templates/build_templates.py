@@ -81,14 +81,15 @@ def _styles(doc, english: bool = False) -> None:
     set_cn_font(table, "宋体", "Times New Roman", 10.5)
 
 
-def _page(doc) -> None:
+def _page(doc, mark: str = "{{ draft_mark }}") -> None:
     section = doc.sections[0]
     section.page_height, section.page_width = Cm(29.7), Cm(21.0)
     section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
     section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
-    header = section.header.paragraphs[0]
-    header.text = "{{ draft_mark }}"
-    header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    section.different_first_page_header_footer = True  # the cover has no page number
+    for header in (section.header.paragraphs[0], section.first_page_header.paragraphs[0]):
+        header.text = mark
+        header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     footer = centred(section.footer.paragraphs[0])
     footer.add_run("— ")
     add_field(footer, "PAGE", "1")
@@ -116,7 +117,7 @@ def _cover(doc, title: str, english: bool = False) -> None:
         lines = [
             "Commissioned by: {{ client }}",
             "Evaluator: {{ firm }}",
-            "Report number: {{ report_no }}",
+            "Report number: {{ en.report_no }}",
             "{{ report_date_en }}",
         ]
     else:
@@ -148,7 +149,7 @@ def build_chinese(kind: str) -> Document:
     doc = Document()
     _styles(doc)
     _page(doc)
-    _cover(doc, "{{ title }}")
+    _cover(doc, "{{ project_name }}部门整体支出绩效评价报告" if department else "{{ title }}")
     _toc(doc, "目  录")
     doc.add_heading("摘  要", 1)
     _p(doc, "{{ summary }}")
@@ -159,7 +160,7 @@ def build_chinese(kind: str) -> Document:
     _p(doc, "{{ overview }}")
     _p(doc, "{{ funds_text }}")
     _table(doc, "表1 资金投入和使用情况（单位：万元）", "funds_table")
-    doc.add_heading("（二）绩效目标", 2)
+    doc.add_heading("（二）部门整体绩效目标" if department else "（二）绩效目标", 2)
     _p(doc, "总体目标：{{ overall_goal }}")
     _p(doc, "年度目标：{{ annual_goal }}")
     _table(doc, "表2 绩效目标及完成情况", "goals_table")
@@ -240,7 +241,7 @@ def build_english() -> Document:
     """A short English summary on OECD DAC lines, from the same data."""
     doc = Document()
     _styles(doc, english=True)
-    _page(doc)
+    _page(doc, "{{ en.draft_mark }}")
     _cover(doc, "{{ en.title }}", english=True)
     doc.add_heading("1. Summary", 1)
     _p(doc, "{{ en.summary }}")

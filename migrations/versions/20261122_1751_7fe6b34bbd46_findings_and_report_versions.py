@@ -78,6 +78,7 @@ def upgrade():
     sa.Column('total', sa.String(length=20), nullable=True),
     sa.Column('grade', sa.String(length=10), nullable=True),
     sa.Column('report_no', sa.String(length=100), nullable=True),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('issued_at', sa.DateTime(), nullable=True),
     sa.Column('issued_by_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
@@ -86,7 +87,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['engagement_id'], ['engagements.id'], name=op.f('fk_report_versions_engagement_id_engagements'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['issued_by_id'], ['users.id'], name=op.f('fk_report_versions_issued_by_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_versions')),
-    sa.UniqueConstraint('engagement_id', 'number', name=op.f('uq_report_versions_engagement_id_number'))
+    sa.UniqueConstraint('engagement_id', 'number', name=op.f('uq_report_versions_engagement_id_number')),
+    sa.UniqueConstraint('report_no', name=op.f('uq_report_versions_report_no'))
     )
     with op.batch_alter_table('report_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_versions_engagement_id'), ['engagement_id'], unique=False)

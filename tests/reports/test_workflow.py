@@ -229,3 +229,53 @@ def test_typed_control_characters_are_removed_before_storing(demo, client, sessi
     assert response.status_code == 302  # no 500, on PostgreSQL too
     stored = session.scalar(sa.select(Finding).where(Finding.title.like("含%")))
     assert stored.title == "含空字符的标题" and stored.text == "正文"
+
+
+def test_issue_prints_what_was_signed_and_numbers_are_used_once(demo, session, app, tmp_path):
+    import pytest
+
+    from workbench.reports import services
+    from workbench.reports.models import Finding
+
+    users, engagement = demo["users"], demo["engagement"]
+    lead, reviewer = users["zhang.wei"], users["wang.fang"]
+    choice = services.template_choices(session, engagement, tmp_path)[0]
+    levels = services.review_levels(None)
+
+    def signed_version():
+        version = services.build(session, lead, engagement, choice, tmp_path)
+        services.submit_for_review(session, lead, version)
+        services.sign(session, lead, engagement, version, levels, approve=True, comment="")
+        services.sign(session, reviewer, engagement, version, levels, approve=True, comment="")
+        services.send_for_comments(session, reviewer, version, levels)
+        return version
+
+    version = signed_version()
+    services.add_comment(
+        session, lead, version, party="unit", author="县水利局", text="请核实管网长度"
+    )
+    services.respond(session, lead, version.comments[0], "已核实，报告数据无误")
+    session.commit()
+    problem = session.scalar(sa.select(Finding).where(Finding.kind == "problem"))
+    problem.title = "签批后才改的标题"  # edited after the sign-offs
+    session.flush()
+    with pytest.raises(services.ReportError) as refused:
+        services.issue(
+            session, reviewer, engagement, version, choice, tmp_path, levels, report_no="第017号"
+        )
+    assert refused.value.code == "changed_since_review"
+    session.rollback()
+    version = session.get(ReportVersion, version.id)
+    issued = services.issue(
+        session, reviewer, engagement, version, choice, tmp_path, levels, report_no="第017号"
+    )
+    assert issued.status == "issued" and [c.response for c in issued.comments] == [
+        "已核实，报告数据无误"
+    ]
+    session.commit()
+    other = signed_version()
+    with pytest.raises(services.ReportError) as reused:
+        services.issue(
+            session, reviewer, engagement, other, choice, tmp_path, levels, report_no="第017号"
+        )
+    assert reused.value.code == "report_no_used"

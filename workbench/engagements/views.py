@@ -283,6 +283,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
     return render_template(
         "engagements/detail.html",
         engagement=engagement,
+        issued_reports=_issued_reports(engagement),
         internal=internal,
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
@@ -790,3 +791,14 @@ def _organisation_names() -> dict[int, str]:
 
 def _audit_value(field: str, value: object) -> str:
     return field_value(field, value, _organisation_names() if field.endswith("_id") else None)
+
+
+def _issued_reports(engagement):  # type: ignore[no-untyped-def]
+    """The engagement's issued reports (正式稿), newest first: what the client downloads."""
+    from workbench.reports.models import ReportVersion
+
+    return db.session.scalars(
+        sa.select(ReportVersion)
+        .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == "issued")
+        .order_by(ReportVersion.number.desc())
+    ).all()

@@ -9,6 +9,7 @@ same context feeds every template, the QA checks and a notebook. Variables are d
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from workbench.audit.models import AuditEntry
 from workbench.core.agreement import TooFewRatings, kendall_w
 from workbench.core.budget import FundSource
-from workbench.core.goals import GoalNature, GoalStatus, goal_status
+from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import apportion, round_half_up
 from workbench.core.panel import wide
 from workbench.core.reportqa import SumRule, TableSpec
@@ -42,14 +43,14 @@ AGGREGATION_ZH = {
     "weighted": "按专家权重加权平均",
 }
 TIMELINE_ACTIONS = {
-    "engagement.create": "评价项目立项",
-    "indicators.instantiate": "建立评价指标体系",
-    "goals.import": "导入绩效目标表",
-    "panel.invite": "邀请评审专家",
-    "panel.submit": "专家提交评分表",
+    "engagement.create": "接受委托，成立绩效评价工作组",
+    "indicators.instantiate": "研究制定评价指标体系",
+    "goals.import": "收集整理项目绩效目标",
+    "panel.invite": "组建评审专家组",
+    "panel.submit": "专家独立评分",
     "survey.create": "设计满意度调查问卷",
-    "survey.publish": "发布满意度调查",
-    "survey.import": "导入满意度调查数据",
+    "survey.publish": "发放满意度调查问卷",
+    "survey.import": "汇总满意度调查问卷",
 }
 STATE_ZH = {
     "design": "进入方案设计阶段",
@@ -153,7 +154,7 @@ def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
             ]
         ],
         rows=rows,
-        widths=[2.2, 2.1, 2.3, 2.1, 2.1, 2.3, 2.3],
+        widths=[2.0, 2.3, 2.3, 2.3, 2.3, 2.2, 2.2],
         sums=[
             SumRule(n, col, list(range(n)), f"表1 {name}")
             for col, name in zip(
@@ -178,24 +179,22 @@ def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
 
 
 def _goals(engagement: Engagement) -> TableSpec:
-    status_zh = {
-        GoalStatus.MET: "已完成",
-        GoalStatus.NOT_MET: "未完成",
-        GoalStatus.UNKNOWN: "见说明",
-    }
+    status_zh = {GoalStatus.MET: "已完成", GoalStatus.NOT_MET: "未完成"}
     rows = []
     for g in sorted(engagement.goals, key=lambda g: g.position):
+        qualitative = g.nature is GoalNature.QUALITATIVE
         target = (
-            f"{g.target_value}{g.unit}"
-            if g.nature is not GoalNature.QUALITATIVE
-            else g.target_value
+            g.target_value if qualitative else f"{NATURE_SYMBOLS[g.nature]}{g.target_value}{g.unit}"
         )
         actual = (
-            f"{g.actual_value}{g.unit}"
-            if g.actual_value and g.nature is not GoalNature.QUALITATIVE
-            else g.actual_value
+            g.actual_value if qualitative or not g.actual_value else f"{g.actual_value}{g.unit}"
         )
         status = goal_status(g.nature, g.target_value, g.actual_value or None)
+        if status is GoalStatus.UNKNOWN:  # 定性 or no actual value: say which
+            status_text = "定性指标，见实际完成值" if g.actual_value else "未填报实际完成值"
+        else:
+            status_text = status_zh[status]
+        reason = f"（{clean_text(g.deviation_reason)}）" if g.deviation_reason else ""
         rows.append(
             [
                 clean_text(g.level1),
@@ -203,8 +202,7 @@ def _goals(engagement: Engagement) -> TableSpec:
                 clean_text(g.name),
                 clean_text(target),
                 clean_text(actual or "—"),
-                status_zh[status]
-                + (f"（{clean_text(g.deviation_reason)}）" if g.deviation_reason else ""),
+                status_text + reason,
             ]
         )
     return TableSpec(
@@ -214,6 +212,13 @@ def _goals(engagement: Engagement) -> TableSpec:
         merge_columns=[0, 1],
         name="goals_table",
     )
+
+
+def _short(header: str, limit: int = 16) -> str:
+    """A chart label: the matrix item, or the question without its number, shortened."""
+    text = clean_text(header.split("—")[-1] if "—" in header else header)
+    text = re.sub(r"^\s*\d+\s*[、.．]\s*", "", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def build_context(
@@ -231,7 +236,10 @@ def build_context(
     from workbench.surveys import services as survey_services
     from workbench.surveys.models import Survey
 
-    when = when or dt.datetime.now(dt.UTC).date()
+    if when is None:
+        from zoneinfo import ZoneInfo
+
+        when = dt.datetime.now(ZoneInfo(zone)).date()  # the date people read in Beijing
     values: dict[str, Any] = {}
     tables: dict[str, TableSpec] = {}
     charts: dict[str, Chart] = {}
@@ -241,8 +249,13 @@ def build_context(
     firm = creator.organisation.name if creator and creator.organisation else "评价机构"
     kind_department = engagement.kind.value == "department"
     project = clean_text(engagement.project_name)
+    engagement_title = clean_text(engagement.title)
     values.update(
-        title=f"{project}{'部门整体支出' if kind_department else ''}绩效评价报告",
+        title=(
+            f"{engagement_title}报告"
+            if engagement_title.endswith("评价")
+            else f"{project}{'部门整体支出' if kind_department else ''}绩效评价报告"
+        ),
         project_name=project,
         client=clean_text(engagement.client.name),
         firm=clean_text(firm),
@@ -386,7 +399,7 @@ def build_context(
         tables["score_table"] = TableSpec(
             headers=[["一级指标", "二级指标", "三级指标", "分值", "得分", "得分率", "扣分原因"]],
             rows=score_rows,
-            widths=[1.4, 1.8, 3.0, 1.5, 1.5, 1.9, 4.5],
+            widths=[1.4, 1.8, 3.0, 1.6, 1.6, 2.0, 4.2],
             merge_columns=[0, 1],
             sums=[leaf_total_rule, SumRule(m, 3, list(range(m)), "附件1 分值")],
             bold_rows=[m],
@@ -520,10 +533,10 @@ def build_context(
         if res.overall is None or res.overall.rate is None:
             continue
         rate = res.overall.rate
-        handed = yld.distributed if yld.distributed is not None else "（未记录）"
+        handed = f"发放问卷{yld.distributed}份，" if yld.distributed is not None else ""
         text = (
             f"调查对象为{clean_text(s.respondent_group) or '相关群体'}，"
-            f"发放问卷{handed}份，回收{yld.returned}份，经甄别剔除无效问卷"
+            f"{handed}回收问卷{yld.returned}份，经甄别剔除无效问卷"
             f"{yld.returned - yld.valid}份，有效问卷{yld.valid}份，有效率{pct(yld.valid_rate)}。"
             f"满意率为{pct(rate.rate)}（95%置信区间{pct(rate.ci_low)}～{pct(rate.ci_high)}），"
             f"满意度指数{res.overall.index:.1f}分。按±5%误差、95%置信度测算所需有效样本{res.required}份，"
@@ -546,14 +559,14 @@ def build_context(
         table = TableSpec(
             headers=[["题目", *levels, "满意率"]],
             rows=item_rows,
-            widths=[6.0, 1.4, 1.2, 1.2, 1.3, 1.6, 1.6],
+            widths=[5.4, 1.4, 1.2, 1.2, 1.3, 1.6, 1.9],
             numeric_columns=list(range(1, len(levels) + 2)),
             name=f"survey_{s.id}_table",
         )
         tables[table.name] = table
         charts[f"survey_{s.id}_chart"] = Chart(
             "各题满意度分布（%）",
-            [clean_text(c.split("—")[-1] if "—" in c else c)[:14] for c in res.items],
+            [_short(c) for c in res.items],
             {
                 level: [
                     100 * item.counts.get(level, 0) / item.valid if item.valid else 0
@@ -572,6 +585,15 @@ def build_context(
             }
         )
         methods.append(f"（{len(methods) + 1}）问卷调查：{clean_text(s.title)}，{text}")
+    if survey_list and system is not None:
+        template_for_names = scoring.template_of(system)
+        for code, rate_value in survey_services.survey_rates(session, engagement).items():
+            fed = [s for s in surveys if s.leaf_code == code]
+            if len(fed) > 1:  # a pooled value appears nowhere else: say how it was made
+                survey_list[-1]["text"] += (
+                    f"{'、'.join(clean_text(s.title) for s in fed)}的有效回答合并计算，"
+                    f"计入“{template_for_names.find(code).name}”指标的满意率为{pct(rate_value)}。"
+                )
     values["surveys"] = survey_list
     values["survey_none"] = "" if survey_list else "本次评价未开展满意度调查。"
     if system is not None:
@@ -635,7 +657,10 @@ def build_context(
 
     # --- summary and QA sections ----------------------------------------------------------
     key = [f"综合得分{total}分，评价等级“{grade_label}”。" if total else "综合得分待定。"]
-    key += [f"存在的主要问题：{p['title']}。" for p in values["problems"][:3]]
+    if values["problems"]:
+        key.append("存在的主要问题：" + "；".join(p["title"] for p in values["problems"]) + "。")
+    if values["recommendations"]:
+        key.append(f"针对上述问题提出{len(values['recommendations'])}条建议。")
     values["key_findings"] = key
     values["summary"] = (
         f"受{values['client']}委托，{values['firm']}对{project}开展了绩效评价。"
@@ -719,9 +744,15 @@ def _english(
         grade_label or "", "not yet graded"
     )
     return {
+        "draft_mark": "DRAFT — not reviewed, not for citation" if values.get("draft_mark") else "",
+        "report_no": (
+            "(assigned on issue)"
+            if str(values.get("report_no", "")).startswith("（")
+            else values.get("report_no")
+        ),
         "title": f"Performance evaluation of {values['project_name']} — summary",
         "summary": (
-            f"The project scored {total} of 100 points, graded {grade_label} ({grade_en})."
+            f"The project scored {total} of 100 points, graded “{grade_en}” ({grade_label})."
             if total
             else "The indicator system is not yet completely scored."
         ),
@@ -737,7 +768,7 @@ def _english(
         "dimensions": [
             {
                 "heading": next((v for k, v in dac.items() if k in d["name"]), d["name"]),
-                "text": f"{d['name']}: {d['score']} of {d['weight']} points.",
+                "text": f"{d['score']} of {d['weight']} points.",
             }
             for d in dimensions
         ],

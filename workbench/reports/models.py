@@ -86,7 +86,10 @@ class ReportVersion(db.Model):
     qa: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)  # failed checks
     total: Mapped[str | None] = mapped_column(sa.String(20))  # printed total at build time
     grade: Mapped[str | None] = mapped_column(sa.String(10))
-    report_no: Mapped[str | None] = mapped_column(sa.String(100))
+    report_no: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    #: digest of what the report says (not the draft mark, number or date): an issue must
+    #: print exactly what the reviewers signed
+    content_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(

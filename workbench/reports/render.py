@@ -78,16 +78,14 @@ def chart_png(chart: Chart) -> bytes:
                 ax.bar_label(bars, labels=[f"{v:.2f}%" for v in vals], padding=3, fontsize=9)
             left = [a + b for a, b in zip(left, vals, strict=True)]
         ax.set_xlim(0, chart.max_value * (1.0 if chart.stacked else 1.12))
-        ax.set_title(chart.title, fontsize=11)
         ax.spines[["top", "right"]].set_visible(False)
-        if chart.stacked:
+        if chart.stacked:  # legend under the title, above the bars: never over the axis
+            ax.set_title(chart.title, fontsize=11, pad=24)
             ax.legend(
-                ncol=5,
-                fontsize=8,
-                loc="upper center",
-                bbox_to_anchor=(0.5, -0.12 / height * 2),
-                frameon=False,
+                ncol=5, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False
             )
+        else:
+            ax.set_title(chart.title, fontsize=11)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png")

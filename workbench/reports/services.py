@@ -99,6 +99,12 @@ def save_finding(
         raise ReportError("title_required")
     if kind == "problem" and not cause.strip():
         raise ReportError("cause_required")
+    title, text, cause, evidence = (clean_text(x).strip() for x in (title, text, cause, evidence))
+    codes = [clean_text(c).strip()[:40] for c in indicator_codes if c.strip()]
+    known = _indicator_codes(session, engagement)
+    unknown = [c for c in codes if known and c not in known]
+    if unknown:
+        raise ReportError("unknown_codes", "、".join(unknown))
     before = None
     if finding is None:
         finding = Finding(
@@ -107,10 +113,9 @@ def save_finding(
         session.add(finding)
     else:
         before = finding.title
-    title, text, cause, evidence = (clean_text(x).strip() for x in (title, text, cause, evidence))
     finding.kind, finding.title, finding.text = kind, title[:200], text
     finding.cause, finding.evidence = cause, evidence
-    finding.indicator_codes = [clean_text(c).strip()[:40] for c in indicator_codes if c.strip()]
+    finding.indicator_codes = codes
     session.flush()
     record(
         session,
@@ -123,6 +128,25 @@ def save_finding(
         summary=f"{kind}: {finding.title}",
     )
     return finding
+
+
+def _indicator_codes(session: Session, engagement: Engagement) -> set[str]:
+    """Codes of the engagement's indicator system (empty when there is none yet)."""
+    from workbench.scoring import services as scoring
+
+    system = scoring.system_of(session, engagement)
+    if system is None:
+        return set()
+    template = scoring.template_of(system)
+    codes: set[str] = set()
+
+    def walk(nodes) -> None:  # type: ignore[no-untyped-def]
+        for node in nodes:
+            codes.add(node.code)
+            walk(node.children)
+
+    walk(template.indicators)
+    return codes
 
 
 def delete_finding(session: Session, actor: User, finding: Finding) -> None:
@@ -242,6 +266,23 @@ def qa(context: ReportContext) -> list[Problem]:
     return run_checks(context.values, list(context.tables.values()), grade_of)
 
 
+VOLATILE = ("draft_mark", "report_no", "report_date", "report_date_en")
+
+
+def content_hash(context: ReportContext) -> str:
+    """What the report says, without its draft mark, number and date."""
+    import json
+
+    values = {k: v for k, v in context.values.items() if k not in VOLATILE}
+    if isinstance(values.get("en"), dict):
+        values["en"] = {
+            k: v for k, v in values["en"].items() if k not in ("draft_mark", "report_no")
+        }
+    tables = {k: [t.headers, t.rows] for k, t in sorted(context.tables.items())}
+    text = json.dumps([values, tables], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def build(
     session: Session,
     actor: User | None,
@@ -281,6 +322,7 @@ def build(
         ],
         total=context.values.get("total"),
         grade=context.values.get("grade"),
+        content_hash=content_hash(context),
         created_by_id=actor.id if actor else None,
     )
     session.add(version)
@@ -422,7 +464,7 @@ def add_comment(
     if version.status != "consultation":
         raise ReportError("not_consultation")
     if party not in ("client", "unit") or not text.strip():
-        raise ReportError("comment_required")
+        raise ReportError("comment_text_required")
     comment = ReportComment(
         version_id=version.id,
         party=party,
@@ -485,16 +527,41 @@ def issue(
         raise ReportError("not_consultation")
     if any(not c.response for c in version.comments):
         raise ReportError("unanswered")
-    if not report_no.strip():
+    report_no = clean_text(report_no).strip()
+    if not report_no:
         raise ReportError("report_no_required")
+    if session.scalar(sa.select(ReportVersion.id).where(ReportVersion.report_no == report_no)):
+        raise ReportError("report_no_used", report_no)
     final = build(session, actor, engagement, template, folder, report_no=report_no, draft=False)
     if final.qa:
         raise ReportError("qa_failed")
+    if final.content_hash != version.content_hash:
+        # findings, scores or data changed after the sign-offs: they signed another text
+        raise ReportError("changed_since_review")
     final.status = "issued"
-    final.report_no = clean_text(report_no).strip()[:100]
+    final.report_no = report_no[:100]
     final.issued_at = utcnow()
     final.issued_by_id = actor.id
-    version.status = "superseded"
+    for other in session.scalars(
+        sa.select(ReportVersion).where(
+            ReportVersion.engagement_id == engagement.id,
+            ReportVersion.id != final.id,
+            ReportVersion.status.in_(("draft", "review", "consultation")),
+        )
+    ):
+        other.status = "superseded"  # one issued text; open drafts end with it
+    for c in version.comments:  # the consultation record travels with the issued text
+        session.add(
+            ReportComment(
+                version_id=final.id,
+                party=c.party,
+                author=c.author,
+                text=c.text,
+                response=c.response,
+                responded_by_id=c.responded_by_id,
+                created_at=c.created_at,
+            )
+        )
     for r in version.reviews:  # the sign-offs stand for the issued text
         session.add(
             ReportReview(

@@ -26,7 +26,8 @@ _SPLIT_BRACES = re.compile(
 
 @dataclass
 class CheckReport:
-    errors: list[str] = field(default_factory=list)
+    #: (code, params) — translated by the web layer
+    errors: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     variables: list[str] = field(default_factory=list)
 
@@ -43,23 +44,20 @@ def check_template(data: bytes, context: ReportContext) -> CheckReport:
 
     report = CheckReport()
     if not data:
-        report.errors.append("the file is empty")
+        report.errors.append(("empty", {}))
         return report
     if len(data) > MAX_TEMPLATE:
-        report.errors.append("the file is larger than 20 MB")
+        report.errors.append(("too_large", {}))
         return report
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             xml = archive.read("word/document.xml").decode("utf-8", "replace")
     except (zipfile.BadZipFile, KeyError):
-        report.errors.append("this is not a Word .docx file")
+        report.errors.append(("not_docx", {}))
         return report
     for match in list(_SPLIT_BRACES.finditer(xml))[:10]:
         text = re.sub(r"<[^>]+>", "", xml[max(0, match.start() - 200) : match.end() + 200])
-        report.errors.append(
-            "a tag is split across Word runs (its braces have different formatting): "
-            f"retype it in one go — near “{text[-60:]}”"
-        )
+        report.errors.append(("split_tag", {"near": text[-60:]}))
     if report.errors:
         return report
     try:
@@ -67,14 +65,14 @@ def check_template(data: bytes, context: ReportContext) -> CheckReport:
         known = set(context.values) | set(context.tables) | set(context.charts)
         undeclared = template.get_undeclared_template_variables(context=dict.fromkeys(known, ""))
     except TemplateSyntaxError as exc:
-        report.errors.append(f"broken tag on line {exc.lineno}: {exc.message}")
+        report.errors.append(("broken_tag", {"line": str(exc.lineno), "reason": str(exc.message)}))
         return report
     except Exception as exc:  # a damaged document
-        report.errors.append(f"the template cannot be read: {str(exc)[:200]}")
+        report.errors.append(("unreadable", {"reason": str(exc)[:200]}))
         return report
     report.variables = sorted(undeclared)
     for name in sorted(undeclared):
-        report.errors.append(f"unknown variable “{name}” (see docs/report-templates.md)")
+        report.errors.append(("unknown_variable", {"name": name}))
     if report.errors:
         return report
     try:
@@ -82,11 +80,10 @@ def check_template(data: bytes, context: ReportContext) -> CheckReport:
 
         render_bytes(context, data)
     except (TemplateSyntaxError, UndefinedError) as exc:
-        report.errors.append(f"the template does not render: {exc}")
+        report.errors.append(("no_render", {"reason": str(exc)[:200]}))
     except Exception as exc:
-        report.errors.append(
-            f"the template does not render: {type(exc).__name__}: {str(exc)[:200]}"
-        )
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        report.errors.append(("no_render", {"reason": reason}))
     return report
 
 

@@ -41,6 +41,7 @@ ERRORS = {
     "bad_kind": _l("Unknown kind of finding."),
     "title_required": _l("Give the finding a title."),
     "cause_required": _l("A problem needs its cause (原因分析)."),
+    "unknown_codes": _l("These indicator codes are not in the indicator system: %(detail)s"),
     "text_required": _l("Write the recommendation."),
     "problem_required": _l("Link the recommendation to at least one problem."),
     "not_draft": _l("Only a draft can be sent for review."),
@@ -56,6 +57,12 @@ ERRORS = {
     "report_no_required": _l("Give the report number (报告编号)."),
     "not_allowed": _l("Only the lead, the reviewer or an admin issues reports."),
     "tampered": _l("The stored file does not match its checksum."),
+    "report_no_used": _l("The report number %(detail)s is already used by an issued report."),
+    "changed_since_review": _l(
+        "The report data changed after the sign-offs (findings, scores or surveys): build a new "
+        "draft and have it reviewed again."
+    ),
+    "comment_text_required": _l("Write the comment received."),
     "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
     "pdf_failed": _l("LibreOffice could not convert the report."),
 }
@@ -98,6 +105,20 @@ KIND_LABELS = {
     "problem": _l("Problem (问题)"),
     "other": _l("Other matter (其他需要说明的问题)"),
 }
+TEMPLATE_ERRORS = {
+    "empty": _l("The file is empty."),
+    "too_large": _l("The file is larger than 20 MB."),
+    "not_docx": _l("This is not a Word .docx file."),
+    "split_tag": _l(
+        "A tag is split across Word runs (its braces have different formatting): select it and "
+        "retype it in one go — near “%(near)s”."
+    ),
+    "broken_tag": _l("Broken tag on line %(line)s: %(reason)s"),
+    "unreadable": _l("The template cannot be read: %(reason)s"),
+    "unknown_variable": _l("Unknown variable “%(name)s” (see docs/report-templates.md)."),
+    "no_render": _l("The template does not render with this engagement's data: %(reason)s"),
+}
+
 STATUS_LABELS = {
     "draft": _l("draft"),
     "review": _l("in review"),
@@ -175,6 +196,15 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
         versions=versions,
         levels=levels,
         next_level={v.id: services.next_level(v, levels) for v in versions},
+        can_sign={
+            v.id: services.next_level(v, levels) is not None
+            and services.may_sign(engagement, current_user, services.next_level(v, levels) or 0)
+            for v in versions
+        },
+        template_labels={
+            t.key: t.label
+            for t in services.template_choices(db.session, engagement, _folder("report-templates"))
+        },
         templates=services.template_choices(db.session, engagement, _folder("report-templates")),
         status_labels=STATUS_LABELS,
         qa_text=qa_text,
@@ -221,7 +251,8 @@ def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-
     except services.ReportError as exc:
         flash(_error(exc), "danger")
         return _back(engagement)
-    name = f"{engagement.project_name}绩效评价报告-v{version.number}"
+    kind = {"department": "-部门整体", "summary-en": "-summary"}.get(version.template, "")
+    name = f"{engagement.project_name}绩效评价报告{kind}-v{version.number}"
     if version.status == "issued":
         name += f"-{version.report_no}"
     else:
@@ -396,7 +427,7 @@ def findings(engagement_id: int):  # type: ignore[no-untyped-def]
             db.session.rollback()
             error = _error(exc)
         else:
-            flash(_("Saved."), "success")
+            flash(_("Deleted.") if action.endswith("-delete") else _("Saved."), "success")
             return redirect(url_for("reports.findings", engagement_id=engagement.id))
     items = services.findings_of(db.session, engagement)
     return render_template(
@@ -407,6 +438,7 @@ def findings(engagement_id: int):  # type: ignore[no-untyped-def]
         problems=[f for f in items if f.kind == "problem"],
         kinds=KIND_LABELS,
         error=error,
+        draft=request.form if error else {},
         editable=can_edit_engagement(current_user, engagement),
         empty_form=EmptyForm(),
     ), (422 if error else 200)
@@ -456,5 +488,9 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         "reports/templates.html",
         engagement=engagement,
         report=report,
+        errors=[
+            str(TEMPLATE_ERRORS[code]) % params
+            for code, params in (report.errors if report else [])
+        ],
         empty_form=EmptyForm(),
     ), (422 if report and not report.ok else 200)
