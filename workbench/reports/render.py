@@ -104,14 +104,15 @@ def _table(tpl: DocxTemplate, spec: TableSpec):  # type: ignore[no-untyped-def]
     else:
         table.style = sub.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    paragraph_style = "表格文字" if "表格文字" in styles else None
+    # looked up once: python-docx searches the whole style list on every lookup by name
+    paragraph_style = sub.styles["表格文字"] if "表格文字" in styles else None
 
     def fill(row, values: list[str], header: bool, bold: bool) -> None:  # type: ignore[no-untyped-def]
         for i, cell in enumerate(row.cells):
             text = clean_text(values[i]) if i < len(values) else ""
             para = cell.paragraphs[0]
-            if paragraph_style:
-                para.style = sub.styles[paragraph_style]
+            if paragraph_style is not None:
+                para.style = paragraph_style
             run = para.add_run(text)
             run.bold = header or bold
             if header:
@@ -185,6 +186,7 @@ def render_bytes(
     """:func:`render` from the template's bytes (an uploaded file being checked)."""
     tpl = DocxTemplate(io.BytesIO(template))
     values: dict[str, Any] = dict(context.values)
+    values["en"] = dict(values.get("en") or {})  # the context is not changed by rendering
     subdocs = {name: _table(tpl, spec) for name, spec in context.tables.items()}
     images = {
         name: InlineImage(tpl, io.BytesIO(chart_png(chart)), width=Mm(150))
