@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench import accounts, audit, cli, errors, templating
     from workbench.engagements.views import bp as engagements_bp
     from workbench.experts.views import bp as experts_bp
+    from workbench.portfolio.views import bp as portfolio_bp
     from workbench.reports.views import bp as reports_bp
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
@@ -85,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(surveys_bp)
     app.register_blueprint(public_survey_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(portfolio_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -141,6 +141,8 @@ ACTION_LABELS: dict[str, object] = {
     "report.respond": _l("Response to a comment"),
     "report.issue": _l("Report issued"),
     "report.template": _l("Report template uploaded"),
+    "organisation.result_rules": _l("Result application rules changed"),
+    "rectification.update": _l("Rectification item updated"),
 }
 
 #: Survey and import states.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -44,6 +44,9 @@ class Organisation(db.Model):
     kind: Mapped[OrganisationKind] = mapped_column(enum_type(OrganisationKind, 20))
     region: Mapped[str | None] = mapped_column(sa.String(100))  # 行政区划, e.g. 某省某县
     contact: Mapped[str | None] = mapped_column(sa.String(200))
+    #: a finance bureau's result-application rules (grade → action and budget share), JSON
+    #: over workbench.core.results.DEFAULT_RULES
+    result_rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")

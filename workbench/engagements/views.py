@@ -284,6 +284,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         "engagements/detail.html",
         engagement=engagement,
         issued_reports=_issued_reports(engagement),
+        consultation_reports=_issued_reports(engagement, "consultation"),
         internal=internal,
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
@@ -793,12 +794,13 @@ def _audit_value(field: str, value: object) -> str:
     return field_value(field, value, _organisation_names() if field.endswith("_id") else None)
 
 
-def _issued_reports(engagement):  # type: ignore[no-untyped-def]
-    """The engagement's issued reports (正式稿), newest first: what the client downloads."""
+def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-untyped-def]
+    """The engagement's issued reports (正式稿) — or its 征求意见稿 out for comments — newest
+    first: what the client sees."""
     from workbench.reports.models import ReportVersion
 
     return db.session.scalars(
         sa.select(ReportVersion)
-        .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == "issued")
+        .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == status)
         .order_by(ReportVersion.number.desc())
     ).all()

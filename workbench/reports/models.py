@@ -90,6 +90,8 @@ class ReportVersion(db.Model):
     #: digest of what the report says (not the draft mark, number or date): an issue must
     #: print exactly what the reviewers signed
     content_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+    #: the printed scores by first-level dimension at build time (portfolio, 得分率)
+    dimensions: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(
@@ -165,3 +167,25 @@ class ReportTemplateFile(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RectificationItem(db.Model):
+    """整改: a problem of an issued report, followed up by the evaluated side and the bureau."""
+
+    __tablename__ = "rectification_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report_versions.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]  # the problem's number in the report
+    title: Mapped[str] = mapped_column(sa.String(200))
+    recommendation: Mapped[str] = mapped_column(sa.Text, default="")
+    owner: Mapped[str] = mapped_column(sa.String(120), default="")  # 整改责任单位/人
+    deadline: Mapped[dt.date | None]
+    status: Mapped[str] = mapped_column(sa.String(12), default="open")  # open | progress | done
+    note: Mapped[str] = mapped_column(sa.Text, default="")  # 整改情况
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -32,6 +32,7 @@ from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
     Finding,
     Recommendation,
+    RectificationItem,
     ReportComment,
     ReportReview,
     ReportTemplateFile,
@@ -323,6 +324,10 @@ def build(
         total=context.values.get("total"),
         grade=context.values.get("grade"),
         content_hash=content_hash(context),
+        dimensions=[
+            {"name": d["name"], "weight": d["weight"], "score": d["score"]}
+            for d in context.values.get("dimensions", [])
+        ],
         created_by_id=actor.id if actor else None,
     )
     session.add(version)
@@ -562,6 +567,7 @@ def issue(
                 created_at=c.created_at,
             )
         )
+    _open_rectification(session, engagement, final)
     for r in version.reviews:  # the sign-offs stand for the issued text
         session.add(
             ReportReview(
@@ -591,6 +597,74 @@ def issue(
         summary=f"v{final.number} {final.report_no}",
     )
     return final
+
+
+# --- rectification (整改) -----------------------------------------------------------------------
+
+
+RECTIFICATION_STATUSES = ("open", "progress", "done")
+
+
+def _open_rectification(session: Session, engagement: Engagement, issued: ReportVersion) -> None:
+    """Every problem of the issued report becomes an item to follow up."""
+    recs = recommendations_of(session, engagement)
+    problems = [f for f in findings_of(session, engagement) if f.kind == "problem"]
+    problems.sort(key=lambda f: (f.position, f.id))
+    for number, problem in enumerate(problems, start=1):
+        answers = [r.text for r in recs if problem in r.problems]
+        session.add(
+            RectificationItem(
+                engagement_id=engagement.id,
+                version_id=issued.id,
+                number=number,
+                title=problem.title,
+                recommendation="；".join(answers),
+            )
+        )
+
+
+def rectification_items(session: Session, engagement: Engagement) -> list[RectificationItem]:
+    return list(
+        session.scalars(
+            sa.select(RectificationItem)
+            .where(RectificationItem.engagement_id == engagement.id)
+            .order_by(RectificationItem.version_id.desc(), RectificationItem.number)
+        )
+    )
+
+
+def update_rectification(
+    session: Session,
+    actor: User,
+    item: RectificationItem,
+    *,
+    owner: str,
+    deadline: dt.date | None,
+    status: str,
+    note: str,
+) -> None:
+    if status not in RECTIFICATION_STATUSES:
+        raise ReportError("bad_status")
+    before = item.status
+    item.owner = clean_text(owner).strip()[:120]
+    item.deadline = deadline
+    item.status = status
+    item.note = clean_text(note).strip()
+    session.flush()
+    record(
+        session,
+        actor,
+        "rectification.update",
+        "rectification",
+        item.id,
+        engagement_id=item.engagement_id,
+        changes={"status": {"before": before, "after": status}},
+        summary=f"{item.number}. {item.title}",
+    )
+
+
+def overdue(item: RectificationItem, today: dt.date) -> bool:
+    return item.status != "done" and item.deadline is not None and item.deadline < today
 
 
 # --- PDF --------------------------------------------------------------------------------------

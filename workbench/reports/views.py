@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -26,8 +27,15 @@ from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.reports import services
 from workbench.reports.context import build_context
-from workbench.reports.models import Finding, Recommendation, ReportComment, ReportVersion
+from workbench.reports.models import (
+    Finding,
+    Recommendation,
+    RectificationItem,
+    ReportComment,
+    ReportVersion,
+)
 from workbench.reports.templates_check import check_template
+from workbench.xlsx import send_table
 
 bp = Blueprint(
     "reports",
@@ -63,6 +71,7 @@ ERRORS = {
         "draft and have it reviewed again."
     ),
     "comment_text_required": _l("Write the comment received."),
+    "bad_status": _l("Unknown status."),
     "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
     "pdf_failed": _l("LibreOffice could not convert the report."),
 }
@@ -240,8 +249,8 @@ def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-
     """The .docx (or a PDF made by LibreOffice). Clients get issued versions only."""
     engagement = get_engagement_or_404(engagement_id, need="view")
     version = _version_or_404(engagement, version_id)
-    if current_user.role is Role.CLIENT and version.status != "issued":
-        abort(404)
+    if current_user.role is Role.CLIENT and version.status not in ("issued", "consultation"):
+        abort(404)  # drafts and reviews stay inside the firm
     if fmt not in ("docx", "pdf"):
         abort(404)
     try:
@@ -321,6 +330,27 @@ def comment(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def
     ):
         flash(_("Comment recorded."), "success")
     return _back(engagement, "#versions")
+
+
+@bp.post("/versions/<int:version_id>/client-comment")
+def client_comment(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
+    """The commissioning bureau comments on the 征求意见稿 itself."""
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    if current_user.role is not Role.CLIENT:
+        abort(404)
+    version = _version_or_404(engagement, version_id)
+    if _commit_or_flash(
+        lambda: services.add_comment(
+            db.session,
+            current_user,
+            version,
+            party="client",
+            author=current_user.display_name,
+            text=request.form.get("text", ""),
+        )
+    ):
+        flash(_("Comment recorded."), "success")
+    return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#consultation")
 
 
 @bp.post("/comments/<int:comment_id>/respond")
@@ -442,6 +472,84 @@ def findings(engagement_id: int):  # type: ignore[no-untyped-def]
         editable=can_edit_engagement(current_user, engagement),
         empty_form=EmptyForm(),
     ), (422 if error else 200)
+
+
+RECTIFICATION_LABELS = {
+    "open": _l("not started"),
+    "progress": _l("in progress"),
+    "done": _l("done"),
+}
+
+
+@bp.route("/rectification", methods=["GET", "POST"])
+def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
+    """整改: the problems of the issued report, followed up by the bureau and the team."""
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    may_update = current_user.role is Role.CLIENT or can_edit_engagement(current_user, engagement)
+    if request.method == "POST":
+        if not may_update or not EmptyForm().validate_on_submit():
+            abort(403 if not may_update else 400)
+        item = db.session.get(RectificationItem, request.form.get("id", type=int) or 0)
+        if item is None or item.engagement_id != engagement.id:
+            abort(404)
+        raw = request.form.get("deadline", "").strip()
+        try:
+            deadline = dt.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            flash(_("The deadline is not a date."), "danger")
+            return redirect(url_for("reports.rectification", engagement_id=engagement.id))
+        if _commit_or_flash(
+            lambda: services.update_rectification(
+                db.session,
+                current_user,
+                item,
+                owner=request.form.get("owner", ""),
+                deadline=deadline,
+                status=request.form.get("status", ""),
+                note=request.form.get("note", ""),
+            )
+        ):
+            flash(_("Saved."), "success")
+        return redirect(
+            url_for("reports.rectification", engagement_id=engagement.id) + f"#item-{item.id}"
+        )
+    items = services.rectification_items(db.session, engagement)
+    today = dt.datetime.now(dt.UTC).date()
+    return render_template(
+        "reports/rectification.html",
+        engagement=engagement,
+        items=items,
+        overdue={i.id for i in items if services.overdue(i, today)},
+        labels=RECTIFICATION_LABELS,
+        may_update=may_update,
+        empty_form=EmptyForm(),
+    )
+
+
+@bp.get("/rectification.xlsx")
+def rectification_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    today = dt.datetime.now(dt.UTC).date()
+    zh = {"open": "未开始", "progress": "整改中", "done": "已完成"}
+    rows = [
+        [
+            i.number,
+            i.title,
+            i.recommendation,
+            i.owner,
+            i.deadline,
+            zh.get(i.status, i.status),
+            "是" if services.overdue(i, today) else "",
+            i.note,
+        ]
+        for i in services.rectification_items(db.session, engagement)
+    ]
+    return send_table(
+        "整改跟踪",
+        ["序号", "问题", "建议", "责任单位/人", "整改期限", "状态", "逾期", "整改情况"],
+        rows,
+        f"rectification-{engagement.id}.xlsx",
+    )
 
 
 @bp.get("/templates/<name>.docx")

@@ -1,0 +1,134 @@
+"""Portfolio (项目绩效一览) and result application (结果应用)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from workbench.accounts.models import Organisation, OrganisationKind, Role
+from workbench.core.results import DEFAULT_RULES
+from workbench.db import db
+from workbench.engagements.forms import EmptyForm
+from workbench.portfolio import services
+from workbench.xlsx import send_table
+
+bp = Blueprint("portfolio", __name__, url_prefix="/portfolio", template_folder="templates")
+GRADES = ("优", "良", "中", "差")
+
+
+def _filters() -> tuple[int | None, str | None]:
+    year = request.args.get("year", type=int)
+    grade = request.args.get("grade") or None
+    return year, grade if grade in GRADES else None
+
+
+@bp.get("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    """Every visible engagement with its score, grade, 得分率 by dimension and budget action."""
+    year, grade = _filters()
+    rows = services.portfolio(db.session, current_user, year=year, grade=grade)
+    dimensions: list[str] = []
+    for r in rows:
+        for name in r.dimensions:
+            if name not in dimensions:
+                dimensions.append(name)
+    years = sorted(
+        {r.engagement.fiscal_year for r in services.portfolio(db.session, current_user)},
+        reverse=True,
+    )
+    return render_template(
+        "portfolio/index.html",
+        rows=rows,
+        dimensions=dimensions,
+        years=years,
+        grades=GRADES,
+        year=year,
+        grade=grade,
+        rules=services.rules_for(
+            current_user.organisation if current_user.role is Role.CLIENT else None
+        ),
+        can_set_rules=_rules_org() is not None,
+    )
+
+
+@bp.get("/portfolio.xlsx")
+@login_required
+def export():  # type: ignore[no-untyped-def]
+    year, grade = _filters()
+    rows = services.portfolio(db.session, current_user, year=year, grade=grade)
+    dims: list[str] = []
+    for r in rows:
+        dims += [d for d in r.dimensions if d not in dims]
+    headers = [
+        "评价项目",
+        "年度",
+        "委托方",
+        "被评价单位",
+        "报告编号",
+        "总分",
+        "等级",
+        *[f"{d}得分率" for d in dims],
+        "调整后预算（万元）",
+        "结果应用",
+        "建议下年预算（万元）",
+    ]
+    data = [
+        [
+            r.engagement.title,
+            r.engagement.fiscal_year,
+            r.engagement.client.name,
+            "、".join(u.name for u in r.engagement.evaluated_units),
+            r.issued.report_no if r.issued else "未出具",
+            r.total,
+            r.grade,
+            *[r.dimensions.get(d, "") for d in dims],
+            r.current,
+            r.action,
+            r.recommended,
+        ]
+        for r in rows
+    ]
+    return send_table("项目绩效一览", headers, data, "portfolio.xlsx")
+
+
+def _rules_org() -> Organisation | None:
+    """The bureau whose rules the current user sets: their own (a client), else none."""
+    if current_user.role is Role.CLIENT and current_user.organisation is not None:
+        org = current_user.organisation
+        return org if org.kind is OrganisationKind.CLIENT else None
+    return None
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@login_required
+def rules():  # type: ignore[no-untyped-def]
+    """A finance bureau sets its grade → action and budget-share rules."""
+    org = _rules_org()
+    if org is None:
+        abort(404)
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        data = {}
+        for grade in GRADES:
+            share = request.form.get(f"share-{grade}", "").strip().rstrip("%")
+            try:
+                share_value = str(float(share) / 100) if share else ""
+            except ValueError:
+                flash(_("Shares are percentages between 0 and 200."), "danger")
+                return redirect(url_for("portfolio.rules"))
+            data[grade] = {"action": request.form.get(f"action-{grade}", ""), "share": share_value}
+        services.save_rules(db.session, current_user, org, data)
+        db.session.commit()
+        flash(_("Result application rules saved."), "success")
+        return redirect(url_for("portfolio.index"))
+    return render_template(
+        "portfolio/rules.html",
+        org=org,
+        rules=services.rules_for(org),
+        defaults=DEFAULT_RULES,
+        grades=GRADES,
+        empty_form=EmptyForm(),
+    )
