@@ -25,6 +25,24 @@ def login(client, username):
     )
 
 
+def out_for_comments(session, folder):
+    """The demo report built, signed at both levels and sent to the bureau for comments."""
+    from workbench.accounts.models import User
+    from workbench.engagements.models import Engagement
+    from workbench.reports import services
+
+    engagement = session.scalar(sa.select(Engagement))
+    users = {u.username: u for u in session.scalars(sa.select(User))}
+    choice = services.template_choices(session, engagement, folder)[0]
+    levels = services.review_levels(None)
+    version = services.build(session, users["zhang.wei"], engagement, choice, folder)
+    services.submit_for_review(session, users["zhang.wei"], version)
+    for signer in ("zhang.wei", "wang.fang"):
+        services.sign(session, users[signer], engagement, version, levels, approve=True, comment="")
+    services.send_for_comments(session, users["wang.fang"], version, levels)
+    return engagement, users, version, choice, levels
+
+
 @pytest.fixture
 def demo(session):
     load_demo(session)
@@ -120,24 +138,7 @@ def test_a_bureau_reaches_nothing_of_another_bureau(demo, client, session, make_
 
 
 def test_the_bureau_comments_on_the_consultation_draft(demo, client, session, tmp_path):
-    from workbench.accounts.models import User
-    from workbench.engagements.models import Engagement
-    from workbench.reports import services
-
-    engagement = session.scalar(sa.select(Engagement))
-    users = {u.username: u for u in session.scalars(sa.select(User))}
-    choice = services.template_choices(session, engagement, tmp_path)[0]
-    levels = services.review_levels(None)
-    folder = tmp_path / "instance-reports"
-    version = services.build(session, users["zhang.wei"], engagement, choice, folder)
-    services.submit_for_review(session, users["zhang.wei"], version)
-    services.sign(
-        session, users["zhang.wei"], engagement, version, levels, approve=True, comment=""
-    )
-    services.sign(
-        session, users["wang.fang"], engagement, version, levels, approve=True, comment=""
-    )
-    services.send_for_comments(session, users["wang.fang"], version, levels)
+    engagement, _users, version, _choice, _levels = out_for_comments(session, tmp_path)
     session.commit()
     login(client, "czj.liu")
     page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
@@ -155,24 +156,10 @@ def test_the_bureau_comments_on_the_consultation_draft(demo, client, session, tm
 def test_problems_of_the_issued_report_are_followed_up(demo, client, session, tmp_path):
     import datetime as dt
 
-    from workbench.accounts.models import User
-    from workbench.engagements.models import Engagement
     from workbench.reports import services
     from workbench.reports.models import RectificationItem
 
-    engagement = session.scalar(sa.select(Engagement))
-    users = {u.username: u for u in session.scalars(sa.select(User))}
-    choice = services.template_choices(session, engagement, tmp_path)[0]
-    levels = services.review_levels(None)
-    version = services.build(session, users["zhang.wei"], engagement, choice, tmp_path)
-    services.submit_for_review(session, users["zhang.wei"], version)
-    services.sign(
-        session, users["zhang.wei"], engagement, version, levels, approve=True, comment=""
-    )
-    services.sign(
-        session, users["wang.fang"], engagement, version, levels, approve=True, comment=""
-    )
-    services.send_for_comments(session, users["wang.fang"], version, levels)
+    engagement, users, version, choice, levels = out_for_comments(session, tmp_path)
     services.issue(
         session,
         users["wang.fang"],

@@ -90,6 +90,14 @@ def portfolio(
     return rows
 
 
+def dimension_names(rows: list[PortfolioRow]) -> list[str]:
+    """The first-level dimensions over all rows, in first-seen order (the table's columns)."""
+    names: list[str] = []
+    for row in rows:
+        names += [d for d in row.dimensions if d not in names]
+    return names
+
+
 def save_rules(
     session: Session, actor: User, organisation: Organisation, rules: dict[str, dict[str, str]]
 ) -> None:

@@ -29,11 +29,7 @@ def index():  # type: ignore[no-untyped-def]
     """Every visible engagement with its score, grade, 得分率 by dimension and budget action."""
     year, grade = _filters()
     rows = services.portfolio(db.session, current_user, year=year, grade=grade)
-    dimensions: list[str] = []
-    for r in rows:
-        for name in r.dimensions:
-            if name not in dimensions:
-                dimensions.append(name)
+    dimensions = services.dimension_names(rows)
     years = sorted(
         {r.engagement.fiscal_year for r in services.portfolio(db.session, current_user)},
         reverse=True,
@@ -58,9 +54,7 @@ def index():  # type: ignore[no-untyped-def]
 def export():  # type: ignore[no-untyped-def]
     year, grade = _filters()
     rows = services.portfolio(db.session, current_user, year=year, grade=grade)
-    dims: list[str] = []
-    for r in rows:
-        dims += [d for d in r.dimensions if d not in dims]
+    dims = services.dimension_names(rows)
     headers = [
         "评价项目",
         "年度",
