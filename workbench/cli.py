@@ -140,6 +140,23 @@ def init_app(app: Flask) -> None:
             out.with_suffix(".pdf").write_bytes(to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")
 
+    @app.cli.group("archive")
+    def archive_group() -> None:
+        """Archive packages of archived engagements."""
+
+    @archive_group.command("verify")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def archive_verify(path: Path) -> None:
+        """Check a package against its manifest (exit 1 when anything differs)."""
+        from workbench.archive import verify
+
+        problems = verify(path)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            raise click.ClickException(f"{len(problems)} problem(s) in {path.name}")
+        click.echo(f"{path.name}: every file matches its SHA-256 in the manifest")
+
     @app.cli.command("check-template")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def check_template(path: Path) -> None:

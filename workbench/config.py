@@ -79,6 +79,8 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "LOGIN_USER_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
         # submissions of the public questionnaire per IP (a village office may share one)
         "SURVEY_RATE_LIMIT": os.environ.get("WORKBENCH_SURVEY_RATE_LIMIT", "30 per minute"),
+        # years an archived engagement's package must be kept (nothing archived is deleted)
+        "RETENTION_YEARS": int(os.environ.get("WORKBENCH_RETENTION_YEARS", "10")),
         # report review levels before the 征求意见稿, comma-separated (signed in this order)
         "REPORT_REVIEW_LEVELS": os.environ.get(
             "WORKBENCH_REPORT_REVIEW_LEVELS", "项目负责人复核,质控复核"

@@ -143,6 +143,7 @@ ACTION_LABELS: dict[str, object] = {
     "report.template": _l("Report template uploaded"),
     "organisation.result_rules": _l("Result application rules changed"),
     "rectification.update": _l("Rectification item updated"),
+    "engagement.archive_package": _l("Archive package made"),
 }
 
 #: Survey and import states.

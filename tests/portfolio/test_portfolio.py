@@ -5,12 +5,11 @@ import re
 from decimal import Decimal
 
 import openpyxl
-import pytest
 import sqlalchemy as sa
 
 from workbench.accounts.models import OrganisationKind, Role
 from workbench.core.results import DEFAULT_RULES, recommend, rules_from
-from workbench.demo import DEMO_USERS, load_demo
+from workbench.demo import DEMO_USERS
 
 PASSWORDS = {u: p for u, _n, _r, _o, p in DEMO_USERS}
 
@@ -41,12 +40,6 @@ def out_for_comments(session, folder):
         services.sign(session, users[signer], engagement, version, levels, approve=True, comment="")
     services.send_for_comments(session, users["wang.fang"], version, levels)
     return engagement, users, version, choice, levels
-
-
-@pytest.fixture
-def demo(session):
-    load_demo(session)
-    session.commit()
 
 
 def test_rules_and_recommendations():

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
+from workbench import archive
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
 from workbench.auth import (
@@ -285,6 +298,8 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         engagement=engagement,
         issued_reports=_issued_reports(engagement),
         consultation_reports=_issued_reports(engagement, "consultation"),
+        archive_info=_archive_info(engagement) if internal else None,
+        report_pdf=_soffice() is not None,
         internal=internal,
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
@@ -360,6 +375,15 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             note=form.note.data or None,
             expected_version=form.expected_version(),
         )
+        if target is EngagementState.ARCHIVED:  # frozen: its package is made in the same step
+            archive.build_package(
+                db.session,
+                current_user,
+                engagement,
+                Path(current_app.instance_path) / "archives",
+                Path(current_app.instance_path) / "reports",
+                retention_years=int(current_app.config.get("RETENTION_YEARS", 10)),
+            )
         db.session.commit()
     except (services.StaleEdit, StaleDataError):
         db.session.rollback()
@@ -804,3 +828,38 @@ def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-unty
         .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == status)
         .order_by(ReportVersion.number.desc())
     ).all()
+
+
+@bp.get("/<int:engagement_id>/archive.zip")
+@login_required
+def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The archive package of an archived engagement (the team's copy)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
+    if not path.exists():
+        abort(404)
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"归档包-{engagement.id}.zip",
+    )
+
+
+def _archive_info(engagement):  # type: ignore[no-untyped-def]
+    """The package's manifest facts (retention), or None when there is no package."""
+    import json
+    import zipfile
+
+    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
+    if not path.exists():
+        return None
+    with zipfile.ZipFile(path) as package:
+        manifest = json.loads(package.read(archive.MANIFEST))
+    return {"retain_until": manifest["retain_until"], "files": len(manifest["files"])}
+
+
+def _soffice() -> str | None:
+    from workbench.reports.services import soffice
+
+    return soffice()

@@ -560,7 +560,12 @@ def bundled(engagement_id: int, name: str):  # type: ignore[no-untyped-def]
         path = services.bundled_path(name)
     except KeyError:
         abort(404)
-    return send_file(path, mimetype=DOCX_MIME, as_attachment=True, download_name=f"{name}.docx")
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=DOCX_MIME,
+        as_attachment=True,
+        download_name=f"{name}.docx",
+    )
 
 
 @bp.route("/templates", methods=["GET", "POST"])

@@ -246,6 +246,56 @@ def set_override(
     )
 
 
+#: screening rules in Chinese, for exports and the archive
+ZH_RULES = {
+    "too_fast": "答题过快",
+    "too_fast_median": "答题时间低于中位数比例",
+    "straightline": "矩阵题连续相同作答",
+    "burst": "同一IP/设备集中提交",
+    "attention": "未通过注意力测试题",
+    "missing_key": "关键题缺答",
+    "duplicate": "与此前答卷完全相同",
+}
+
+
+def raw_table(
+    survey: Survey, *, cleaned: bool, labels: dict[str, str] | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """The responses as collected (or only the valid ones) with their screening reasons and
+    the evaluator's decisions: headers and rows of the raw/cleaned data export."""
+    labels = labels or ZH_RULES
+    headers = [
+        "序号",
+        "提交答卷时间",
+        "所用时间（秒）",
+        "来源",
+        *survey.columns,
+        "剔除",
+        "原因",
+        "人工判定",
+        "判定理由",
+    ]
+    rows = []
+    for item in screened(survey):
+        r = item.response
+        if cleaned and item.excluded:
+            continue
+        rows.append(
+            [
+                r.row_no,
+                r.submitted_at,
+                r.duration_s,
+                r.channel,
+                *[r.answers.get(c, "") for c in survey.columns],
+                "是" if item.excluded else "",
+                "；".join(f"{labels.get(rule, rule)}（{detail}）" for rule, detail in item.reasons),
+                {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
+                r.override_note,
+            ]
+        )
+    return headers, rows
+
+
 @dataclass
 class Yield:
     """发放数 / 回收数 / 有效数 / 有效率."""

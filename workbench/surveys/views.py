@@ -867,36 +867,9 @@ def raw_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
     engagement = get_engagement_or_404(engagement_id, need="internal")
     survey = _survey_or_404(engagement, survey_id)
     cleaned = request.args.get("cleaned") == "1"
-    labels = {k: str(v) for k, v in RULE_LABELS.items()}
-    headers = [
-        "序号",
-        "提交答卷时间",
-        "所用时间（秒）",
-        "来源",
-        *survey.columns,
-        "剔除",
-        "原因",
-        "人工判定",
-        "判定理由",
-    ]
-    rows = []
-    for item in services.screened(survey):
-        r = item.response
-        if cleaned and item.excluded:
-            continue
-        rows.append(
-            [
-                r.row_no,
-                r.submitted_at,
-                r.duration_s,
-                r.channel,
-                *[r.answers.get(c, "") for c in survey.columns],
-                "是" if item.excluded else "",
-                "；".join(f"{labels[rule]}（{detail}）" for rule, detail in item.reasons),
-                {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
-                r.override_note,
-            ]
-        )
+    headers, rows = services.raw_table(
+        survey, cleaned=cleaned, labels={k: str(v) for k, v in RULE_LABELS.items()}
+    )
     name = "有效数据" if cleaned else "原始数据"
     return send_table(
         name, headers, rows, f"survey-{survey.id}-{'cleaned' if cleaned else 'raw'}.xlsx"
