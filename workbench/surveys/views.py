@@ -829,13 +829,7 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
         ["所需样本量（±5%，95%）", res.required],
     ]
     zh_rules = {
-        "too_fast": "答题过快",
-        "too_fast_median": "答题时间低于中位数比例",
-        "straightline": "矩阵题连续相同作答",
-        "burst": "同一IP/设备集中提交",
-        "attention": "未通过注意力测试题",
-        "missing_key": "关键题缺答",
-        "duplicate": "与此前答卷完全相同",
+        **services.ZH_RULES,
         "override_include": "人工保留（不按规则）",
         "override_exclude": "人工剔除",
         "excluded": "剔除合计",
