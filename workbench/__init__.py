@@ -77,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.scoring.views import library as templates_library_bp
     from workbench.surveys.public import bp as public_survey_bp
     from workbench.surveys.views import bp as surveys_bp
+    from workbench.workpapers.views import bp as workpapers_bp
 
     accounts.init_app(app)
     app.register_blueprint(engagements_bp)
@@ -87,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public_survey_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(portfolio_bp)
+    app.register_blueprint(workpapers_bp)
     audit.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -79,6 +79,17 @@ def _files(session: Session, engagement: Engagement, reports_folder: Path) -> di
             files[f"surveys/{s.id}-{_safe(s.title)}-{label}.xlsx"] = table_bytes(
                 label, headers, rows
             )
+    from workbench.workpapers.models import EvidenceFile
+
+    evidence_folder = reports_folder.parent / "evidence"
+    for e in session.scalars(
+        sa.select(EvidenceFile).where(EvidenceFile.engagement_id == engagement.id)
+    ):
+        path = evidence_folder / e.sha256
+        if path.exists():
+            files[f"evidence/{e.indicator_code or '_'}/v{e.version}-{_safe(e.filename)}"] = (
+                path.read_bytes()
+            )
     entries = session.scalars(
         sa.select(AuditEntry)
         .where(AuditEntry.engagement_id == engagement.id)

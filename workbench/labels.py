@@ -144,6 +144,12 @@ ACTION_LABELS: dict[str, object] = {
     "organisation.result_rules": _l("Result application rules changed"),
     "rectification.update": _l("Rectification item updated"),
     "engagement.archive_package": _l("Archive package made"),
+    "workpapers.request_list": _l("Standard request list added"),
+    "workpapers.request": _l("Document requested"),
+    "workpapers.received": _l("Document received or missing"),
+    "workpapers.evidence": _l("Evidence file uploaded"),
+    "workpapers.paper": _l("Working paper saved"),
+    "workpapers.review": _l("Working paper reviewed"),
 }
 
 #: Survey and import states.

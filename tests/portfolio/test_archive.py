@@ -28,6 +28,17 @@ def test_archiving_makes_a_verifiable_package(demo, client, session, app, tmp_pa
         levels,
         report_no="第002号",
     )
+    from workbench.workpapers.services import upload_evidence
+
+    upload_evidence(
+        session,
+        users["li.na"],
+        engagement,
+        tmp_path / "instance" / "evidence",
+        b"%PDF-1.4 acceptance report",
+        "验收报告.pdf",
+        indicator_code="C21",
+    )
     for state in ("fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, users["zhang.wei"], engagement, EngagementState(state))
     engagements.transition(session, users["wang.fang"], engagement, EngagementState.ISSUED)
@@ -53,6 +64,7 @@ def test_archiving_makes_a_verifiable_package(demo, client, session, app, tmp_pa
         n.startswith("reports/") and n.endswith(".docx") for n in names
     )
     assert "scores/指标体系评分表.xlsx" in names and "audit/审计日志.xlsx" in names
+    assert "evidence/C21/v1-验收报告.pdf" in names
     assert sum(n.startswith("surveys/") for n in names) == 4  # two surveys, raw and cleaned
     assert verify(path) == []
     result = app.test_cli_runner().invoke(args=["archive", "verify", str(path)])
