@@ -121,3 +121,15 @@ def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engageme
             abort(403, description=_("This engagement is archived and can no longer be changed."))
         abort(403)
     return engagement
+
+
+M = TypeVar("M")
+
+
+def owned_or_404(model: type[M], item_id: int | None, engagement: Engagement) -> M:
+    """A row of ``model`` (anything with an ``engagement_id``) that belongs to ``engagement``;
+    404 otherwise, so ids of other engagements reveal nothing."""
+    item = db.session.get(model, item_id or 0)
+    if item is None or item.engagement_id != engagement.id:  # type: ignore[attr-defined]
+        abort(404)
+    return item

@@ -556,31 +556,10 @@ def issue(
     ):
         other.status = "superseded"  # one issued text; open drafts end with it
     for c in version.comments:  # the consultation record travels with the issued text
-        session.add(
-            ReportComment(
-                version_id=final.id,
-                party=c.party,
-                author=c.author,
-                text=c.text,
-                response=c.response,
-                responded_by_id=c.responded_by_id,
-                created_at=c.created_at,
-            )
-        )
+        session.add(_copy(c, version_id=final.id))
     _open_rectification(session, engagement, final)
     for r in version.reviews:  # the sign-offs stand for the issued text
-        session.add(
-            ReportReview(
-                version_id=final.id,
-                level=r.level,
-                level_name=r.level_name,
-                user_id=r.user_id,
-                reviewer=r.reviewer,
-                decision=r.decision,
-                comment=r.comment,
-                at=r.at,
-            )
-        )
+        session.add(_copy(r, version_id=final.id))
     session.flush()
     record(
         session,
@@ -597,6 +576,13 @@ def issue(
         summary=f"v{final.number} {final.report_no}",
     )
     return final
+
+
+def _copy(row, **changes):  # type: ignore[no-untyped-def]
+    """A new row with ``row``'s column values (not its id), ``changes`` applied."""
+    columns = {c.key: getattr(row, c.key) for c in sa.inspect(row).mapper.column_attrs}
+    columns.pop("id", None)
+    return type(row)(**{**columns, **changes})
 
 
 # --- rectification (整改) -----------------------------------------------------------------------

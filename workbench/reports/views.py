@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.reports import services
@@ -152,10 +152,7 @@ def _levels() -> list[str]:
 
 
 def _version_or_404(engagement, version_id: int) -> ReportVersion:  # type: ignore[no-untyped-def]
-    version = db.session.get(ReportVersion, version_id)
-    if version is None or version.engagement_id != engagement.id:
-        abort(404)
-    return version
+    return owned_or_404(ReportVersion, version_id, engagement)
 
 
 def _template_choice(engagement, key: str):  # type: ignore[no-untyped-def]
@@ -398,10 +395,7 @@ def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
 
 def _owned(model, engagement):  # type: ignore[no-untyped-def]
     """The finding or recommendation named by the form's ``id``, of this engagement."""
-    item = db.session.get(model, request.form.get("id", type=int) or 0)
-    if item is None or item.engagement_id != engagement.id:
-        abort(404)
-    return item
+    return owned_or_404(model, request.form.get("id", type=int), engagement)
 
 
 @bp.route("/findings", methods=["GET", "POST"])

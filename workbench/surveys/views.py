@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from workbench import qr
-from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
 from workbench.core.numbers import clean_text
@@ -180,10 +180,7 @@ def import_errors(job: ImportJob) -> list[str]:
 
 
 def _survey_or_404(engagement, survey_id: int) -> Survey:  # type: ignore[no-untyped-def]
-    survey = db.session.get(Survey, survey_id)
-    if survey is None or survey.engagement_id != engagement.id:
-        abort(404)
-    return survey
+    return owned_or_404(Survey, survey_id, engagement)
 
 
 def _survey_leaves(engagement) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -321,10 +318,7 @@ def start_import(engagement_id: int):  # type: ignore[no-untyped-def]
 
 
 def _job_or_404(engagement, job_id: int) -> ImportJob:  # type: ignore[no-untyped-def]
-    job = db.session.get(ImportJob, job_id)
-    if job is None or job.engagement_id != engagement.id:
-        abort(404)
-    return job
+    return owned_or_404(ImportJob, job_id, engagement)
 
 
 @bp.route("/imports/<int:job_id>", methods=["GET", "POST"])

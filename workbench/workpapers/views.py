@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.indicators import Indicator
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
@@ -63,10 +63,7 @@ def _leaves(engagement) -> list[Indicator]:  # type: ignore[no-untyped-def]
 
 
 def _owned(model, engagement):  # type: ignore[no-untyped-def]
-    item = db.session.get(model, request.form.get("id", type=int) or 0)
-    if item is None or item.engagement_id != engagement.id:
-        abort(404)
-    return item
+    return owned_or_404(model, request.form.get("id", type=int), engagement)
 
 
 @bp.route("/", methods=["GET", "POST"])
