@@ -23,8 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
 
 RULES = (
     "too_fast",
@@ -105,75 +108,191 @@ def _median(values: list[float]) -> float | None:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def screened_columns(rules: Rules) -> list[str]:
+    """The answer columns the rules read (attention checks, key items, matrices of 3+ items),
+    in a stable order and without repeats; the duplicate rule reads every answer instead.
+
+    >>> screened_columns(Rules(attention={"a": "x"}, key_columns=["k", "a"]))
+    ['a', 'k']
+    """
+    seen: dict[str, None] = {}
+    for group in rules.straightline_groups:
+        if len(group) >= 3:
+            seen.update(dict.fromkeys(group))
+    seen.update(dict.fromkeys(rules.attention))
+    seen.update(dict.fromkeys(rules.key_columns))
+    return list(seen)
+
+
+def duplicate_key(answers: Mapping[str, object]) -> tuple[tuple[str, str], ...] | None:
+    """What the duplicate rule compares: every answer, stripped, in key order; ``None`` for a
+    response with fewer than 3 answers (short responses are alike by chance, not copies).
+
+    >>> duplicate_key({"b": " 2 ", "a": "1", "c": "3"})
+    (('a', '1'), ('b', '2'), ('c', '3'))
+    >>> duplicate_key({"a": "1", "b": ""}) is None
+    True
+    """
+    key = tuple(sorted((k, str(v).strip()) for k, v in answers.items()))
+    return key if sum(1 for _, v in key if v) >= 3 else None
+
+
 def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
     """For each row, the broken rules as ``(rule, detail)`` in :data:`RULES` order.
+
+    A blank or missing answer is ``""``; answers are compared stripped. This is the row API;
+    :func:`screen_columns` is the same screening over column arrays.
 
     >>> rows = [Row(30, None, "a", {"q": "满意"}), Row(300, None, "b", {"q": "满意"}),
     ...         Row(280, None, "c", {"q": ""})]
     >>> screen(rows, Rules(min_seconds=60, key_columns=["q"]))
     [[('too_fast', '30 s < 60 s')], [], [('missing_key', 'q')]]
     """
-    out: list[list[tuple[str, str]]] = [[] for _ in rows]
-    durations = [r.duration_s for r in rows if r.duration_s is not None]
+    columns = {
+        c: np.array([str(r.answers.get(c, "")).strip() for r in rows], dtype=object)
+        for c in screened_columns(rules)
+    }
+    flagged = screen_columns(
+        np.array([np.nan if r.duration_s is None else r.duration_s for r in rows], dtype=float),
+        [r.submitted_at for r in rows],
+        [r.source_key for r in rows],
+        columns,
+        rules,
+        duplicate_keys=[duplicate_key(r.answers) for r in rows] if rules.duplicates else None,
+    )
+    return [flagged.get(i, []) for i in range(len(rows))]
+
+
+def screen_columns(
+    duration_s: np.ndarray,
+    submitted_at: Sequence[dt.datetime | None],
+    source_key: Sequence[str],
+    answers: Mapping[str, np.ndarray],
+    rules: Rules,
+    *,
+    duplicate_keys: Sequence[Hashable | None] | None = None,
+) -> dict[int, list[tuple[str, str]]]:
+    """:func:`screen` over columns: the rules are evaluated on whole arrays and only the
+    flagged rows get a detail string (and a list), so 100,000 responses take milliseconds.
+
+    Parameters
+    ----------
+    duration_s : numpy.ndarray of float
+        Seconds spent per response, ``NaN`` when unknown.
+    submitted_at : sequence of datetime or None
+        Submission times (all naive or all aware), for the burst rule.
+    source_key : sequence of str
+        Hashed IP or device, ``""`` when unknown.
+    answers : mapping of column to numpy.ndarray of str
+        The stripped answers (``""`` when blank or missing) of at least
+        :func:`screened_columns`; a column absent from the mapping counts as blank.
+    rules : Rules
+    duplicate_keys : sequence, optional
+        :func:`duplicate_key` of each response; required when ``rules.duplicates``.
+
+    Returns
+    -------
+    dict of row index to list of (rule, detail)
+        Only the responses that break a rule, each with its rules in :data:`RULES` order
+        (as :func:`screen`).
+
+    >>> screen_columns(np.array([30.0, np.nan]), [None, None], ["", ""],
+    ...                {"q": np.array(["", "x"], dtype=object)},
+    ...                Rules(min_seconds=60, key_columns=["q"]))
+    {0: [('too_fast', '30 s < 60 s'), ('missing_key', 'q')]}
+    """
+    n = len(duration_s)
+    out: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
+    if n == 0:
+        return {}
+    blank = np.full(n, "", dtype=object)
+
+    def column(name: str) -> np.ndarray:
+        values = answers.get(name)
+        return blank if values is None else np.asarray(values, dtype=object)
+
+    durations = np.asarray(duration_s, dtype=float)
+    known = ~np.isnan(durations)
     if rules.min_seconds:
-        for i, r in enumerate(rows):
-            if r.duration_s is not None and r.duration_s < rules.min_seconds:
-                out[i].append(("too_fast", f"{_s(r.duration_s)} s < {rules.min_seconds:g} s"))
-    median = _median([float(d) for d in durations])
+        for i in np.flatnonzero(known & (durations < rules.min_seconds)).tolist():
+            out[i].append(("too_fast", f"{_s(durations[i])} s < {rules.min_seconds:g} s"))
+    median = _median(durations[known].tolist())
     if rules.min_median_fraction and median:
         limit = rules.min_median_fraction * median
-        for i, r in enumerate(rows):
-            if r.duration_s is not None and r.duration_s < limit:
-                out[i].append(
-                    (
-                        "too_fast_median",
-                        f"{_s(r.duration_s)} s < {rules.min_median_fraction:g} × {_s(median)} s",
-                    )
-                )
+        fraction = rules.min_median_fraction
+        for i in np.flatnonzero(known & (durations < limit)).tolist():
+            detail = f"{_s(durations[i])} s < {fraction:g} × {_s(median)} s"
+            out[i].append(("too_fast_median", detail))
     for group in rules.straightline_groups:
         if len(group) < 3:
             continue
-        for i, r in enumerate(rows):
-            values = [str(r.answers.get(c, "")).strip() for c in group]
-            if all(values) and len(set(values)) == 1:
-                out[i].append(("straightline", f"{len(values)} × {values[0]}"))
+        first = column(group[0])
+        same = first != ""
+        for c in group[1:]:
+            same &= column(c) == first
+        for i in np.flatnonzero(same).tolist():
+            out[i].append(("straightline", f"{len(group)} × {first[i]}"))
     if rules.burst_count:
-        window = dt.timedelta(minutes=rules.burst_minutes)
-        by_source: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            if r.source_key and r.submitted_at is not None:
-                by_source[r.source_key].append(i)
-        for indices in by_source.values():
-            indices.sort(key=lambda j: rows[j].submitted_at)  # type: ignore[arg-type, return-value]
-            recent: deque[int] = deque()
-            for j in indices:
-                at = rows[j].submitted_at
-                while recent and at - rows[recent[0]].submitted_at > window:  # type: ignore[operator]
-                    recent.popleft()
-                recent.append(j)
-                if len(recent) > rules.burst_count:
-                    out[j].append(("burst", f"{len(recent)} in {rules.burst_minutes:g} min"))
-    for column, expected in rules.attention.items():
-        for i, r in enumerate(rows):
-            answer = str(r.answers.get(column, "")).strip()
-            if answer != expected:
-                out[i].append(("attention", f"{column}: {answer or '—'} ≠ {expected}"))
-    for i, r in enumerate(rows):
-        blank = [c for c in rules.key_columns if not str(r.answers.get(c, "")).strip()]
-        if blank:
-            out[i].append(("missing_key", "; ".join(blank)[:200]))
+        _burst(submitted_at, source_key, rules.burst_count, rules.burst_minutes, out)
+    for name, expected in rules.attention.items():
+        values = column(name)
+        for i in np.flatnonzero(values != expected).tolist():
+            out[i].append(("attention", f"{name}: {values[i] or '—'} ≠ {expected}"))
+    if rules.key_columns:
+        blanks = [(c, column(c) == "") for c in rules.key_columns]
+        anything = np.zeros(n, dtype=bool)
+        for _, mask in blanks:
+            anything |= mask
+        for i in np.flatnonzero(anything).tolist():
+            detail = "; ".join(c for c, mask in blanks if mask[i])
+            out[i].append(("missing_key", detail[:200]))
     if rules.duplicates:
-        first: dict[tuple[tuple[str, str], ...], int] = {}
-        for i, r in enumerate(rows):
-            key = tuple(sorted((k, str(v).strip()) for k, v in r.answers.items()))
-            if sum(1 for _, v in key if v) < 3:
-                continue  # with one or two answers, equal responses are expected, not copies
-            if key in first:
-                out[i].append(("duplicate", f"= #{first[key] + 1}"))
+        if duplicate_keys is None:
+            raise ValueError("the duplicate rule needs the duplicate key of every response")
+        first_seen: dict[Hashable, int] = {}
+        for i, key in enumerate(duplicate_keys):
+            if key is None:
+                continue
+            if key in first_seen:
+                out[i].append(("duplicate", f"= #{first_seen[key] + 1}"))
             else:
-                first[key] = i
-    order = {rule: n for n, rule in enumerate(RULES)}
-    return [sorted(reasons, key=lambda x: order[x[0]]) for reasons in out]
+                first_seen[key] = i
+    return dict(out)
+
+
+def _burst(
+    submitted_at: Sequence[dt.datetime | None],
+    source_key: Sequence[str],
+    allowed: int,
+    minutes: float,
+    out: defaultdict[int, list[tuple[str, str]]],
+) -> None:
+    """The burst rule: only sources with more than ``allowed`` responses can break it, so
+    the sliding window runs over those alone."""
+    codes, _ = pd.factorize(pd.Series(source_key, dtype=object), use_na_sentinel=True)
+    timed = np.fromiter((t is not None for t in submitted_at), dtype=bool, count=len(codes))
+    usable = timed & (np.asarray([bool(k) for k in source_key], dtype=bool))
+    if not usable.any():
+        return
+    counts = np.bincount(codes[usable])
+    busy = np.flatnonzero(counts > allowed)
+    if busy.size == 0:
+        return
+    window = dt.timedelta(minutes=minutes)
+    candidates = np.flatnonzero(usable & np.isin(codes, busy))
+    by_source: dict[int, list[int]] = defaultdict(list)
+    for j in candidates.tolist():
+        by_source[int(codes[j])].append(j)
+    for indices in by_source.values():
+        indices.sort(key=lambda j: submitted_at[j])  # type: ignore[arg-type, return-value]
+        recent: deque[int] = deque()
+        for j in indices:
+            at = submitted_at[j]
+            while recent and at - submitted_at[recent[0]] > window:  # type: ignore[operator]
+                recent.popleft()
+            recent.append(j)
+            if len(recent) > allowed:
+                out[j].append(("burst", f"{len(recent)} in {minutes:g} min"))
 
 
 def rule_counts(reasons: Sequence[Sequence[tuple[str, str]]]) -> dict[str, int]:
