@@ -1,20 +1,24 @@
 """Benchmark: the report of a large engagement against a bare python-docx document, same run.
 
-    .venv/bin/python bench/report_build.py [--responses 10000] [--experts 15] [--repeat 3]
+    .venv/bin/python bench/report_build.py [--responses 10000] [--experts 15] [--repeat 5]
         [--no-pdf]
 
 Builds a migrated SQLite database in a temporary folder with one large engagement: a 60-leaf
 indicator system (4 dimensions × 3 × 5; 49 manual leaves, 10 scored by the expert panel, one
 fed by a survey), a panel of 15 experts who all submit round 1, and a beneficiary
-questionnaire with 10,000 responses. It then times, each ``--repeat`` times (median printed):
+questionnaire with 10,000 responses. It then times, ``--repeat`` times (at least 3; medians
+printed, the measures interleaved so that other load on the machine hits them alike):
 
-* **context**: ``build_context`` (scores, panel statistics, screening and results of the
-  survey), each time with a fresh session, as a web request has;
-* **render**: ``render`` into the bundled project template (tables as subdocuments, the
-  matplotlib charts);
 * **baseline**: a bare python-docx ``Document()`` with the same tables (``add_table`` and
-  ``cell.text``) and one paragraph per indicator text, saved to memory.
+  ``cell.text``) and one paragraph per indicator text, saved to memory;
+* **render**: ``render`` into the bundled project template (the tables, the matplotlib
+  charts, docxtpl filling the template);
+* **context, cold**: ``build_context`` with a fresh session, as a web request has, and the
+  survey screening memo emptied first (the first report after the responses changed);
+* **context, warm**: the same with the memo kept (every later report of the engagement).
 
+The report build is context + render. Wall-clock time and CPU time of this process are both
+shown: on a shared machine the wall clock also counts waiting for a core, CPU time does not.
 One untimed run of each comes first (it imports matplotlib and registers the fonts). Peak
 memory (tracemalloc) is measured in separate repetitions, because tracing slows Python
 down. The printed ratios say what the report costs on top of writing the same content with
@@ -248,13 +252,11 @@ def baseline_docx(context) -> bytes:  # type: ignore[no-untyped-def]
     return out.getvalue()
 
 
-def timed(fn, repeat: int) -> tuple[list[float], object]:  # type: ignore[no-untyped-def]
-    samples, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        samples.append(time.perf_counter() - start)
-    return samples, result
+def timed(fn) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """Wall-clock and CPU seconds of one call, and its result."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
 def peak(fn) -> int:  # type: ignore[no-untyped-def]
@@ -287,18 +289,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--responses", type=int, default=10_000)
     parser.add_argument("--experts", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-pdf", action="store_true")
     args = parser.parse_args()
+    if args.repeat < 3:
+        parser.error("--repeat: at least 3 (the medians need them)")
 
     from flask_migrate import upgrade
 
     from workbench import create_app
     from workbench.db import db
     from workbench.engagements.models import Engagement
+    from workbench.reports import render as render_module
     from workbench.reports import services as reports
     from workbench.reports.context import build_context
     from workbench.reports.render import bundled_path, render
+    from workbench.surveys import services as survey_services
+
+    # the memos a first build of the report fills (absent from older versions)
+    clear_memo = getattr(survey_services, "clear_memo", None)
+    clear_chart_memo = getattr(render_module, "clear_chart_memo", None)
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
@@ -321,8 +331,18 @@ def main() -> None:
                 db.session.remove()  # a fresh session, as in a web request
                 return build_context(db.session, db.session.get(Engagement, engagement_id))
 
+            def cold_context():  # type: ignore[no-untyped-def]
+                if clear_memo is not None:
+                    clear_memo()
+                return context()
+
+            def cold_render(c) -> bytes:  # type: ignore[no-untyped-def]
+                if clear_chart_memo is not None:
+                    clear_chart_memo()
+                return render(c, template)
+
             def context_and_render() -> bytes:
-                return render(context(), template)
+                return cold_render(cold_context())
 
             ctx = context()
             if ctx.values["total"] is None:
@@ -331,11 +351,23 @@ def main() -> None:
             cells = sum(len(r) for spec in ctx.tables.values() for r in [*spec.headers, *spec.rows])
             render(ctx, template)  # warm-up: imports matplotlib and registers the CJK fonts
             baseline_docx(ctx)
-            context_times, ctx = timed(context, args.repeat)
-            render_times, docx = timed(lambda: render(ctx, template), args.repeat)
-            base_times, base_docx = timed(lambda: baseline_docx(ctx), args.repeat)
+            runs: dict[str, list[tuple[float, float]]] = {
+                k: [] for k in ("baseline", "cold context", "cold render", "warm context", "render")
+            }
+            docx = base_docx = b""
+            for _ in range(args.repeat):  # interleaved: load on the machine hits all alike
+                *t, base_docx = timed(lambda c=ctx: baseline_docx(c))
+                runs["baseline"].append(tuple(t))
+                *t, ctx = timed(cold_context)
+                runs["cold context"].append(tuple(t))
+                *t, docx = timed(lambda c=ctx: cold_render(c))
+                runs["cold render"].append(tuple(t))
+                *t, ctx = timed(context)
+                runs["warm context"].append(tuple(t))
+                *t, docx = timed(lambda c=ctx: render(c, template))
+                runs["render"].append(tuple(t))
             peak_report = peak(context_and_render)
-            peak_render = peak(lambda: render(ctx, template))
+            peak_render = peak(lambda: cold_render(ctx))
             peak_base = peak(lambda: baseline_docx(ctx))
             if args.no_pdf:
                 pdf_note = "skipped (--no-pdf)"
@@ -350,33 +382,53 @@ def main() -> None:
             db.session.remove()
             db.engine.dispose()
 
-    def ms(xs: list[float]) -> float:
-        return statistics.median(xs) * 1000
+    def med(xs: list[tuple[float, float]], k: int) -> float:
+        return statistics.median(x[k] for x in xs) * 1000
 
-    base = ms(base_times)
+    def both(a: str, b: str) -> list[tuple[float, float]]:
+        return [(x[0] + y[0], x[1] + y[1]) for x, y in zip(runs[a], runs[b], strict=True)]
+
     print(
         f"engagement: {leaves} indicators, {args.experts} experts, {args.responses:,} responses; "
         f"{len(ctx.tables)} tables ({cells:,} cells), {len(ctx.charts)} charts; "
         f"built in {setup:.1f} s; total {ctx.values['total']} ({ctx.values['grade']})"
     )
-    print(f"time, median of {args.repeat} (every run in brackets):")
-    both = [c + r for c, r in zip(context_times, render_times, strict=True)]
+    memos = [
+        name
+        for name, f in (("survey screening", clear_memo), ("chart", clear_chart_memo))
+        if f is None
+    ]
+    note = f" (this version has no {' or '.join(memos)} memo)" if memos else ""
+    print(f"time, median of {args.repeat} interleaved runs{note}:")
+    print(f"  {'':<33} {'wall':>8} {'× base':>7} {'CPU':>8} {'× base':>7}   wall of every run")
+    base_wall, base_cpu = med(runs["baseline"], 0), med(runs["baseline"], 1)
     for label, xs in (
-        ("baseline python-docx", base_times),
-        ("build_context", context_times),
-        ("render (with charts)", render_times),
-        ("context + render", both),
+        ("baseline python-docx", runs["baseline"]),
+        ("build_context, memos emptied", runs["cold context"]),
+        ("render, memos emptied", runs["cold render"]),
+        ("REPORT BUILD, first (cold)", both("cold context", "cold render")),
+        ("build_context, memos kept", runs["warm context"]),
+        ("render, memos kept", runs["render"]),
+        ("REPORT BUILD, again (warm)", both("warm context", "render")),
     ):
-        runs = ", ".join(f"{x * 1000:.0f}" for x in xs)
-        print(f"  {label:<21} {ms(xs):7.0f} ms  {ms(xs) / base:5.1f}x baseline  [{runs}]")
+        wall, cpu = med(xs, 0), med(xs, 1)
+        every = ", ".join(f"{x[0] * 1000:.0f}" for x in xs)
+        print(
+            f"  {label:<33} {wall:6.0f} ms {wall / base_wall:6.1f}x {cpu:6.0f} ms "
+            f"{cpu / base_cpu:6.1f}x   [{every}]"
+        )
+    print(
+        "  (cold: the first report after the responses changed; warm: every later build of it, "
+        "e.g. preview, PDF, QA)"
+    )
     print("peak memory (tracemalloc, in separate runs):")
     mb = 1024 * 1024
     for label, value in (
         ("baseline python-docx", peak_base),
-        ("render alone", peak_render),
-        ("context + render", peak_report),
+        ("render alone, cold", peak_render),
+        ("context + render, cold", peak_report),
     ):
-        print(f"  {label:<21} {value / mb:7.1f} MB  {value / peak_base:5.1f}x baseline")
+        print(f"  {label:<33} {value / mb:7.1f} MB  {value / peak_base:5.1f}x baseline")
     print(f"size: report {len(docx) / 1024:.0f} KB, baseline {len(base_docx) / 1024:.0f} KB")
     print(f"pdf: {pdf_note}")
 

@@ -97,7 +97,7 @@ class Chart:
 
 @dataclass
 class ReportContext:
-    """The template variables, the tables behind the ``*_table`` subdocuments, the charts,
+    """The template variables, the tables behind the ``*_table`` tags, the charts,
     and what the QA checks need."""
 
     values: dict[str, Any]
@@ -483,13 +483,14 @@ def build_context(
 
     # --- methods, experts, surveys ----------------------------------------------------------
     methods = ["（1）资料核查：查阅项目立项、资金拨付、合同、验收等资料，核实绩效目标完成情况。"]
-    members = [m for m in panel.panel_members(session, engagement) if not m.recused]
-    frame = panel.panel_frame(session, engagement)
+    seats = panel.panel_members(session, engagement)
+    members = [m for m in seats if not m.recused]
+    frame = panel.panel_frame(session, engagement, members=seats)  # the seats loaded once
     expert_rows: list[list[str]] = []
     values["expert_text"] = "本次评价未组织专家评分。"
-    if not frame.empty and system is not None:
+    if not frame.empty and scores is not None:  # scores: the system exists
         settings = panel.settings_of(session, engagement)
-        template = scoring.template_of(system)
+        template = scores.template
         matrix = wide(frame)
         names = {m.expert_id: m.expert.name for m in members}
         maxima = pd.Series({c: float(template.find(c).weight) for c in matrix.index})
@@ -585,14 +586,17 @@ def build_context(
             }
         )
         methods.append(f"（{len(methods) + 1}）问卷调查：{clean_text(s.title)}，{text}")
-    if survey_list and system is not None:
-        template_for_names = scoring.template_of(system)
+    feeding: dict[str, list[Survey]] = {}
+    for s in surveys:
+        if s.leaf_code:
+            feeding.setdefault(s.leaf_code, []).append(s)
+    pooled = {code for code, fed in feeding.items() if len(fed) > 1}
+    if survey_list and scores is not None and pooled:  # the rates only when some are pooled
         for code, rate_value in survey_services.survey_rates(session, engagement).items():
-            fed = [s for s in surveys if s.leaf_code == code]
-            if len(fed) > 1:  # a pooled value appears nowhere else: say how it was made
+            if code in pooled:  # a pooled value appears nowhere else: say how it was made
                 survey_list[-1]["text"] += (
-                    f"{'、'.join(clean_text(s.title) for s in fed)}的有效回答合并计算，"
-                    f"计入“{template_for_names.find(code).name}”指标的满意率为{pct(rate_value)}。"
+                    f"{'、'.join(clean_text(s.title) for s in feeding[code])}的有效回答合并计算，"
+                    f"计入“{scores.template.find(code).name}”指标的满意率为{pct(rate_value)}。"
                 )
     values["surveys"] = survey_list
     values["survey_none"] = "" if survey_list else "本次评价未开展满意度调查。"

@@ -1,28 +1,32 @@
 """Render a report context into a Word template (docxtpl), with tables and charts.
 
-Tables are built with python-docx as subdocuments in the template's own styles (表格文字,
-评价表格), header rows repeat on every page and indicator levels merge vertically; charts are
-matplotlib PNGs with a bundled CJK font (no tofu boxes whatever the machine has installed).
+Tables are written as WordprocessingML in the template's own styles (表格文字, 评价表格) and
+placed where the template's ``{{p …_table }}`` tags stand; header rows repeat on every page and
+indicator levels merge vertically. Charts are matplotlib PNGs with a bundled CJK font (no tofu
+boxes whatever the machine has installed).
 """
 
 from __future__ import annotations
 
 import io
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Cm, Mm
+from docx.enum.style import WD_STYLE_TYPE
+from docx.shared import Cm, Emu, Inches, Mm
 from docxtpl import DocxTemplate, InlineImage
+from markupsafe import Markup
 
 from workbench.core.reportqa import TableSpec
 from workbench.reports.context import Chart, ReportContext
-from workbench.reports.docxstyle import clean_text, repeat_header, set_cell_shading
+from workbench.reports.docxstyle import clean_text
 
 BUNDLED = Path(__file__).resolve().parents[2] / "report_templates"
 TEMPLATES = {
@@ -51,18 +55,61 @@ def _font_files() -> tuple[str, ...]:
     return files
 
 
-def chart_png(chart: Chart) -> bytes:
-    """A horizontal bar chart (stacked for Likert shares) as a 200-dpi PNG."""
-    import matplotlib as mpl
+#: chart images each process remembers (least recently used dropped first): a report is built
+#: again and again (preview, PDF, QA, issue) with the same charts, and each costs ~0.1 s
+CHART_MEMO = 32
+_CHART_PNGS: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_CHART_LOCK = threading.Lock()
 
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
+
+def chart_png(chart: Chart) -> bytes:
+    """A horizontal bar chart (stacked for Likert shares) as a 200-dpi PNG.
+
+    The image is a function of the chart's data alone, so it is remembered by that data
+    (the last :data:`CHART_MEMO` of them; :func:`clear_chart_memo` forgets them). The key
+    holds every value's ``repr``: ``0.0`` and ``-0.0``, or ``1`` and ``True``, compare equal
+    but print differently.
+    """
+    key = (
+        repr(chart.title),
+        tuple(map(repr, chart.labels)),
+        tuple((repr(name), tuple(map(repr, values))) for name, values in chart.series.items()),
+        chart.stacked,
+        repr(chart.max_value),
+    )
+    with _CHART_LOCK:
+        png = _CHART_PNGS.get(key)
+        if png is not None:
+            _CHART_PNGS.move_to_end(key)
+            return png
+    png = _draw_chart(chart)
+    with _CHART_LOCK:
+        _CHART_PNGS[key] = png
+        while len(_CHART_PNGS) > CHART_MEMO:
+            _CHART_PNGS.popitem(last=False)
+    return png
+
+
+def clear_chart_memo() -> None:
+    """Forget the remembered chart images (benchmarks time the first build of a report)."""
+    with _CHART_LOCK:
+        _CHART_PNGS.clear()
+
+
+def _draw_chart(chart: Chart) -> bytes:
+    """Draw on its own Agg canvas (``Figure``, not pyplot: no global figure registry or
+    backend switch, nothing to close)."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     _font_files()
     colours = ["#1a7f37", "#7cc47f", "#c9ced6", "#f0a35e", "#cf222e"]
     height = 0.5 + 0.45 * max(1, len(chart.labels))
-    with plt.rc_context({"font.family": ["Noto Sans SC", "sans-serif"], "font.size": 10}):
-        fig, ax = plt.subplots(figsize=(6.3, height), dpi=200)
+    with rc_context({"font.family": ["Noto Sans SC", "sans-serif"], "font.size": 10}):
+        fig = Figure(figsize=(6.3, height), dpi=200)
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         labels = [clean_text(x) for x in chart.labels][::-1]
         left = [0.0] * len(labels)
         for k, (name, values) in enumerate(chart.series.items()):
@@ -89,90 +136,170 @@ def chart_png(chart: Chart) -> bytes:
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png")
-        plt.close(fig)
     return out.getvalue()
 
 
-def _table(tpl: DocxTemplate, spec: TableSpec):  # type: ignore[no-untyped-def]
-    """A subdocument holding one table in the template's table styles."""
-    sub = tpl.new_subdoc()
-    columns = max(len(r) for r in [*spec.headers, *spec.rows])
-    table = sub.add_table(rows=0, cols=columns)
-    styles = {s.name for s in sub.styles}
-    if "评价表格" in styles:
-        table.style = sub.styles["评价表格"]
-    else:
-        table.style = sub.styles["Table Grid"]
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    # looked up once: python-docx searches the whole style list on every lookup by name
-    paragraph_style = sub.styles["表格文字"] if "表格文字" in styles else None
+# python-docx's default page (what ``new_subdoc().add_table`` used to size every new cell by)
+_SUBDOC_BLOCK_WIDTH = Inches(6)
+_TEXT_WIDTH_CM = 15.6  # the text block of an A4 page with these margins
+_HEADER_FILL = "D9E2F3"
+_RUN_SPECIALS = re.compile(r"([\t\r\n])")
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
-    def fill(row, values: list[str], header: bool, bold: bool) -> None:  # type: ignore[no-untyped-def]
-        for i, cell in enumerate(row.cells):
-            text = clean_text(values[i]) if i < len(values) else ""
-            para = cell.paragraphs[0]
-            if paragraph_style is not None:
-                para.style = paragraph_style
-            run = para.add_run(text)
-            run.bold = header or bold
-            if header:
-                para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-                set_cell_shading(cell, "D9E2F3")
-            elif i in spec.numeric_columns:
-                para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
 
-    for values in spec.headers:
-        row = table.add_row()
-        fill(row, values, True, False)
-        repeat_header(row)
-    for k, values in enumerate(spec.rows):
-        fill(table.add_row(), values, False, k in spec.bold_rows)
-    offset = len(spec.headers)
-    for col in spec.merge_columns:  # merge equal consecutive cells (indicator levels)
+@dataclass(frozen=True)
+class TableStyles:
+    """The style ids the tables use, looked up once per template (python-docx scans the
+    whole style list on every lookup by name)."""
+
+    table: str | None  # w:tblStyle (None: the template's default table style)
+    paragraph: str | None  # w:pStyle of every cell paragraph
+    paragraph_set: bool  # False: the template has no 表格文字, cells keep Normal
+
+    @classmethod
+    def of(cls, document) -> TableStyles:  # type: ignore[no-untyped-def]
+        styles = document.styles
+        names = {s.name for s in styles}
+        table = styles["评价表格"] if "评价表格" in names else styles["Table Grid"]
+        part = document.part
+        paragraph = None
+        if "表格文字" in names:
+            paragraph = part.get_style_id(styles["表格文字"], WD_STYLE_TYPE.PARAGRAPH)
+        return cls(
+            table=part.get_style_id(table, WD_STYLE_TYPE.TABLE),
+            paragraph=paragraph,
+            paragraph_set="表格文字" in names,
+        )
+
+
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})
+
+
+def _run_content(text: str) -> str:
+    """What python-docx's ``run.text = text`` writes: a tab is ``w:tab``, a line break
+    ``w:br``, the rest ``w:t`` (spaces at either end preserved)."""
+    out = []
+    for piece in _RUN_SPECIALS.split(text):
+        if not piece:
+            continue
+        if piece == "\t":
+            out.append("<w:tab/>")
+        elif piece in ("\r", "\n"):
+            out.append("<w:br/>")
+        else:
+            space = ' xml:space="preserve"' if len(piece.strip()) < len(piece) else ""
+            out.append(f"<w:t{space}>{escape(piece)}</w:t>")
+    return "".join(out)
+
+
+def _merges(spec: TableSpec) -> dict[tuple[int, int], str]:
+    """``(body row, column)`` → "restart" / "continue" for the vertically merged cells:
+    equal consecutive cells of a merge column (and of every merge column left of it), never
+    into a bold (total) row."""
+    state: dict[tuple[int, int], str] = {}
+    rows = spec.rows
+    for col in spec.merge_columns:
         start = 0
-        for k in range(1, len(spec.rows) + 1):
+        for k in range(1, len(rows) + 1):
             same = (
-                k < len(spec.rows)
-                and spec.rows[k][col] == spec.rows[start][col]
+                k < len(rows)
+                and rows[k][col] == rows[start][col]
                 and k not in spec.bold_rows
-                and all(
-                    spec.rows[k][c] == spec.rows[start][c] for c in spec.merge_columns if c < col
-                )
+                and all(rows[k][c] == rows[start][c] for c in spec.merge_columns if c < col)
             )
             if same:
                 continue
             if k - start > 1:
-                top = table.cell(offset + start, col)
-                bottom = table.cell(offset + k - 1, col)
-                merged = top.merge(bottom)
-                text = clean_text(spec.rows[start][col])
-                for para in merged.paragraphs[1:]:
-                    para._p.getparent().remove(para._p)
-                merged.paragraphs[0].text = ""
-                merged.paragraphs[0].add_run(text)
+                state[(start, col)] = "restart"
+                for j in range(start + 1, k):
+                    state[(j, col)] = "continue"
             start = k
+    return state
+
+
+def table_xml(spec: TableSpec, styles: TableStyles) -> Markup:
+    """One table as WordprocessingML, in the template's table styles: header rows shaded,
+    bold and repeated on every page, numbers right-aligned, indicator levels merged
+    vertically, fixed column widths on the A4 text block.
+
+    Written as a string in one pass (row templates per column), not cell by cell through
+    python-docx objects; the XML is the one python-docx wrote, element for element
+    (``tests/reports/test_table_xml.py`` holds the two side by side).
+    """
+    columns = max(len(r) for r in [*spec.headers, *spec.rows])
     widths = spec.widths or [1.0] * columns
-    scale = 15.6 / sum(widths)  # the text block of an A4 page with these margins
-    table.autofit = False
-    for i, column in enumerate(table.columns):  # w:gridCol (LibreOffice reads these)
-        column.width = Cm(widths[i] * scale) if i < len(widths) else Cm(2)
-    for row in table.rows:
-        for i, cell in enumerate(row.cells):  # w:tcW (Word reads these)
-            if i < len(widths):
-                cell.width = Cm(widths[i] * scale)
-    tblpr = table._tbl.tblPr
-    old = tblpr.find(qn("w:tblW"))
-    if old is not None:
-        tblpr.remove(old)
-    width = OxmlElement("w:tblW")
-    width.set(qn("w:w"), str(int(15.6 * 567)))  # twentieths of a point
-    width.set(qn("w:type"), "dxa")
-    anchor = tblpr.find(qn("w:jc"))  # the schema wants tblW right before jc
-    if anchor is not None:
-        anchor.addprevious(width)
-    else:
-        tblpr.append(width)
-    return sub
+    scale = _TEXT_WIDTH_CM / sum(widths)
+    # cells past the given widths, and merged-away cells, keep the width they were made with
+    initial = Emu(_SUBDOC_BLOCK_WIDTH // columns).twips
+    given = [Cm(widths[i] * scale).twips for i in range(min(columns, len(widths)))]
+    grid = given + [Cm(2).twips] * (columns - len(given))
+    cell_widths = given + [initial] * (columns - len(given))
+
+    def ppr(jc: str | None) -> str:
+        inner = (f'<w:pStyle w:val="{_attr(styles.paragraph)}"/>' if styles.paragraph else "") + (
+            f'<w:jc w:val="{jc}"/>' if jc else ""
+        )
+        return f"<w:pPr>{inner}</w:pPr>" if inner or styles.paragraph_set else ""
+
+    tcw = [f'<w:tcW w:type="dxa" w:w="{w}"/>' for w in cell_widths]
+    header_cells = [
+        f'<w:tc><w:tcPr>{w}<w:shd w:val="clear" w:color="auto" w:fill="{_HEADER_FILL}"/>'
+        f"</w:tcPr><w:p>{ppr('center')}<w:r><w:rPr><w:b/></w:rPr>"
+        for w in tcw
+    ]
+    body_ppr = [ppr("right" if i in spec.numeric_columns else None) for i in range(columns)]
+    body_cells = [
+        f"<w:tc><w:tcPr>{w}</w:tcPr><w:p>{p}<w:r>" for w, p in zip(tcw, body_ppr, strict=True)
+    ]
+    bold, plain = "<w:rPr><w:b/></w:rPr>", '<w:rPr><w:b w:val="0"/></w:rPr>'
+    end = "</w:r></w:p></w:tc>"
+    continued = (
+        f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{initial}"/><w:vMerge/></w:tcPr><w:p/></w:tc>'
+    )
+
+    out = [
+        "<w:tbl><w:tblPr>",
+        f'<w:tblStyle w:val="{_attr(styles.table)}"/>' if styles.table else "",
+        f'<w:tblW w:w="{int(_TEXT_WIDTH_CM * 567)}" w:type="dxa"/>',  # twentieths of a point
+        '<w:jc w:val="center"/><w:tblLayout w:type="fixed"/>',
+        '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
+        'w:noHBand="0" w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>',
+        *(f'<w:gridCol w:w="{w}"/>' for w in grid),
+        "</w:tblGrid>",
+    ]
+    for values in spec.headers:
+        out.append('<w:tr><w:trPr><w:tblHeader w:val="true"/></w:trPr>')
+        for i in range(columns):
+            text = clean_text(values[i]) if i < len(values) else ""
+            out += (header_cells[i], _run_content(text), end)
+        out.append("</w:tr>")
+    merges = _merges(spec)
+    bold_rows = set(spec.bold_rows)
+    for k, values in enumerate(spec.rows):
+        out.append("<w:tr>")
+        weight = bold if k in bold_rows else plain
+        for i in range(columns):
+            merge = merges.get((k, i)) if merges else None
+            if merge == "continue":
+                out.append(continued)
+                continue
+            text = clean_text(values[i]) if i < len(values) else ""
+            if merge == "restart":  # the merged cell's text, in a run of its own
+                content = _run_content(text)
+                run = f"<w:r>{content}</w:r>" if content else "<w:r/>"
+                out.append(
+                    f'<w:tc><w:tcPr>{tcw[i]}<w:vMerge w:val="restart"/></w:tcPr>'
+                    f"<w:p>{body_ppr[i]}<w:r/>{run}</w:p></w:tc>"
+                )
+                continue
+            out += (body_cells[i], weight, _run_content(text), end)
+        out.append("</w:tr>")
+    out.append("</w:tbl>")
+    xml = "".join(out)
+    if _NOT_XML.search(xml):
+        raise ValueError("All strings must be XML compatible: no lone surrogates or U+FFFE/F")
+    return Markup(xml)
 
 
 def render(context: ReportContext, template: Path, extra: Mapping[str, Any] | None = None) -> bytes:
@@ -187,12 +314,15 @@ def render_bytes(
     tpl = DocxTemplate(io.BytesIO(template))
     values: dict[str, Any] = dict(context.values)
     values["en"] = dict(values.get("en") or {})  # the context is not changed by rendering
-    subdocs = {name: _table(tpl, spec) for name, spec in context.tables.items()}
+    tables: dict[str, Markup] = {}
+    if context.tables:  # the styles are looked up only for tables, as python-docx did
+        styles = TableStyles.of(tpl.get_docx())
+        tables = {name: table_xml(spec, styles) for name, spec in context.tables.items()}
     images = {
         name: InlineImage(tpl, io.BytesIO(chart_png(chart)), width=Mm(150))
         for name, chart in context.charts.items()
     }
-    for name, sub in subdocs.items():
+    for name, sub in tables.items():
         if name.startswith("en."):
             values.setdefault("en", {})[name[3:]] = sub
         else:
@@ -200,7 +330,7 @@ def render_bytes(
     values.update(images)
     values.setdefault("dimension_chart", "")
     values["surveys"] = [
-        {**s, "table": subdocs.get(s["table"], ""), "chart": images.get(s["chart"], "")}
+        {**s, "table": tables.get(s["table"], ""), "chart": images.get(s["chart"], "")}
         for s in context.values.get("surveys", [])
     ]
     for name in (
