@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from workbench.accounts.models import User
 from workbench.audit.services import diff, record, snapshot
@@ -278,8 +279,12 @@ def save_sheet(
     round_no: int,
     submit: bool,
     entered_by: User | None = None,
+    expected_version: int | None = None,
 ) -> None:
     """Save (and optionally submit) the expert's scores for one round.
+
+    ``expected_version`` is the seat's version the sheet was opened with: a sheet saved since
+    (in another tab or window) raises ``PanelError("stale")``. Every save bumps the version.
 
     ``entered_by`` is the evaluator who keys in a paper or Excel sheet on the expert's behalf;
     the audit log says so.
@@ -295,6 +300,8 @@ def save_sheet(
         raise PanelError("not_declared")
     if submitted_at(member, round_no) is not None:
         raise PanelError("already_submitted")
+    if expected_version is not None and member.version != expected_version:
+        raise PanelError("stale")
     step = settings_of(session, member.engagement).step
     leaves = {leaf.code: leaf for leaf in template.leaves() if leaf.code in member.indicator_codes}
     previous = scores_of(member, 1) if round_no == 2 else {}
@@ -335,6 +342,9 @@ def save_sheet(
             row = SheetScore(indicator_code=code, round=round_no)
             member.scores.append(row)
         row.score, row.comment = score, comment
+    # the scores are child rows: make the seat's own row change too, so that its version goes
+    # up and a concurrent save from the same version fails (StaleDataError) instead of mixing
+    flag_modified(member, "indicator_codes")
     if submit:
         if round_no == 1:
             member.submitted_round1_at = utcnow()
@@ -451,20 +461,25 @@ def panel_members(session: Session, engagement: Engagement) -> list[PanelMember]
             sa.select(PanelMember)
             .where(PanelMember.engagement_id == engagement.id)
             .order_by(PanelMember.id)
+            # the scores and names of every seat in two queries, not two per seat
+            .options(selectinload(PanelMember.scores), selectinload(PanelMember.expert))
         )
     )
 
 
 def panel_frame(
-    session: Session, engagement: Engagement, round_no: int | None = None
+    session: Session,
+    engagement: Engagement,
+    round_no: int | None = None,
+    members: list[PanelMember] | None = None,
 ) -> pd.DataFrame:
     """Submitted, non-recused scores as a long frame (indicator_code, expert_id, raw_score).
 
     ``round_no=None`` gives each expert's effective score: round 2 where submitted, else
-    round 1.
+    round 1. ``members``: the seats if already loaded (``panel_members``).
     """
     rows = []
-    for member in panel_members(session, engagement):
+    for member in panel_members(session, engagement) if members is None else members:
         if member.recused:
             continue
         r1 = scores_of(member, 1) if member.submitted_round1_at else {}
@@ -478,11 +493,12 @@ def panel_frame(
 
 def panel_scores(session: Session, engagement: Engagement) -> dict[str, Decimal]:
     """The aggregated panel score per expert leaf (feeds the scoring engine)."""
-    frame = panel_frame(session, engagement)
+    members = panel_members(session, engagement)
+    frame = panel_frame(session, engagement, members=members)
     if frame.empty:
         return {}
     settings = settings_of(session, engagement)
-    weights = {m.expert_id: float(m.weight) for m in panel_members(session, engagement)}
+    weights = {m.expert_id: float(m.weight) for m in members}
     series = aggregate_panel(frame, settings.aggregation, settings.trim_min_n, weights)
     return {code: Decimal(repr(value)) for code, value in series.items()}
 

@@ -24,12 +24,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench import qr
 from workbench.accounts.models import Role
 from workbench.auth import can_manage_engagement, get_engagement_or_404, require_role
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
+from workbench.core.numbers import clean_text
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
@@ -75,6 +77,10 @@ ERRORS = {
     "conflict_text_too_long": _l("Please describe the relationship in at most 2,000 characters."),
     "weight_positive": _l("An expert's weight must be more than 0."),
     "nothing_submitted": _l("No sheet has been submitted yet."),
+    "stale": _l(
+        "This sheet was changed in another window or tab after you opened it. Nothing was "
+        "saved: the stored values are shown; check them and save again."
+    ),
 }
 PROBLEMS = {
     "missing": _l("a score is required"),
@@ -86,7 +92,15 @@ PROBLEMS = {
 
 
 def _msg(exc: Exception) -> str:
+    if isinstance(exc, StaleDataError):  # a concurrent save won the race for the same version
+        return str(ERRORS["stale"])
     return str(ERRORS.get(str(exc), str(exc)))
+
+
+def _posted_version() -> int | None:
+    """The seat version the sheet was opened with (absent: no check, e.g. an old page)."""
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -97,7 +111,7 @@ def _msg(exc: Exception) -> str:
 def registry():  # type: ignore[no-untyped-def]
     """The firm's expert registry (专家库), searchable."""
     q = request.args.get("q", "").strip()[:100]
-    stmt = sa.select(Expert).order_by(Expert.name)
+    stmt = sa.select(Expert).order_by(Expert.name).options(selectinload(Expert.seats))
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
@@ -196,10 +210,11 @@ def _expert_leaf_choices(engagement) -> tuple[list[Any], Any]:  # type: ignore[n
 def panel(engagement_id: int):  # type: ignore[no-untyped-def]
     """The panel: seats, links, declarations, progress, and the statistics of the scores."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    choices, template = _expert_leaf_choices(engagement)
-    members = services.panel_members(db.session, engagement)
     settings = services.settings_of(db.session, engagement)
     db.session.commit()  # the settings row, created on first view
+    # loaded after the commit, which would expire them (and reload each seat one by one)
+    choices, template = _expert_leaf_choices(engagement)
+    members = services.panel_members(db.session, engagement)
     invite_form = InviteForm()
     seated = {m.expert_id for m in members}
     invite_form.expert_id.choices = pairs(
@@ -228,13 +243,13 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
         empty_form=EmptyForm(),
         can_manage=can_manage_engagement(current_user, engagement),
         link_state=services.link_state,
-        stats=_statistics(engagement, expert_codes),
+        stats=_statistics(engagement, expert_codes, members),
         names={leaf.code: leaf.name for leaf in (template.leaves() if template else [])},
     )
 
 
-def _statistics(engagement, codes: set[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    frame = services.panel_frame(db.session, engagement)
+def _statistics(engagement, codes: set[str], members) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    frame = services.panel_frame(db.session, engagement, members=members)
     frame = frame[frame["indicator_code"].isin(codes)] if codes else frame
     if frame.empty:
         return {"empty": True}
@@ -245,7 +260,7 @@ def _statistics(engagement, codes: set[str]) -> dict[str, Any]:  # type: ignore[
         "matrix": wide(frame),
         "aggregate": services.panel_scores(db.session, engagement),
     }
-    experts = {m.expert_id: m.expert.name for m in services.panel_members(db.session, engagement)}
+    experts = {m.expert_id: m.expert.name for m in members}
     out["expert_names"] = experts
     # agreement on score rates (score ÷ maximum): indicators with different maxima compare
     template = scoring.template_of(scoring.system_of(db.session, engagement))
@@ -427,7 +442,8 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     """The 专家评分汇总表: every expert's effective score, the statistics and the result."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     choices, template = _expert_leaf_choices(engagement)
-    stats = _statistics(engagement, {c for c, _label in choices})
+    members = services.panel_members(db.session, engagement)
+    stats = _statistics(engagement, {c for c, _label in choices}, members)
     if stats["empty"]:
         flash(_("No sheet has been submitted yet."), "info")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
@@ -589,7 +605,11 @@ def _render_sheet(
 
 def _posted_values(member: PanelMember) -> dict[str, tuple[str, str]]:
     return {
-        code: (request.form.get(f"score-{code}", ""), request.form.get(f"comment-{code}", ""))
+        # clean_text: PostgreSQL refuses NUL, Word the other control characters
+        code: (
+            clean_text(request.form.get(f"score-{code}", "")),
+            clean_text(request.form.get(f"comment-{code}", "")),
+        )
         for code in member.indicator_codes
     }
 
@@ -637,7 +657,15 @@ def save(token: str):  # type: ignore[no-untyped-def]
     submit = request.form.get("action") == "submit"
     values = _posted_values(member)
     try:
-        services.save_sheet(db.session, member, template, values, round_no=round_no, submit=submit)
+        services.save_sheet(
+            db.session,
+            member,
+            template,
+            values,
+            round_no=round_no,
+            submit=submit,
+            expected_version=_posted_version(),
+        )
         db.session.commit()
     except services.SheetInvalid as exc:
         db.session.rollback()
@@ -667,6 +695,7 @@ def draft(token: str):  # type: ignore[no-untyped-def]
             _posted_values(member),
             round_no=services.current_round(db.session, member),
             submit=False,
+            expected_version=_posted_version(),
         )
         db.session.commit()
     except services.SheetInvalid as exc:
@@ -674,10 +703,10 @@ def draft(token: str):  # type: ignore[no-untyped-def]
         return jsonify(
             ok=False, problems={p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
         ), 422
-    except services.PanelError as exc:
+    except (services.PanelError, StaleDataError) as exc:
         db.session.rollback()
         return jsonify(ok=False, error=_msg(exc)), 409
-    return jsonify(ok=True)
+    return jsonify(ok=True, version=member.version)  # the page saves with it from now on
 
 
 # --- paper and Excel sheets -------------------------------------------------------------------

@@ -450,7 +450,8 @@ def save_input(
     """Record a leaf's inputs after checking them with its method (audited, before/after).
 
     Raises :class:`~workbench.core.scoring.InvalidInput` (the method rejects the values),
-    :class:`ScoringError` ``("stale")`` when someone saved this leaf in the meantime.
+    :class:`ScoringError` ``("stale")`` when someone saved this leaf in the meantime
+    (``expected_version`` 0: the form was opened before the leaf had any inputs).
     """
     system = system_of(session, engagement)
     if system is None:
@@ -465,7 +466,8 @@ def save_input(
             IndicatorInput.engagement_id == engagement.id, IndicatorInput.code == code
         )
     )
-    if row is not None and expected_version is not None and row.version != expected_version:
+    # a form opened before the leaf had inputs carries version 0: a first entry made since wins
+    if expected_version is not None and (row.version if row else 0) != expected_version:
         raise ScoringError("stale")
     before = (
         {"data": row.data, "not_applicable": row.not_applicable}

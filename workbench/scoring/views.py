@@ -327,7 +327,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         if node.is_leaf:
             try:
                 method = yaml.safe_load(form.method.data or "") or {}
-            except yaml.YAMLError as exc:
+            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
                 form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
         if not form.errors:
             try:
@@ -843,15 +843,19 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                 expected_version=int(form.version.data) if form.version.data else None,
             )
             db.session.commit()
+        except (services.ScoringError, StaleDataError, sa.exc.IntegrityError) as exc:
+            db.session.rollback()  # (ScoringError is a ValueError: caught before ValueError)
+            if str(exc) in ERRORS and str(exc) != "stale":
+                form.form_errors.append(_message(exc))
+            else:  # saved by someone else since this form was opened: show their values
+                flash(str(ERRORS["stale"]), "danger")
+                return redirect(request.url)
         except InvalidInput as exc:
             db.session.rollback()
             form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
         except ValueError:
             db.session.rollback()
             form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
-        except (services.ScoringError, StaleDataError) as exc:
-            db.session.rollback()
-            form.form_errors.append(_message(exc) if str(exc) in ERRORS else str(ERRORS["stale"]))
         else:
             flash(_("Score saved: %(code)s %(name)s.", code=code, name=node.name), "success")
             return redirect(
@@ -889,8 +893,8 @@ def _rate_labels(engagement: Any, node: Any) -> tuple[str, str] | None:
 
 
 def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
+    form.version.data = str(row.version) if row is not None else "0"  # 0: no inputs yet
     if row is not None:
-        form.version.data = str(row.version)
         form.not_applicable.data = row.not_applicable
     if data is None:
         return

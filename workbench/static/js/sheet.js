@@ -4,13 +4,18 @@
   const status = document.getElementById("autosave-status");
   if (!form || !status) return;
   let timer = null;
+  let inflight = null;
   function save() {
     const data = new FormData(form);
-    fetch(form.dataset.draftUrl, { method: "POST", body: data, credentials: "same-origin" })
+    inflight = fetch(form.dataset.draftUrl, { method: "POST", body: data, credentials: "same-origin" })
       .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
       .then(({ ok, body }) => {
-        status.textContent = ok ? status.dataset.saved || "✓" : status.dataset.failed || "!";
+        status.textContent = ok
+          ? status.dataset.saved || "✓"
+          : body.error || status.dataset.failed || "!";
         status.className = ok ? "small text-success" : "small text-danger";
+        const version = document.getElementById("sheet-version");
+        if (ok && version && body.version !== undefined) version.value = body.version;
         form.querySelectorAll(".is-invalid").forEach((el) => el.classList.remove("is-invalid"));
         if (!ok && body.problems) {
           Object.keys(body.problems).forEach((code) => {
@@ -19,8 +24,18 @@
           });
         }
       })
-      .catch(() => { status.textContent = status.dataset.failed || "!"; });
+      .catch(() => { status.textContent = status.dataset.failed || "!"; })
+      .finally(() => { inflight = null; });
   }
+  // Saving or submitting: no autosave after it, and none still running with the old version.
+  form.addEventListener("submit", (event) => {
+    clearTimeout(timer);
+    if (inflight) {
+      event.preventDefault();
+      const submitter = event.submitter;
+      inflight.then(() => form.requestSubmit(submitter));
+    }
+  });
   form.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(save, 1200);
