@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import record
@@ -54,24 +54,42 @@ def portfolio(
     """One row per visible engagement: issued (or, for the team, live) score and action."""
     from workbench.engagements.services import budget_of
     from workbench.scoring import services as scoring
+    from workbench.scoring.models import IndicatorSystem
 
-    stmt = sa.select(Engagement).where(visible_engagements_filter(user))
+    stmt = (
+        sa.select(Engagement)
+        .where(visible_engagements_filter(user))
+        # what every row reads, in one query each rather than one per engagement
+        .options(
+            selectinload(Engagement.budget_lines),
+            selectinload(Engagement.goals),
+            selectinload(Engagement.client),
+        )
+    )
     if year:
         stmt = stmt.where(Engagement.fiscal_year == year)
     engagements = session.scalars(stmt.order_by(Engagement.fiscal_year.desc(), Engagement.id)).all()
+    ids = [e.id for e in engagements]
+    latest_issued: dict[int, ReportVersion] = {}
+    for version in session.scalars(
+        sa.select(ReportVersion)
+        .where(ReportVersion.engagement_id.in_(ids), ReportVersion.status == "issued")
+        .order_by(ReportVersion.number)
+    ):
+        latest_issued[version.engagement_id] = version  # the highest number wins
+    scored = set(
+        session.scalars(
+            sa.select(IndicatorSystem.engagement_id).where(IndicatorSystem.engagement_id.in_(ids))
+        )
+    )
     rows = []
     for e in engagements:
-        issued = session.scalar(
-            sa.select(ReportVersion)
-            .where(ReportVersion.engagement_id == e.id, ReportVersion.status == "issued")
-            .order_by(ReportVersion.number.desc())
-            .limit(1)
-        )
+        issued = latest_issued.get(e.id)
         row = PortfolioRow(engagement=e, issued=issued, total=None, grade=None)
         if issued is not None:
             row.total, row.grade = issued.total, issued.grade
             row.dimensions = {d["name"]: _rate(d["score"], d["weight"]) for d in issued.dimensions}
-        elif user.role is not Role.CLIENT:
+        elif user.role is not Role.CLIENT and e.id in scored:
             scores = scoring.compute(session, e)
             if scores is not None and scores.result.complete and scores.result.total is not None:
                 row.total = f"{round_half_up(scores.result.total):.2f}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workbench.accounts.models import Organisation, OrganisationKind, Role
+from workbench.auth import visible_engagements_filter
 from workbench.core.results import DEFAULT_RULES
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
+from workbench.engagements.models import Engagement
 from workbench.portfolio import services
 from workbench.xlsx import send_table
 
@@ -30,10 +33,12 @@ def index():  # type: ignore[no-untyped-def]
     year, grade = _filters()
     rows = services.portfolio(db.session, current_user, year=year, grade=grade)
     dimensions = services.dimension_names(rows)
-    years = sorted(
-        {r.engagement.fiscal_year for r in services.portfolio(db.session, current_user)},
-        reverse=True,
-    )
+    years = db.session.scalars(
+        sa.select(Engagement.fiscal_year)
+        .where(visible_engagements_filter(current_user))
+        .distinct()
+        .order_by(Engagement.fiscal_year.desc())
+    ).all()
     return render_template(
         "portfolio/index.html",
         rows=rows,

@@ -48,8 +48,9 @@ class Recommendation(db.Model):
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    #: loaded with the recommendations (one query for all): every list of them shows these
     problems: Mapped[list[Finding]] = relationship(
-        secondary="recommendation_problems", back_populates="recommendations"
+        secondary="recommendation_problems", back_populates="recommendations", lazy="selectin"
     )
 
 

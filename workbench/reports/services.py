@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Role, User
 from workbench.audit.services import record
@@ -66,6 +66,7 @@ def findings_of(session: Session, engagement: Engagement) -> list[Finding]:
             sa.select(Finding)
             .where(Finding.engagement_id == engagement.id)
             .order_by(Finding.kind, Finding.position, Finding.id)
+            .options(selectinload(Finding.recommendations))
         )
     )
 

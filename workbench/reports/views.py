@@ -20,6 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from workbench.accounts.models import Role
 from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
@@ -190,6 +191,7 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
         db.session.query(ReportVersion)
         .filter(ReportVersion.engagement_id == engagement.id)
         .order_by(ReportVersion.number.desc())
+        .options(selectinload(ReportVersion.reviews), selectinload(ReportVersion.comments))
         .all()
     )
     levels = _levels()
@@ -483,9 +485,7 @@ def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
     if request.method == "POST":
         if not may_update or not EmptyForm().validate_on_submit():
             abort(403 if not may_update else 400)
-        item = db.session.get(RectificationItem, request.form.get("id", type=int) or 0)
-        if item is None or item.engagement_id != engagement.id:
-            abort(404)
+        item = owned_or_404(RectificationItem, request.form.get("id", type=int), engagement)
         raw = request.form.get("deadline", "").strip()
         try:
             deadline = dt.date.fromisoformat(raw) if raw else None
