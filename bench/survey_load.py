@@ -1,32 +1,39 @@
 """Load test: respondents answering the public questionnaire at once, against gunicorn.
 
-    .venv/bin/python bench/survey_load.py [--respondents 200] [--concurrency 20] [--rounds 30]
-        [--workers 2] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/survey_load.py [--respondents 600] [--concurrency 32] [--rounds 30]
+        [--workers 4] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Builds a migrated database (SQLite in a temporary folder, or a scratch PostgreSQL database
-``bench_survey`` created on the server of ``--database-url`` and dropped afterwards; the given
-database is not touched), opens a one-question form survey, and starts gunicorn on a free port
-of 127.0.0.1 (the public page's per-IP limit raised, since every respondent comes from
-127.0.0.1). Each respondent has its own cookie jar and does what a phone does: GET /s/<token>
-(the form, its CSRF token and the session cookie), then POST the answer, which must be
-answered by a redirect to .../thanks.
+Builds a migrated database (SQLite in WAL mode in a temporary folder, or a scratch PostgreSQL
+database ``bench_survey_<random>`` created on the server of ``--database-url`` and dropped
+afterwards; the given database is not touched), opens a one-question form survey, and starts
+gunicorn on a free port of 127.0.0.1 (the public page's per-IP limit raised, since every
+respondent comes from 127.0.0.1). Each respondent has its own cookie jar and does what a phone
+does: GET /s/<token> (the form, its CSRF token and the session cookie), then POST the answer,
+which must be answered by a redirect to .../thanks.
 
-The baseline is GET /login on the same server (a form with a CSRF token and a fresh session,
-no database work). Unloaded, ``--rounds`` respondents alternate with baseline requests one at a
-time, so the ratio is what a request costs whatever else the machine is doing; under load,
-``--respondents`` answer ``--concurrency`` at a time, between two halves of as many baseline
-requests at the same concurrency.
+The ceiling is ``bench/_ceiling_app.py``, a bare Flask app with the same two routes (a form;
+a POST answered by 303, no session, no database), served by a second gunicorn with the same
+settings and driven by the same client code. Unloaded, ``--rounds`` respondents of each
+alternate one at a time; under load, ``--respondents`` answer the survey ``--concurrency`` at
+a time between two halves of as many ceiling respondents at the same concurrency, so a drift
+in the machine's load weighs on both. Intake throughput is printed as a share of the ceiling's
+(target >= 50 %), with the servers' CPU time per respondent (from /proc, so the client's own
+CPU use does not blur it).
 
 Afterwards it counts the rows stored for the survey: every accepted POST must be one row
 (``lost`` = accepted - stored), ten answered sessions POST again (nothing more may be stored)
 and ten new sessions send their answer twice at once (one row each at most). Any of these, or
 a failed respondent, is printed loudly and makes the exit status 1.
+
+The helpers here (servers, respondents, scratch databases) are reused by
+``crash_durability.py`` and ``backup_under_load.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import json
 import os
 import secrets
 import shutil
@@ -42,6 +49,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -50,10 +58,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
 LABELS = ["非常满意", "满意", "一般", "不满意", "非常不满意"]
 PG_SCRATCH = "bench_survey"
 USER_AGENT = "Mozilla/5.0 (Linux; Android 14) survey_load bench"
 TIMEOUT = 60
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class FormParser(HTMLParser):
@@ -115,6 +125,8 @@ def fetch(
 @dataclass
 class Respondent:
     n: int
+    #: an open-text answer for ``q2`` (a unique marker the durability benches look for)
+    text: str | None = None
     opener: urllib.request.OpenerDirector = field(default_factory=browser)
     get_s: float | None = None
     post_s: float | None = None
@@ -124,6 +136,9 @@ class Respondent:
     outcome: str = ""  # accepted | a failure label
     data: dict[str, str] = field(default_factory=dict)
     detail: str = ""
+    #: time.monotonic() when the POST was sent and when its answer arrived
+    posted_at: float | None = None
+    answered_at: float | None = None
 
 
 def answer(r: Respondent, url: str) -> Respondent:
@@ -139,7 +154,11 @@ def answer(r: Respondent, url: str) -> Respondent:
             return r
         choices = [c for c in form.choices if c] or LABELS
         r.data = {**form.hidden, "q1": choices[r.n % len(choices)]}
+        if r.text is not None:
+            r.data["q2"] = r.text
+        r.posted_at = time.monotonic()
         r.post_status, body, r.location, r.post_s = fetch(r.opener, url, r.data)
+        r.answered_at = time.monotonic()
         if 300 <= r.post_status < 400 and r.location.rstrip("/").endswith("/thanks"):
             r.outcome = "accepted"
         elif 300 <= r.post_status < 400:
@@ -188,35 +207,51 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def scratch_postgres(url: str) -> tuple[str, sa.Engine]:
-    """Create the scratch database on the server of ``url``; return its URL and an admin
-    engine (on the given database) to drop it with."""
+def scratch_postgres(url: str, prefix: str = PG_SCRATCH) -> tuple[str, sa.Engine, str]:
+    """Create a scratch database ``<prefix>_<random>`` on the server of ``url``; return its
+    URL, an admin engine (on the given database) to drop it with, and its name."""
     given = sa.make_url(url)
-    if given.database == PG_SCRATCH:
-        sys.exit(f"--database-url names {PG_SCRATCH} itself; give the server's usual database")
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = sa.create_engine(given, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_SCRATCH}
-        )
-        if exists:
-            admin.dispose()
-            sys.exit(f"database {PG_SCRATCH} already exists (a previous run?); drop it first")
-        conn.execute(sa.text(f"CREATE DATABASE {PG_SCRATCH}"))
-    return given.set(database=PG_SCRATCH).render_as_string(hide_password=False), admin
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    return given.set(database=name).render_as_string(hide_password=False), admin, name
 
 
-def prepare(url: str, instance: Path) -> tuple[int, str]:
-    """Migrate, create an engagement and an open one-question survey; (survey id, token)."""
+def drop_scratch(admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def with_database(url_arg: str, prefix: str, tmp: Path, body: Callable[[str], int]) -> int:
+    """Run ``body(url)`` on SQLite in ``tmp`` (no URL given) or on a scratch PostgreSQL
+    database on the server of ``url_arg``, dropped afterwards."""
+    if not url_arg:
+        return body(f"sqlite:///{tmp / 'bench.db'}")
+    if not url_arg.startswith("postgresql"):
+        sys.exit("--database-url takes a postgresql+psycopg:// URL (SQLite is the default)")
+    url, admin, name = scratch_postgres(url_arg, prefix)
+    try:
+        return body(url)
+    finally:
+        drop_scratch(admin, name)
+
+
+def prepare(url: str, instance: Path, *, marker: bool = False) -> tuple[int, str]:
+    """Migrate, create an engagement and an open survey; (survey id, token).
+
+    The survey has one Likert question ``q1``; with ``marker`` also an open-text ``q2``."""
     from flask_migrate import upgrade
 
     from workbench import create_app
     from workbench.accounts.models import Organisation, OrganisationKind, Role
     from workbench.accounts.services import create_user
+    from workbench.core.questionnaire import Question
     from workbench.db import db
     from workbench.engagements.models import CommissionScope, EvaluationKind
     from workbench.engagements.services import create_engagement
-    from workbench.surveys.builder import create_form, publish
+    from workbench.surveys.builder import create_form, publish, questions_of, set_questions
 
     app = create_app(
         {
@@ -258,6 +293,9 @@ def prepare(url: str, instance: Path) -> tuple[int, str]:
             population=None,
             start_from=None,
         )
+        if marker:
+            text = Question(type="text", text="您的意见和建议", required=True)
+            set_questions(db.session, user, survey, [*questions_of(survey), text], "bench")
         publish(
             db.session,
             user,
@@ -277,19 +315,11 @@ def prepare(url: str, instance: Path) -> tuple[int, str]:
     return result
 
 
-def start_server(url: str, instance: Path, port: int, workers: int, log: Path):  # type: ignore[no-untyped-def]
+def gunicorn_cmd(workers: int, port: int, chdir: Path, app_spec: str) -> list[str]:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         gunicorn = Path(shutil.which("gunicorn") or "gunicorn")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": secrets.token_urlsafe(30),  # 40 characters
-        "WORKBENCH_ENV": "development",
-        "WORKBENCH_SURVEY_RATE_LIMIT": "100000 per minute",
-    }
-    app_spec = f"workbench:create_app({{'INSTANCE_PATH': {str(instance)!r}}})"
-    cmd = [
+    return [
         str(gunicorn),
         "--workers",
         str(workers),
@@ -301,15 +331,42 @@ def start_server(url: str, instance: Path, port: int, workers: int, log: Path): 
         "--bind",
         f"127.0.0.1:{port}",
         "--chdir",
-        str(ROOT),
+        str(chdir),
         app_spec,
     ]
+
+
+def server_env(url: str, secret: str | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secret or secrets.token_urlsafe(30),  # 40 characters
+        "WORKBENCH_ENV": "development",
+        "WORKBENCH_SURVEY_RATE_LIMIT": "100000 per minute",
+    }
+
+
+def start_server(  # type: ignore[no-untyped-def]
+    url: str, instance: Path, port: int, workers: int, log: Path, secret: str | None = None
+):
+    """The workbench under gunicorn, in its own process group (``os.killpg`` stops it)."""
+    app_spec = f"workbench:create_app({{'INSTANCE_PATH': {str(instance)!r}}})"
     return subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=log.open("wb"),
+        gunicorn_cmd(workers, port, ROOT, app_spec),
+        env=server_env(url, secret),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so stopping it stops the workers
+    )
+
+
+def start_ceiling(port: int, workers: int, log: Path):  # type: ignore[no-untyped-def]
+    """``_ceiling_app.py`` under the same gunicorn settings."""
+    return subprocess.Popen(
+        gunicorn_cmd(workers, port, BENCH, "_ceiling_app:app"),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -339,6 +396,19 @@ def wait_until_up(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
     sys.exit("gunicorn did not answer GET /login within 60 s")
 
 
+def server_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by a gunicorn master's live workers."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[1]) == master:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
 def count_rows(engine: sa.Engine, survey_id: int) -> tuple[int, int, int]:
     """(rows stored for the survey, distinct row numbers, distinct device hashes)."""
     with engine.connect() as conn:
@@ -351,6 +421,22 @@ def count_rows(engine: sa.Engine, survey_id: int) -> tuple[int, int, int]:
                 {"s": survey_id},
             ).one()
         )
+
+
+def stored_texts(engine: sa.Engine, survey_id: int) -> Counter[str]:
+    """The open-text answers stored for the survey (the markers), with their counts."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(sa.column("answers"))
+            .select_from(sa.table("survey_responses"))
+            .where(sa.column("survey_id") == survey_id)
+        ).scalars()
+        found: Counter[str] = Counter()
+        for answers in rows:
+            if isinstance(answers, str):  # SQLite hands back JSON text through sa.column
+                answers = json.loads(answers)
+            found.update(str(v) for v in answers.values() if str(v).startswith("marker-"))
+        return found
 
 
 def ms(xs: list[float], q: float) -> float:
@@ -366,48 +452,73 @@ def server_log_excerpt(log: Path, lines: int = 40) -> str:
     return "\n".join(text[-lines:])
 
 
+@dataclass
+class Burst:
+    """Respondents sent at a fixed concurrency: wall time and the server's CPU time."""
+
+    respondents: list[Respondent]
+    wall: float
+    cpu: float
+
+    def __add__(self, other: Burst) -> Burst:
+        return Burst(
+            self.respondents + other.respondents, self.wall + other.wall, self.cpu + other.cpu
+        )
+
+    @property
+    def ok(self) -> list[Respondent]:
+        return [r for r in self.respondents if r.outcome == "accepted"]
+
+
+def burst(
+    pool: ThreadPoolExecutor, url: str, master: int, numbers: range, text: bool = False
+) -> Burst:
+    cpu0, start = server_cpu(master), time.perf_counter()
+    done = list(
+        pool.map(lambda n: answer(Respondent(n, f"marker-{n}" if text else None), url), numbers)
+    )
+    return Burst(done, time.perf_counter() - start, server_cpu(master) - cpu0)
+
+
 def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     instance = tmp / "instance"
     survey_id, token = prepare(url, instance)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    login_url, survey_url = f"{base}/login", f"{base}/s/{token}"
-    log = tmp / "gunicorn.log"
+    port, ceiling_port = free_port(), free_port()
+    base, ceiling_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ceiling_port}"
+    survey_url, ceiling_url = f"{base}/s/{token}", f"{ceiling_base}/s/{token}"
+    log, ceiling_log = tmp / "gunicorn.log", tmp / "ceiling.log"
     proc = start_server(url, instance, port, args.workers, log)
+    ceiling = start_ceiling(ceiling_port, args.workers, ceiling_log)
     engine = sa.create_engine(url)
     try:
         wait_until_up(proc, base, log)
+        wait_until_up(ceiling, ceiling_base, ceiling_log)
         status, page, _, _ = fetch(browser(), survey_url)
         if status != 200 or "csrf_token" not in page:
             print(f"GET /s/<token> answered {status}:\n{page[:500]}", file=sys.stderr)
             print(server_log_excerpt(log), file=sys.stderr)
             return 1
 
-        # 1. unloaded: one request at a time, respondents alternating with the baseline, so
-        #    the ratio is the cost of a request whatever else the machine is doing
+        # 1. unloaded: one respondent at a time, the ceiling's alternating with the survey's,
+        #    so the ratio is the cost of a request whatever else the machine is doing
         warm = [answer(Respondent(-1 - i), survey_url) for i in range(3)]
+        for i in range(3):
+            answer(Respondent(i), ceiling_url)
         alone: list[Respondent] = []
-        alone_base: list[tuple[int, float]] = []
+        alone_ceiling: list[Respondent] = []
         for i in range(args.rounds):
-            alone_base.append(login_page(login_url))
+            alone_ceiling.append(answer(Respondent(i), ceiling_url))
             alone.append(answer(Respondent(-4 - i), survey_url))
 
-        # 2. under load, at the same concurrency: half the baseline requests, the respondents,
+        # 2. under load, at the same concurrency: half the ceiling's respondents, the survey's,
         #    the other half (so a drift in the machine's load weighs on both sides)
-        def baseline_burst(n: int) -> tuple[list[tuple[int, float]], float]:
-            start = time.perf_counter()
-            results = list(pool.map(lambda _: login_page(login_url), range(n)))
-            return results, time.perf_counter() - start
-
+        n = args.respondents
         with ThreadPoolExecutor(args.concurrency) as pool:
-            first, first_wall = baseline_burst(args.respondents // 2)
-            start = time.perf_counter()
-            done = list(
-                pool.map(lambda r: answer(r, survey_url), map(Respondent, range(args.respondents)))
-            )
-            wall = time.perf_counter() - start
-            second, second_wall = baseline_burst(args.respondents - args.respondents // 2)
-        loaded_base, base_wall = first + second, first_wall + second_wall
+            burst(pool, ceiling_url, ceiling.pid, range(args.concurrency))  # warm the pool
+            top = burst(pool, ceiling_url, ceiling.pid, range(n // 2))
+            load = burst(pool, survey_url, proc.pid, range(n))
+            top = top + burst(pool, ceiling_url, ceiling.pid, range(n - n // 2))
+        done = load.respondents
 
         stored, distinct_rows, _ = count_rows(engine, survey_id)
         everyone = warm + alone + done
@@ -437,9 +548,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     finally:
         engine.dispose()
         stop_server(proc)
-
-    def ok_times(pairs: list[tuple[int, float]]) -> list[float]:
-        return [seconds for status, seconds in pairs if status == 200]
+        stop_server(ceiling)
 
     def gets(rs: list[Respondent]) -> list[float]:
         return [r.get_s for r in rs if r.get_s is not None and r.get_status == 200]
@@ -447,40 +556,53 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     def posts(rs: list[Respondent]) -> list[float]:
         return [r.post_s for r in rs if r.post_s is not None and r.outcome == "accepted"]
 
-    def line(name: str, xs: list[float], b50: float) -> str:
+    def latency(name: str, rs: list[Respondent], ref: list[Respondent] | None = None) -> str:
+        g, p = gets(rs), posts(rs)
+        text = (
+            f"  {name:<22} GET p50 {ms(g, 0.5):7.2f} p99 {ms(g, 0.99):7.2f} ms   "
+            f"POST p50 {ms(p, 0.5):7.2f} p99 {ms(p, 0.99):7.2f} ms"
+        )
+        if ref is not None:
+            text += f"   POST p50 {ms(p, 0.5) / ms(posts(ref), 0.5):5.1f}x ceiling"
+        return text
+
+    def rates(name: str, b: Burst) -> str:
+        ok = len(b.ok)
+        errors = len(b.respondents) - ok
         return (
-            f"  {name:<16} p50 {ms(xs, 0.5):8.2f} ms  p95 {ms(xs, 0.95):8.2f} ms  "
-            f"ratio p50 {ms(xs, 0.5) / b50:6.1f}x"
+            f"  {name:<22} {ok / b.wall:8.1f} respondents/s {2 * ok / b.wall:8.1f} requests/s  "
+            f"server CPU {1000 * b.cpu / max(ok, 1):6.2f} ms/respondent  errors {errors}"
         )
 
-    base_alone, base_loaded = ok_times(alone_base), ok_times(loaded_base)
-    b_alone, b_loaded = ms(base_alone, 0.5), ms(base_loaded, 0.5)
     failures = Counter(r.outcome for r in everyone if r.outcome != "accepted")
+    ceiling_failures = Counter(
+        r.outcome for r in alone_ceiling + top.respondents if r.outcome != "accepted"
+    )
     sent = sum(1 for r in everyone if r.post_status)
-    done_ok = sum(1 for r in done if r.outcome == "accepted")
+    intake, ceiling_rate = len(load.ok) / load.wall, len(top.ok) / top.wall
 
     print(
-        f"database={sa.make_url(url).get_backend_name()} workers={args.workers} "
-        f"respondents={args.rounds} one at a time + {args.respondents} at "
-        f"concurrency={args.concurrency}"
+        f"database={sa.make_url(url).get_backend_name()} workers={args.workers} (sync) "
+        f"respondents={args.rounds} one at a time + {n} at concurrency={args.concurrency}"
     )
-    print(f"unloaded, alternating with the baseline ({args.rounds} rounds):")
-    print(f"  {'GET /login':<16} p50 {b_alone:8.2f} ms  p95 {ms(base_alone, 0.95):8.2f} ms")
-    print(line("GET  /s/<token>", gets(alone), b_alone))
-    print(line("POST /s/<token>", posts(alone), b_alone))
-    print(f"under load ({args.concurrency} at once; ratios to the loaded baseline):")
-    print(f"  {'GET /login':<16} p50 {b_loaded:8.2f} ms  p95 {ms(base_loaded, 0.95):8.2f} ms")
-    print(line("GET  /s/<token>", gets(done), b_loaded))
-    print(line("POST /s/<token>", posts(done), b_loaded))
-    base_rate, rate = len(base_loaded) / base_wall, done_ok / wall
+    print(f"unloaded, one respondent at a time, alternating ({args.rounds} rounds each):")
+    print(latency("ceiling (bare Flask)", alone_ceiling))
+    print(latency("survey /s/<token>", alone, alone_ceiling))
+    print(f"under load ({args.concurrency} at once; GET + POST per respondent):")
+    print(latency("ceiling (bare Flask)", top.respondents))
+    print(latency("survey /s/<token>", done, top.respondents))
+    print(rates("ceiling (bare Flask)", top))
+    print(rates("survey /s/<token>", load))
     print(
-        f"  throughput {rate:6.1f} responses/s (GET + POST), baseline {base_rate:6.1f} "
-        f"GET /login/s: ratio {base_rate / rate:5.1f} login pages per response"
+        f"  intake {intake:.1f} respondents/s = {100 * intake / ceiling_rate:.0f} % of the "
+        f"ceiling (target >= 50 %); server CPU per respondent "
+        f"{(load.cpu / max(len(load.ok), 1)) / (top.cpu / max(len(top.ok), 1)):.1f}x the ceiling's"
     )
     print(f"POSTs sent {sent}, accepted (303 -> thanks) {len(accepted)}, stored rows {stored}")
-    print(f"failures: {dict(failures) or 'none'}")
-    if len(base_alone) + len(base_loaded) != len(alone_base) + len(loaded_base):
-        print("baseline GET /login non-200 answers (left out of its latencies)")
+    print(
+        f"failures: {dict(failures) or 'none'}; "
+        f"ceiling failures: {dict(ceiling_failures) or 'none'}"
+    )
     print(
         f"re-POST from {len(again)} answered sessions: statuses {dict(repost)}, "
         f"extra rows stored {extra}"
@@ -521,33 +643,25 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--respondents", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--respondents", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--rounds", type=int, default=30, help="unloaded respondents, one at a time"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
         "--database-url",
         default="",
-        help="a PostgreSQL URL: a scratch database bench_survey is created on that server "
-        "and dropped afterwards (the given database is not touched); default SQLite",
+        help="a PostgreSQL URL: a scratch database bench_survey_<random> is created on that "
+        "server and dropped afterwards (the given database is not touched); default SQLite",
     )
     args = parser.parse_args()
-
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.database_url:
-            sys.exit(run(args, f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp)))
-        if not args.database_url.startswith("postgresql"):
-            sys.exit("--database-url takes a postgresql+psycopg:// URL (SQLite is the default)")
-        url, admin = scratch_postgres(args.database_url)
-        try:
-            status = run(args, url, Path(tmp))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_SCRATCH} WITH (FORCE)"))
-            admin.dispose()
-        sys.exit(status)
+        sys.exit(
+            with_database(
+                args.database_url, PG_SCRATCH, Path(tmp), lambda url: run(args, url, Path(tmp))
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ anonymous, so nothing is written to the audit log (the response carries its para
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
-from workbench.core.questionnaire import check_answers
+from workbench.core.questionnaire import Question, check_answers
 from workbench.db import utcnow
 from workbench.surveys.builder import collection_state, questions_of
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
@@ -24,10 +26,52 @@ def salted(salt: str, survey_id: int, value: str) -> str:
     return hashlib.sha256(f"{salt}:{survey_id}:{value}".encode()).hexdigest()
 
 
+#: what the public page reads of a survey (the import mapping, cleaning rules and other
+#: evaluator-side JSON columns are not loaded for a respondent)
+PUBLIC_COLUMNS = (
+    Survey.id,
+    Survey.title,
+    Survey.kind,
+    Survey.questions,
+    Survey.description,
+    Survey.status,
+    Survey.public_token,
+    Survey.opens_at,
+    Survey.closes_at,
+    Survey.require_token,
+    Survey.group_column,
+    Survey.group_targets,
+)
+
+
+@functools.cache
+def _statements() -> dict[str, sa.Select[Any]]:
+    """The public page's queries, built once (building a statement with its loader options
+    costs more than running it on every respondent's request)."""
+    token = sa.bindparam("token")
+    return {
+        "survey": sa.select(Survey)
+        .options(load_only(*PUBLIC_COLUMNS))
+        .where(Survey.public_token == token),
+        "title": sa.select(Survey.title).where(Survey.public_token == token),
+        "answered": sa.select(sa.func.count(SurveyResponse.id)).where(
+            SurveyResponse.survey_id == sa.bindparam("survey_id"),
+            SurveyResponse.device_hash == sa.bindparam("device_hash"),
+        ),
+    }
+
+
 def survey_for_link(session: Session, public_token: str) -> Survey | None:
     if not public_token or len(public_token) > 64:
         return None
-    return session.scalar(sa.select(Survey).where(Survey.public_token == public_token))
+    return session.scalar(_statements()["survey"], {"token": public_token})
+
+
+def title_for_link(session: Session, public_token: str) -> str | None:
+    """Only the title of the survey behind a public link (the thanks page)."""
+    if not public_token or len(public_token) > 64:
+        return None
+    return session.scalar(_statements()["title"], {"token": public_token})
 
 
 def token_for(session: Session, survey: Survey, code: str) -> SurveyToken | None:
@@ -51,9 +95,7 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
         if token.used_at is not None:
             raise SurveyError("token_used")
     elif device_hash and session.scalar(
-        sa.select(sa.func.count(SurveyResponse.id)).where(
-            SurveyResponse.survey_id == survey.id, SurveyResponse.device_hash == device_hash
-        )
+        _statements()["answered"], {"survey_id": survey.id, "device_hash": device_hash}
     ):
         raise SurveyError("duplicate")
     return token
@@ -83,11 +125,20 @@ def submit(
     ua_hash: str,
     device_hash: str,
     code: str = "",
+    gated: tuple[SurveyToken | None] | None = None,
+    questions: Sequence[Question] | None = None,
 ) -> tuple[SurveyResponse | None, dict[str, str]]:
     """Check and store one response. Returns ``(response, {})`` or ``(None, field errors)``;
-    raises :class:`SurveyError` when the survey does not take this response at all."""
-    token = gate(session, survey, device_hash=device_hash, code=code)
-    answers, errors = check_answers(questions_of(survey), form)
+    raises :class:`SurveyError` when the survey does not take this response at all.
+
+    ``gated``: the caller has just passed :func:`gate` in this transaction; its result (the
+    token), so that it is not run twice. The unique index on the browser id and the conditional
+    update of the token are what stop a simultaneous second submission, not the gate.
+    ``questions``: ``questions_of(survey)`` when the caller has it already."""
+    token = (
+        gated[0] if gated is not None else gate(session, survey, device_hash=device_hash, code=code)
+    )
+    answers, errors = check_answers(questions_of(survey) if questions is None else questions, form)
     if errors:
         return None, errors
     if survey.group_column:

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -62,12 +63,14 @@ def _survey(public_token: str) -> Survey:
     return survey
 
 
-def _device_hash(survey: Survey) -> str:
-    """A random id kept in this browser's (signed) session, hashed per survey."""
+def _device_hash(survey: Survey) -> tuple[str, bool]:
+    """A random id kept in this browser's (signed) session, hashed per survey; and whether it
+    was made just now (then no response can carry it yet)."""
     device = session.get("device")
-    if not device:
+    new = not device
+    if new:
         device = session["device"] = secrets.token_urlsafe(16)
-    return collect.salted(current_app.config["SECRET_KEY"], survey.id, device)
+    return collect.salted(current_app.config["SECRET_KEY"], survey.id, device), new
 
 
 def _started_key(survey: Survey) -> str:
@@ -86,18 +89,24 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
     """Show the questionnaire, or store the answers and thank the respondent."""
     survey = _survey(public_token)
     code = (request.values.get("t") or "").strip()
-    device_hash = _device_hash(survey)
+    device_hash, new_device = _device_hash(survey)
+    started_key = _started_key(survey)  # before the commit: survey.id would reload the row
     try:
-        collect.gate(db.session, survey, device_hash=device_hash, code=code)
+        # a browser id minted in this request has no response yet: no query for it
+        token = collect.gate(
+            db.session, survey, device_hash="" if new_device else device_hash, code=code
+        )
     except SurveyError as exc:
         return _message(survey, exc.code, 403 if request.method == "POST" else 200)
     errors: dict[str, str] = {}
     values: dict[str, list[str]] = {}
+    questions = questions_of(survey)
     if request.method == "POST":
-        if not EmptyForm().validate_on_submit():
+        # CSRFProtect has checked the token before the view (g.csrf_valid): not twice
+        if not g.get("csrf_valid") and not EmptyForm().validate_on_submit():
             abort(400)
         values = {k: request.form.getlist(k) for k in request.form if k.startswith("q")}
-        started = session.get(_started_key(survey))
+        started = session.get(started_key)
         try:
             started_at = dt.datetime.fromisoformat(started) if started else None
         except ValueError:
@@ -113,26 +122,27 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
                 ua_hash=collect.salted(salt, survey.id, request.user_agent.string[:500]),
                 device_hash=device_hash,
                 code=code,
+                gated=(token,),  # just checked above: not twice per answer
+                questions=questions,
             )
         except SurveyError as exc:
             db.session.rollback()
             return _message(survey, exc.code, 409)
         if response is not None:
             db.session.commit()
-            session.pop(_started_key(survey), None)
+            session.pop(started_key, None)
             return redirect(url_for("public_survey.thanks", public_token=public_token), 303)
-    elif _started_key(survey) not in session:
-        session[_started_key(survey)] = utcnow().isoformat()
+    elif started_key not in session:
+        session[started_key] = utcnow().isoformat()
     return render_template(
         "surveys/public/form.html",
         survey=survey,
-        questions=questions_of(survey),
-        sections=sections(questions_of(survey)),
+        questions=questions,
+        sections=sections(questions),
         errors={k: FIELD_ERRORS[v] for k, v in errors.items()},
         values=values,
         code=code,
         preview=False,
-        form=EmptyForm(),
         full_groups=_full_groups(survey),
     ), (422 if errors else 200)
 
@@ -152,5 +162,7 @@ def _full_groups(survey: Survey) -> list[str]:
 
 @bp.get("/<public_token>/thanks")
 def thanks(public_token: str):  # type: ignore[no-untyped-def]
-    survey = _survey(public_token)
-    return render_template("surveys/public/thanks.html", survey=survey)
+    title = collect.title_for_link(db.session, public_token)
+    if title is None:
+        abort(404)
+    return render_template("surveys/public/thanks.html", survey={"title": title})
