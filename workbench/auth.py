@@ -23,8 +23,13 @@ from workbench.accounts.models import Role, User
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
 from workbench.engagements.models import Engagement, EngagementMember, MemberRole
+from workbench.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Largest primary key (INTEGER on PostgreSQL): a larger posted id cannot exist, and the
+#: database driver would fail on it (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
 
 
 def require_role(*roles: Role) -> Callable[[F], F]:
@@ -94,8 +99,11 @@ def get_engagement_or_404(engagement_id: int, *, need: str = "view") -> Engageme
     """Load an engagement and check ``need`` (view/internal/edit/internal_edit/manage).
 
     Not visible → 404. Visible but not allowed (e.g. a client asking to edit, or editing an
-    archived engagement) → 403.
+    archived engagement) → 403. Not logged in → the login page (some areas have no
+    ``login_required`` of their own).
     """
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or not can_view_engagement(current_user, engagement):
         abort(404)
@@ -129,7 +137,9 @@ M = TypeVar("M")
 def owned_or_404(model: type[M], item_id: int | None, engagement: Engagement) -> M:
     """A row of ``model`` (anything with an ``engagement_id``) that belongs to ``engagement``;
     404 otherwise, so ids of other engagements reveal nothing."""
-    item = db.session.get(model, item_id or 0)
+    if item_id is None or not 0 < item_id <= MAX_ID:  # a huge id overflows the driver
+        abort(404)
+    item = db.session.get(model, item_id)
     if item is None or item.engagement_id != engagement.id:  # type: ignore[attr-defined]
         abort(404)
     return item

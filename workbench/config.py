@@ -15,7 +15,11 @@ DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 
 #: Keys that must never sign sessions in production (copied from docs, tutorials, tests).
 KNOWN_DEFAULT_KEYS = frozenset({"", "dev", "changeme", "change-me", "secret", "test", "default"})
+#: Marks the sample keys of this repository (tests, benchmarks) carry: long, but public.
+PUBLISHED_KEY_MARKERS = ("not-for-production",)
 MIN_PRODUCTION_KEY_LENGTH = 32
+#: A random key of 32+ characters has many different ones; "aaaa…" or "1212…" has not.
+MIN_DISTINCT_KEY_CHARACTERS = 10
 
 
 class ConfigError(RuntimeError):
@@ -108,7 +112,12 @@ def check_production_config(config: dict[str, object]) -> None:
     if config.get("WORKBENCH_ENV") != "production":
         return
     key = str(config.get("SECRET_KEY") or "")
-    if key.strip().lower() in KNOWN_DEFAULT_KEYS or len(key) < MIN_PRODUCTION_KEY_LENGTH:
+    if (
+        key.strip().lower() in KNOWN_DEFAULT_KEYS
+        or len(key) < MIN_PRODUCTION_KEY_LENGTH
+        or any(marker in key.lower() for marker in PUBLISHED_KEY_MARKERS)
+        or len(set(key)) < MIN_DISTINCT_KEY_CHARACTERS
+    ):
         raise ConfigError(
             "WORKBENCH_ENV=production needs SECRET_KEY set to a random value of at least "
             f"{MIN_PRODUCTION_KEY_LENGTH} characters (e.g. python -c "

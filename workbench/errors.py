@@ -44,6 +44,8 @@ def init_app(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         custom = error.description if error.description != type(error).description else None
+        if error.code == 429:  # Flask-Limiter describes the limit ("5 per 1 minute"): not for users
+            custom = None
         return _render(error.code, custom)
 
     @app.errorhandler(Exception)

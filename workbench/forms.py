@@ -7,8 +7,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, Field
-from wtforms.validators import ValidationError
+from wtforms import DecimalField, Field, IntegerField
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 from workbench.core.numbers import clean_text, to_decimal
@@ -22,7 +22,20 @@ class BaseForm(FlaskForm):
             filters = list(unbound_field.kwargs.get("filters", []))
             if unbound_field.field_class.__name__ in {"StringField", "TextAreaField"}:
                 filters.append(_strip)
+            if issubclass(unbound_field.field_class, IntegerField):
+                # before NumberRange, which overflows (a 500) on an int too large for a float
+                validators = unbound_field.kwargs.get("validators") or []
+                options = {**options, "validators": [_bounded_integer, *validators]}
             return unbound_field.bind(form=form, filters=filters, **options)
+
+
+#: No integer typed into a form is larger (years, counts, days); PostgreSQL INTEGER holds it.
+MAX_INTEGER = 2**31 - 1
+
+
+def _bounded_integer(form: Any, field: Field) -> None:
+    if isinstance(field.data, int) and abs(field.data) > MAX_INTEGER:
+        raise StopValidation(_l("Not a valid number."))
 
 
 def _strip(value: Any) -> Any:

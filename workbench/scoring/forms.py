@@ -82,6 +82,9 @@ class NodeForm(BaseForm):
     method = TextAreaField(
         _l("Scoring method (YAML)"),
         validators=[Length(max=5000)],
+        # the node's method object is not text: a POST without this field must not reach
+        # the validators with it (the view fills the YAML on GET)
+        filters=[lambda value: value if value is None or isinstance(value, str) else ""],
         description=_l("e.g. {type: target, nature: ge, target: 95}"),
     )
 

@@ -168,7 +168,7 @@ def template_from_workbook(data: bytes, name: str) -> Template:
         if get("评分方法"):
             try:
                 node["method"] = yaml.safe_load(get("评分方法"))
-            except yaml.YAMLError as exc:
+            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
                 # keep going without the method, so that the other problems are found too
                 node["method"] = {"type": "manual"}
                 errors.append(TemplateError(name, f"row {line}", f"评分方法 is not YAML: {exc}"))
@@ -222,7 +222,7 @@ def read_template(data: bytes, name: str) -> Template:
         return template_from_workbook(data, name)
     try:
         parsed = yaml.safe_load(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # nesting too deep
         raise InvalidTemplate([TemplateError(name, "", f"cannot read YAML: {exc}")]) from exc
     return parse_template(parsed, file=name)
 

@@ -447,7 +447,7 @@ def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
                 upload = request.files.get("file")
                 try:
                     data = yaml.safe_load((upload.read() if upload else b"").decode("utf-8"))
-                except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
                     raise services.SurveyError("bad_questionnaire", str(exc)[:200]) from exc
                 builder.replace_from_data(db.session, current_user, survey, data)
             elif action == "add":
@@ -906,7 +906,7 @@ def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
                     if form.attention_column.data and form.attention_expected.data
                     else {}
                 ),
-                "key_columns": form.key_columns.data,
+                "key_columns": form.key_columns.data or [],
                 "duplicates": form.duplicates.data,
             }
             try:
@@ -952,7 +952,7 @@ def override(engagement_id: int, survey_id: int, response_id: int):  # type: ign
     decision = request.form.get("decision") or None
     try:
         services.set_override(
-            db.session, current_user, response, decision, request.form.get("note", "")
+            db.session, current_user, response, decision, clean_text(request.form.get("note", ""))
         )
         db.session.commit()
     except services.SurveyError as exc:

@@ -96,9 +96,9 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
                 upload = request.files.get("file")
                 item = None
                 if request.form.get("request_id", type=int):
-                    item = db.session.get(RequestItem, request.form.get("request_id", type=int))
-                    if item is None or item.engagement_id != engagement.id:
-                        abort(404)
+                    item = owned_or_404(
+                        RequestItem, request.form.get("request_id", type=int), engagement
+                    )
                 services.upload_evidence(
                     db.session,
                     current_user,
