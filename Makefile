@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := workbench
 
-.PHONY: run test venv install system-deps migrate demo serve lint translations clean
+.PHONY: run test venv install system-deps migrate demo serve lint translations clean bench
 
 ## run: install into .venv, migrate the SQLite database, load demo data, serve on 127.0.0.1:5000
 run: install migrate demo serve
@@ -51,6 +51,16 @@ translations: install
 	$(BIN)/pybabel update -i workbench/translations/messages.pot -d workbench/translations \
 		--no-fuzzy-matching
 	$(BIN)/pybabel compile -d workbench/translations --statistics
+
+## bench: every benchmark and the load/durability checks on SQLite (≈15 min; figures in docs/performance.md)
+bench: install
+	$(BIN)/python bench/scoring_engine.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/report_build.py
+	$(BIN)/python bench/survey_import.py --format both
+	$(BIN)/python bench/survey_load.py
+	$(BIN)/python bench/crash_durability.py
+	$(BIN)/python bench/backup_under_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts/*.png

@@ -5,9 +5,16 @@
   if (!form || !status) return;
   let timer = null;
   let inflight = null;
+  let pending = false;
+  // One autosave at a time: each carries the version the previous one returned, so a slow
+  // network cannot make two of them race and refuse each other as stale.
   function save() {
+    if (inflight) {
+      pending = true;
+      return;
+    }
     const data = new FormData(form);
-    inflight = fetch(form.dataset.draftUrl, { method: "POST", body: data, credentials: "same-origin" })
+    const request = fetch(form.dataset.draftUrl, { method: "POST", body: data, credentials: "same-origin" })
       .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
       .then(({ ok, body }) => {
         status.textContent = ok
@@ -25,15 +32,28 @@
         }
       })
       .catch(() => { status.textContent = status.dataset.failed || "!"; })
-      .finally(() => { inflight = null; });
+      .finally(() => {
+        if (inflight === request) inflight = null;
+        if (pending) {
+          pending = false;
+          save();
+        }
+      });
+    inflight = request;
   }
   // Saving or submitting: no autosave after it, and none still running with the old version.
   form.addEventListener("submit", (event) => {
     clearTimeout(timer);
+    pending = false;
     if (inflight) {
       event.preventDefault();
       const submitter = event.submitter;
-      inflight.then(() => form.requestSubmit(submitter));
+      const resubmit = () => {
+        if (inflight) return inflight.then(resubmit);
+        if (form.requestSubmit) form.requestSubmit(submitter);
+        else form.submit();
+      };
+      inflight.then(resubmit);
     }
   });
   form.addEventListener("input", () => {
