@@ -52,7 +52,7 @@ translations: install
 		--no-fuzzy-matching
 	$(BIN)/pybabel compile -d workbench/translations --statistics
 
-## bench: every benchmark and the load/durability checks on SQLite (≈15 min; figures in docs/performance.md)
+## bench: every benchmark and the load/durability checks on SQLite (≈3 min; figures in docs/performance.md)
 bench: install
 	$(BIN)/python bench/scoring_engine.py
 	$(BIN)/python bench/pages.py
