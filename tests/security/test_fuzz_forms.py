@@ -277,6 +277,17 @@ def test_integer_too_large_for_a_float_is_a_validation_error(fuzz: Fuzz) -> None
     assert response.status_code == 200 and not changed_tables(before, row_counts())
 
 
+def test_panel_score_step_beyond_its_column_is_a_validation_error(fuzz: Fuzz) -> None:
+    """A step over NUMERIC(6, 3) overflowed on PostgreSQL (500); now the form refuses it."""
+    client = fuzz.client("lead")
+    url = f"/engagements/{fuzz.world.engagement_id}/panel/settings"
+    before = row_counts()
+    for step in ("123456789", "0", "-1"):
+        response = client.post(url, data={"aggregation": "mean", "trim_min_n": "5", "step": step})
+        assert response.status_code < 500
+        assert not changed_tables(before, row_counts())
+
+
 def test_deeply_nested_method_yaml_is_refused(fuzz: Fuzz) -> None:
     """yaml.safe_load raised RecursionError on deep nesting (500); now a form error."""
     client = fuzz.client("lead")

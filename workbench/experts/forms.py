@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -68,7 +70,11 @@ class PanelSettingsForm(BaseForm):
         default=5,
         validators=[DataRequired(), NumberRange(min=3, max=50)],
     )
-    step = MoneyField(_l("Score step"), validators=[DataRequired()])
+    # the column is NUMERIC(6, 3): a step beyond it would overflow on PostgreSQL
+    step = MoneyField(
+        _l("Score step"),
+        validators=[DataRequired(), NumberRange(min=Decimal("0.001"), max=Decimal("100"))],
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
