@@ -10,6 +10,7 @@ assuming an empty database.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -332,6 +333,7 @@ def build_world(app: Flask) -> World:
         )
         session.flush()
         reports._open_rectification(session, engagement, issued)
+        review_ids = _review_versions(session, engagement, lead)
         session.commit()
         survey = session.scalar(
             sa.select(Survey).where(Survey.public_token.is_not(None)).order_by(Survey.id)
@@ -373,11 +375,86 @@ def build_world(app: Flask) -> World:
                 "sheet_token": sheet_token,
                 "sheet_member_id": sheet_member.id,
                 "draft_survey_id": draft.id,
+                **review_ids,
             },
         )
         session.remove()
         db.engine.dispose()
     return world
+
+
+def _review_versions(session: Any, engagement: Any, lead: Any) -> dict[str, int]:
+    """Report versions at every step of the review, so that each review form is on the page:
+    v2 a draft with a clean QA (send for review), v3 in review (the lead signs the first
+    level), v4 signed by every level (send for comments), v5 out for comments with an
+    unanswered comment (record, respond; the client comments) and v6 out for comments with
+    nothing to answer and the content hash of the current data (issue). Rows only, no files:
+    building a real report takes seconds (the fuzz test makes builds fast, see
+    :func:`placeholder_docx`)."""
+    from workbench.accounts.models import User
+    from workbench.reports import services as reports
+    from workbench.reports.context import build_context
+    from workbench.reports.models import ReportComment, ReportReview, ReportVersion
+
+    digest = reports.content_hash(build_context(session, engagement))
+    reviewer = session.scalar(sa.select(User).where(User.username == "wang.fang"))
+    ids: dict[str, int] = {}
+    for number, status in enumerate(
+        ("draft", "review", "review", "consultation", "consultation"), start=2
+    ):
+        version = ReportVersion(
+            engagement_id=engagement.id,
+            number=number,
+            template="project",
+            status=status,
+            stored_as="missing.docx",
+            sha256="0" * 64,
+            size=0,
+            qa=[],
+            content_hash=digest,
+        )
+        session.add(version)
+        session.flush()
+        ids[f"report_v{number}"] = version.id
+        if number >= 4:  # every level has signed
+            for level, (name, user) in enumerate(
+                zip(reports.DEFAULT_LEVELS, (lead, reviewer), strict=True)
+            ):
+                session.add(
+                    ReportReview(
+                        version_id=version.id,
+                        level=level,
+                        level_name=name,
+                        user_id=user.id,
+                        reviewer=user.display_name,
+                        decision="approve",
+                    )
+                )
+        if number == 5:
+            comment = ReportComment(
+                version_id=version.id, party="client", author="绩效科", text="请补充依据"
+            )
+            session.add(comment)
+            session.flush()
+            ids["report_comment"] = comment.id
+    session.flush()
+    return ids
+
+
+def placeholder_docx(*_args: Any, **_kwargs: Any) -> bytes:
+    """A small valid .docx standing in for a rendered report (rendering takes seconds)."""
+    if not _PLACEHOLDER:
+        from docx import Document
+
+        document = Document()
+        document.add_paragraph("placeholder report (fuzz tests)")
+        buffer = io.BytesIO()
+        document.save(buffer)
+        _PLACEHOLDER.append(buffer.getvalue())
+    return _PLACEHOLDER[0]
+
+
+_PLACEHOLDER: list[bytes] = []
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ from tests.security._fuzz_world import (
     field_action,
     fuzz_fixture,  # noqa: F401  (fixture)
     hostile,
+    placeholder_docx,
     post_forms,
     row_counts,
     world_template,  # noqa: F401  (fixture)
@@ -65,6 +66,7 @@ NUL_AND_CONTROLS = "a\x00b\x01\x1b\x85\u2028c"
 
 E = "/engagements/{e}"
 S = E + "/surveys/{w.survey_id}"
+R = E + "/report/"
 TARGETS = [
     Target("login", None, "/login", r"^/login$", frozenset({"audit_entries"})),
     Target("engagement_new", "lead", "/engagements/new", r"/engagements/new$"),
@@ -85,6 +87,16 @@ TARGETS = [
     Target("score_deduction", "lead", E + "/scores/B13", r"/scores/B13$"),
     Target("findings", "lead", E + "/report/findings", r"/findings$", skip_buttons=("delete",)),
     Target("rectification", "lead", E + "/report/rectification", r"/rectification$"),
+    # the review of the report: every step has a version on the page (see _review_versions)
+    Target("report_build", "lead", R, r"/report/build$"),
+    Target("report_submit", "lead", R, r"/submit$"),
+    Target("report_sign", "lead", R, r"/sign$"),
+    Target("report_consult", "lead", R, r"/consult$"),
+    Target("report_comment", "lead", R, r"/comments$"),
+    Target("report_respond", "lead", R, r"/respond$"),
+    Target("report_issue", "lead", R, r"/issue$"),
+    Target("report_client_comment", "client", E, r"/client-comment$"),
+    Target("report_template_upload", "lead", E + "/report/templates", r"/templates$"),
     Target("rectification_client", "client", E + "/report/rectification", r"/rectification$"),
     Target("portfolio_rules", "client", "/portfolio/rules", r"/rules$"),
     Target("expert_new", "lead", "/experts/new", r"/experts/new$"),
@@ -191,9 +203,11 @@ def _values(forms: list[FormSpec]) -> dict[tuple[str, str], str]:
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_hostile_form_values_never_break_a_form(
-    fuzz: Fuzz, target: Target, caplog: pytest.LogCaptureFixture
+    fuzz: Fuzz, target: Target, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.ERROR)
+    # report builds (build, issue) store a placeholder: rendering the template takes seconds
+    monkeypatch.setattr("workbench.reports.services.render", placeholder_docx)
     client = fuzz.client(target.actor)
     url = target.page.format(e=fuzz.world.engagement_id, w=fuzz.world)
     # the forms are read once: hypothesis needs the same choices in every example
@@ -322,3 +336,61 @@ def test_nul_in_expert_comments_and_override_notes_is_removed(fuzz: Fuzz) -> Non
     )
     assert response.status_code == 302
     assert db.session.get(SurveyResponse, w.response_id).override_note == "重复作答"
+
+
+def test_nul_in_report_review_texts_is_removed(fuzz: Fuzz, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review comments, consultation comments and responses went raw into the audit summary:
+    NUL there is a 500 on PostgreSQL. They are cleaned first now, and the texts stored clean."""
+    from workbench.audit.models import AuditEntry
+    from workbench.reports.models import ReportComment, ReportReview
+
+    monkeypatch.setattr("workbench.reports.services.render", placeholder_docx)
+    w = fuzz.world
+    base = f"/engagements/{w.engagement_id}/report"
+    lead, client = fuzz.client("lead"), fuzz.client("client")
+    posts = [
+        (lead, f"{base}/versions/{w.extra['report_v3']}/sign", {"decision": "reject"}, "comment"),
+        (lead, f"{base}/versions/{w.extra['report_v5']}/comments", {"party": "unit"}, "text"),
+        (client, f"{base}/versions/{w.extra['report_v5']}/client-comment", {}, "text"),
+        (lead, f"{base}/comments/{w.extra['report_comment']}/respond", {}, "response"),
+    ]
+    for client_, url, data, name in posts:
+        before = row_counts()
+        response = client_.post(url, data={**data, name: "意见\x00a\x1bb", "author": "x\x00y"})
+        assert response.status_code == 302, (url, response.status_code)
+        assert not danger_flashes(client_, clear=True), url
+        assert changed_tables(before, row_counts()), f"{url} saved nothing"
+    texts = [
+        *db.session.scalars(sa.select(ReportReview.comment)),
+        *db.session.scalars(sa.select(ReportComment.text)),
+        *db.session.scalars(sa.select(ReportComment.response)),
+        *db.session.scalars(sa.select(ReportComment.author)),
+        *db.session.scalars(sa.select(AuditEntry.summary).where(AuditEntry.summary.is_not(None))),
+    ]
+    assert texts.count("意见ab") >= 5 and "xy" in texts
+    assert not any("\x00" in t or "\x1b" in t for t in texts)
+
+
+def test_report_number_is_checked_as_stored(fuzz: Fuzz, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report number longer than its column was checked for uniqueness in full but stored
+    cut to 100 characters: a clash with an issued number broke the unique index (500)."""
+    from workbench.reports.models import ReportVersion
+
+    monkeypatch.setattr("workbench.reports.services.render", placeholder_docx)
+    w = fuzz.world
+    db.session.execute(
+        sa.update(ReportVersion).where(ReportVersion.status == "issued").values(report_no="N" * 100)
+    )
+    db.session.commit()
+    client = fuzz.client("lead")
+    url = f"/engagements/{w.engagement_id}/report/versions/{w.extra['report_v6']}/issue"
+    before = row_counts()
+    response = client.post(url, data={"report_no": "N" * 100 + "-2"})
+    assert response.status_code == 302 and danger_flashes(client, clear=True)
+    assert not changed_tables(before, row_counts())
+    response = client.post(url, data={"report_no": " 评字\x00第2号 " + "x" * 200})
+    assert response.status_code == 302 and not danger_flashes(client)  # the success path
+    issued = db.session.scalars(
+        sa.select(ReportVersion.report_no).where(ReportVersion.status == "issued")
+    ).all()
+    assert sorted(issued) == sorted(["N" * 100, ("评字第2号 " + "x" * 200)[:100]])

@@ -408,6 +408,7 @@ def sign(
     comment: str,
 ) -> None:
     """Sign off (or reject) the level that is waiting. A rejection returns it to draft."""
+    comment = clean_text(comment)  # NUL reaches the audit summary too (PostgreSQL refuses it)
     if version.status != "review":
         raise ReportError("not_in_review")
     level = next_level(version, levels)
@@ -469,6 +470,7 @@ def add_comment(
 ) -> ReportComment:
     if version.status != "consultation":
         raise ReportError("not_consultation")
+    text = clean_text(text)  # NUL reaches the audit summary too (PostgreSQL refuses it)
     if party not in ("client", "unit") or not text.strip():
         raise ReportError("comment_text_required")
     comment = ReportComment(
@@ -493,6 +495,7 @@ def add_comment(
 
 
 def respond(session: Session, actor: User, comment: ReportComment, response: str) -> None:
+    response = clean_text(response)  # NUL reaches the audit entry too (PostgreSQL refuses it)
     if not response.strip():
         raise ReportError("response_required")
     comment.response = clean_text(response).strip()
@@ -533,7 +536,8 @@ def issue(
         raise ReportError("not_consultation")
     if any(not c.response for c in version.comments):
         raise ReportError("unanswered")
-    report_no = clean_text(report_no).strip()
+    # cut to the column first, so that the uniqueness check sees the number that is stored
+    report_no = clean_text(report_no).strip()[:100].strip()
     if not report_no:
         raise ReportError("report_no_required")
     if session.scalar(sa.select(ReportVersion.id).where(ReportVersion.report_no == report_no)):
