@@ -52,3 +52,34 @@ def test_the_memo_keeps_the_most_recently_used_charts(monkeypatch):
     assert len(drawn) == 3
     render.chart_png(chart([30.0, 40.0]))  # dropped when [50, 60] came in
     assert len(drawn) == 4
+
+
+def test_the_png_has_the_pixels_savefig_writes():
+    # charts are encoded from the drawn canvas (RGB, zlib level 3), not by savefig: the
+    # image a reader sees must be the same, pixel for pixel
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 1.5), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.barh(["a", "b"], [30.0, 70.0], color="#2f5597")
+    ax.set_title("t")
+    fig.tight_layout()
+    canvas.draw()
+    ours = Image.open(io.BytesIO(render._png(canvas)))
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    theirs = Image.open(io.BytesIO(out.getvalue()))
+    assert ours.size == theirs.size == (300, 150)
+    assert ours.mode == "RGB" and theirs.mode == "RGBA"
+    assert np.array_equal(np.asarray(ours), np.asarray(theirs.convert("RGB")))
+    assert np.asarray(theirs)[..., 3].min() == 255  # opaque: RGB drops nothing
+
+
+def test_a_drawn_chart_is_a_png_of_the_figure_size():
+    png = render.chart_png(chart([83.87, 86.6]))
+    image = Image.open(io.BytesIO(png))
+    # 6.3 in wide at 200 dpi; 0.5 + 0.45 per label in high
+    assert image.format == "PNG" and image.size == (1260, 280)

@@ -108,7 +108,7 @@ def _draw_chart(chart: Chart) -> bytes:
     height = 0.5 + 0.45 * max(1, len(chart.labels))
     with rc_context({"font.family": ["Noto Sans SC", "sans-serif"], "font.size": 10}):
         fig = Figure(figsize=(6.3, height), dpi=200)
-        FigureCanvasAgg(fig)
+        canvas = FigureCanvasAgg(fig)
         ax = fig.subplots()
         labels = [clean_text(x) for x in chart.labels][::-1]
         left = [0.0] * len(labels)
@@ -134,8 +134,19 @@ def _draw_chart(chart: Chart) -> bytes:
         else:
             ax.set_title(chart.title, fontsize=11)
         fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png")
+        canvas.draw()
+    return _png(canvas)
+
+
+def _png(canvas) -> bytes:  # type: ignore[no-untyped-def]
+    """The drawn canvas as a PNG, the pixels ``savefig`` writes: the figure is opaque (white
+    face), so RGB loses nothing of RGBA, and zlib level 3 compresses these flat images as
+    well as the default in about half the time."""
+    from PIL import Image
+
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="png", compress_level=3)
     return out.getvalue()
 
 
