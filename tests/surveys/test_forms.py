@@ -181,6 +181,33 @@ def test_one_time_codes_open_the_questionnaire_once(setup, client, auth, session
     assert re.search(r"Handed out.*?<td class=\"num\">3</td>", cleaning, re.S)
 
 
+def test_one_phone_answering_several_codes_times_each_household_from_its_own_form(
+    setup, client, auth, session, app
+):
+    """An enumerator's phone: the start time kept in its session is cleared after each coded
+    response, so the next household's duration runs from its own form."""
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)
+    publish(client, eid, sid, require_token="y")
+    client.post(f"/engagements/{eid}/surveys/{sid}/tokens", data={"labels": "张家\n李家"})
+    codes = session.scalars(sa.select(SurveyToken.code).order_by(SurveyToken.id)).all()
+    survey = session.get(Survey, sid)
+    phone = app.test_client()
+    for code in codes:
+        url = f"/s/{survey.public_token}?t={code}"
+        assert phone.get(url).status_code == 200
+        with phone.session_transaction() as s:  # as if the form had been open for an hour
+            s[f"sv{sid}"] = (
+                dt.datetime.fromisoformat(s[f"sv{sid}"]) - dt.timedelta(hours=1)
+            ).isoformat()
+        assert phone.post(url, data=answers_for(survey)).status_code == 303
+        with phone.session_transaction() as s:
+            assert f"sv{sid}" not in s
+    durations = session.scalars(sa.select(SurveyResponse.duration_s)).all()
+    assert len(durations) == 2 and all(3600 <= d < 3700 for d in durations)
+
+
 def test_group_quota_and_post_stratification(setup, client, auth, session, app):
     auth.login(setup["lead"])
     eid = setup["engagement"].id

@@ -92,10 +92,10 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
     device_hash, new_device = _device_hash(survey)
     started_key = _started_key(survey)  # before the commit: survey.id would reload the row
     try:
-        # a browser id minted in this request has no response yet: no query for it
-        token = collect.gate(
-            db.session, survey, device_hash="" if new_device else device_hash, code=code
-        )
+        # a browser id minted in this request has no response yet: no query for it; nor on a
+        # POST, where the unique index on the browser id refuses a second response (submit)
+        check = device_hash if not new_device and request.method != "POST" else ""
+        token = collect.gate(db.session, survey, device_hash=check, code=code)
     except SurveyError as exc:
         return _message(survey, exc.code, 403 if request.method == "POST" else 200)
     errors: dict[str, str] = {}
@@ -127,10 +127,12 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
             )
         except SurveyError as exc:
             db.session.rollback()
-            return _message(survey, exc.code, 409)
+            # a second response from this browser is refused as by the gate above
+            return _message(survey, exc.code, 403 if exc.code == "duplicate" else 409)
         if response is not None:
             db.session.commit()
-            session.pop(started_key, None)
+            if token is not None:  # this phone may open the next household's code
+                session.pop(started_key, None)
             return redirect(url_for("public_survey.thanks", public_token=public_token), 303)
     elif started_key not in session:
         session[started_key] = utcnow().isoformat()
