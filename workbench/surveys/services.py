@@ -712,7 +712,7 @@ class Yield:
         return self.returned / self.distributed if self.distributed else None
 
 
-def survey_yield(session: Session, survey: Survey, rows: Sequence[Screened]) -> Yield:
+def survey_yield(session: Session, survey: Survey, rows: Screening) -> Yield:
     """发放数 / 回收数 / 有效数 of a survey from its screening."""
     tokens = session.scalar(
         sa.select(sa.func.count(SurveyToken.id)).where(SurveyToken.survey_id == survey.id)
@@ -721,38 +721,23 @@ def survey_yield(session: Session, survey: Survey, rows: Sequence[Screened]) -> 
         # codes are the questionnaires handed out when answering needs one
         distributed=survey.distributed or (tokens if survey.require_token else None) or None,
         returned=len(rows),
-        valid=(
-            int((~rows.excluded).sum())
-            if isinstance(rows, Screening)
-            else sum(1 for r in rows if not r.excluded)
-        ),
+        valid=int((~rows.excluded).sum()),
     )
 
 
-def exclusion_log(rows: Sequence[Screened]) -> dict[str, int]:
-    """Responses flagged per rule, and the overrides in each direction."""
-    if isinstance(rows, Screening):  # counted once per screening, from the columns
-        state = rows._state
-        if state.log is None:
-            counts = rule_counts(list(state.reasons.values()))
-            flagged = np.zeros(state.size, dtype=bool)
-            flagged[list(state.reasons)] = True
-            counts["override_include"] = int(((state.overrides == "include") & flagged).sum())
-            counts["override_exclude"] = int((state.overrides == "exclude").sum())
-            counts["excluded"] = int(state.excluded.sum())
-            state.log = counts
-        return dict(state.log)
-    return _exclusion_log(rows)
-
-
-def _exclusion_log(rows: Sequence[Screened]) -> dict[str, int]:
-    counts = rule_counts([r.reasons for r in rows])
-    counts["override_include"] = sum(
-        1 for r in rows if r.response.override == "include" and r.reasons
-    )
-    counts["override_exclude"] = sum(1 for r in rows if r.response.override == "exclude")
-    counts["excluded"] = sum(1 for r in rows if r.excluded)
-    return counts
+def exclusion_log(rows: Screening) -> dict[str, int]:
+    """Responses flagged per rule, and the overrides in each direction (counted once per
+    screening, from its columns)."""
+    state = rows._state
+    if state.log is None:
+        counts = rule_counts(list(state.reasons.values()))
+        flagged = np.zeros(state.size, dtype=bool)
+        flagged[list(state.reasons)] = True
+        counts["override_include"] = int(((state.overrides == "include") & flagged).sum())
+        counts["override_exclude"] = int((state.overrides == "exclude").sum())
+        counts["excluded"] = int(state.excluded.sum())
+        state.log = counts
+    return dict(state.log)
 
 
 def scale_groups(survey: Survey) -> list[tuple[str, list[str]]]:
