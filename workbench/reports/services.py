@@ -426,7 +426,7 @@ def sign(
             user_id=actor.id,
             reviewer=actor.display_name,
             decision="approve" if approve else "reject",
-            comment=clean_text(comment).strip(),
+            comment=comment.strip(),
         )
     )
     if not approve:
@@ -477,7 +477,7 @@ def add_comment(
         version_id=version.id,
         party=party,
         author=clean_text(author).strip()[:120],
-        text=clean_text(text).strip(),
+        text=text.strip(),
     )
     session.add(comment)
     session.flush()
@@ -498,7 +498,7 @@ def respond(session: Session, actor: User, comment: ReportComment, response: str
     response = clean_text(response)  # NUL reaches the audit entry too (PostgreSQL refuses it)
     if not response.strip():
         raise ReportError("response_required")
-    comment.response = clean_text(response).strip()
+    comment.response = response.strip()
     comment.responded_by_id = actor.id
     session.flush()
     record(
