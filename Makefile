@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := workbench
 
-.PHONY: run test venv install system-deps migrate demo serve lint translations clean bench
+.PHONY: run test fuzz venv install system-deps migrate demo serve lint translations clean bench
 
 ## run: install into .venv, migrate the SQLite database, load demo data, serve on 127.0.0.1:5000
 run: install migrate demo serve
@@ -18,6 +18,11 @@ test: install system-deps
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+## fuzz: the property tests and fuzzers with random draws and more examples (not a gate: `make test`
+## and CI draw the same examples every run; a failure found here becomes an @example)
+fuzz: install
+	HYPOTHESIS_PROFILE=explore FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q tests/core tests/security
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

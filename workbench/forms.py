@@ -33,6 +33,16 @@ class BaseForm(FlaskForm):
 MAX_INTEGER = 2**31 - 1
 
 
+def query_int(name: str, low: int = 1, high: int = MAX_INTEGER) -> int | None:
+    """An integer from the query string (``?year=2025``, ``?page=3``), or ``None`` when it is
+    missing, not a number, or outside ``low``–``high``: a filter typed as ``year=9e99`` or
+    ``page=99999999999999999999`` must read as no filter, not overflow the database driver."""
+    from flask import request
+
+    value = request.args.get(name, type=int)
+    return value if value is not None and low <= value <= high else None
+
+
 def _bounded_integer(form: Any, field: Field) -> None:
     if isinstance(field.data, int) and abs(field.data) > MAX_INTEGER:
         raise StopValidation(_l("Not a valid number."))

@@ -9,7 +9,7 @@ from collections import defaultdict, deque
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workbench.core.cleaning import (
@@ -120,8 +120,18 @@ _rules = st.builds(
 
 @settings(max_examples=400, deadline=None)
 @given(rows=_rows, rules=_rules)
+@example(rows=[Row(0.95, None, "", {})], rules=Rules(min_seconds=5))  # CI failure, issue #13
 def test_vectorised_screen_equals_the_row_by_row_definition(rows, rules):
     assert screen(rows, rules) == reference_screen(rows, rules)
+
+
+@pytest.mark.parametrize("seconds", [0.95, 0.25, 2.675, 12.45, 1e-9])
+def test_durations_print_the_same_on_both_paths(seconds):
+    # numpy's round() scales first: round(np.float64(0.95), 1) == 1.0, Python's gives 0.9
+    rules = Rules(min_seconds=100, min_median_fraction=0.99)
+    rows = [Row(seconds, None, "", {}), Row(seconds * 3, None, "", {})]
+    assert screen(rows, rules) == reference_screen(rows, rules)
+    assert screen(rows, rules)[0][0] == ("too_fast", f"{round(seconds, 1):g} s < 100 s")
 
 
 def test_a_burst_from_one_source_in_a_large_survey_is_found():

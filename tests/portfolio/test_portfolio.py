@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 
 from workbench.accounts.models import OrganisationKind, Role
@@ -200,3 +201,29 @@ def test_problems_of_the_issued_report_are_followed_up(demo, client, session, tm
     )
     session.expire_all()
     assert session.get(RectificationItem, items[0].id).status == "progress"  # nothing changed
+
+
+@pytest.mark.parametrize("share", ["NaN", "nan", "inf", "-Infinity", "1e400", "-5", "250", "8O"])
+def test_a_share_that_is_not_a_percentage_is_refused_and_nothing_saved(
+    demo, client, session, share
+):
+    # a share of NaN was a 500 on PostgreSQL (issue #13): Decimal("nan") cannot be compared
+    login(client, "czj.liu")
+    from workbench.accounts.models import Organisation
+
+    org = session.scalar(sa.select(Organisation).where(Organisation.name == "临川县财政局"))
+    before = dict(org.result_rules or {})
+    response = client.post(
+        "/portfolio/rules",
+        data={"action-中": "核减", "share-中": share, "action-良": "保持", "share-良": "100"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "between 0 and 200" in response.get_data(as_text=True)
+    session.expire_all()
+    assert (session.get(Organisation, org.id).result_rules or {}) == before
+
+
+def test_stored_rules_with_a_non_finite_share_keep_the_default():
+    for bad in ("NaN", "sNaN", "Infinity", "-inf"):
+        assert rules_from({"中": {"action": "核减", "share": bad}})["中"] == DEFAULT_RULES["中"]

@@ -96,8 +96,16 @@ class Row:
 
 
 def _s(seconds: float) -> str:
-    """Seconds to one decimal, without trailing zeros (12.3863 → 12.4, 30.0 → 30)."""
-    return f"{round(seconds, 1):g}"
+    """Seconds to one decimal, without trailing zeros (12.3863 → 12.4, 30.0 → 30).
+
+    Always Python's correctly rounded ``round`` of the float's exact value: numpy's
+    ``round(np.float64(0.95), 1)`` scales by ten first and gives 1.0 where Python gives 0.9,
+    so the column-wise and row-wise paths printed different details for one answer.
+
+    >>> _s(0.95), _s(np.float64(0.95)), _s(30)
+    ('0.9', '0.9', '30')
+    """
+    return f"{round(float(seconds), 1):g}"
 
 
 def _median(values: list[float]) -> float | None:

@@ -51,7 +51,7 @@ def rules_from(data: Mapping[str, Mapping[str, object]] | None) -> dict[str, Rul
             share = Decimal(str(item.get("share", rules[grade].share)))
         except ArithmeticError:
             continue
-        if not Decimal(0) <= share <= Decimal(2):
+        if not share.is_finite() or not Decimal(0) <= share <= Decimal(2):
             continue
         action = str(item.get("action") or rules[grade].action)[:40]
         rules[grade] = Rule(action, share)

@@ -60,6 +60,7 @@ from workbench.engagements.forms import (
 )
 from workbench.engagements.imports import UnreadableTable, read_table
 from workbench.engagements.models import Engagement, EngagementMember, GoalIndicator, MemberRole
+from workbench.forms import query_int
 from workbench.labels import action_label, field_label, field_value, label
 from workbench.templating import local_datetime
 from workbench.xlsx import send_table
@@ -83,6 +84,7 @@ ERRORS = {
     "negative_amount": _l("Amounts must not be negative."),
 }
 PAGE_SIZE = 25
+MAX_PAGE = 1_000_000  # a page number past this reads as page 1 (OFFSET would overflow)
 
 
 def _error_text(exc: Exception) -> str:
@@ -150,8 +152,8 @@ def _warn_self_commissioned(engagement: Engagement) -> None:
 def engagement_list():  # type: ignore[no-untyped-def]
     """Engagements the user may see, with search and filters."""
     q = request.args.get("q", "").strip()[:100]
-    year = request.args.get("year", type=int)
-    client_id = request.args.get("client", type=int)
+    year = query_int("year", 1900, 2200)
+    client_id = query_int("client")
     state_value = request.args.get("state", "")
     state = (
         EngagementState(state_value) if state_value in {s.value for s in EngagementState} else None
@@ -190,7 +192,9 @@ def engagement_list():  # type: ignore[no-untyped-def]
             ],
             "engagements.xlsx",
         )
-    page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(
+        stmt, page=query_int("page", high=MAX_PAGE) or 1, per_page=PAGE_SIZE, error_out=False
+    )
     visible = visible_engagements_filter(current_user)
     years = db.session.scalars(
         sa.select(Engagement.fiscal_year)
@@ -798,7 +802,9 @@ def audit(engagement_id: int):  # type: ignore[no-untyped-def]
             ],
             f"engagement-{engagement.id}-audit.xlsx",
         )
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = db.paginate(
+        stmt, page=query_int("page", high=MAX_PAGE) or 1, per_page=50, error_out=False
+    )
     return render_template(
         "engagements/audit.html",
         engagement=engagement,

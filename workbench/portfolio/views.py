@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,10 +11,12 @@ from flask_login import current_user, login_required
 
 from workbench.accounts.models import Organisation, OrganisationKind, Role
 from workbench.auth import visible_engagements_filter
+from workbench.core.numbers import clean_text, to_decimal
 from workbench.core.results import DEFAULT_RULES
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
+from workbench.forms import query_int
 from workbench.portfolio import services
 from workbench.xlsx import send_table
 
@@ -21,7 +25,7 @@ GRADES = ("优", "良", "中", "差")
 
 
 def _filters() -> tuple[int | None, str | None]:
-    year = request.args.get("year", type=int)
+    year = query_int("year", 1900, 2200)
     grade = request.args.get("grade") or None
     return year, grade if grade in GRADES else None
 
@@ -112,13 +116,17 @@ def rules():  # type: ignore[no-untyped-def]
             abort(400)
         data = {}
         for grade in GRADES:
-            share = request.form.get(f"share-{grade}", "").strip().rstrip("%")
+            share = clean_text(request.form.get(f"share-{grade}", "")).strip().rstrip("%")
             try:
-                share_value = str(float(share) / 100) if share else ""
-            except ValueError:
+                percent = to_decimal(share)
+            except (ValueError, ArithmeticError):
+                percent = Decimal(-1)  # not a plain finite number (NaN, inf, 1e400, text)
+            if percent is not None and not Decimal(0) <= percent <= Decimal(200):
                 flash(_("Shares are percentages between 0 and 200."), "danger")
                 return redirect(url_for("portfolio.rules"))
-            data[grade] = {"action": request.form.get(f"action-{grade}", ""), "share": share_value}
+            share_value = "" if percent is None else str(percent / 100)
+            action = clean_text(request.form.get(f"action-{grade}", "")).strip()
+            data[grade] = {"action": action, "share": share_value}
         services.save_rules(db.session, current_user, org, data)
         db.session.commit()
         flash(_("Result application rules saved."), "success")

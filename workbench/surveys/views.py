@@ -43,6 +43,7 @@ from workbench.core.questionnaire import (
 from workbench.core.surveys import WjxFormatError
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
+from workbench.forms import query_int
 from workbench.labels import pairs
 from workbench.scoring import services as scoring
 from workbench.surveys import builder, jobs, services
@@ -717,7 +718,7 @@ def tokens_print(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     survey = _survey_or_404(engagement, survey_id)
     if not survey.public_token:
         abort(404)
-    batch = request.args.get("batch", type=int)
+    batch = query_int("batch")
     cards = [
         (t, qr.data_uris(_public_url(survey, t.code))["svg"])
         for t in builder.survey_tokens(db.session, survey, batch)
