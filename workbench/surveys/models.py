@@ -156,3 +156,6 @@ class ImportJob(db.Model):
     errors: Mapped[list[list[Any]]] = mapped_column(sa.JSON, default=list)  # [code, params]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: when the job was queued or claimed by a worker (the start of its lease); while it runs
+    #: the worker keeps the lease alive by touching ``instance/jobs/<id>.beat`` (see jobs.py)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
