@@ -23,6 +23,7 @@ then inserts in chunks with the driver's executemany inside one transaction, com
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -217,10 +218,8 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self.stop.wait(self.every):
-            try:
+            with contextlib.suppress(OSError):  # a full disk: the lease ends, the job is reaped
                 self.path.touch()
-            except OSError:  # a full disk: the lease ends, the job is reaped
-                pass
 
     def __enter__(self) -> _Heartbeat:
         self.path.touch()
