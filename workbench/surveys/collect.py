@@ -16,7 +16,7 @@ from workbench.core.questionnaire import Question, check_answers
 from workbench.db import utcnow
 from workbench.surveys.builder import collection_state, questions_of
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, _json_path
 
 
 def salted(salt: str, survey_id: int, value: str) -> str:
@@ -101,18 +101,51 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
     return token
 
 
+def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
+    """The answer to ``column`` of each response, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        path = _json_path(column)  # the stored keys are ASCII-escaped: match them so
+        if path is not None:
+            answers = sa.type_coerce(SurveyResponse.answers, sa.Text)
+            return sa.func.json_extract(answers, sa.literal(path))
+        each = sa.func.json_each(SurveyResponse.answers).table_valued("key", "value")
+        return sa.select(each.c.value).where(each.c.key == column).scalar_subquery()
+    return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
+
+
 def group_counts(session: Session, survey: Survey) -> dict[str, int]:
-    """Responses so far per answer of the group column (for quotas)."""
+    """Responses so far per answer of the group column (for quotas): one aggregate query,
+    a row per group; no answers are loaded (a public page asks for this on every visit)."""
     counts: dict[str, int] = {}
     if not survey.group_column:
         return counts
-    rows = session.scalars(
-        sa.select(SurveyResponse.answers).where(SurveyResponse.survey_id == survey.id)
+    value = _group_value(session, survey.group_column).label("grp")
+    rows = session.execute(
+        sa.select(value, sa.func.count())
+        .where(SurveyResponse.survey_id == survey.id)
+        .group_by(value)
     )
-    for answers in rows:
-        value = str(answers.get(survey.group_column, "")).strip()
-        counts[value] = counts.get(value, 0) + 1
+    for group, n in rows:
+        key = "" if group is None else str(group).strip()
+        counts[key] = counts.get(key, 0) + n
     return counts
+
+
+def _lock_quota(session: Session, survey_id: int) -> None:
+    """Serialise the submissions to one survey from here to the commit, so that a quota's
+    check and the insert it allows cannot interleave with another submission's (a quota of 5
+    filled to 6). PostgreSQL: the survey's row is locked (FOR NO KEY UPDATE: inserting
+    responses, which takes a key-share lock, is not blocked); SQLite: a write takes the
+    database's write lock, which the transaction keeps until it ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.select(Survey.id).where(Survey.id == survey_id).with_for_update(key_share=True)
+        )
+    else:
+        surveys = Survey.__table__
+        session.execute(
+            sa.update(surveys).where(surveys.c.id == survey_id).values(status=surveys.c.status)
+        )
 
 
 def submit(
@@ -144,8 +177,10 @@ def submit(
     if survey.group_column:
         group = answers.get(survey.group_column, "")
         quota = (survey.group_targets.get(group) or {}).get("quota")
-        if quota and group_counts(session, survey).get(group, 0) >= quota:
-            raise SurveyError("quota_full", group)
+        if quota:
+            _lock_quota(session, survey.id)
+            if group_counts(session, survey).get(group, 0) >= quota:
+                raise SurveyError("quota_full", group)
     now = utcnow()
     if started_at is not None and (started_at > now or now - started_at > dt.timedelta(days=2)):
         started_at = None  # a stale or odd clock: no duration rather than a wrong one
