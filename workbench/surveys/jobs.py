@@ -800,7 +800,10 @@ def _fail(job_id: int, errors: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def start(app: Flask, job: ImportJob) -> None:
-    """Run a queued job now (tests, ``SURVEY_IMPORT_INLINE``) or in a background thread."""
+    """Run a queued job now (tests, ``SURVEY_IMPORT_INLINE``) or in a background thread. A
+    job still waiting for its mapping, whose options carry it already, is claimed first."""
+    if job.status == "mapping":
+        claim(db.session, job, job.options.get("mapping") or {})
     db.session.commit()
     if app.config.get("SURVEY_IMPORT_INLINE"):
         run(job.id)
