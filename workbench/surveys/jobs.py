@@ -275,9 +275,9 @@ def reap(session: Session, job: ImportJob, now: dt.datetime | None = None) -> bo
     except sa.exc.OperationalError:
         session.rollback()
         return False
-    session.refresh(job)
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    session.refresh(job)
     current_app.logger.warning("survey import %s: its worker is gone, marked failed", job.id)
     _cleanup(job)
     write_progress(job.id, "failed", 0, 0)
@@ -793,7 +793,6 @@ def _fail(job_id: int, errors: list[tuple[str, dict[str, Any]]]) -> None:
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    session.refresh(job)
     write_progress(job_id, "failed", 0, 0)
     if failed.rowcount == 1 and status == "failed":  # type: ignore[attr-defined]
         _cleanup(job)
