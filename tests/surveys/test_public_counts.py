@@ -84,3 +84,64 @@ def test_group_counts_match_any_column_name_and_missing_answers(setup, session):
     survey.group_column = "other"
     assert collect.group_counts(session, survey) == {"甲镇": 1, "": 4}
     assert session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 5
+
+
+def stored_groups(session, survey: Survey) -> list[str | None]:
+    session.expire_all()
+    return session.scalars(
+        sa.select(SurveyResponse.group_value)
+        .where(SurveyResponse.survey_id == survey.id)
+        .order_by(SurveyResponse.id)
+    ).all()
+
+
+def test_group_answers_are_stored_by_submissions_imports_and_a_new_group_column(
+    setup, app, session
+):
+    from workbench.surveys import jobs
+
+    from .test_forms import answers_for, respond
+
+    survey, town = quota_survey(session, setup)
+    sid = survey.id
+    assert respond(app, "counted", answers_for(survey, town="乙镇"))[1].status_code == 303
+    table = f"编号,{town}\n1,甲镇\n2,丙镇\n".encode()
+    job = jobs.create(
+        session,
+        setup["lead"],
+        setup["engagement"],
+        kind="table",
+        data=table,
+        filename="paper.csv",
+        options={"mapping": {"编号": "meta:row_no", town: town}},
+        survey=survey,
+    )
+    session.commit()
+    jobs.start(app, job)
+    survey = session.get(Survey, sid)
+    assert stored_groups(session, survey) == ["乙镇", "甲镇", "丙镇"]
+    assert collect.group_counts(session, survey) == {"甲镇": 1, "乙镇": 1, "丙镇": 1}
+
+    # another group column: the stored answers follow it
+    other = next(c for c in survey.columns if c != town and "性别" in c)
+    session.execute(
+        sa.update(SurveyResponse)
+        .where(SurveyResponse.survey_id == sid)
+        .values(answers={other: "男"})
+    )
+    builder.publish(
+        session,
+        setup["lead"],
+        survey,
+        status="open",
+        opens_at=None,
+        closes_at=None,
+        target_n=None,
+        distributed=None,
+        require_token=False,
+        group_column=other,
+        group_targets={},
+    )
+    session.commit()
+    assert stored_groups(session, survey) == ["男", "男", "男"]
+    assert collect.group_counts(session, survey) == {"男": 3}

@@ -113,19 +113,55 @@ def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
     return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
 
 
+GROUP_VALUE_MAX = 200  # characters of SurveyResponse.group_value
+
+
+def stored_group(value: Any) -> str | None:
+    """What ``SurveyResponse.group_value`` keeps of an answer (None: too long to keep)."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= GROUP_VALUE_MAX else None
+
+
+def store_group_values(session: Session, survey: Survey, *, only_missing: bool = False) -> None:
+    """Copy every response's answer to the group column into ``group_value`` with one UPDATE
+    (after an import, and when the group column changes). Flushes nothing else."""
+    value: sa.ColumnElement[Any] | None = None
+    if survey.group_column and not (
+        session.get_bind().dialect.name == "sqlite" and _json_path(survey.group_column) is None
+    ):
+        answer = sa.func.coalesce(_group_value(session, survey.group_column), "")
+        value = sa.case((sa.func.length(answer) <= GROUP_VALUE_MAX, answer), else_=None)
+    condition = [SurveyResponse.survey_id == survey.id]
+    if only_missing:
+        condition.append(SurveyResponse.group_value.is_(None))
+    session.execute(
+        sa.update(SurveyResponse)
+        .where(*condition)
+        .values(group_value=value)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def group_counts(session: Session, survey: Survey) -> dict[str, int]:
-    """Responses so far per answer of the group column (for quotas): one aggregate query,
-    a row per group; no answers are loaded (a public page asks for this on every visit)."""
+    """Responses so far per answer of the group column (for quotas): one aggregate statement,
+    a row per group, over the stored ``group_value`` (an index); only responses without one
+    are read from their answers. No answers are loaded (a public page asks on every visit)."""
     counts: dict[str, int] = {}
     if not survey.group_column:
         return counts
-    value = _group_value(session, survey.group_column).label("grp")
-    rows = session.execute(
-        sa.select(value, sa.func.count())
-        .where(SurveyResponse.survey_id == survey.id)
+    of_survey = SurveyResponse.survey_id == survey.id
+    stored = (
+        sa.select(SurveyResponse.group_value.label("grp"), sa.func.count().label("n"))
+        .where(of_survey, SurveyResponse.group_value.is_not(None))
+        .group_by(SurveyResponse.group_value)
+    )
+    value = _group_value(session, survey.group_column)
+    computed = (
+        sa.select(value.label("grp"), sa.func.count().label("n"))
+        .where(of_survey, SurveyResponse.group_value.is_(None))
         .group_by(value)
     )
-    for group, n in rows:
+    for group, n in session.execute(sa.union_all(stored, computed)):
         key = "" if group is None else str(group).strip()
         counts[key] = counts.get(key, 0) + n
     return counts
@@ -197,6 +233,9 @@ def submit(
         device_hash="" if token else device_hash,
         token_id=token.id if token else None,
         answers=answers,
+        group_value=stored_group(answers.get(survey.group_column, ""))
+        if survey.group_column
+        else None,
     )
     session.add(response)
     try:

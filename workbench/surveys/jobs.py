@@ -56,6 +56,7 @@ from workbench.core.surveys import (
 from workbench.db import db, utcnow
 from workbench.engagements.models import Engagement
 from workbench.surveys.builder import questions_of
+from workbench.surveys.collect import store_group_values
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
 from workbench.surveys.services import MAX_ROWS, _ip_hash
 from workbench.xlsx import local_zone
@@ -735,6 +736,8 @@ def _run(session: Session, job: ImportJob) -> None:
         insert_rows(
             session, plan.survey.id, rows, lambda n: write_progress(job_id, "saving", n, total)
         )
+        if plan.survey.group_column:  # the imported rows' groups, for quota counts
+            store_group_values(session, plan.survey, only_missing=True)
         if job.options.get("mapping"):
             plan.survey.import_map = {**plan.survey.import_map, **job.options["mapping"]}
         actor = session.get(User, job.created_by) if job.created_by else None
