@@ -83,6 +83,14 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "LOGIN_USER_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
         # submissions of the public questionnaire per IP (a village office may share one)
         "SURVEY_RATE_LIMIT": os.environ.get("WORKBENCH_SURVEY_RATE_LIMIT", "30 per minute"),
+        # views of the public questionnaire per IP (counted apart from the submissions)
+        "SURVEY_READ_RATE_LIMIT": os.environ.get(
+            "WORKBENCH_SURVEY_READ_RATE_LIMIT", "120 per minute"
+        ),
+        # import jobs: seconds between a running job's heartbeats, and without one before the
+        # job counts as dead (its worker was killed) and is marked failed
+        "SURVEY_IMPORT_HEARTBEAT_S": int(os.environ.get("WORKBENCH_IMPORT_HEARTBEAT_S", "15")),
+        "SURVEY_IMPORT_LEASE_S": int(os.environ.get("WORKBENCH_IMPORT_LEASE_S", "180")),
         # years an archived engagement's package must be kept (nothing archived is deleted)
         "RETENTION_YEARS": int(os.environ.get("WORKBENCH_RETENTION_YEARS", "10")),
         # report review levels before the 征求意见稿, comma-separated (signed in this order)

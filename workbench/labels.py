@@ -122,6 +122,7 @@ ACTION_LABELS: dict[str, object] = {
     "panel.round2": _l("Revision round opened"),
     "panel.settings": _l("Panel settings changed"),
     "survey.import": _l("Survey responses imported"),
+    "survey.import_discard": _l("Survey import discarded"),
     "survey.mapping": _l("Survey items and levels changed"),
     "survey.create": _l("Questionnaire created"),
     "survey.questions": _l("Questionnaire changed"),

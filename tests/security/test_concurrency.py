@@ -6,15 +6,18 @@ records only the change that was kept. One test races two real threads on the sa
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import threading
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from workbench.accounts.models import OrganisationKind, Role
+from workbench.accounts.models import OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
 from workbench.core.scoring import LeafInput
 from workbench.db import db
@@ -297,3 +300,195 @@ def test_a_stale_write_is_refused_by_the_database_even_without_the_service_check
             other.commit()
     row = stored_input(session, engagement.id, "A12")
     assert row.version == old_version + 1 and row.not_applicable is False
+
+
+# --- races the database settles: a group quota, a review level, issuing ----------------------
+
+
+def quota_survey(session, world, quota: int, already: int):
+    """An open questionnaire whose 甲镇 group has ``quota`` answers and ``already`` of them."""
+    from workbench.surveys import builder
+    from workbench.surveys.models import Survey, SurveyResponse
+
+    survey = builder.create_form(
+        session,
+        world["lead"],
+        world["engagement"],
+        title="受益群众满意度调查",
+        group="",
+        population=None,
+        start_from=builder.questionnaire_library()["beneficiary"],
+    )
+    town = next(c for c in survey.columns if "乡镇" in c)
+    survey.status, survey.public_token, survey.group_column = "open", "quota-race", town
+    survey.group_targets = {"甲镇": {"quota": quota}}
+    for _ in range(already):
+        session.add(SurveyResponse(survey_id=survey.id, source="web", answers={town: "甲镇"}))
+    session.commit()
+    assert isinstance(session.get(Survey, survey.id), Survey)
+    return survey.id, town
+
+
+def test_two_submissions_racing_for_the_last_place_of_a_quota_store_one(
+    app, session, world, monkeypatch
+):
+    from workbench.surveys import collect
+    from workbench.surveys.models import Survey, SurveyResponse
+
+    from ..surveys.test_forms import answers_for
+
+    sid, town = quota_survey(session, world, quota=5, already=4)
+    form = {k: [v] for k, v in answers_for(session.get(Survey, sid), town="甲镇").items()}
+    # each submission counts the group, then waits (a moment at most) for the other to count
+    # too: without a lock both see 4 of 5 and both insert; with it the second cannot count
+    # before the first has committed
+    counted = threading.Barrier(2, timeout=1.5)
+    count = collect.group_counts
+
+    def group_counts(s, survey):  # type: ignore[no-untyped-def]
+        counts = count(s, survey)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            counted.wait()
+        return counts
+
+    monkeypatch.setattr(collect, "group_counts", group_counts)
+
+    def work(s, n, loaded) -> None:
+        survey = s.get(Survey, sid)
+        loaded.wait()
+        collect.submit(
+            s, survey, form, started_at=None, ip_hash="", ua_hash="", device_hash=f"phone-{n}"
+        )
+
+    outcomes = race(app, work)
+
+    assert outcomes == ["SurveyError", "ok"], outcomes
+    session.expire_all()
+    stored = session.scalars(
+        sa.select(SurveyResponse.answers).where(SurveyResponse.survey_id == sid)
+    ).all()
+    assert len(stored) == 5 and all(a[town] == "甲镇" for a in stored)
+
+
+def signed_for_review(session, tmp_path):
+    """The demo engagement's report, built and waiting for its first (lead's) sign-off."""
+    from workbench.demo import DEMO_TITLE, load_demo
+    from workbench.engagements.models import Engagement
+    from workbench.reports import services as reports
+
+    load_demo(session)
+    session.commit()
+    engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+    users = {u.username: u for u in session.scalars(sa.select(User))}
+    choice = reports.template_choices(session, engagement, tmp_path)[0]
+    version = reports.build(session, users["zhang.wei"], engagement, choice, tmp_path)
+    reports.submit_for_review(session, users["zhang.wei"], version)
+    session.commit()
+    return engagement, users, choice, version
+
+
+def test_two_sign_offs_of_the_same_level_at_once_store_one(app, session, tmp_path):
+    from workbench.engagements.models import Engagement
+    from workbench.reports import services as reports
+    from workbench.reports.models import ReportReview, ReportVersion
+
+    engagement, users, _choice, version = signed_for_review(session, tmp_path)
+    eid, vid = engagement.id, version.id
+    signers = {1: users["zhang.wei"].id, 2: users["admin"].id}  # the lead, and an admin
+    levels = reports.review_levels(None)
+    codes: list[str] = []
+
+    def work(s, n, loaded) -> None:
+        actor, target = s.get(User, signers[n]), s.get(Engagement, eid)
+        v = s.get(ReportVersion, vid)
+        assert reports.next_level(v, levels) == 0
+        loaded.wait()  # both see level 0 waiting before either signs
+        try:
+            reports.sign(s, actor, target, v, levels, approve=True, comment=f"thread {n}")
+        except reports.ReportError as exc:
+            codes.append(exc.code)
+            raise
+
+    outcomes = race(app, work)
+
+    assert outcomes == ["ReportError", "ok"], outcomes
+    assert codes == ["already_signed"]
+    session.expire_all()
+    reviews = session.scalars(sa.select(ReportReview).where(ReportReview.version_id == vid)).all()
+    assert [r.level for r in reviews] == [0]
+    assert len(audit(session, "report.review")) == 1
+
+
+def test_the_database_refuses_a_second_sign_off_of_a_level(app, session, tmp_path):
+    from workbench.reports.models import ReportReview
+
+    _engagement, _users, _choice, version = signed_for_review(session, tmp_path)
+    for n in range(2):
+        session.add(
+            ReportReview(
+                version_id=version.id,
+                level=0,
+                level_name="项目负责人复核",
+                reviewer=f"审核人{n}",
+                decision="approve",
+            )
+        )
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_two_simultaneous_issues_issue_once_and_the_other_is_told(
+    app, session, tmp_path, monkeypatch
+):
+    from workbench.demo import DEMO_USERS
+    from workbench.reports import services as reports
+    from workbench.reports.models import ReportVersion
+
+    engagement, users, _choice, version = signed_for_review(session, tmp_path)
+    levels = reports.review_levels(None)
+    reports.sign(session, users["zhang.wei"], engagement, version, levels, approve=True, comment="")
+    reports.sign(session, users["wang.fang"], engagement, version, levels, approve=True, comment="")
+    reports.send_for_comments(session, users["wang.fang"], version, levels)
+    session.commit()
+    # the pages keep reports in the instance folder: the built draft goes there too
+    instance_reports = Path(app.instance_path) / "reports"
+    instance_reports.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / version.stored_as, instance_reports / version.stored_as)
+    eid, vid = engagement.id, version.id
+    passwords = {name: password for name, _n, _r, _o, password in DEMO_USERS}
+    # both requests have checked the version is out for comments before either builds
+    both_checked = threading.Barrier(2, timeout=30)
+    build = reports.build
+
+    def checked_then_build(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("draft") is False:
+            both_checked.wait()
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(reports, "build", checked_then_build)
+    pages: list[str] = []
+
+    def issue(username: str) -> None:
+        tab = app.test_client()
+        tab.post("/login", data={"username": username, "password": passwords[username]})
+        page = tab.post(
+            f"/engagements/{eid}/report/versions/{vid}/issue",
+            data={"report_no": "临财绩评〔2026〕17号"},
+            follow_redirects=True,
+        )
+        pages.append(f"{page.status_code} {page.get_data(as_text=True)}")
+
+    threads = [threading.Thread(target=issue, args=(u,)) for u in ("zhang.wei", "wang.fang")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+    assert sorted(p[:3] for p in pages) == ["200", "200"], [p[:200] for p in pages]
+    assert sum("issued (v" in p for p in pages) == 1
+    assert sum("has just been issued by someone else" in p for p in pages) == 1
+    session.expire_all()
+    issued = session.scalars(sa.select(ReportVersion).where(ReportVersion.status == "issued"))
+    assert [v.report_no for v in issued] == ["临财绩评〔2026〕17号"]
+    assert len(audit(session, "report.issue")) == 1

@@ -319,7 +319,20 @@ def test_public_questionnaire_posts_are_limited_per_address(app_with: Any, world
     blocked = client.post(url, data={"q1": ""})
     assert blocked.status_code == 429
     assert row_counts() == before
-    assert client.get(url).status_code == 200  # reading the questionnaire is not limited
+    assert client.get(url).status_code == 200  # reading is counted apart from submitting
+
+
+def test_public_questionnaire_views_are_limited_per_address(app_with: Any, world: World) -> None:
+    """An anonymous GET costs queries (the quota counts): a client that repeats it is stopped."""
+    assert app_with(RATELIMIT_ENABLED=True).config["SURVEY_READ_RATE_LIMIT"] == "120 per minute"
+    limited = app_with(RATELIMIT_ENABLED=True, SURVEY_READ_RATE_LIMIT="3 per minute")
+    client = limited.test_client()
+    url = f"/s/{world.tokens['public']}"
+    assert [client.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
+    other = limited.test_client()  # another address is not affected
+    assert other.get(url, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    # submitting has its own allowance: the views used up do not block the answers
+    assert client.post(url, data={"q1": ""}).status_code in (403, 422)
 
 
 def test_expert_links_are_rate_limited(app_with: Any, world: World) -> None:

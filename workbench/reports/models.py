@@ -127,6 +127,12 @@ class ReportReview(db.Model):
 
     version: Mapped[ReportVersion] = relationship(back_populates="reviews")
 
+    __table_args__ = (
+        # one sign-off (or rejection) per level of a version, enforced by the database: two
+        # reviewers signing the same level at the same moment cannot both be stored
+        sa.Index("uq_report_reviews_version_level", "version_id", "level", unique=True),
+    )
+
 
 class ReportComment(db.Model):
     """A comment of the client or the evaluated unit on the 征求意见稿, and the response."""

@@ -431,7 +431,11 @@ def sign(
     )
     if not approve:
         version.status = "withdrawn"  # a new build answers the rejection
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # the unique index on (version, level): someone signed this level at the same moment
+        raise ReportError("already_signed", levels[level]) from None
     session.refresh(version)
     record(
         session,
@@ -548,6 +552,18 @@ def issue(
     if final.content_hash != version.content_hash:
         # findings, scores or data changed after the sign-offs: they signed another text
         raise ReportError("changed_since_review")
+    # claim the signed version with a conditional update: of two simultaneous issues of it
+    # exactly one goes on (PostgreSQL: the row lock makes the other wait, then match nothing;
+    # SQLite: the write lock, taken when the new version was inserted, does the same)
+    versions = ReportVersion.__table__
+    claimed = session.execute(
+        sa.update(versions)
+        .where(versions.c.id == version.id, versions.c.status == "consultation")
+        .values(status="superseded")
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReportError("already_issued")
+    version.status = "superseded"  # as stored
     final.status = "issued"
     final.report_no = report_no[:100]
     final.issued_at = utcnow()

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -61,6 +62,10 @@ ERRORS = {
     "comment_required": _l("A rejection needs a comment."),
     "not_signed": _l("Every review level must sign first."),
     "not_consultation": _l("This version is not out for comments."),
+    "already_signed": _l("The %(detail)s has just been signed by someone else."),
+    "already_issued": _l(
+        "This report has just been issued by someone else; the issued version is listed below."
+    ),
     "response_required": _l("Write the response."),
     "unanswered": _l("Respond to every comment before issuing."),
     "report_no_required": _l("Give the report number (报告编号)."),
@@ -73,6 +78,7 @@ ERRORS = {
     ),
     "comment_text_required": _l("Write the comment received."),
     "bad_status": _l("Unknown status."),
+    "conflict": _l("Someone else changed this at the same moment; look at it again."),
     "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
     "pdf_failed": _l("LibreOffice could not convert the report."),
 }
@@ -167,8 +173,10 @@ def _back(engagement, anchor: str = ""):  # type: ignore[no-untyped-def]
     return redirect(url_for("reports.index", engagement_id=engagement.id) + anchor)
 
 
-def _commit_or_flash(action) -> bool:  # type: ignore[no-untyped-def]
-    """Run a service call; commit, or roll back and show its message."""
+def _commit_or_flash(action, conflict: str = "conflict") -> bool:  # type: ignore[no-untyped-def]
+    """Run a service call; commit, or roll back and show its message. A unique constraint
+    that refuses the write (a simultaneous request did the same first) is the ``conflict``
+    message, never a 500."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -177,6 +185,10 @@ def _commit_or_flash(action) -> bool:  # type: ignore[no-untyped-def]
     except services.ReportError as exc:
         db.session.rollback()
         flash(_error(exc), "danger")
+        return False
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        flash(_error(services.ReportError(conflict)), "danger")
         return False
     return True
 
@@ -383,7 +395,8 @@ def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
                 _levels(),
                 report_no=request.form.get("report_no", ""),
             )
-        )
+        ),
+        conflict="already_issued",
     ):
         flash(
             _("Report %(no)s issued (v%(n)s).", no=issued[0].report_no, n=issued[0].number),

@@ -172,6 +172,7 @@ def publish(
     survey.opens_at, survey.closes_at = opens_at, closes_at
     survey.target_n, survey.distributed = target_n, distributed
     survey.require_token = require_token
+    regroup = (group_column or None) != survey.group_column
     survey.group_column = group_column or None
     survey.group_targets = {
         str(g): {k: int(v) for k, v in t.items() if v}
@@ -181,6 +182,10 @@ def publish(
     if status == "open" and not survey.public_token:
         survey.public_token = secrets.token_urlsafe(24)
     session.flush()
+    if regroup:  # the stored answers to the group column (quota counts) follow it
+        from workbench.surveys.collect import store_group_values
+
+        store_group_values(session, survey)
     after = {
         "status": status,
         "closes_at": closes_at.isoformat() if closes_at else None,

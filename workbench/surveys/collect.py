@@ -16,7 +16,7 @@ from workbench.core.questionnaire import Question, check_answers
 from workbench.db import utcnow
 from workbench.surveys.builder import collection_state, questions_of
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, _json_path
 
 
 def salted(salt: str, survey_id: int, value: str) -> str:
@@ -101,18 +101,87 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
     return token
 
 
+def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
+    """The answer to ``column`` of each response, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        path = _json_path(column)  # the stored keys are ASCII-escaped: match them so
+        if path is not None:
+            answers = sa.type_coerce(SurveyResponse.answers, sa.Text)
+            return sa.func.json_extract(answers, sa.literal(path))
+        each = sa.func.json_each(SurveyResponse.answers).table_valued("key", "value")
+        return sa.select(each.c.value).where(each.c.key == column).scalar_subquery()
+    return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
+
+
+GROUP_VALUE_MAX = 200  # characters of SurveyResponse.group_value
+
+
+def stored_group(value: Any) -> str | None:
+    """What ``SurveyResponse.group_value`` keeps of an answer (None: too long to keep)."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= GROUP_VALUE_MAX else None
+
+
+def store_group_values(session: Session, survey: Survey, *, only_missing: bool = False) -> None:
+    """Copy every response's answer to the group column into ``group_value`` with one UPDATE
+    (after an import, and when the group column changes). Flushes nothing else."""
+    value: sa.ColumnElement[Any] | None = None
+    if survey.group_column and not (
+        session.get_bind().dialect.name == "sqlite" and _json_path(survey.group_column) is None
+    ):
+        answer = sa.func.coalesce(_group_value(session, survey.group_column), "")
+        value = sa.case((sa.func.length(answer) <= GROUP_VALUE_MAX, answer), else_=None)
+    condition = [SurveyResponse.survey_id == survey.id]
+    if only_missing:
+        condition.append(SurveyResponse.group_value.is_(None))
+    session.execute(
+        sa.update(SurveyResponse)
+        .where(*condition)
+        .values(group_value=value)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def group_counts(session: Session, survey: Survey) -> dict[str, int]:
-    """Responses so far per answer of the group column (for quotas)."""
+    """Responses so far per answer of the group column (for quotas): one aggregate statement,
+    a row per group, over the stored ``group_value`` (an index); only responses without one
+    are read from their answers. No answers are loaded (a public page asks on every visit)."""
     counts: dict[str, int] = {}
     if not survey.group_column:
         return counts
-    rows = session.scalars(
-        sa.select(SurveyResponse.answers).where(SurveyResponse.survey_id == survey.id)
+    of_survey = SurveyResponse.survey_id == survey.id
+    stored = (
+        sa.select(SurveyResponse.group_value.label("grp"), sa.func.count().label("n"))
+        .where(of_survey, SurveyResponse.group_value.is_not(None))
+        .group_by(SurveyResponse.group_value)
     )
-    for answers in rows:
-        value = str(answers.get(survey.group_column, "")).strip()
-        counts[value] = counts.get(value, 0) + 1
+    value = _group_value(session, survey.group_column)
+    computed = (
+        sa.select(value.label("grp"), sa.func.count().label("n"))
+        .where(of_survey, SurveyResponse.group_value.is_(None))
+        .group_by(value)
+    )
+    for group, n in session.execute(sa.union_all(stored, computed)):
+        key = "" if group is None else str(group).strip()
+        counts[key] = counts.get(key, 0) + n
     return counts
+
+
+def _lock_quota(session: Session, survey_id: int) -> None:
+    """Serialise the submissions to one survey from here to the commit, so that a quota's
+    check and the insert it allows cannot interleave with another submission's (a quota of 5
+    filled to 6). PostgreSQL: the survey's row is locked (FOR NO KEY UPDATE: inserting
+    responses, which takes a key-share lock, is not blocked); SQLite: a write takes the
+    database's write lock, which the transaction keeps until it ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.select(Survey.id).where(Survey.id == survey_id).with_for_update(key_share=True)
+        )
+    else:
+        surveys = Survey.__table__
+        session.execute(
+            sa.update(surveys).where(surveys.c.id == survey_id).values(status=surveys.c.status)
+        )
 
 
 def submit(
@@ -144,8 +213,10 @@ def submit(
     if survey.group_column:
         group = answers.get(survey.group_column, "")
         quota = (survey.group_targets.get(group) or {}).get("quota")
-        if quota and group_counts(session, survey).get(group, 0) >= quota:
-            raise SurveyError("quota_full", group)
+        if quota:
+            _lock_quota(session, survey.id)
+            if group_counts(session, survey).get(group, 0) >= quota:
+                raise SurveyError("quota_full", group)
     now = utcnow()
     if started_at is not None and (started_at > now or now - started_at > dt.timedelta(days=2)):
         started_at = None  # a stale or odd clock: no duration rather than a wrong one
@@ -162,6 +233,9 @@ def submit(
         device_hash="" if token else device_hash,
         token_id=token.id if token else None,
         answers=answers,
+        group_value=stored_group(answers.get(survey.group_column, ""))
+        if survey.group_column
+        else None,
     )
     session.add(response)
     try:

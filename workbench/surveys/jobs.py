@@ -5,6 +5,17 @@ options and outcome, and progress goes to ``instance/jobs/<id>.json`` (a file, s
 gunicorn worker can report it and no second database connection competes with the import's
 write transaction on SQLite). ``SURVEY_IMPORT_INLINE`` runs jobs in the request (tests).
 
+Lifecycle (all transitions are conditional updates, so two requests or two workers never
+run one job twice): ``mapping`` → ``queued`` (:func:`claim`, the mapping POST) → ``running``
+(:func:`run`) → ``done``, or back to ``mapping`` (a bad file or mapping), or ``failed``. A
+queued or running job holds a lease: ``heartbeat_at`` is set when it is queued and claimed,
+and while it runs a thread touches ``instance/jobs/<id>.beat`` every
+``SURVEY_IMPORT_HEARTBEAT_S`` seconds (a file, not the row: the import's own transaction holds
+SQLite's write lock). A job whose lease is older than ``SURVEY_IMPORT_LEASE_S`` lost its
+worker (killed, restarted): :func:`reap` marks it failed ("interrupted") and deletes its
+upload; it can then be discarded. The upload is deleted when a job finishes, fails for good
+or is discarded.
+
 A job reads the file once, checks it column by column (each distinct cell once: 100,000
 answers are a few options), lists row-level errors in row order without writing anything,
 then inserts in chunks with the driver's executemany inside one transaction, committed once.
@@ -12,6 +23,7 @@ then inserts in chunks with the driver's executemany inside one transaction, com
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -44,10 +56,13 @@ from workbench.core.surveys import (
 from workbench.db import db, utcnow
 from workbench.engagements.models import Engagement
 from workbench.surveys.builder import questions_of
+from workbench.surveys.collect import store_group_values
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
 from workbench.surveys.services import MAX_ROWS, _ip_hash
 from workbench.xlsx import local_zone
 
+HEARTBEAT_S = 15  # default seconds between a running job's heartbeats
+LEASE_S = 180  # default seconds without a heartbeat after which a job's worker is gone
 CHUNK = 10_000  # rows per INSERT executemany (and per progress step)
 MAX_CELL = 10_000  # characters in one cell
 MAX_ERRORS = 200  # row errors listed
@@ -105,6 +120,8 @@ def create(
         status="queued" if kind == "wjx" and survey is None else "mapping",
         options=dict(options),
     )
+    if job.status == "queued":
+        job.heartbeat_at = utcnow()
     session.add(job)
     session.flush()
     return job
@@ -179,6 +196,123 @@ def write_progress(job_id: int, phase: str, done: int, total: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"phase": phase, "done": done, "total": total}))
     tmp.replace(path)
+
+
+def _beat_file(job_id: int) -> Path:
+    return _folder("jobs") / f"{job_id}.beat"
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=int(current_app.config.get("SURVEY_IMPORT_LEASE_S", LEASE_S)))
+
+
+class _Heartbeat:
+    """While a job runs, touch its beat file every ``every`` seconds from a small thread: the
+    lease stays alive as long as the process that runs the import does (whatever phase it is
+    in), and stops when the process dies."""
+
+    def __init__(self, job_id: int, every: float) -> None:
+        self.path = _beat_file(job_id)
+        self.every = every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"beat-{job_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.every):
+            with contextlib.suppress(OSError):  # a full disk: the lease ends, the job is reaped
+                self.path.touch()
+
+    def __enter__(self) -> _Heartbeat:
+        self.path.touch()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.path.unlink(missing_ok=True)
+
+
+def last_beat(job: ImportJob) -> dt.datetime | None:
+    """When the job last showed a sign of life: its lease's start or its worker's heartbeat."""
+    moments = [m for m in (job.heartbeat_at or job.created_at,) if m is not None]
+    try:
+        mtime = _beat_file(job.id).stat().st_mtime
+        moments.append(dt.datetime.fromtimestamp(mtime, dt.UTC))
+    except OSError:
+        pass
+    return max(moments) if moments else None
+
+
+def is_dead(job: ImportJob, now: dt.datetime | None = None) -> bool:
+    """A queued or running job whose lease expired: no worker is running it any more."""
+    if job.status not in ("queued", "running"):
+        return False
+    last = last_beat(job)
+    return last is None or (now or utcnow()) - last > _lease()
+
+
+def reap(session: Session, job: ImportJob, now: dt.datetime | None = None) -> bool:
+    """Mark ``job`` failed ("interrupted") when its worker is gone, delete its upload and
+    commit; True when it did. Conditional on the stored lease, so a job that has just been
+    claimed again is left alone; a database busy with a write (SQLite: an import holds the
+    lock, so someone is alive) leaves it for the next look."""
+    now = now or utcnow()
+    if not is_dead(job, now):
+        return False
+    cutoff = now - _lease()
+    try:
+        marked = session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.id == job.id,
+                ImportJob.status.in_(("queued", "running")),
+                sa.or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < cutoff),
+            )
+            .values(status="failed", finished_at=now, errors=[["interrupted", {}]])
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    except sa.exc.OperationalError:
+        session.rollback()
+        return False
+    if marked.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(job)
+    current_app.logger.warning("survey import %s: its worker is gone, marked failed", job.id)
+    _cleanup(job)
+    write_progress(job.id, "failed", 0, 0)
+    return True
+
+
+def _cleanup(job: ImportJob) -> None:
+    """Delete a finished, failed or discarded job's upload and heartbeat file."""
+    upload_path(job).unlink(missing_ok=True)
+    _beat_file(job.id).unlink(missing_ok=True)
+
+
+def discard(job: ImportJob) -> None:
+    """Delete what a job left on disk (the caller deletes the row)."""
+    _cleanup(job)
+    _progress_file(job.id).unlink(missing_ok=True)
+
+
+def claim(session: Session, job: ImportJob, mapping: Mapping[str, str]) -> bool:
+    """Queue a job that waits for its mapping, with that mapping; False when another request
+    did first (a double submit): exactly one request starts the import. Flushes; the caller
+    commits before starting the job."""
+    claimed = session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.status == "mapping")
+        .values(
+            status="queued",
+            options={**job.options, "mapping": dict(mapping)},
+            errors=[],
+            heartbeat_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def progress(job: ImportJob) -> dict[str, Any]:
@@ -566,13 +700,29 @@ def insert_rows(
 
 
 def run(job_id: int) -> None:
-    """Run one job in the current app context: everything in one transaction."""
+    """Run one queued job in the current app context: everything in one transaction. The job
+    is claimed with a conditional update first: a job another worker runs (or ran) is left
+    alone."""
     session = db.session
-    job = session.get(ImportJob, job_id)
-    if job is None or job.status not in ("queued",):
-        return
-    job.status = "running"
+    claimed = session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == "queued")
+        .values(status="running", heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    job = session.get(ImportJob, job_id, populate_existing=True)
+    if job is None:
+        return
+    every = float(current_app.config.get("SURVEY_IMPORT_HEARTBEAT_S", HEARTBEAT_S))
+    with _Heartbeat(job_id, every):
+        _run(session, job)
+
+
+def _run(session: Session, job: ImportJob) -> None:
+    job_id = job.id
     salt = current_app.config["SECRET_KEY"]
     try:
         write_progress(job_id, "reading", 0, 0)
@@ -586,6 +736,8 @@ def run(job_id: int) -> None:
         insert_rows(
             session, plan.survey.id, rows, lambda n: write_progress(job_id, "saving", n, total)
         )
+        if plan.survey.group_column:  # the imported rows' groups, for quota counts
+            store_group_values(session, plan.survey, only_missing=True)
         if job.options.get("mapping"):
             plan.survey.import_map = {**plan.survey.import_map, **job.options["mapping"]}
         actor = session.get(User, job.created_by) if job.created_by else None
@@ -599,10 +751,20 @@ def run(job_id: int) -> None:
             changes={"responses": {"before": None, "after": rows.n}},
             summary=f"{plan.survey.title} ← {job.filename}",
         )
-        job.status, job.rows, job.finished_at = "done", rows.n, utcnow()
+        finished = session.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status == "running")
+            .values(status="done", rows=rows.n, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if finished.rowcount != 1:  # type: ignore[attr-defined]
+            # declared dead meanwhile (its lease expired) and failed or discarded: the rows
+            # are not kept, so that what the page says stays true
+            session.rollback()
+            return
         session.commit()
         write_progress(job_id, "done", total, total)
-        upload_path(job).unlink(missing_ok=True)
+        _cleanup(job)
     except (ImportFailed, WjxFormatError) as exc:
         session.rollback()
         _fail(
@@ -616,20 +778,34 @@ def run(job_id: int) -> None:
 
 
 def _fail(job_id: int, errors: list[tuple[str, dict[str, Any]]]) -> None:
-    job = db.session.get(ImportJob, job_id)
+    session = db.session
+    job = session.get(ImportJob, job_id, populate_existing=True)
     if job is None:
         return
-    job.status, job.finished_at = "failed", utcnow()
-    job.errors = [[code, params] for code, params in errors[: MAX_ERRORS + 1]]
-    if job.options.get("mapping") or job.kind == "table":
-        job.status = "mapping"  # let the evaluator fix the mapping and try again
-    db.session.commit()
+    # a mapped file goes back to its mapping (fix it and try again; the upload is kept);
+    # a new survey from a 问卷星 export fails for good (its upload is deleted)
+    status = "mapping" if job.options.get("mapping") or job.kind == "table" else "failed"
+    failed = session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == "running")
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            errors=[[code, params] for code, params in errors[: MAX_ERRORS + 1]],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
     write_progress(job_id, "failed", 0, 0)
+    if failed.rowcount == 1 and status == "failed":  # type: ignore[attr-defined]
+        _cleanup(job)
 
 
 def start(app: Flask, job: ImportJob) -> None:
-    """Run now (tests, ``SURVEY_IMPORT_INLINE``) or in a background thread."""
-    job.status = "queued"
+    """Run a queued job now (tests, ``SURVEY_IMPORT_INLINE``) or in a background thread. A
+    job still waiting for its mapping, whose options carry it already, is claimed first."""
+    if job.status == "mapping":
+        claim(db.session, job, job.options.get("mapping") or {})
     db.session.commit()
     if app.config.get("SURVEY_IMPORT_INLINE"):
         run(job.id)

@@ -92,6 +92,10 @@ class SurveyResponse(db.Model):
         sa.ForeignKey("survey_tokens.id", ondelete="SET NULL")
     )
     answers: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: the answer to the survey's group column, kept for quota counts (an index, not a JSON
+    #: scan); None: not stored (an old row, an odd column name, an answer over 200 characters)
+    #: and then read from the answers (workbench.surveys.collect.group_counts)
+    group_value: Mapped[str | None] = mapped_column(sa.String(200))
     #: the evaluator's decision overriding the rules: include | exclude | None
     override: Mapped[str | None] = mapped_column(sa.String(10))
     override_note: Mapped[str] = mapped_column(sa.String(300), default="")
@@ -99,6 +103,7 @@ class SurveyResponse(db.Model):
     survey: Mapped[Survey] = relationship(back_populates="responses")
 
     __table_args__ = (
+        sa.Index("ix_survey_responses_group", "survey_id", "group_value"),
         # one response per browser, enforced by the database: two simultaneous submissions
         # (a double tap) cannot both be stored
         sa.Index(
@@ -156,3 +161,6 @@ class ImportJob(db.Model):
     errors: Mapped[list[list[Any]]] = mapped_column(sa.JSON, default=list)  # [code, params]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: when the job was queued or claimed by a worker (the start of its lease); while it runs
+    #: the worker keeps the lease alive by touching ``instance/jobs/<id>.beat`` (see jobs.py)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

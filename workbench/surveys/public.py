@@ -23,7 +23,7 @@ from workbench.db import db, utcnow
 from workbench.engagements.forms import EmptyForm
 from workbench.extensions import limiter
 from workbench.surveys import collect
-from workbench.surveys.builder import group_choices, questions_of
+from workbench.surveys.builder import questions_of
 from workbench.surveys.models import Survey
 from workbench.surveys.services import SurveyError
 
@@ -56,6 +56,10 @@ def _limit() -> str:
     return str(current_app.config.get("SURVEY_RATE_LIMIT", "30 per minute"))
 
 
+def _read_limit() -> str:
+    return str(current_app.config.get("SURVEY_READ_RATE_LIMIT", "120 per minute"))
+
+
 def _survey(public_token: str) -> Survey:
     survey = collect.survey_for_link(db.session, public_token)
     if survey is None:
@@ -85,6 +89,7 @@ def _message(survey: Survey, code: str, status: int = 200):  # type: ignore[no-u
 
 @bp.route("/<public_token>", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
+@limiter.limit(_read_limit, methods=["GET"], per_method=True)
 def answer(public_token: str):  # type: ignore[no-untyped-def]
     """Show the questionnaire, or store the answers and thank the respondent."""
     survey = _survey(public_token)
@@ -150,16 +155,17 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
 
 
 def _full_groups(survey: Survey) -> list[str]:
-    """Groups whose quota is reached (their option is shown as full)."""
-    if not survey.group_column:
+    """Groups whose quota is reached (their option is shown as full): one aggregate query,
+    and none when no group has a quota."""
+    quotas = {
+        group: target["quota"]
+        for group, target in (survey.group_targets or {}).items()
+        if isinstance(target, dict) and target.get("quota")
+    }
+    if not survey.group_column or not quotas:
         return []
     counts = collect.group_counts(db.session, survey)
-    return [
-        g
-        for g in group_choices(survey)
-        if (survey.group_targets.get(g) or {}).get("quota")
-        and counts.get(g, 0) >= survey.group_targets[g]["quota"]
-    ]
+    return [group for group, quota in quotas.items() if counts.get(group, 0) >= quota]
 
 
 @bp.get("/<public_token>/thanks")

@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from workbench import qr
+from workbench.audit.services import record
 from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
@@ -103,6 +104,10 @@ IMPORT_ERRORS = {
     "more": _l("… more errors not listed."),
     "unreadable": _l("The file could not be read: %(reason)s"),
     "unexpected": _l("Unexpected error (%(reason)s); the file was not imported."),
+    "interrupted": _l(
+        "The import was interrupted: the process running it stopped. Nothing was imported; "
+        "discard it and import the file again."
+    ),
 }
 RULE_LABELS = {
     "too_fast": _l("too fast"),
@@ -249,13 +254,21 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
         errors=[],
         editable=can_edit_engagement(current_user, engagement),
         summaries=summaries,
-        jobs=db.session.scalars(
-            sa.select(ImportJob)
-            .where(ImportJob.engagement_id == engagement.id, ImportJob.status != "done")
-            .order_by(ImportJob.id.desc())
-            .limit(5)
-        ).all(),
+        jobs=_open_jobs(engagement),
     )
+
+
+def _open_jobs(engagement) -> list[ImportJob]:  # type: ignore[no-untyped-def]
+    """The engagement's latest unfinished imports; those whose worker is gone marked failed."""
+    listed = db.session.scalars(
+        sa.select(ImportJob)
+        .where(ImportJob.engagement_id == engagement.id, ImportJob.status != "done")
+        .order_by(ImportJob.id.desc())
+        .limit(5)
+    ).all()
+    for job in listed:
+        jobs.reap(db.session, job)
+    return list(listed)
 
 
 @bp.post("/new")
@@ -327,6 +340,7 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     """One import: choose the column mapping, follow the progress, see the outcome."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
     job = _job_or_404(engagement, job_id)
+    jobs.reap(db.session, job)  # a job whose worker is gone shows as failed, with the reason
     survey = db.session.get(Survey, job.survey_id) if job.survey_id else None
     preview_error = None
     headers: list[str] = []
@@ -345,10 +359,12 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
         for i, header in enumerate(headers):
             target = request.form.get(f"col-{i}", "")
             mapping[header] = target if target in allowed else ""
-        job.options = {**job.options, "mapping": mapping}
-        job.errors = []
+        claimed = jobs.claim(db.session, job, mapping)
         db.session.commit()
-        jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+        if claimed:
+            jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+        else:  # a double submit: the first request runs the import, once
+            flash(_("This import has already been started; its progress is shown below."), "info")
         return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
     mapping = job.options.get("mapping") or jobs.guess_mapping(survey, headers)
     preview = (
@@ -380,12 +396,27 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/imports/<int:job_id>/discard")
 def discard_job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
-    """Give up an import that waits for its mapping or failed (its upload is deleted)."""
+    """Give up an import that waits for its mapping, failed, or lost its worker (its upload is
+    deleted)."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
     job = _job_or_404(engagement, job_id)
-    if not EmptyForm().validate_on_submit() or job.status in ("queued", "running"):
+    if not EmptyForm().validate_on_submit():
         abort(400)
-    jobs.upload_path(job).unlink(missing_ok=True)
+    jobs.reap(db.session, job)
+    if job.status in ("queued", "running"):
+        flash(_("This import is still running; it can be discarded once it ends."), "warning")
+        return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
+    record(
+        db.session,
+        current_user,
+        "survey.import_discard",
+        "survey",
+        job.survey_id,
+        engagement_id=engagement.id,
+        changes={"status": {"before": job.status, "after": None}},
+        summary=job.filename,
+    )
+    jobs.discard(job)
     db.session.delete(job)
     db.session.commit()
     flash(_("Import discarded."), "success")
@@ -395,7 +426,9 @@ def discard_job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def
 @bp.get("/imports/<int:job_id>.json")
 def job_progress(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    return jsonify(jobs.progress(_job_or_404(engagement, job_id)))
+    job = _job_or_404(engagement, job_id)
+    jobs.reap(db.session, job)
+    return jsonify(jobs.progress(job))
 
 
 def _question_data(prefix: str) -> dict[str, Any]:
