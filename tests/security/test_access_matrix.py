@@ -83,6 +83,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST accounts.user_new": ADMIN_ONLY,
     "GET accounts.user_edit": ADMIN_ONLY,
     "POST accounts.user_edit": ADMIN_ONLY,
+    "POST accounts.user_end_sessions": ADMIN_ONLY,
     "GET accounts.organisations": STAFF_ONLY,
     "GET accounts.organisation_new": EVALUATORS_ONLY,
     "POST accounts.organisation_new": EVALUATORS_ONLY,
