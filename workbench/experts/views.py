@@ -47,6 +47,7 @@ from workbench.experts.forms import (
 from workbench.experts.models import Expert, PanelMember
 from workbench.extensions import limiter
 from workbench.labels import pairs
+from workbench.links import external_url
 from workbench.mail import mail_enabled, send_mail
 from workbench.scoring import services as scoring
 from workbench.xlsx import XLSX_MIME, send_table
@@ -326,7 +327,7 @@ def _issue(engagement, expert, codes, days, weight=None, send=False):  # type: i
         db.session.rollback()
         flash(_msg(exc), "danger")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
-    url = url_for("experts.sheet", token=token, _external=True)
+    url = external_url("experts.sheet", token=token)
     if send and mail_enabled() and expert.email:
         try:
             send_mail(
@@ -355,7 +356,7 @@ def issued(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
     if not held or held.get("member_id") != member.id:
         flash(_("A link is shown only once. Issue a new link if it was not copied."), "info")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
-    url = url_for("experts.sheet", token=held["token"], _external=True)
+    url = external_url("experts.sheet", token=held["token"])
     return render_template(
         "experts/link.html", engagement=engagement, member=member, url=url, qr=qr.data_uris(url)
     )
