@@ -288,6 +288,14 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
         expect(forbidden=TEAM),
     ),
     (
+        "an archived engagement's rectification is closed, to the bureau too",
+        "POST",
+        "reports.rectification",
+        _archived,
+        lambda w: {"id": w.ids["rectification"], "status": "progress"},
+        expect(forbidden=(*TEAM, "client")),
+    ),
+    (
         "an archived engagement is not managed any more",
         "POST",
         "experts.settings",
