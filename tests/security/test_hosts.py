@@ -8,6 +8,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
 from tests.security.conftest import World
 from workbench import create_app
@@ -141,3 +143,34 @@ def test_a_malformed_base_url_is_refused(tmp_path, monkeypatch, value) -> None:
 
 def test_development_trusts_every_host_unless_told(app: Any) -> None:
     assert app.config["TRUSTED_HOSTS"] is None
+
+
+# --- the payload class: any Host header ---------------------------------------------------------
+
+HOSTS = st.from_regex(
+    r"[a-z0-9]([a-z0-9-]{0,15}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?){0,3}(:[1-9][0-9]{0,3})?",
+    fullmatch=True,
+).filter(lambda h: h.split(":")[0] != "pj.example.gov.cn")
+
+
+def test_no_host_header_reaches_a_link_or_passes_trusted_hosts(app_with: Any, world: World) -> None:
+    strict = app_with(TRUSTED_HOSTS=["pj.example.gov.cn"]).test_client()
+    app = app_with(WORKBENCH_BASE_URL=BASE)
+    survey = f"/engagements/{world.engagement_id}/surveys/{world.ids['survey']}"
+    login = {"username": world.usernames["lead"], "password": world.passwords["lead"]}
+
+    @settings(
+        max_examples=25, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate)
+    )
+    @given(host=HOSTS)
+    def check(host: str) -> None:
+        base_url = f"http://{host}"
+        assert strict.get("/login", base_url=base_url).status_code == 400
+        assert strict.get(f"/s/{world.tokens['public']}", base_url=base_url).status_code == 400
+        client = app.test_client()
+        assert client.post("/login", data=login, base_url=base_url).status_code == 302
+        page = client.get(f"{survey}/publish", base_url=base_url).get_data(as_text=True)
+        assert f"{BASE}/s/{world.tokens['public']}" in page
+        assert f"//{host}/" not in page
+
+    check()
