@@ -104,3 +104,21 @@ def test_disabling_or_resetting_a_password_ends_sessions(app, auth, client, make
     }
     assert client.post(f"/admin/users/{user.id}/edit", data=form).status_code == 302
     assert _replay(app, copied).get("/engagements/").status_code == 302
+
+
+def test_disabling_a_user_ends_their_sessions(app, auth, client, make_user) -> None:
+    admin = make_user(Role.ADMIN)
+    user = make_user(Role.EVALUATOR)
+    victim = app.test_client()
+    victim.post("/login", data={"username": user.username, "password": PASSWORD})
+    copied = _cookie(victim)
+    auth.login(admin)
+    form = {
+        "display_name": user.display_name,
+        "email": "",
+        "role": "evaluator",
+        "organisation_id": "0",
+        "password": "",
+    }  # is_enabled not ticked: disabled
+    assert client.post(f"/admin/users/{user.id}/edit", data=form).status_code == 302
+    assert _replay(app, copied).get("/engagements/").status_code == 302
