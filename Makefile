@@ -43,8 +43,8 @@ demo: install
 
 serve: install
 	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; Ctrl-C to stop)"
-	$(BIN)/gunicorn --workers 2 --worker-class sync --timeout 120 \
-		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c python:workbench.gunicorn_conf --workers 2 --worker-class sync \
+		--timeout 120 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 lint: install
 	$(BIN)/ruff check .

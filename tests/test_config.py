@@ -28,8 +28,11 @@ def test_production_starts_with_a_real_key_and_secure_cookies(tmp_path, monkeypa
     monkeypatch.setenv("WORKBENCH_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 16 + "9f8e7d6c5b4a39281706f5e4d3c2b1a0")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("WORKBENCH_BASE_URL", "https://pj.example.gov.cn/")
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["WORKBENCH_BASE_URL"] == "https://pj.example.gov.cn"
+    assert app.config["TRUSTED_HOSTS"] == ["pj.example.gov.cn"]
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert not (tmp_path / "secret_key").exists()
     with app.app_context():

@@ -12,6 +12,7 @@ from flask_login import current_user
 from workbench.config import DEFAULT_INSTANCE, PROJECT_ROOT, check_production_config, load_config
 from workbench.db import configure_sqlite, db
 from workbench.extensions import babel, bootstrap, csrf, limiter, login_manager, migrate
+from workbench.logmask import install_werkzeug_filter
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -52,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production_config(app.config)
+    install_werkzeug_filter()  # `flask run`: no link tokens in the request log
 
     db.init_app(app)
     with app.app_context():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -50,6 +51,31 @@ def instance_secret_key(instance_path: Path) -> str:
     return key
 
 
+def base_url(value: str | None) -> str:
+    """``WORKBENCH_BASE_URL`` checked: ``http(s)://host[:port][/prefix]``, no trailing slash."""
+    value = (value or "").strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            "WORKBENCH_BASE_URL must be the address people open, e.g. https://pj.example.gov.cn "
+            f"(got {value!r})."
+        )
+    return value
+
+
+def trusted_hosts(value: str | None, base: str, *, production: bool) -> list[str] | None:
+    """``TRUSTED_HOSTS`` (comma-separated host names; a leading dot allows subdomains).
+
+    Unset: in production the host of ``WORKBENCH_BASE_URL``; in development every host.
+    """
+    hosts = [h.strip().lower() for h in (value or "").split(",") if h.strip()]
+    if not hosts and production and base:
+        hosts = [str(urlsplit(base).hostname)]
+    return hosts or None
+
+
 def default_database_url(instance_path: Path) -> str:
     return f"sqlite:///{instance_path / 'workbench.db'}"
 
@@ -62,6 +88,7 @@ def load_config(instance_path: Path) -> dict[str, object]:
     if secret is None and not production:
         secret = instance_secret_key(instance_path)
     max_upload_mb = float(os.environ.get("WORKBENCH_MAX_UPLOAD_MB", "20"))
+    base = base_url(os.environ.get("WORKBENCH_BASE_URL"))
     return {
         "WORKBENCH_ENV": env,
         "SECRET_KEY": secret or "",
@@ -70,6 +97,12 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "MAX_CONTENT_LENGTH": int(max_upload_mb * 1024 * 1024),
         "BABEL_DEFAULT_LOCALE": os.environ.get("WORKBENCH_LANGUAGE", "zh_Hans_CN"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("WORKBENCH_TIMEZONE", "Asia/Shanghai"),
+        # links that leave the site (survey links, QR codes, expert links) start with this
+        "WORKBENCH_BASE_URL": base,
+        # Flask refuses (400) a request whose Host header is not one of these
+        "TRUSTED_HOSTS": trusted_hosts(
+            os.environ.get("TRUSTED_HOSTS"), base, production=production
+        ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("WORKBENCH_SECURE_COOKIES", production),
@@ -116,7 +149,9 @@ def load_config(instance_path: Path) -> dict[str, object]:
 
 
 def check_production_config(config: dict[str, object]) -> None:
-    """Refuse to run in production with a missing, default or short secret key."""
+    """Refuse to run in production with a missing, default or short secret key, or with links
+    that would be built from whatever ``Host`` header a request sends."""
+    base_url(str(config.get("WORKBENCH_BASE_URL") or ""))  # also when given as an override
     if config.get("WORKBENCH_ENV") != "production":
         return
     key = str(config.get("SECRET_KEY") or "")
@@ -130,4 +165,10 @@ def check_production_config(config: dict[str, object]) -> None:
             "WORKBENCH_ENV=production needs SECRET_KEY set to a random value of at least "
             f"{MIN_PRODUCTION_KEY_LENGTH} characters (e.g. python -c "
             "'import secrets; print(secrets.token_hex(32))')."
+        )
+    if not config.get("WORKBENCH_BASE_URL") and not config.get("TRUSTED_HOSTS"):
+        raise ConfigError(
+            "WORKBENCH_ENV=production needs WORKBENCH_BASE_URL (the address people open, e.g. "
+            "https://pj.example.gov.cn; survey links, QR codes and expert links are built from "
+            "it) or TRUSTED_HOSTS (the host names the server answers to, comma-separated)."
         )

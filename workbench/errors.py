@@ -6,7 +6,7 @@ from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from workbench.db import db
 
@@ -37,6 +37,15 @@ def init_app(app: Flask) -> None:
                 "The form expired or was sent without its security token. "
                 "Reload the page and try again."
             ),
+        )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
+        # a Host header outside TRUSTED_HOSTS: no URL can be built for it, so no page either
+        return (
+            "400 Bad Request: this server does not answer to that host name.\n",
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
         )
 
     @app.errorhandler(HTTPException)

@@ -88,6 +88,8 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 ACTION_LABELS: dict[str, object] = {
     "auth.login": _l("Logged in"),
     "auth.login_failed": _l("Failed login"),
+    "auth.logout": _l("Logged out"),
+    "user.sessions": _l("Sessions ended"),
     "user.create": _l("User created"),
     "user.update": _l("User changed"),
     "user.password": _l("Password changed"),

@@ -83,6 +83,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST accounts.user_new": ADMIN_ONLY,
     "GET accounts.user_edit": ADMIN_ONLY,
     "POST accounts.user_edit": ADMIN_ONLY,
+    "POST accounts.user_end_sessions": ADMIN_ONLY,
     "GET accounts.organisations": STAFF_ONLY,
     "GET accounts.organisation_new": EVALUATORS_ONLY,
     "POST accounts.organisation_new": EVALUATORS_ONLY,
@@ -285,6 +286,14 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
         _archived,
         lambda w: {"action": "finding", "kind": "other", "title": "新"},
         expect(forbidden=TEAM),
+    ),
+    (
+        "an archived engagement's rectification is closed, to the bureau too",
+        "POST",
+        "reports.rectification",
+        _archived,
+        lambda w: {"id": w.ids["rectification"], "status": "progress"},
+        expect(forbidden=(*TEAM, "client")),
     ),
     (
         "an archived engagement is not managed any more",

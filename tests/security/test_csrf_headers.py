@@ -244,6 +244,7 @@ def test_session_cookies_are_secure_in_production(
     app_with: Any, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKBENCH_ENV", "production")
+    monkeypatch.setenv("TRUSTED_HOSTS", "localhost")  # the test client's host
     production = app_with(SECRET_KEY=secrets.token_hex(32))
     client = production.test_client()
     login = client.post(

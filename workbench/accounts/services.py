@@ -150,6 +150,22 @@ def update_user(session: Session, actor: User, user: User, **values: object) -> 
     return user
 
 
+def end_sessions(
+    session: Session,
+    actor: User,
+    user: User,
+    *,
+    action: str = "user.sessions",
+    ip_address: str | None = None,
+) -> None:
+    """Log ``user`` out everywhere: every session carries the version it was opened with, and
+    the user loader refuses an older one (audited as ``action``; logout passes ``auth.logout``)."""
+    user.session_version = User.session_version + 1  # in SQL: two bumps never make one
+    session.flush()
+    session.refresh(user, ["session_version"])
+    record(session, actor, action, "user", user.id, summary=user.username, ip_address=ip_address)
+
+
 def change_password(session: Session, actor: User, user: User, new_password: str) -> None:
     """Set a new password and end the user's other sessions (audited, value not recorded)."""
     problem = password_problem(new_password)

@@ -32,6 +32,7 @@ from workbench.audit.services import record
 from workbench.auth import require_role
 from workbench.db import db
 from workbench.extensions import limiter, login_username_key
+from workbench.forms import BaseForm
 from workbench.labels import label
 from workbench.xlsx import send_table
 
@@ -90,8 +91,17 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    """Log out."""
+    """Log out: this session and every other of the user's (a copied cookie stops working)."""
     lang = session.get("lang")
+    user = current_user._get_current_object()
+    services.end_sessions(
+        db.session,
+        user,
+        user,
+        action="auth.logout",
+        ip_address=request.remote_addr,
+    )
+    db.session.commit()
     logout_user()
     session.clear()
     if lang:
@@ -178,6 +188,19 @@ def users():  # type: ignore[no-untyped-def]
             "users.xlsx",
         )
     return render_template("accounts/users.html", users=rows)
+
+
+@bp.post("/admin/users/<int:user_id>/end-sessions")
+@require_role(Role.ADMIN)
+def user_end_sessions(user_id: int):  # type: ignore[no-untyped-def]
+    """Log a user out of every session (admin), e.g. after a lost laptop."""
+    user = db.get_or_404(User, user_id)
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    services.end_sessions(db.session, current_user, user, ip_address=request.remote_addr)
+    db.session.commit()
+    flash(_("Every session of %(name)s has ended.", name=user.username), "success")
+    return redirect(url_for("accounts.users"))
 
 
 def _save_user(form: UserForm, user: User | None):  # type: ignore[no-untyped-def]

@@ -79,6 +79,25 @@ def _snapshot(engagement: Engagement) -> dict[str, Any]:
     return data
 
 
+#: states after which the commissioning parties are fixed (the report is the bureau's)
+PARTIES_FROZEN_STATES = frozenset({EngagementState.ISSUED, EngagementState.ARCHIVED})
+
+
+def _parties_change(
+    engagement: Engagement,
+    values: Mapping[str, Any],
+    evaluated_units: Iterable[Organisation] | None,
+) -> bool:
+    """Whether the edit changes the client bureau or the evaluated units."""
+    if "client_id" in values and values["client_id"] != engagement.client_id:
+        return True
+    if "client" in values and values["client"] is not engagement.client:
+        return True
+    if evaluated_units is None:
+        return False
+    return {o.id for o in evaluated_units} != {o.id for o in engagement.evaluated_units}
+
+
 def self_commissioned(engagement: Engagement) -> bool:
     """True when the client is also an evaluated unit: a body may not commission an
     evaluation of itself (财预〔2021〕6号 / 财监〔2021〕4号 independence rules)."""
@@ -155,10 +174,24 @@ def update_engagement(
     *,
     expected_version: int | None,
     evaluated_units: Iterable[Organisation] | None = None,
+    report_out: bool = False,
     **values: Any,
 ) -> Engagement:
-    """Edit the engagement's basic facts; refuses a stale form (:class:`StaleEdit`)."""
+    """Edit the engagement's basic facts; refuses a stale form (:class:`StaleEdit`).
+
+    The commissioning parties (client bureau, evaluated units) decide whose portal shows the
+    reports: only the lead or an admin changes them, and nobody once a report has gone to the
+    bureau (``report_out``: a 征求意见稿 or an issued report; or the engagement issued or
+    archived).
+    """
     _check_version(engagement, expected_version)
+    if evaluated_units is not None:
+        evaluated_units = list(evaluated_units)
+    if _parties_change(engagement, values, evaluated_units):
+        if report_out or engagement.state in PARTIES_FROZEN_STATES:
+            raise EngagementError("parties_after_issue")
+        if actor.role is not Role.ADMIN and engagement.member_role(actor) is not MemberRole.LEAD:
+            raise EngagementError("parties_lead_only")
     start = values.get("planned_start", engagement.planned_start)
     end = values.get("planned_end", engagement.planned_end)
     if start and end and end < start:

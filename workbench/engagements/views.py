@@ -73,6 +73,13 @@ ERRORS = {
         "Your changes were not saved; the current values are shown below."
     ),
     "end_before_start": _l("The end date is before the start date."),
+    "parties_lead_only": _l(
+        "Only the engagement lead or an administrator can change the client or the evaluated units."
+    ),
+    "parties_after_issue": _l(
+        "The client and the evaluated units can no longer be changed: a report has been sent "
+        "to the client (draft for comments or issued report)."
+    ),
     "reviewer_only": _l(
         "Only the engagement's reviewer or an administrator can decide on a draft under review."
     ),
@@ -329,6 +336,15 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
     """Edit the engagement's basic facts."""
     engagement = get_engagement_or_404(engagement_id, need="edit")
     form = _engagement_form(engagement)
+    report_out = _report_out(engagement)
+    parties_note = _parties_note(engagement, report_out)
+    if parties_note:  # shown read-only; a crafted change is refused by the service
+        for field in (form.client_id, form.evaluated_unit_ids):
+            field.render_kw = {"disabled": True}
+        if request.method == "POST" and "client_id" not in request.form:
+            form.client_id.data = engagement.client_id
+        if request.method == "POST" and "evaluated_unit_ids" not in request.form:
+            form.evaluated_unit_ids.data = [o.id for o in engagement.evaluated_units]
     if form.validate_on_submit():
         try:
             services.update_engagement(
@@ -338,6 +354,7 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
                 expected_version=form.expected_version(),
                 client_id=form.client_id.data,
                 evaluated_units=_units(form.evaluated_unit_ids.data),
+                report_out=report_out,
                 **_form_values(form),
             )
             db.session.commit()
@@ -352,7 +369,35 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
             flash(_("Engagement saved."), "success")
             _warn_self_commissioned(engagement)
             return redirect(url_for("engagements.detail", engagement_id=engagement.id))
-    return render_template("engagements/form.html", form=form, engagement=engagement)
+    return render_template(
+        "engagements/form.html", form=form, engagement=engagement, parties_note=parties_note
+    )
+
+
+def _report_out(engagement: Engagement) -> bool:
+    """Whether a report has gone to the bureau (a 征求意见稿 or an issued report)."""
+    from workbench.reports.models import ReportVersion
+
+    return (
+        db.session.scalar(
+            sa.select(ReportVersion.id)
+            .where(
+                ReportVersion.engagement_id == engagement.id,
+                ReportVersion.status.in_(("consultation", "issued")),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _parties_note(engagement: Engagement, report_out: bool) -> str | None:
+    """Why this user cannot change the client bureau and the evaluated units, or None."""
+    if report_out or engagement.state in services.PARTIES_FROZEN_STATES:
+        return _error_text(services.EngagementError("parties_after_issue"))
+    if not can_manage_engagement(current_user, engagement):
+        return _error_text(services.EngagementError("parties_lead_only"))
+    return None
 
 
 @bp.post("/<int:engagement_id>/transition")

@@ -29,12 +29,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workbench import qr
 from workbench.accounts.models import Role
-from workbench.auth import can_manage_engagement, get_engagement_or_404, require_role
+from workbench.auth import (
+    can_manage_engagement,
+    get_engagement_or_404,
+    require_role,
+    visible_engagements_filter,
+)
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
 from workbench.core.numbers import clean_text
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
+from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
+from workbench.engagements.models import Engagement
 from workbench.experts import offline, services
 from workbench.experts.forms import (
     DeclareForm,
@@ -47,6 +54,7 @@ from workbench.experts.forms import (
 from workbench.experts.models import Expert, PanelMember
 from workbench.extensions import limiter
 from workbench.labels import pairs
+from workbench.links import external_url
 from workbench.mail import mail_enabled, send_mail
 from workbench.scoring import services as scoring
 from workbench.xlsx import XLSX_MIME, send_table
@@ -191,7 +199,25 @@ def expert_edit(expert_id: int):  # type: ignore[no-untyped-def]
         db.session.commit()
         flash(_("Expert saved."), "success")
         return redirect(url_for("experts.registry"))
-    return render_template("experts/expert_form.html", form=form, expert=expert)
+    seats, hidden = _visible_seats(expert)
+    return render_template(
+        "experts/expert_form.html", form=form, expert=expert, seats=seats, hidden_seats=hidden
+    )
+
+
+def _visible_seats(expert: Expert) -> tuple[list[PanelMember], int]:
+    """The expert's seats on engagements the viewer may open, and how many others there are
+    (their titles are not shown: the registry is open to all staff, engagements are not)."""
+    engagement_ids = {seat.engagement_id for seat in expert.seats}
+    visible = set(
+        db.session.scalars(
+            sa.select(Engagement.id).where(
+                Engagement.id.in_(engagement_ids), visible_engagements_filter(current_user)
+            )
+        )
+    )
+    seats = [seat for seat in expert.seats if seat.engagement_id in visible]
+    return seats, len(expert.seats) - len(seats)
 
 
 # --- an engagement's panel --------------------------------------------------------------------
@@ -326,7 +352,7 @@ def _issue(engagement, expert, codes, days, weight=None, send=False):  # type: i
         db.session.rollback()
         flash(_msg(exc), "danger")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
-    url = url_for("experts.sheet", token=token, _external=True)
+    url = external_url("experts.sheet", token=token)
     if send and mail_enabled() and expert.email:
         try:
             send_mail(
@@ -355,7 +381,7 @@ def issued(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
     if not held or held.get("member_id") != member.id:
         flash(_("A link is shown only once. Issue a new link if it was not copied."), "info")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
-    url = url_for("experts.sheet", token=held["token"], _external=True)
+    url = external_url("experts.sheet", token=held["token"])
     return render_template(
         "experts/link.html", engagement=engagement, member=member, url=url, qr=qr.data_uris(url)
     )
@@ -530,6 +556,13 @@ def _member_or_gone(token: str) -> PanelMember:
     member = services.member_for_token(db.session, token)
     if member is None:
         abort(404)
+    if member.engagement.state in FROZEN_STATES:  # archiving closes every channel
+        abort(
+            410,
+            description=_(
+                "This evaluation has been archived: scoring is closed. Thank you for your work."
+            ),
+        )
     state = services.link_state(member)
     if state != "ok":
         abort(

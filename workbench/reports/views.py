@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from workbench.accounts.models import Role
 from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
+from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.reports import services
@@ -494,8 +495,13 @@ RECTIFICATION_LABELS = {
 def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
     """整改: the problems of the issued report, followed up by the bureau and the team."""
     engagement = get_engagement_or_404(engagement_id, need="view")
-    may_update = current_user.role is Role.CLIENT or can_edit_engagement(current_user, engagement)
+    # archiving closes every channel, the bureau's rectification entries included
+    may_update = can_edit_engagement(current_user, engagement) or (
+        current_user.role is Role.CLIENT and engagement.state not in FROZEN_STATES
+    )
     if request.method == "POST":
+        if not may_update and engagement.state in FROZEN_STATES:
+            abort(403, description=_("This engagement is archived and can no longer be changed."))
         if not may_update or not EmptyForm().validate_on_submit():
             abort(403 if not may_update else 400)
         item = owned_or_404(RectificationItem, request.form.get("id", type=int), engagement)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -19,8 +20,10 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 
 from workbench.core.questionnaire import sections
+from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db, utcnow
 from workbench.engagements.forms import EmptyForm
+from workbench.engagements.models import Engagement
 from workbench.extensions import limiter
 from workbench.surveys import collect
 from workbench.surveys.builder import questions_of
@@ -67,6 +70,16 @@ def _survey(public_token: str) -> Survey:
     return survey
 
 
+def _archived(survey: Survey) -> bool:
+    """Whether the survey's engagement is archived (frozen)."""
+    state = db.session.scalar(
+        sa.select(Engagement.state)
+        .join(Survey, Survey.engagement_id == Engagement.id)
+        .where(Survey.id == survey.id)
+    )
+    return state in FROZEN_STATES
+
+
 def _device_hash(survey: Survey) -> tuple[str, bool]:
     """A random id kept in this browser's (signed) session, hashed per survey; and whether it
     was made just now (then no response can carry it yet)."""
@@ -93,6 +106,8 @@ def _message(survey: Survey, code: str, status: int = 200):  # type: ignore[no-u
 def answer(public_token: str):  # type: ignore[no-untyped-def]
     """Show the questionnaire, or store the answers and thank the respondent."""
     survey = _survey(public_token)
+    if _archived(survey):  # archiving closes every channel: shown closed, nothing stored
+        return _message(survey, "closed", 410)
     code = (request.values.get("t") or "").strip()
     device_hash, new_device = _device_hash(survey)
     started_key = _started_key(survey)  # before the commit: survey.id would reload the row

@@ -46,6 +46,7 @@ from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.forms import query_int
 from workbench.labels import pairs
+from workbench.links import external_url
 from workbench.scoring import services as scoring
 from workbench.surveys import builder, jobs, services
 from workbench.surveys.forms import (
@@ -202,10 +203,9 @@ def _survey_leaves(engagement) -> list[tuple[str, str]]:  # type: ignore[no-unty
 
 
 def _public_url(survey: Survey, code: str = "") -> str:
-    return url_for(
+    return external_url(
         "public_survey.answer",
         public_token=survey.public_token,
-        _external=True,
         **({"t": code} if code else {}),
     )
 
