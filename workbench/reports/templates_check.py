@@ -13,7 +13,7 @@ from docxtpl import DocxTemplate
 from jinja2 import TemplateSyntaxError, UndefinedError, meta
 from sqlalchemy.orm import Session
 
-from workbench.accounts.models import User
+from workbench.accounts.models import Role, User
 from workbench.audit.services import record
 from workbench.engagements.models import Engagement
 from workbench.reports.context import ReportContext
@@ -220,7 +220,14 @@ def store_template(
     scope: str,
     folder: Path,
 ) -> ReportTemplateFile:
-    """Keep a checked template for this engagement or for the actor's organisation."""
+    """Keep a checked template for this engagement or for the actor's organisation.
+
+    Only an admin stores a template for the whole organisation (the view answers 403 first;
+    this guards every other caller)."""
+    if scope not in ("engagement", "organisation"):
+        raise ValueError(f"unknown template scope {scope!r}")
+    if scope == "organisation" and actor.role is not Role.ADMIN:
+        raise PermissionError("only an admin uploads templates for the whole firm")
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{hashlib.sha256(data).hexdigest()}.docx"
     (folder / stored).write_bytes(data)
@@ -241,7 +248,10 @@ def store_template(
         "report_template",
         item.id,
         engagement_id=engagement.id,
-        changes={"name": {"before": None, "after": item.name}},
+        changes={
+            "name": {"before": None, "after": item.name},
+            "scope": {"before": None, "after": "engagement" if item.engagement_id else scope},
+        },
         summary=filename[:200],
     )
     return item
