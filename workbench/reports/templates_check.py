@@ -55,6 +55,11 @@ CORE_PROPERTIES = (
     "title",
     "version",
 )
+#: the core properties docxtpl fills in; a tag in any other one is refused outright
+RENDERED_PROPERTIES = frozenset(
+    {"author", "comments", "identifier", "language", "subject", "title"}
+)
+_TAG = re.compile(r"\{[{%#]")
 _FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 #: the variables of docs/report-templates.md (for re-checking stored templates without an
 #: engagement); an upload is checked against its engagement's report context instead
@@ -171,6 +176,14 @@ def vet_template(data: bytes, known: set[str] | frozenset[str]) -> CheckReport:
         return report
     undeclared: set[str] = set()
     for source in sources:
+        if (
+            source.part == "property"
+            and source.name not in RENDERED_PROPERTIES
+            and _TAG.search(source.text)
+        ):
+            params = {"part": source.part, "property": source.name, "detail": ""}
+            report.errors.append(("refused_property", params))
+            continue
         try:
             tree = ENV.parse(source.text)
         except TemplateRefused as exc:

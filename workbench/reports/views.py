@@ -165,6 +165,10 @@ TEMPLATE_ERRORS = {
         "simplify its loops."
     ),
     "refused_output": _l("The template produces too much text (more than %(detail)s characters)."),
+    "refused_property": _l(
+        "The %(part)s holds a tag, but tags are filled in only in the body, headers, footers, "
+        "footnotes and the properties title, subject, author, comments, identifier and language."
+    ),
     "refused_time": _l("The template takes too long to render (more than %(detail)s seconds)."),
 }
 #: where in the document a template problem is (``part`` of a check error)
