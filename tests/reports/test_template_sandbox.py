@@ -204,3 +204,50 @@ def test_who_uploads_templates_and_where_they_are_offered(demo, client, session)
     session.commit()
     offered = [c.key for c in template_choices(session, engagement, Path("."))]
     assert offered == [*TEMPLATES, f"file:{stored[0].id}", f"file:{stored[1].id}"]
+
+
+def test_cli_rechecks_every_stored_template(
+    app, session, make_org, make_user, make_engagement, tmp_path
+):
+    """`flask report check-templates`: what an operator runs after upgrading."""
+    from workbench.accounts.models import OrganisationKind, Role
+
+    firm = make_org(OrganisationKind.FIRM)
+    admin, lead = make_user(Role.ADMIN), make_user(Role.EVALUATOR)
+    engagement = make_engagement(lead=lead)
+    folder = Path(app.instance_path) / "report-templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "good.docx").write_bytes(bundled_path("project").read_bytes())
+    marker = tmp_path / "pwned"
+    (folder / "bad.docx").write_bytes(docx_with(payloads(marker)["cycler"], "title"))
+    for name, stored, uploader, eid in (
+        ("好模板", "good.docx", admin, None),
+        ("坏模板", "bad.docx", lead, engagement.id),
+        ("旧全所模板", "good.docx", lead, None),
+    ):
+        session.add(
+            ReportTemplateFile(
+                organisation_id=None if eid else firm.id,
+                engagement_id=eid,
+                name=name,
+                filename=stored,
+                stored_as=stored,
+                uploaded_by_id=uploader.id,
+            )
+        )
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["report", "check-templates"])
+    lines = result.output.splitlines()
+    assert result.exit_code == 1
+    assert [line.split()[0] for line in lines if line.startswith(("ok", "REFUSED"))] == [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "REFUSED",
+        "ok",
+    ]
+    assert "refused_syntax: part=property, property=title, detail=()" in result.output
+    assert "not offered: firm-wide, but not uploaded by an admin" in lines[-2]
+    assert "3 stored template(s) checked, 1 refused" in lines[-1]
+    assert not marker.exists()
