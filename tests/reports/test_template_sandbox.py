@@ -68,6 +68,19 @@ def test_the_check_names_the_part_a_payload_hides_in(tmp_path):
     ]
 
 
+def test_absurd_nesting_is_a_message_not_a_crash():
+    for source in (
+        "{{ " + "(" * 3000 + "title" + ")" * 3000 + " }}",
+        "{{ " + "not " * 5000 + "title }}",
+        "{{ title" + ".a" * 20000 + " }}",
+    ):
+        report = check_template(docx_with(source, "header"), budget_context())
+        assert report.errors == [("too_deep", {"part": "header", "property": ""})]
+    loops = "{% for a in key_findings %}" * 30 + "x" + "{% endfor %}" * 30
+    report = check_template(docx_with(loops), budget_context())
+    assert [code for code, _params in report.errors] == ["no_render"]  # Python's own limit
+
+
 def test_budgets_stop_a_render_of_any_template():
     huge = docx_with("{% for a in key_findings %}{{ summary }}{% endfor %}")
     with pytest.raises(sandbox.TemplateRefused) as caught:

@@ -186,6 +186,7 @@ def vet_template(data: bytes, known: set[str] | frozenset[str]) -> CheckReport:
             continue
         try:
             tree = ENV.parse(source.text)
+            names = meta.find_undeclared_variables(tree)
         except TemplateRefused as exc:
             report.errors.append(_refusal(exc, source))
             continue
@@ -194,7 +195,10 @@ def vet_template(data: bytes, known: set[str] | frozenset[str]) -> CheckReport:
                 ("broken_tag", {"line": str(exc.lineno), "reason": str(exc.message)[:200]})
             )
             continue
-        for name in sorted(meta.find_undeclared_variables(tree) - set(known)):
+        except RecursionError:  # thousands of nested brackets or `not`s: Jinja's parser gives up
+            report.errors.append(("too_deep", {"part": source.part, "property": source.name}))
+            continue
+        for name in sorted(names - set(known)):
             undeclared.add(name)
             params = {"name": name, "part": source.part, "property": source.name}
             report.errors.append(("unknown_variable", params))

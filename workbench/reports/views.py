@@ -165,6 +165,7 @@ TEMPLATE_ERRORS = {
         "simplify its loops."
     ),
     "refused_output": _l("The template produces too much text (more than %(detail)s characters)."),
+    "too_deep": _l("The %(part)s nests brackets or tags too deeply."),
     "refused_property": _l(
         "The %(part)s holds a tag, but tags are filled in only in the body, headers, footers, "
         "footnotes and the properties title, subject, author, comments, identifier and language."
