@@ -115,6 +115,36 @@ def test_the_sandbox_has_no_globals_and_only_the_allowed_filters():
     assert out == "AB|x、y|2|-|1x,2y|1|1|&lt;w:t&gt;"
 
 
+def test_only_keys_positions_and_loop_counters_are_reachable():
+    """No walk through the object graph: an image's template, a table's markup methods, a
+    text's methods are out of reach (they are not keys of a mapping)."""
+    from markupsafe import Markup
+
+    class Image:  # what docxtpl's InlineImage holds: the whole DocxTemplate
+        tpl = ("the document",)
+        width = 150
+
+    values = {"s": {"chart": Image(), "table": Markup("<w:tbl/>")}, "t": "文字", "xs": [1, 2]}
+    for source, attribute in (
+        ("{{ s.chart.tpl }}", "tpl"),
+        ("{{ s.chart.width }}", "width"),
+        ("{{ s.table.striptags }}", "striptags"),
+        ("{{ t.upper }}", "upper"),
+        ("{{ t['upper'] }}", "upper"),
+        ("{% for x in xs %}{{ loop.cycle }}{% endfor %}", "cycle"),
+        ("{{ xs.append }}", "append"),
+    ):
+        with sandbox.budget(), pytest.raises(sandbox.TemplateRefused) as caught:
+            sandbox.ENV.from_string(source).render(values)
+        assert (caught.value.code, caught.value.detail) == ("attribute", attribute), source
+    with sandbox.budget():
+        out = sandbox.ENV.from_string(
+            "{{ s.table }}{{ s['table'] }}{{ t[0] }}{{ xs[1] }}"
+            "{% for x in xs %}{{ loop.index0 }}{{ loop.length }}{{ loop.first }}{% endfor %}"
+        ).render(values)
+    assert out == "<w:tbl/><w:tbl/>文2" + "02True12False"
+
+
 def test_bundled_templates_render_exactly_as_before(demo, session, monkeypatch):
     """The sandbox changes nothing for the bundled templates: every part of the .docx is the
     one docxtpl's plain Jinja environment wrote (as before issue #13)."""

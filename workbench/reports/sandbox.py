@@ -14,8 +14,10 @@ footnotes and the document's core properties to Jinja. An uploaded template once
    blocks, no names or attributes starting with ``_``, no ``self``, no recursive loops.
 2. **What it may reach** (Jinja's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`,
    stricter): no globals at all (``range``, ``lipsum``, ``cycler``, ``joiner``, ``namespace``,
-   ``dict`` are undefined), :class:`~jinja2.StrictUndefined`, no attribute starting with ``_``,
-   no callable attribute, nothing may be called, every arithmetic operator refused.
+   ``dict`` are undefined), :class:`~jinja2.StrictUndefined`; ``x.y`` and ``x['y']`` are keys
+   of mappings (and positions in lists and texts), ``loop.index`` and its kin the only
+   attributes of any object, nothing starting with ``_``; nothing may be called, every
+   arithmetic operator is refused.
 3. **How much it may do** (a :class:`Budget` per document): loop iterations, lookups, filter
    calls and printed pieces count as operations (:data:`MAX_OPERATIONS`), the rendered XML
    of all parts together is capped (:data:`MAX_OUTPUT`), and a wall-clock deadline is checked
@@ -29,13 +31,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 #: operations one document may cost: loop iterations + lookups + filter calls + printed pieces
@@ -95,6 +98,22 @@ FORBIDDEN_NAMES = frozenset(
         "varargs",
         "kwargs",
         "caller",
+    }
+)
+#: what ``loop.…`` may give inside a ``for`` (not ``cycle``, ``changed`` or ``loop()``)
+LOOP_ATTRIBUTES = frozenset(
+    {
+        "index",
+        "index0",
+        "revindex",
+        "revindex0",
+        "first",
+        "last",
+        "length",
+        "depth",
+        "depth0",
+        "previtem",
+        "nextitem",
     }
 )
 #: the syntax a template may use (everything else is refused when it is compiled)
@@ -319,12 +338,38 @@ class ReportSandbox(ImmutableSandboxedEnvironment):
         raise TemplateRefused("attribute", attribute)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        """``x.y``: a key of a mapping, or one of :data:`LOOP_ATTRIBUTES` of ``loop``; the
+        attributes of any other object (a string's methods, an image's template, a table's
+        markup) are out of reach, so no walk through the object graph starts."""
         _spend()
-        return super().getattr(obj, attribute)
+        if attribute.startswith("_"):
+            raise TemplateRefused("attribute", attribute)
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=attribute)
+        if isinstance(obj, LoopContext) and attribute in LOOP_ATTRIBUTES:
+            return getattr(obj, attribute)
+        if isinstance(obj, Undefined):
+            return self.undefined(obj=obj, name=attribute)
+        raise TemplateRefused("attribute", attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        """``x['y']`` and ``x[0]``: a key of a mapping, or a position in a list or text."""
         _spend()
-        return super().getitem(obj, argument)
+        if isinstance(argument, str) and argument.startswith("_"):
+            raise TemplateRefused("attribute", argument)
+        if isinstance(obj, Mapping) or (
+            isinstance(obj, list | tuple | str) and isinstance(argument, int)
+        ):
+            try:
+                return obj[argument]
+            except (KeyError, IndexError, TypeError):
+                return self.undefined(obj=obj, name=str(argument))
+        if isinstance(obj, Undefined):
+            return self.undefined(obj=obj, name=str(argument))
+        raise TemplateRefused("attribute", str(argument))
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         raise TemplateRefused("call", "()")
