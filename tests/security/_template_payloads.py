@@ -77,13 +77,14 @@ def payloads(marker: Path) -> dict[str, str]:
         "{% endfor %}{% endfor %}",
         "wide loop": "{% for a in summary %}{{ a }}{% endfor %}",
         "huge output": "{% for a in key_findings %}{{ summary }}{% endfor %}",
+        "quadratic join": "{{ key_findings|join(summary) }}{{ summary|join(summary) }}",
         "unknown variable": "{{ secret_key }}",
     }
 
 
 #: payloads refused only when rendered (they use documented variables and allowed syntax):
 #: the budget stops them
-BUDGET_PAYLOADS = ("deep loops", "wide loop", "huge output")
+BUDGET_PAYLOADS = ("deep loops", "wide loop", "huge output", "quadratic join")
 #: payloads whose syntax is allowed: the sandbox refuses them when they reach for something
 #: (a method) during the trial render
 RUNTIME_PAYLOADS = ("method object",)

@@ -37,7 +37,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import StrictUndefined, Undefined, nodes, pass_eval_context
+from jinja2.filters import make_attrgetter, sync_do_join
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -217,6 +218,27 @@ def _loop(value: Any) -> Iterator[Any]:
         yield item
 
 
+@pass_eval_context
+def _join(eval_ctx: Any, value: Iterable[Any], d: Any = "", attribute: Any = None) -> Any:
+    """Jinja's ``join``, refused before it builds a text larger than the output left: the
+    separator repeats between every item (``summary|join(summary)`` is quadratic)."""
+    current = _BUDGET.get()
+    if (  # a text is sized before it is split into a list of characters
+        current is not None
+        and isinstance(value, str)
+        and current.written + len(value) * (1 + len(str(d))) > current.output
+    ):
+        raise TemplateRefused("output", str(current.output))
+    items = list(value)
+    if attribute is not None:
+        getter = make_attrgetter(ENV, attribute)
+        items = [getter(item) for item in items]
+    size = sum(len(str(item)) for item in items) + len(str(d)) * max(0, len(items) - 1)
+    if current is not None and current.written + size > current.output:
+        raise TemplateRefused("output", str(current.output))
+    return sync_do_join(eval_ctx, items, d)
+
+
 def _counted(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps Jinja's pass_context/pass_eval_context marker
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -314,7 +336,8 @@ class ReportSandbox(ImmutableSandboxedEnvironment):
     def __init__(self) -> None:
         super().__init__(autoescape=True, undefined=StrictUndefined)
         self.globals.clear()
-        self.filters = {name: _counted(self.filters[name]) for name in sorted(ALLOWED_FILTERS)}
+        own = {**self.filters, "join": _join}
+        self.filters = {name: _counted(own[name]) for name in sorted(ALLOWED_FILTERS)}
         self.filters[_LOOP_FILTER] = _loop
         self.tests = {name: self.tests[name] for name in sorted(ALLOWED_TESTS)}
 
