@@ -110,9 +110,10 @@ def test_the_sandbox_has_no_globals_and_only_the_allowed_filters():
         out = sandbox.ENV.from_string(
             "{{ t|upper }}|{{ xs|join('、') }}|{{ xs|length }}|{{ missing|default('-') }}|"
             "{% for x in xs %}{{ loop.index }}{{ x }}{% if not loop.last %},{% endif %}"
+            "{% endfor %}|{% for k, v in pairs %}{{ k }}{{ v }}"
             "{% endfor %}|{{ a.b }}|{{ a['b'] }}|{{ '<w:t>' }}"
-        ).render(t="ab", xs=["x", "y"], a={"b": 1})
-    assert out == "AB|x、y|2|-|1x,2y|1|1|&lt;w:t&gt;"
+        ).render(t="ab", xs=["x", "y"], a={"b": 1}, pairs=[("k", 1)])
+    assert out == "AB|x、y|2|-|1x,2y|k1|1|1|&lt;w:t&gt;"
 
 
 def test_only_keys_positions_and_loop_counters_are_reachable():

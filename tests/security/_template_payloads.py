@@ -77,6 +77,7 @@ def payloads(marker: Path) -> dict[str, str]:
         "{% endfor %}{% endfor %}",
         "wide loop": "{% for a in summary %}{{ a }}{% endfor %}",
         "huge output": "{% for a in key_findings %}{{ summary }}{% endfor %}",
+        "tuple": "{{ (summary, summary, summary) }}",
         "quadratic join": "{{ key_findings|join(summary) }}{{ summary|join(summary) }}",
         "unknown variable": "{{ secret_key }}",
     }

@@ -270,6 +270,8 @@ def vet(tree: nodes.Template) -> None:
             raise TemplateRefused("filter", node.name)
         if isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
             raise TemplateRefused("test", node.name)
+        if isinstance(node, nodes.Tuple) and node.ctx != "store":  # only `for a, b in …`
+            raise TemplateRefused("syntax", "(…, …)")
         if isinstance(node, nodes.For) and node.recursive:
             raise TemplateRefused("syntax", "recursive")
         if isinstance(node, nodes.Filter | nodes.Test) and (node.dyn_args or node.dyn_kwargs):
