@@ -221,7 +221,11 @@ def test_who_uploads_templates_and_where_they_are_offered(demo, client, session)
         login(client, users[name])
         assert _upload(client, eid, good).status_code == 403
     login(client, users["zhang.wei"])  # the lead: this engagement only
-    assert _upload(client, eid, good, scope="organisation").status_code == 403
+    refused = _upload(client, eid, good, scope="organisation")
+    assert refused.status_code == 403
+    assert "Only an administrator uploads templates for the whole firm." in refused.get_data(
+        as_text=True
+    )
     assert _upload(client, eid, good, scope="everything").status_code == 400
     assert _upload(client, eid, good).status_code == 302
     login(client, users["admin"])

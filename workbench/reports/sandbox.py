@@ -11,7 +11,8 @@ footnotes and the document's core properties to Jinja. An uploaded template once
    ``not``, attribute and item lookups, constants, and the filters of :data:`ALLOWED_FILTERS`
    and tests of :data:`ALLOWED_TESTS`. No calls, no arithmetic or ``%``/``~`` operators, no
    ``set``/``macro``/``include``/``import``/``extends``/``with``/``filter``/``autoescape``
-   blocks, no names or attributes starting with ``_``, no ``self``, no recursive loops.
+   blocks, no literal lists, dicts or tuples (a tuple only as a loop target), no slices, no
+   names or attributes starting with ``_``, no ``self``, no recursive loops.
 2. **What it may reach** (Jinja's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`,
    stricter): no globals at all (``range``, ``lipsum``, ``cycler``, ``joiner``, ``namespace``,
    ``dict`` are undefined), :class:`~jinja2.StrictUndefined`; ``x.y`` and ``x['y']`` are keys
@@ -20,8 +21,8 @@ footnotes and the document's core properties to Jinja. An uploaded template once
    arithmetic operator is refused.
 3. **How much it may do** (a :class:`Budget` per document): loop iterations, lookups, filter
    calls and printed pieces count as operations (:data:`MAX_OPERATIONS`), the rendered XML
-   of all parts together is capped (:data:`MAX_OUTPUT`), and a wall-clock deadline is checked
-   every few hundred operations.
+   of all parts together is capped (:data:`MAX_OUTPUT`; ``join`` is sized before it runs),
+   and a wall-clock deadline is checked every few hundred operations.
 
 Every refusal is a :class:`TemplateRefused` (a :class:`jinja2.sandbox.SecurityError`) with a
 ``code`` and a ``detail`` the web layer translates.
@@ -43,10 +44,10 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 #: operations one document may cost: loop iterations + lookups + filter calls + printed pieces
-#: (the demo report needs about 2,000; five nested loops over a 20-item list need 3.2 million)
+#: (the demo report needs about 430; five nested loops over a 20-item list need 3.2 million)
 MAX_OPERATIONS = 100_000
 #: characters of rendered XML one document may produce, all parts together (the demo report
-#: writes about 0.5 million)
+#: writes about 0.1 million)
 MAX_OUTPUT = 32 * 1024 * 1024
 #: seconds one document's render may take (checked every :data:`_CLOCK_EVERY` operations);
 #: the upload check uses :data:`CHECK_SECONDS`
