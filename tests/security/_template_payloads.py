@@ -101,8 +101,9 @@ def docx_with(source: str, place: str = "body") -> bytes:
         document.sections[0].header.paragraphs[0].text = source
     elif place == "footer":
         document.sections[0].footer.paragraphs[0].text = source
-    else:
-        setattr(document.core_properties, place, source)
+    else:  # as Word writes it: python-docx's setters refuse more than 255 characters, Word not
+        element = {"comments": "description"}.get(place, place)
+        document.core_properties._element._get_or_add(element).text = source
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
