@@ -175,6 +175,59 @@ def init_app(app: Flask) -> None:
             f"depth {template.depth()}, total {template.total}: OK"
         )
 
+    @report.command("check-templates")
+    def report_check_templates() -> None:
+        """Re-check every stored Word template (and the bundled ones) against the sandbox.
+
+        Nothing is rendered: each part of each file is parsed by the report sandbox and its
+        variables compared with docs/report-templates.md. Lists refused files and firm-wide
+        templates no admin uploaded (offered nowhere); exits 1 if any file is refused.
+        """
+        import sqlalchemy as sa
+
+        from workbench.accounts.models import Role, User
+        from workbench.reports.models import ReportTemplateFile
+        from workbench.reports.render import TEMPLATES, bundled_path
+        from workbench.reports.templates_check import DOCUMENTED_VARIABLES, vet_template
+
+        def show(label: str, data: bytes) -> bool:
+            result = vet_template(data, DOCUMENTED_VARIABLES)
+            if result.ok:
+                click.echo(f"ok       {label}")
+                return True
+            click.echo(f"REFUSED  {label}")
+            for code, params in result.errors:
+                detail = ", ".join(f"{k}={v}" for k, v in params.items() if v)
+                click.echo(f"         {code}: {detail}")
+            return False
+
+        refused = 0
+        for name in TEMPLATES:
+            refused += not show(f"bundled {name}", bundled_path(name).read_bytes())
+        folder = Path(app.instance_path) / "report-templates"
+        rows = db.session.execute(
+            sa.select(ReportTemplateFile, User.role)
+            .outerjoin(User, User.id == ReportTemplateFile.uploaded_by_id)
+            .order_by(ReportTemplateFile.id)
+        ).all()
+        for item, role in rows:
+            scope = (
+                f"engagement {item.engagement_id}"
+                if item.engagement_id
+                else f"organisation {item.organisation_id}"
+            )
+            label = f"#{item.id} {item.name!r} ({scope}, {item.stored_as})"
+            path = folder / item.stored_as
+            if not path.is_file():
+                click.echo(f"MISSING  {label}")
+                continue
+            refused += not show(label, path.read_bytes())
+            if item.engagement_id is None and role is not Role.ADMIN:
+                click.echo("         not offered: firm-wide, but not uploaded by an admin")
+        click.echo(f"{len(rows)} stored template(s) checked, {refused} refused")
+        if refused:
+            raise SystemExit(1)
+
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
     def backup(path: Path) -> None:

@@ -163,7 +163,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET reports.rectification_xlsx": VIEW,
     "GET reports.bundled": INTERNAL,
     "GET reports.templates": INTERNAL,
-    "POST reports.templates": INTERNAL,
+    "POST reports.templates": MANAGE,  # the lead and admins (firm-wide: admins only)
     # indicator system and scores
     "GET scoring.system": INTERNAL,
     "POST scoring.instantiate": INTERNAL,

@@ -301,3 +301,54 @@ def test_malformed_uploads_are_refused_cleanly(
 
     run()
     assert "unhandled error" not in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# report templates that are code (issue #13): the sandbox refuses every payload, none runs
+
+
+def test_report_template_payloads_are_refused_and_never_run(
+    fuzz: Fuzz, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.security._template_payloads import PLACES, docx_with, payloads
+
+    caplog.set_level(logging.ERROR)
+    client = fuzz.client("lead")
+    marker = tmp_path / "pwned"
+    found = payloads(marker)
+    url = f"/engagements/{fuzz.world.engagement_id}/report/templates"
+    leaks = (
+        str(fuzz.app.config["SECRET_KEY"]),
+        str(fuzz.app.config["SQLALCHEMY_DATABASE_URI"]),
+    )
+    variants = {
+        "as written": lambda s: s,
+        "no spaces": lambda s: s.replace("{{ ", "{{").replace(" }}", "}}").replace("{% ", "{%"),
+        "trimmed": lambda s: s.replace("{%", "{%-").replace("{{", "{{-"),
+        "twice": lambda s: s + "\n" + s,
+    }
+
+    @settings(FUZZ, max_examples=max(EXAMPLES, 20))
+    @given(
+        name=st.sampled_from(sorted(found)),
+        place=st.sampled_from(PLACES),
+        variant=st.sampled_from(sorted(variants)),
+        padding=st.text(alphabet="评价报告 x\t", max_size=12),
+    )
+    def run(name: str, place: str, variant: str, padding: str) -> None:
+        data = docx_with(padding + variants[variant](found[name]) + padding, place)
+        before = row_counts()
+        boundary, body = encode_multipart(
+            {"name": "mine", "scope": "engagement", "file": (io.BytesIO(data), "mine.docx")}
+        )
+        response = client.post(
+            url, data=body, content_type=f"multipart/form-data; boundary={boundary}"
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, (name, place, variant)
+        assert changed_tables(before, row_counts()) == {}, (name, place, variant)
+        assert not marker.exists(), (name, place, variant)
+        assert not any(leak in page for leak in leaks)
+
+    run()
+    assert "unhandled error" not in caplog.text

@@ -25,6 +25,7 @@ from docxtpl import DocxTemplate, InlineImage
 from markupsafe import Markup
 
 from workbench.core.reportqa import TableSpec
+from workbench.reports import sandbox
 from workbench.reports.context import Chart, ReportContext
 from workbench.reports.docxstyle import clean_text
 
@@ -34,6 +35,18 @@ TEMPLATES = {
     "department": "部门整体支出绩效评价报告",
     "summary-en": "Evaluation summary (English)",
 }
+
+
+#: the variables every render provides, empty when the engagement has no such table or chart
+RENDER_DEFAULTS = (
+    "funds_table",
+    "goals_table",
+    "goals_table_annex",
+    "score_table",
+    "dimension_table",
+    "expert_table",
+    "dimension_chart",
+)
 
 
 def bundled_path(name: str) -> Path:
@@ -319,9 +332,18 @@ def render(context: ReportContext, template: Path, extra: Mapping[str, Any] | No
 
 
 def render_bytes(
-    context: ReportContext, template: bytes, extra: Mapping[str, Any] | None = None
+    context: ReportContext,
+    template: bytes,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    seconds: float = sandbox.MAX_SECONDS,
 ) -> bytes:
-    """:func:`render` from the template's bytes (an uploaded file being checked)."""
+    """:func:`render` from the template's bytes (an uploaded file being checked).
+
+    Every part docxtpl renders (body, headers, footers, footnotes, core properties) runs in
+    the report sandbox (:mod:`workbench.reports.sandbox`) under one budget; a template that
+    oversteps it raises :class:`~workbench.reports.sandbox.TemplateRefused`.
+    """
     tpl = DocxTemplate(io.BytesIO(template))
     values: dict[str, Any] = dict(context.values)
     values["en"] = dict(values.get("en") or {})  # the context is not changed by rendering
@@ -339,22 +361,15 @@ def render_bytes(
         else:
             values[name] = sub
     values.update(images)
-    values.setdefault("dimension_chart", "")
     values["surveys"] = [
         {**s, "table": tables.get(s["table"], ""), "chart": images.get(s["chart"], "")}
         for s in context.values.get("surveys", [])
     ]
-    for name in (
-        "funds_table",
-        "goals_table",
-        "goals_table_annex",
-        "score_table",
-        "dimension_table",
-        "expert_table",
-    ):
+    for name in RENDER_DEFAULTS:
         values.setdefault(name, "")
     values.update(extra or {})
-    tpl.render(values, autoescape=True)
+    with sandbox.budget(seconds=seconds):
+        tpl.render(values, jinja_env=sandbox.ENV)  # autoescaping: ENV's own, always on
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from jinja2 import UndefinedError
 from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Role, User
@@ -39,6 +40,7 @@ from workbench.reports.models import (
     ReportVersion,
 )
 from workbench.reports.render import TEMPLATES, bundled_path, render
+from workbench.reports.sandbox import TemplateRefused
 
 __all__ = ["bundled_path"]
 
@@ -236,15 +238,27 @@ class TemplateChoice:
 def template_choices(
     session: Session, engagement: Engagement, folder: Path
 ) -> list[TemplateChoice]:
-    """The bundled templates, then the firm's and the engagement's own."""
+    """The bundled templates, then the firm's and the engagement's own.
+
+    A firm-wide template counts only if an admin uploaded it (only admins may, see
+    docs/permissions.md): one a team member uploaded firm-wide under an earlier version is
+    offered nowhere, not even on the engagements of its uploader.
+    """
     out = [TemplateChoice(k, str(v), bundled_path(k)) for k, v in TEMPLATES.items()]
+    by_admin = sa.select(User.id).where(User.role == Role.ADMIN)
     owned = session.scalars(
-        sa.select(ReportTemplateFile).where(
+        sa.select(ReportTemplateFile)
+        .where(
             sa.or_(
                 ReportTemplateFile.engagement_id == engagement.id,
-                ReportTemplateFile.organisation_id.in_(_firm_ids(session, engagement)),
+                sa.and_(
+                    ReportTemplateFile.engagement_id.is_(None),
+                    ReportTemplateFile.organisation_id.in_(_firm_ids(session, engagement)),
+                    ReportTemplateFile.uploaded_by_id.in_(by_admin),
+                ),
             )
         )
+        .order_by(ReportTemplateFile.id)
     )
     for t in owned:
         out.append(TemplateChoice(f"file:{t.id}", t.name, folder / t.stored_as))
@@ -298,7 +312,10 @@ def build(
     """Build a new version of the report and store it with its QA result."""
     context = build_context(session, engagement, report_no=report_no, draft=draft)
     problems = qa(context)
-    data = render(context, template.path)
+    try:
+        data = render(context, template.path)
+    except (TemplateRefused, UndefinedError) as exc:  # a stored template, refused by the sandbox
+        raise ReportError("template_refused", str(exc)[:200]) from exc
     digest = hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{digest}.docx").write_bytes(data)

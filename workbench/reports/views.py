@@ -24,7 +24,12 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
+from workbench.auth import (
+    can_edit_engagement,
+    can_manage_engagement,
+    get_engagement_or_404,
+    owned_or_404,
+)
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
@@ -82,6 +87,10 @@ ERRORS = {
     "conflict": _l("Someone else changed this at the same moment; look at it again."),
     "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
     "pdf_failed": _l("LibreOffice could not convert the report."),
+    "template_refused": _l(
+        "The chosen Word template is refused by the report sandbox (%(detail)s): choose another "
+        "template or upload a corrected one."
+    ),
 }
 QA_LABELS = {
     "sum": _l("Totals"),
@@ -132,9 +141,67 @@ TEMPLATE_ERRORS = {
     ),
     "broken_tag": _l("Broken tag on line %(line)s: %(reason)s"),
     "unreadable": _l("The template cannot be read: %(reason)s"),
-    "unknown_variable": _l("Unknown variable “%(name)s” (see docs/report-templates.md)."),
+    "unknown_variable": _l(
+        "Unknown variable “%(name)s” in the %(part)s (see docs/report-templates.md)."
+    ),
     "no_render": _l("The template does not render with this engagement's data: %(reason)s"),
+    # refused by the report sandbox (workbench.reports.sandbox): nothing of it ran
+    "refused_syntax": _l(
+        "The %(part)s uses “%(detail)s”, which report templates may not use: they only print "
+        "variables, repeat paragraphs with for and choose with if."
+    ),
+    "refused_name": _l(
+        "The %(part)s uses the name “%(detail)s”, which report templates may not use."
+    ),
+    "refused_attribute": _l(
+        "The %(part)s reaches for “%(detail)s”: report templates may not use names starting with "
+        "an underscore, or methods."
+    ),
+    "refused_filter": _l(
+        "The %(part)s uses the filter “%(detail)s”, which report templates may not use "
+        "(allowed: %(allowed)s)."
+    ),
+    "refused_test": _l(
+        "The %(part)s uses the test “%(detail)s”, which report templates may not use."
+    ),
+    "refused_call": _l(
+        "The %(part)s calls a function or method: report templates may not call anything."
+    ),
+    "refused_operations": _l(
+        "The template does too much work (more than %(detail)s loop steps and lookups): "
+        "simplify its loops."
+    ),
+    "refused_output": _l("The template produces too much text (more than %(detail)s characters)."),
+    "too_deep": _l("The %(part)s nests brackets or tags too deeply."),
+    "refused_property": _l(
+        "The %(part)s holds a tag, but tags are filled in only in the body, headers, footers, "
+        "footnotes and the properties title, subject, author, comments, identifier and language."
+    ),
+    "refused_time": _l("The template takes too long to render (more than %(detail)s seconds)."),
 }
+#: where in the document a template problem is (``part`` of a check error)
+TEMPLATE_PARTS = {
+    "body": _l("body"),
+    "header": _l("header"),
+    "footer": _l("footer"),
+    "footnotes": _l("footnotes"),
+    "template": _l("template"),
+}
+
+
+def template_error(code: str, params: dict[str, str]) -> str:
+    """One problem of an uploaded template in the user's language."""
+    values = dict(params)
+    if values.get("part") == "property":
+        values["part"] = _("document property “%(name)s”", name=values.get("property", ""))
+    elif "part" in values:
+        values["part"] = str(TEMPLATE_PARTS.get(values["part"], values["part"]))
+    message = TEMPLATE_ERRORS.get(code)
+    try:
+        return str(message) % values if message else code
+    except (KeyError, TypeError):
+        return str(message)
+
 
 STATUS_LABELS = {
     "draft": _l("draft"),
@@ -583,13 +650,20 @@ def bundled(engagement_id: int, name: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/templates", methods=["GET", "POST"])
 def templates(engagement_id: int):  # type: ignore[no-untyped-def]
-    """Upload the firm's own Word template (checked first: unknown variables, broken tags)."""
+    """Upload the firm's own Word template (checked first: the sandbox's syntax, unknown
+    variables, broken tags, a trial render). The lead (and admins) upload for the engagement,
+    admins only for every engagement of the firm."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     report = None
     if request.method == "POST":
-        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+        engagement = get_engagement_or_404(engagement_id, need="manage")
         if not EmptyForm().validate_on_submit():
             abort(400)
+        scope = request.form.get("scope", "engagement")
+        if scope not in ("engagement", "organisation"):
+            abort(400)
+        if scope == "organisation" and current_user.role is not Role.ADMIN:
+            abort(403, description=_("Only an administrator uploads templates for the whole firm."))
         upload = request.files.get("file")
         data = upload.read() if upload else b""
         context = build_context(db.session, engagement)
@@ -604,7 +678,7 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
                 data,
                 filename=(upload.filename if upload else "") or "template.docx",
                 name=request.form.get("name", "").strip() or (upload.filename if upload else ""),
-                scope=request.form.get("scope", "engagement"),
+                scope=scope,
                 folder=_folder("report-templates"),
             )
             db.session.commit()
@@ -614,9 +688,9 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         "reports/templates.html",
         engagement=engagement,
         report=report,
-        errors=[
-            str(TEMPLATE_ERRORS[code]) % params
-            for code, params in (report.errors if report else [])
-        ],
+        errors=[template_error(code, params) for code, params in (report.errors if report else [])],
+        may_upload=can_manage_engagement(current_user, engagement)
+        and can_edit_engagement(current_user, engagement),
+        may_upload_firm=current_user.role is Role.ADMIN,
         empty_form=EmptyForm(),
     ), (422 if report and not report.ok else 200)
