@@ -39,6 +39,7 @@ from workbench.reports.models import (
     ReportVersion,
 )
 from workbench.reports.render import TEMPLATES, bundled_path, render
+from workbench.storage import store_bytes
 
 __all__ = ["bundled_path"]
 
@@ -300,8 +301,7 @@ def build(
     problems = qa(context)
     data = render(context, template.path)
     digest = hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{digest}.docx").write_bytes(data)
+    store_bytes(folder / f"{digest}.docx", data, sha256=digest)  # whole or not at all
     number = 1 + (
         session.scalar(
             sa.select(sa.func.max(ReportVersion.number)).where(

@@ -16,6 +16,7 @@ from workbench.audit.services import record
 from workbench.engagements.models import Engagement
 from workbench.reports.context import ReportContext
 from workbench.reports.models import ReportTemplateFile
+from workbench.storage import store_bytes
 
 MAX_TEMPLATE = 20 * 1024 * 1024
 #: a tag whose braces Word split into separate runs (formatting changed inside the tag)
@@ -99,9 +100,9 @@ def store_template(
     folder: Path,
 ) -> ReportTemplateFile:
     """Keep a checked template for this engagement or for the actor's organisation."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = f"{hashlib.sha256(data).hexdigest()}.docx"
-    (folder / stored).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    stored = f"{digest}.docx"
+    store_bytes(folder / stored, data, sha256=digest)  # whole or not at all, before the row
     item = ReportTemplateFile(
         organisation_id=actor.organisation_id if scope == "organisation" else None,
         engagement_id=None if scope == "organisation" and actor.organisation_id else engagement.id,

@@ -36,6 +36,7 @@ from workbench.reports.models import (
     ReportVersion,
 )
 from workbench.reports.templates_check import check_template
+from workbench.storage import StorageError
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -177,6 +178,10 @@ def _commit_or_flash(action) -> bool:  # type: ignore[no-untyped-def]
     except services.ReportError as exc:
         db.session.rollback()
         flash(_error(exc), "danger")
+        return False
+    except StorageError:
+        db.session.rollback()
+        flash(_("The file could not be stored (is the disk full?); nothing was saved."), "danger")
         return False
     return True
 
@@ -578,16 +583,25 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         if report.ok:
             from workbench.reports.templates_check import store_template
 
-            store_template(
-                db.session,
-                current_user,
-                engagement,
-                data,
-                filename=(upload.filename if upload else "") or "template.docx",
-                name=request.form.get("name", "").strip() or (upload.filename if upload else ""),
-                scope=request.form.get("scope", "engagement"),
-                folder=_folder("report-templates"),
-            )
+            try:
+                store_template(
+                    db.session,
+                    current_user,
+                    engagement,
+                    data,
+                    filename=(upload.filename if upload else "") or "template.docx",
+                    name=request.form.get("name", "").strip()
+                    or (upload.filename if upload else ""),
+                    scope=request.form.get("scope", "engagement"),
+                    folder=_folder("report-templates"),
+                )
+            except StorageError:
+                db.session.rollback()
+                flash(
+                    _("The file could not be stored (is the disk full?); nothing was saved."),
+                    "danger",
+                )
+                return _back(engagement)
             db.session.commit()
             flash(_("Template checked and saved; choose it when you build the report."), "success")
             return _back(engagement)
