@@ -146,16 +146,49 @@ def init_app(app: Flask) -> None:
 
     @archive_group.command("verify")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def archive_verify(path: Path) -> None:
-        """Check a package against its manifest (exit 1 when anything differs)."""
-        from workbench.archive import verify
+    @click.option(
+        "--engagement",
+        "engagement_id",
+        type=int,
+        default=None,
+        help="Compare with this engagement's stored files in the database (default: the "
+        "engagement named in the manifest, when this database has it).",
+    )
+    @click.option("--manifest-only", is_flag=True, help="Do not compare with the database.")
+    def archive_verify(path: Path, engagement_id: int | None, manifest_only: bool) -> None:
+        """Check a package against its manifest and the database (exit 1 when anything
+        differs or is missing)."""
+        from workbench.archive import expected_files, manifest_of, verify
+        from workbench.engagements.models import Engagement
 
-        problems = verify(path)
+        expected = None
+        checked = ""
+        if not manifest_only:
+            wanted = engagement_id or ((manifest_of(path) or {}).get("engagement") or {}).get("id")
+            found = db.session.get(Engagement, wanted) if isinstance(wanted, int) else None
+            if found is None and engagement_id is not None:
+                raise click.ClickException(f"no engagement {engagement_id} in this database")
+            if found is None:
+                click.echo(
+                    "the package's engagement is not in this database: checked against its "
+                    "manifest only",
+                    err=True,
+                )
+            else:
+                instance = Path(current_app.instance_path)
+                expected = expected_files(
+                    db.session, found, instance / "reports", instance / "evidence"
+                )
+                checked = (
+                    f" and holds all {len(expected)} stored files of engagement {found.id} "
+                    "in the database"
+                )
+        problems = verify(path, expected, engagement_id=engagement_id)
         for problem in problems:
             click.echo(problem, err=True)
         if problems:
             raise click.ClickException(f"{len(problems)} problem(s) in {path.name}")
-        click.echo(f"{path.name}: every file matches its SHA-256 in the manifest")
+        click.echo(f"{path.name}: every file matches its SHA-256 in the manifest{checked}")
 
     @app.cli.command("check-template")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
