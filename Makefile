@@ -38,7 +38,9 @@ demo: install
 
 serve: install
 	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; Ctrl-C to stop)"
-	$(BIN)/gunicorn --workers 2 --worker-class sync --timeout 120 \
+	@# exec: gunicorn replaces the shell and gets the signals; gunicorn.conf.py makes every
+	@# worker exit when the master dies (no orphans holding the port); docs/production.md
+	exec $(BIN)/gunicorn --config gunicorn.conf.py --workers 2 --worker-class sync --timeout 120 \
 		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 lint: install
