@@ -125,6 +125,8 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
         if engagement is None or actor is None:
             raise services.EngagementError("not_found")
         _write(engagement_id, status="running", done=0, total=0)
+        for debris in folder().glob(f".engagement-{engagement_id}.zip.*.tmp"):
+            debris.unlink(missing_ok=True)  # of a build whose process died (we hold the lock)
         package = archive.build_package(
             session,
             engagement,
