@@ -495,11 +495,11 @@ def verify(
             if name != MANIFEST and name not in listed:
                 problems.append(f"not in the manifest: {name}")
     if expected is not None:
-        problems += _compare(files, expected)
+        problems += compare_with_database(files, expected)
     return problems
 
 
-def _compare(files: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[str]:
+def compare_with_database(files: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[str]:
     """The database's stored files against the manifest: by origin (kind, id) when the
     manifest records it, else (format 1 packages) by SHA-256 and count."""
     problems = []

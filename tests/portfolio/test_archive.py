@@ -353,3 +353,32 @@ def test_a_second_build_of_the_same_engagement_is_refused(demo, app, session):
     # a job file left "running" by a dead process shows as interrupted
     archiving._write(engagement.id, status="running", done=1, total=9)
     assert archiving.status(engagement)["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("late", ["evidence", "answer"])
+def test_a_file_or_answer_stored_during_the_build_fails_it(demo, app, session, monkeypatch, late):
+    """The engagement's version does not move for evidence or survey answers: the build
+    compares the database with the package before it archives."""
+    from workbench import archive
+    from workbench.engagements import archiving
+    from workbench.surveys.models import Survey, SurveyResponse
+
+    engagement, user = _engagement_and_user(session)
+    real = archive.build_package
+
+    def slow(*args, **kwargs):
+        package = real(*args, **kwargs)
+        if late == "evidence":
+            _upload(app, session, user, engagement, "迟到.pdf")
+        else:
+            survey = session.scalar(sa.select(Survey).order_by(Survey.id))
+            session.add(SurveyResponse(survey_id=survey.id, answers={}))
+        session.commit()
+        return package
+
+    monkeypatch.setattr(archive, "build_package", slow)
+    archiving.start(app, engagement, user, engagement.version)
+    state = archiving.status(engagement)
+    assert state["status"] == "failed" and state["error"] == "stale"
+    assert not archive.package_path(archiving.folder(), engagement).exists()
+    assert not list(archiving.folder().glob("*.tmp"))

@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 
 from workbench import archive
@@ -125,6 +126,7 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
         if engagement is None or actor is None:
             raise services.EngagementError("not_found")
         _write(engagement_id, status="running", done=0, total=0)
+        answers_before = _answers(session, engagement_id)
         for debris in folder().glob(f".engagement-{engagement_id}.zip.*.tmp"):
             debris.unlink(missing_ok=True)  # of a build whose process died (we hold the lock)
         package = archive.build_package(
@@ -144,6 +146,8 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
         actor = session.get(User, actor_id)
         if engagement is None or actor is None:
             raise services.EngagementError("not_found")
+        if _changed(session, engagement, package, answers_before):
+            raise services.StaleEdit()
         services.transition(
             session,
             actor,
@@ -169,6 +173,38 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
         code = str(exc) if isinstance(exc, services.EngagementError) else type(exc).__name__
         current_app.logger.exception("archive package of engagement %s failed", engagement_id)
         _write(engagement_id, status="failed", done=0, total=0, error=code)
+
+
+def _answers(session: Any, engagement_id: int) -> tuple[int, int | None]:
+    """How many survey responses the engagement has, and the newest id."""
+    from workbench.surveys.models import Survey, SurveyResponse
+
+    count, newest = session.execute(
+        sa.select(sa.func.count(SurveyResponse.id), sa.func.max(SurveyResponse.id))
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(Survey.engagement_id == engagement_id)
+    ).one()
+    return int(count), newest
+
+
+def _changed(
+    session: Any, engagement: Engagement, package: archive.Package, answers: tuple[Any, Any]
+) -> bool:
+    """Whether a stored file or a survey answer came or went while the package was built (the
+    engagement's version does not move for those)."""
+    instance = Path(current_app.instance_path)
+    missing = {(m["kind"], m["id"]) for m in package.manifest["missing"]}
+    expected = [
+        e
+        for e in archive.expected_files(
+            session, engagement, instance / "reports", instance / "evidence"
+        )
+        if (e["kind"], e["id"]) not in missing
+    ]
+    return bool(
+        archive.compare_with_database(package.manifest["files"], expected)
+        or _answers(session, engagement.id) != answers
+    )
 
 
 def wait_all(timeout: float = 60) -> None:
