@@ -101,7 +101,7 @@ def test_template_upload_on_a_full_disk_stores_no_file_and_no_row(
     folder = tmp_path / "report-templates"
     folder.mkdir()
     full_disk.append(folder)
-    with pytest.raises(OSError, match="No space|cannot store"):
+    with pytest.raises(OSError, match=r"No space|cannot store"):
         store_template(
             session,
             user,
@@ -115,3 +115,31 @@ def test_template_upload_on_a_full_disk_stores_no_file_and_no_row(
     session.rollback()
     assert list(folder.iterdir()) == []
     assert session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile)) == 0
+
+
+def test_instance_secret_key_on_a_full_disk_leaves_no_empty_key(tmp_path, monkeypatch):
+    import os
+
+    from workbench.config import ConfigError, instance_secret_key
+
+    real_fdopen = os.fdopen
+
+    class Full(io.StringIO):
+        def write(self, text):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_fdopen(fd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        os.close(fd)
+        return Full()
+
+    monkeypatch.setattr(os, "fdopen", full_fdopen)
+    with pytest.raises(OSError, match="No space"):
+        instance_secret_key(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no empty key every later worker would read
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
+    key = instance_secret_key(tmp_path)
+    assert len(key) == 64 and instance_secret_key(tmp_path) == key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+    (tmp_path / "secret_key").write_text("abc")
+    with pytest.raises(ConfigError, match="damaged"):
+        instance_secret_key(tmp_path)
