@@ -116,6 +116,7 @@ def init_app(app: Flask) -> None:
         from workbench.reports.context import build_context
         from workbench.reports.render import TEMPLATES, bundled_path, render
         from workbench.reports.services import qa, to_pdf
+        from workbench.storage import store_bytes
 
         if engagement == "demo":
             found = db.session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
@@ -130,7 +131,7 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(f"unknown template {name!r}: {', '.join(TEMPLATES)}")
         context = build_context(db.session, found)
         data = render(context, bundled_path(name))
-        out.write_bytes(data)
+        store_bytes(out, data)
         click.echo(
             f"wrote {out} ({len(data):,} bytes): {context.values.get('total')} "
             f"{context.values.get('grade') or ''}"
@@ -138,7 +139,7 @@ def init_app(app: Flask) -> None:
         for problem in qa(context):
             click.echo(f"QA: {problem.message}", err=True)
         if pdf:
-            out.with_suffix(".pdf").write_bytes(to_pdf(data))
+            store_bytes(out.with_suffix(".pdf"), to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")
 
     @app.cli.group("archive")
