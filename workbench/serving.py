@@ -60,7 +60,7 @@ def exclusive(instance_path: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"{path} is held: the server is running") from None
+            raise Busy(f"{path} is held by a serving process") from None
         try:
             yield
         finally:
