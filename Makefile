@@ -43,7 +43,10 @@ demo: install
 
 serve: install
 	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; Ctrl-C to stop)"
-	$(BIN)/gunicorn -c python:workbench.gunicorn_conf --workers 2 --worker-class sync \
+	@# exec: gunicorn replaces the shell and gets the signals; workbench/gunicorn_conf.py masks
+	@# tokens in the access log and makes every worker exit when the master dies (no orphans
+	@# holding the port; docs/production.md)
+	exec $(BIN)/gunicorn -c python:workbench.gunicorn_conf --workers 2 --worker-class sync \
 		--timeout 120 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 lint: install

@@ -60,6 +60,7 @@ BASE_CONFIG: dict[str, Any] = {
     "ARGON2_PARALLELISM": 1,
     "RATELIMIT_ENABLED": False,
     "SURVEY_IMPORT_INLINE": True,
+    "ARCHIVE_BUILD_INLINE": True,
     "BABEL_DEFAULT_LOCALE": "en",
 }
 

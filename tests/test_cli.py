@@ -133,3 +133,109 @@ def test_check_template_command(app, tmp_path):
     result = runner.invoke(args=["check-template", str(bad)])
     assert result.exit_code != 0
     assert "top-level weights add up to 50, not 100" in result.output
+
+
+# --- issue #13: restore refuses while serving, checks the file, keeps the replaced database ---
+
+
+def _live_path():
+    return Path(sa.engine.make_url(str(db.engine.url)).database)
+
+
+def test_restore_is_refused_while_a_server_process_holds_the_serving_lock(
+    app, session, tmp_path, sqlite_only
+):
+    import fcntl
+
+    from workbench import serving
+
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo"])
+    backup = tmp_path / "wb.db"
+    assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+    session.execute(sa.text("DELETE FROM goal_indicators"))  # an answer acknowledged later
+    session.commit()
+    # a gunicorn worker (or an orphan of a killed master) holds the lock shared
+    with open(serving.lock_path(app.instance_path), "a+b") as worker:
+        fcntl.flock(worker, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        result = runner.invoke(args=["restore", str(backup), "--yes"])
+        assert result.exit_code != 0
+        assert "the server is running" in result.output
+        db.session.remove()
+        assert counts(db.session)["GoalIndicator"] == 0  # the live database was not replaced
+        assert not list(_live_path().parent.glob("*.before-restore*"))
+    result = runner.invoke(args=["restore", str(backup), "--yes"])
+    assert result.exit_code == 0, result.output
+    db.session.remove()
+    assert counts(db.session)["GoalIndicator"] == 10
+    kept = list(_live_path().parent.glob(f"{_live_path().name}.before-restore-*"))
+    assert len(kept) == 1 and "kept as" in result.output
+    with sqlite3.connect(kept[0]) as con:  # the replaced database, as it was
+        assert con.execute("select count(*) from goal_indicators").fetchone()[0] == 0
+
+
+def test_the_serving_lock_is_taken_by_wsgi_and_refuses_a_server_during_a_restore(app, tmp_path):
+    from workbench import serving
+
+    serving.hold(app)
+    try:
+        with pytest.raises(serving.Busy), serving.exclusive(app.instance_path):
+            pass
+    finally:
+        serving.release(app)
+    with serving.exclusive(app.instance_path), pytest.raises(serving.Busy):
+        serving.hold(app)
+    wsgi = (Path(__file__).resolve().parents[1] / "wsgi.py").read_text()
+    assert "serving.hold(app)" in wsgi
+
+
+@pytest.mark.parametrize(
+    ("revision", "tables", "message"),
+    [
+        ("deadbeef0000", ("organisations", "users", "engagements", "audit_entries"), "revision"),
+        ("b395c22d12f7", (), "no table"),
+        (None, ("organisations", "users", "engagements", "audit_entries"), "revision none"),
+    ],
+)
+def test_restore_refuses_a_foreign_sqlite_file(
+    app, session, tmp_path, sqlite_only, revision, tables, message
+):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo"])
+    before = counts(session)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        if revision:
+            con.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+        for table in tables:
+            con.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+    result = runner.invoke(args=["restore", str(foreign), "--yes"])
+    assert result.exit_code != 0
+    assert "not a workbench backup" in result.output and message in result.output
+    db.session.remove()
+    assert counts(db.session) == before
+
+
+def test_restore_upgrades_an_older_backup(app, app_with, session, tmp_path, sqlite_only):
+    from flask_migrate import upgrade
+
+    older = tmp_path / "older.db"
+    previous = app_with(SQLALCHEMY_DATABASE_URI=f"sqlite:///{older}")
+    with previous.app_context():
+        upgrade(revision="6aa6395deaf5")  # before the working-papers tables
+        db.engine.dispose()
+    with sqlite3.connect(older) as con:
+        assert not con.execute(
+            "select count(*) from sqlite_master where name='evidence_files'"
+        ).fetchone()[0]
+    result = app.test_cli_runner().invoke(args=["restore", str(older), "--yes"])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(_live_path()) as con:
+        head = con.execute("select version_num from alembic_version").fetchone()[0]
+        has_evidence = con.execute(
+            "select count(*) from sqlite_master where name='evidence_files'"
+        ).fetchone()[0]
+    from workbench.cli import known_revisions
+
+    assert head == known_revisions()[1] and has_evidence == 1

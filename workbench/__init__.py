@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
-    from workbench import accounts, audit, cli, errors, templating
+    from workbench import accounts, audit, cli, errors, serving, templating
     from workbench.engagements.views import bp as engagements_bp
     from workbench.experts.views import bp as experts_bp
     from workbench.portfolio.views import bp as portfolio_bp
@@ -95,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     templating.init_app(app)
+    serving.init_app(app)
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import sys
@@ -115,6 +116,7 @@ def init_app(app: Flask) -> None:
         from workbench.reports.context import build_context
         from workbench.reports.render import TEMPLATES, bundled_path, render
         from workbench.reports.services import qa, to_pdf
+        from workbench.storage import store_bytes
 
         if engagement == "demo":
             found = db.session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
@@ -129,7 +131,7 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(f"unknown template {name!r}: {', '.join(TEMPLATES)}")
         context = build_context(db.session, found)
         data = render(context, bundled_path(name))
-        out.write_bytes(data)
+        store_bytes(out, data)
         click.echo(
             f"wrote {out} ({len(data):,} bytes): {context.values.get('total')} "
             f"{context.values.get('grade') or ''}"
@@ -137,7 +139,7 @@ def init_app(app: Flask) -> None:
         for problem in qa(context):
             click.echo(f"QA: {problem.message}", err=True)
         if pdf:
-            out.with_suffix(".pdf").write_bytes(to_pdf(data))
+            store_bytes(out.with_suffix(".pdf"), to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")
 
     @app.cli.group("archive")
@@ -146,16 +148,49 @@ def init_app(app: Flask) -> None:
 
     @archive_group.command("verify")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def archive_verify(path: Path) -> None:
-        """Check a package against its manifest (exit 1 when anything differs)."""
-        from workbench.archive import verify
+    @click.option(
+        "--engagement",
+        "engagement_id",
+        type=int,
+        default=None,
+        help="Compare with this engagement's stored files in the database (default: the "
+        "engagement named in the manifest, when this database has it).",
+    )
+    @click.option("--manifest-only", is_flag=True, help="Do not compare with the database.")
+    def archive_verify(path: Path, engagement_id: int | None, manifest_only: bool) -> None:
+        """Check a package against its manifest and the database (exit 1 when anything
+        differs or is missing)."""
+        from workbench.archive import expected_files, manifest_of, verify
+        from workbench.engagements.models import Engagement
 
-        problems = verify(path)
+        expected = None
+        checked = ""
+        if not manifest_only:
+            wanted = engagement_id or ((manifest_of(path) or {}).get("engagement") or {}).get("id")
+            found = db.session.get(Engagement, wanted) if isinstance(wanted, int) else None
+            if found is None and engagement_id is not None:
+                raise click.ClickException(f"no engagement {engagement_id} in this database")
+            if found is None:
+                click.echo(
+                    "the package's engagement is not in this database: checked against its "
+                    "manifest only",
+                    err=True,
+                )
+            else:
+                instance = Path(current_app.instance_path)
+                expected = expected_files(
+                    db.session, found, instance / "reports", instance / "evidence"
+                )
+                checked = (
+                    f" and holds all {len(expected)} stored files of engagement {found.id} "
+                    "in the database"
+                )
+        problems = verify(path, expected, engagement_id=engagement_id)
         for problem in problems:
             click.echo(problem, err=True)
         if problems:
             raise click.ClickException(f"{len(problems)} problem(s) in {path.name}")
-        click.echo(f"{path.name}: every file matches its SHA-256 in the manifest")
+        click.echo(f"{path.name}: every file matches its SHA-256 in the manifest{checked}")
 
     @app.cli.command("check-template")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -242,35 +277,122 @@ def init_app(app: Flask) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     def restore(path: Path, yes: bool) -> None:
-        """Replace the SQLite database with the backup at PATH (stop the server first).
+        """Replace the SQLite database with the backup at PATH (the server must be stopped).
 
-        The current database is kept next to it as ``<name>.before-restore``.
+        Refused while any server process holds ``instance/serving.lock``, and for a file that
+        is not a workbench database at a known migration revision; an older backup is
+        upgraded. The replaced database is kept as ``<name>.before-restore-<UTC time>``.
         """
+        from workbench import serving
+
         target = _sqlite_path()
+        revision = check_backup(path)
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            with serving.exclusive(current_app.instance_path):
+                if not yes:
+                    click.confirm(f"Replace {target} with {path}?", abort=True)
+                kept = _replace_database(target, path)
+                if revision != known_revisions()[1]:
+                    _upgrade_or_put_back(target, kept)
+        except serving.Busy as exc:
+            raise click.ClickException(
+                f"the server is running ({exc}); stop it first (e.g. systemctl stop "
+                "workbench) and make sure no worker is left, then restore"
+            ) from exc
+        click.echo(f"restored {target} from {path} (revision {revision})")
+        if kept:
+            click.echo(f"the replaced database is kept as {kept}")
+        sys.stdout.flush()
+
+
+REQUIRED_TABLES = ("alembic_version", "organisations", "users", "engagements", "audit_entries")
+
+
+def known_revisions() -> tuple[set[str], str]:
+    """The revisions of our migrations and the head."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    directory = current_app.extensions["migrate"].directory
+    config = Config()
+    config.set_main_option("script_location", str(directory))
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    return {r.revision for r in script.walk_revisions()}, str(head)
+
+
+def check_backup(path: Path) -> str:
+    """The backup's migration revision, or a ClickException saying why it is not a
+    workbench database we can restore."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
             ok = con.execute("PRAGMA integrity_check").fetchone()[0]
-            has_schema = con.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='alembic_version'"
-            ).fetchone()[0]
+            tables = {
+                row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            versions = (
+                [row[0] for row in con.execute("SELECT version_num FROM alembic_version")]
+                if "alembic_version" in tables
+                else []
+            )
+        finally:
             con.close()
-        except sqlite3.DatabaseError as exc:
-            raise click.ClickException(f"{path} is not a SQLite database: {exc}") from exc
-        if ok != "ok" or not has_schema:
-            raise click.ClickException(f"{path} is not a workbench backup (integrity: {ok})")
-        if not yes:
-            click.confirm(f"Replace {target} with {path}?", abort=True)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"{path} is not a SQLite database: {exc}") from exc
+    if ok != "ok":
+        raise click.ClickException(f"{path} is not a workbench backup (integrity: {ok})")
+    absent = [t for t in REQUIRED_TABLES if t not in tables]
+    if absent:
+        raise click.ClickException(
+            f"{path} is not a workbench backup (no table {', '.join(absent)})"
+        )
+    known, head = known_revisions()
+    if len(versions) != 1 or versions[0] not in known:
+        raise click.ClickException(
+            f"{path} is not a workbench backup: its revision {', '.join(versions) or 'none'} "
+            f"is not one of this version's migrations (head {head})"
+        )
+    return str(versions[0])
+
+
+def _replace_database(target: Path, source: Path) -> Path | None:
+    """Keep the current database as a timestamped copy, then put ``source`` in its place
+    (copied, fsynced and renamed: the live file is never half written)."""
+    import datetime as dt
+
+    db.session.remove()
+    db.engine.dispose()
+    kept = None
+    if target.exists():
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+        sqlite_backup(target, kept)
+    tmp = target.with_name(target.name + ".restoring")
+    shutil.copyfile(source, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    tmp.replace(target)
+    return kept
+
+
+def _upgrade_or_put_back(target: Path, kept: Path | None) -> None:
+    """Upgrade a restored older backup to this version's head; on failure put the replaced
+    database back."""
+    from flask_migrate import upgrade
+
+    try:
+        upgrade()
+    except Exception as exc:
         db.session.remove()
         db.engine.dispose()
-        if target.exists():
-            sqlite_backup(target, target.with_name(target.name + ".before-restore"))
-        tmp = target.with_name(target.name + ".restoring")
-        shutil.copyfile(path, tmp)
-        for suffix in ("-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        tmp.replace(target)
-        click.echo(
-            f"restored {target} from {path}; run `flask --app workbench db upgrade` "
-            "if the backup is from an older version"
-        )
-        sys.stdout.flush()
+        if kept is not None:
+            shutil.copyfile(kept, target)
+        raise click.ClickException(
+            f"the backup could not be upgraded ({type(exc).__name__}: {exc}); "
+            "the replaced database was put back"
+        ) from exc
+    finally:
+        db.engine.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,18 +38,34 @@ def _bool(name: str, default: bool) -> bool:
 def instance_secret_key(instance_path: Path) -> str:
     """Return the key stored in ``instance/secret_key``, creating it on first use.
 
-    The file is created with ``O_EXCL`` so that two workers starting together agree on one key.
+    The key is written whole to a temporary file, fsynced, then linked to its name with
+    ``os.link`` (which fails if the name exists): two workers starting together agree on one
+    key, no worker ever reads a half-written key, and a full disk leaves no key file behind.
     """
     instance_path.mkdir(parents=True, exist_ok=True)
     key_file = instance_path / "secret_key"
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text(encoding="ascii").strip()
-    key = secrets.token_hex(32)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
-    return key
+    if not key_file.exists():
+        key = secrets.token_hex(32)
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(key)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, key_file)
+                return key
+            except FileExistsError:
+                pass  # another worker was first: use its key
+        finally:
+            os.unlink(tmp)
+    stored = key_file.read_text(encoding="ascii").strip()
+    if len(stored) < 32:
+        raise ConfigError(
+            f"{key_file} is damaged ({len(stored)} characters): delete it to make a new key "
+            "(signing out every user) or set SECRET_KEY"
+        )
+    return stored
 
 
 def base_url(value: str | None) -> str:

@@ -259,7 +259,7 @@ def _archived_engagement(session: Any, users: dict[str, User], client_org: Any, 
     engagements.transition(session, users["reviewer"], engagement, EngagementState.ISSUED)
     engagements.transition(session, lead, engagement, EngagementState.ARCHIVED)
     instance = Path(app.instance_path)
-    archive.build_package(session, lead, engagement, instance / "archives", instance / "reports")
+    archive.build_package(session, engagement, instance / "archives", instance / "reports")
     return engagement
 
 

@@ -114,6 +114,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET engagements.goals_xlsx": VIEW,
     "GET engagements.audit": INTERNAL,
     "GET engagements.archive_package": INTERNAL,  # of the archived engagement
+    "GET engagements.archive_progress": INTERNAL,  # the package build's progress (JSON)
     # expert registry and panel
     "GET experts.registry": STAFF_ONLY,
     "GET experts.expert_new": EVALUATORS_ONLY,

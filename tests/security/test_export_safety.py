@@ -14,9 +14,12 @@ from typing import Any
 import docx
 import openpyxl
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import escape
 
 from tests.security._fuzz_world import (
+    FUZZ,
     SCRIPT,
     Fuzz,
     assert_escaped,
@@ -239,3 +242,58 @@ def test_html_pages_escape_planted_text(fuzz: Fuzz) -> None:
                 assert_escaped(response.data, f"{url} as {who}")
                 shown += str(escape(SCRIPT)) in response.get_data(as_text=True)
     assert shown >= 10, "the planted markup should be shown (escaped) on many pages"
+
+
+# --- archive entry names (issue #13): free text never becomes a path ---------------------------
+
+TRAVERSAL = [
+    "evidence/../../../../x/y",
+    "../../../../x",
+    "/etc/cron.d/job",
+    "//etc/cron.d",
+    "..\\..\\win/evil.exe",
+    "C:\\Windows\\x",
+    "..",
+    ".",
+    "x\x00y",
+    "\u202e..\u202e",
+    "a/./b/../../c",
+]
+
+
+def _assert_safe_entry(name: str) -> None:
+    assert name and not name.startswith("/")
+    assert "\\" not in name and "\x00" not in name
+    assert all(part not in ("", ".", "..") for part in name.split("/")), name
+    assert not (len(name) > 1 and name[1] == ":"), name
+
+
+def _entry_for(code: str, filename: str) -> str:
+    from workbench.archive import stored_entry_name
+
+    return stored_entry_name(
+        {"kind": "evidence", "id": 3, "version": 1, "indicator_code": code, "name": filename}
+    )
+
+
+def test_archive_entry_names_from_traversal_payloads_are_safe_relative_paths():
+    from workbench.archive import stored_entry_name, unsafe_name
+
+    for payload in TRAVERSAL:
+        for name in (
+            _entry_for(payload, payload),
+            _entry_for(payload, "资料.pdf"),
+            stored_entry_name({"kind": "report", "id": 1, "name": payload}),
+        ):
+            _assert_safe_entry(name)
+            assert not unsafe_name(name)
+    assert unsafe_name("evidence/../../x") and unsafe_name("/etc/x") and unsafe_name("a\\b")
+
+
+@FUZZ
+@given(code=st.text(max_size=60), filename=st.text(max_size=250))
+def test_archive_entry_names_are_safe_for_any_text(code: str, filename: str) -> None:
+    name = _entry_for(code, filename)
+    _assert_safe_entry(name)
+    assert name.startswith("evidence/") and name.count("/") == 2
+    assert all(len(part) <= 80 for part in name.split("/"))

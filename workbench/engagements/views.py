@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import (
@@ -12,10 +12,10 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -46,7 +46,7 @@ from workbench.core.goals import (
 )
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
 from workbench.db import db
-from workbench.engagements import services
+from workbench.engagements import archiving, services
 from workbench.engagements.forms import (
     BUDGET_COLUMNS,
     BudgetForm,
@@ -424,16 +424,27 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             note=form.note.data or None,
             expected_version=form.expected_version(),
         )
-        if target is EngagementState.ARCHIVED:  # frozen: its package is made in the same step
-            archive.build_package(
-                db.session,
-                current_user,
+        if target is EngagementState.ARCHIVED:
+            # A dry run: the package is built in the background and the engagement is
+            # archived only when it is complete (workbench.engagements.archiving).
+            db.session.rollback()
+            archiving.start(
+                current_app._get_current_object(),  # type: ignore[attr-defined]
                 engagement,
-                Path(current_app.instance_path) / "archives",
-                Path(current_app.instance_path) / "reports",
-                retention_years=int(current_app.config.get("RETENTION_YEARS", 10)),
+                current_user,
+                form.expected_version() or engagement.version,
             )
+            flash(
+                _(
+                    "The archive package is being built; the engagement is archived when it "
+                    "is complete."
+                ),
+                "info",
+            )
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#archive")
         db.session.commit()
+    except archiving.AlreadyBuilding:
+        flash(_("The archive package is already being built."), "warning")
     except (services.StaleEdit, StaleDataError):
         db.session.rollback()
         flash(str(ERRORS["stale"]), "danger")
@@ -884,17 +895,50 @@ def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-unty
 @bp.get("/<int:engagement_id>/archive.zip")
 @login_required
 def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
-    """The archive package of an archived engagement (the team's copy)."""
+    """The archive package of an archived engagement (the team's copy), streamed from disk."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if not path.exists():
+    if engagement.state is not EngagementState.ARCHIVED or not path.exists():
         abort(404)
-    return send_file(
-        io.BytesIO(path.read_bytes()),
+
+    def chunks():  # type: ignore[no-untyped-def]
+        with open(path, "rb") as fh:  # closed even when the client goes away
+            while block := fh.read(1024 * 1024):
+                yield block
+
+    name = quote(f"归档包-{engagement.id}.zip")
+    return current_app.response_class(
+        chunks(),
         mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"归档包-{engagement.id}.zip",
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": (
+                f"attachment; filename=archive-{engagement.id}.zip; filename*=UTF-8''{name}"
+            ),
+        },
     )
+
+
+@bp.get("/<int:engagement_id>/archive/progress")
+@login_required
+def archive_progress(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The archive package build's progress (JSON, polled by the overview page)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    state = archiving.status(engagement) or {"status": "none", "done": 0, "total": 0}
+    state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
+    return jsonify(state)
+
+
+ARCHIVE_PHASES = {
+    "queued": _l("waiting"),
+    "running": _l("writing files"),
+    "done": _l("complete"),
+    "failed": _l("failed"),
+    "interrupted": _l("interrupted"),
+}
+ARCHIVE_ERRORS = {
+    "stale": _l("The engagement changed while its package was built; archive it again."),
+}
 
 
 def _archive_info(engagement):  # type: ignore[no-untyped-def]
@@ -903,11 +947,22 @@ def _archive_info(engagement):  # type: ignore[no-untyped-def]
     import zipfile
 
     path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if not path.exists():
+    if engagement.state is EngagementState.ARCHIVED and path.exists():
+        with zipfile.ZipFile(path) as package:
+            manifest = json.loads(package.read(archive.MANIFEST))
+        return {
+            "retain_until": manifest["retain_until"],
+            "files": len(manifest["files"]),
+            "missing": len(manifest.get("missing", [])),
+        }
+    state = archiving.status(engagement)
+    if state is None or state["status"] == "done":
         return None
-    with zipfile.ZipFile(path) as package:
-        manifest = json.loads(package.read(archive.MANIFEST))
-    return {"retain_until": manifest["retain_until"], "files": len(manifest["files"])}
+    state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
+    state["message"] = str(
+        ARCHIVE_ERRORS.get(state.get("error") or "", _("The archive package could not be built."))
+    )
+    return {"job": state}
 
 
 def _soffice() -> str | None:

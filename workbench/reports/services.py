@@ -41,6 +41,7 @@ from workbench.reports.models import (
 )
 from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.sandbox import TemplateRefused
+from workbench.storage import store_bytes
 
 __all__ = ["bundled_path"]
 
@@ -317,8 +318,7 @@ def build(
     except (TemplateRefused, UndefinedError) as exc:  # a stored template, refused by the sandbox
         raise ReportError("template_refused", str(exc)[:200]) from exc
     digest = hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{digest}.docx").write_bytes(data)
+    store_bytes(folder / f"{digest}.docx", data, sha256=digest)  # whole or not at all
     number = 1 + (
         session.scalar(
             sa.select(sa.func.max(ReportVersion.number)).where(

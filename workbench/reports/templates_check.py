@@ -20,6 +20,7 @@ from workbench.reports.context import ReportContext
 from workbench.reports.models import ReportTemplateFile
 from workbench.reports.render import RENDER_DEFAULTS, render_bytes
 from workbench.reports.sandbox import ALLOWED_FILTERS, CHECK_SECONDS, ENV, TemplateRefused
+from workbench.storage import store_bytes
 
 MAX_TEMPLATE = 20 * 1024 * 1024
 #: a tag whose braces Word split into separate runs (formatting changed inside the tag)
@@ -245,9 +246,9 @@ def store_template(
         raise ValueError(f"unknown template scope {scope!r}")
     if scope == "organisation" and actor.role is not Role.ADMIN:
         raise PermissionError("only an admin uploads templates for the whole firm")
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = f"{hashlib.sha256(data).hexdigest()}.docx"
-    (folder / stored).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    stored = f"{digest}.docx"
+    store_bytes(folder / stored, data, sha256=digest)  # whole or not at all, before the row
     item = ReportTemplateFile(
         organisation_id=actor.organisation_id if scope == "organisation" else None,
         engagement_id=None if scope == "organisation" and actor.organisation_id else engagement.id,

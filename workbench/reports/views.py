@@ -43,6 +43,7 @@ from workbench.reports.models import (
     ReportVersion,
 )
 from workbench.reports.templates_check import check_template
+from workbench.storage import StorageError
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -257,6 +258,10 @@ def _commit_or_flash(action, conflict: str = "conflict") -> bool:  # type: ignor
     except sa.exc.IntegrityError:
         db.session.rollback()
         flash(_error(services.ReportError(conflict)), "danger")
+        return False
+    except StorageError:
+        db.session.rollback()
+        flash(_("The file could not be stored (is the disk full?); nothing was saved."), "danger")
         return False
     return True
 
@@ -671,16 +676,25 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         if report.ok:
             from workbench.reports.templates_check import store_template
 
-            store_template(
-                db.session,
-                current_user,
-                engagement,
-                data,
-                filename=(upload.filename if upload else "") or "template.docx",
-                name=request.form.get("name", "").strip() or (upload.filename if upload else ""),
-                scope=scope,
-                folder=_folder("report-templates"),
-            )
+            try:
+                store_template(
+                    db.session,
+                    current_user,
+                    engagement,
+                    data,
+                    filename=(upload.filename if upload else "") or "template.docx",
+                    name=request.form.get("name", "").strip()
+                    or (upload.filename if upload else ""),
+                    scope=scope,
+                    folder=_folder("report-templates"),
+                )
+            except StorageError:
+                db.session.rollback()
+                flash(
+                    _("The file could not be stored (is the disk full?); nothing was saved."),
+                    "danger",
+                )
+                return _back(engagement)
             db.session.commit()
             flash(_("Template checked and saved; choose it when you build the report."), "success")
             return _back(engagement)

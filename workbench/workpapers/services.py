@@ -18,6 +18,7 @@ from workbench.audit.services import record
 from workbench.core.numbers import clean_text
 from workbench.db import utcnow
 from workbench.engagements.models import Engagement
+from workbench.storage import StorageError, store_bytes
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scoring_templates" / "requests"
@@ -173,8 +174,10 @@ def upload_evidence(
     if not name.lower().endswith(EXTENSIONS[kind]):
         raise WorkpaperError("type_mismatch", name)
     digest = hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / digest).write_bytes(data)
+    try:
+        store_bytes(folder / digest, data, sha256=digest)  # whole or not at all, before the row
+    except StorageError as exc:
+        raise WorkpaperError("storage", str(exc)) from exc
     previous = session.scalar(
         sa.select(sa.func.max(EvidenceFile.version)).where(
             EvidenceFile.engagement_id == engagement.id, EvidenceFile.filename == name

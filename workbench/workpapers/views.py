@@ -43,6 +43,7 @@ ERRORS = {
     "too_large": _l("The file is larger than 20 MB."),
     "bad_type": _l("%(detail)s is not a PDF, Word, Excel or image file (checked by its content)."),
     "type_mismatch": _l("The name %(detail)s does not match the file's content."),
+    "storage": _l("The file could not be stored (is the disk full?); nothing was saved."),
 }
 MIME = {
     "pdf": "application/pdf",
