@@ -1,4 +1,4 @@
-"""gunicorn settings of ``make run`` and of production (``gunicorn -c python:workbench.gunicorn_conf``).
+"""gunicorn settings of ``make run`` and production: ``-c python:workbench.gunicorn_conf``.
 
 * The access log masks expert links, public survey links and one-time codes
   (:mod:`workbench.logmask`): a log file shipped to a log server or read by an operator must
