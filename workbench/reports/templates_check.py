@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
 from workbench.audit.services import record
+from workbench.core.safefiles import UnsafeFile, check_docx, clean_filename, clean_name
 from workbench.engagements.models import Engagement
 from workbench.reports.context import ReportContext
 from workbench.reports.models import ReportTemplateFile
@@ -48,6 +49,11 @@ def check_template(data: bytes, context: ReportContext) -> CheckReport:
         return report
     if len(data) > MAX_TEMPLATE:
         report.errors.append(("too_large", {}))
+        return report
+    try:  # before any zipfile/docxtpl read: sizes, entries and ratios, inflated with a cap
+        check_docx(data)
+    except UnsafeFile as exc:
+        report.errors.append(("unsafe_file", {"reason": str(exc)}))
         return report
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -99,6 +105,8 @@ def store_template(
     folder: Path,
 ) -> ReportTemplateFile:
     """Keep a checked template for this engagement or for the actor's organisation."""
+    filename = clean_filename(filename, default="template.docx")
+    name = clean_name(name)
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{hashlib.sha256(data).hexdigest()}.docx"
     (folder / stored).write_bytes(data)
