@@ -214,10 +214,11 @@ def check_zip(
 # --- xlsx --------------------------------------------------------------------------------------
 
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)(?=[\s/>])([^>]*)")
-_FAST_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_FAST_CELL_ROW = re.compile(rb'<c r="[A-Z]{1,3}(\d{1,7})"')
+_FAST_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})\d')
 _FAST_ROW = re.compile(rb'<row r="(\d{1,7})"')
-_ANY_CELL = re.compile(rb"<c[\s/>]")
-_ANY_ROW = re.compile(rb"<row[\s/>]")
+_LONGER_C = re.compile(rb"<c[^\s/>]")
+_LONGER_ROW = re.compile(rb"<row[^\s/>]")
 #: a chunk with a namespace-prefixed c/row or a dimension goes to the generic scan
 _UNUSUAL = (b":c", b":row", b"dimension")
 _UNUSUAL_TAG = re.compile(rb"<[\w.-]+:(?:c|row)[\s/>]|<(?:[\w.-]+:)?dimension[\s/>]")
@@ -254,16 +255,17 @@ class _SheetScan:
         prefix) in a few C-speed passes; False when anything else is in the chunk."""
         if any(marker in text for marker in _UNUSUAL) and _UNUSUAL_TAG.search(text):
             return False
-        found = _FAST_CELL.findall(text)
-        if len(found) != len(_ANY_CELL.findall(text)):
+        cell_rows = _FAST_CELL_ROW.findall(text)
+        # every "<c" that is not the start of a longer name (<col, <cfRule...) is a cell
+        if len(cell_rows) != text.count(b"<c") - len(_LONGER_C.findall(text)):
             return False
         row_numbers = _FAST_ROW.findall(text)
-        if len(row_numbers) != len(_ANY_ROW.findall(text)):
+        if len(row_numbers) != text.count(b"<row") - len(_LONGER_ROW.findall(text)):
             return False
-        if found:
-            letters, digits = zip(*found, strict=True)
-            self.max_col = max(self.max_col, *(_column_number(c) for c in set(letters)))
-            top = max(set(digits), key=lambda d: (len(d), d))
+        if cell_rows:
+            letters = set(_FAST_CELL_COLUMN.findall(text))
+            self.max_col = max(self.max_col, *(_column_number(c) for c in letters))
+            top = max(set(cell_rows), key=lambda d: (len(d), d))
             self.max_row = max(self.max_row, int(top))
         if row_numbers:
             self.max_row = max(self.max_row, max(map(int, set(row_numbers))))
