@@ -4,7 +4,9 @@ hostile file to a parser: the dimension bomb would abort the process inside cala
 
 from __future__ import annotations
 
+import contextlib
 import io
+import struct
 import zipfile
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from workbench.core.safefiles import (
     check_csv,
     check_docx,
     check_table,
+    check_xls,
     check_xlsx,
     check_zip,
     clean_filename,
@@ -185,3 +188,46 @@ def test_file_names_lose_control_characters_and_paths(name: str, expected: str) 
 def test_long_file_names_keep_their_extension() -> None:
     cleaned = clean_filename("x" * 600 + ".xlsx")
     assert len(cleaned) == 200 and cleaned.endswith(".xlsx")
+
+
+def _fixture_xls(name: str = "reportgen_800_800_0.xls") -> bytearray:
+    path = ROOT.parent / "shared" / "fixtures" / "wenjuanxing" / name
+    if not path.exists():
+        pytest.skip("shared/fixtures is not beside the clone")
+    return bytearray(path.read_bytes())
+
+
+def test_a_legacy_xls_with_a_lying_dimensions_record_is_refused() -> None:
+    """calamine allocates an .xls sheet's DIMENSIONS: rows 0xFFFFFFF0 asked for 44 TB and
+    aborted the process (measured in a subprocess); the record is read first now."""
+    data = _fixture_xls()
+    check_xls(bytes(data), SMALL_TABLE)  # the real export: 801 rows × 14 columns
+    at = data.find(b"\x00\x02\x0e\x00")  # DIMENSIONS, BIFF8
+    assert at > 0
+    rows = bytearray(data)
+    rows[at + 4 : at + 18] = struct.pack("<IIHHH", 0, 0xFFFFFFF0, 0, 14, 0)
+    with pytest.raises(UnsafeFile, match="4294967280 rows × 14 columns"):
+        check_table(bytes(rows))
+    cols = bytearray(data)
+    cols[at + 4 : at + 18] = struct.pack("<IIHHH", 0, 801, 0, 0xFFFF, 0)
+    with pytest.raises(UnsafeFile, match="65535 columns"):
+        check_table(bytes(cols))
+
+
+def test_a_legacy_xls_cell_far_away_is_refused() -> None:
+    data = _fixture_xls("reportgen_800_800_2.xls")
+    check_xls(bytes(data))
+    at = data.find(b"\xfd\x00\x0a\x00")  # the first LABELSST cell record (10 bytes)
+    assert at > 0
+    data[at + 4 : at + 8] = struct.pack("<HH", 65535, 999)
+    with pytest.raises(UnsafeFile, match="65536 rows × 1000 columns"):
+        check_xls(bytes(data))
+
+
+def test_a_broken_ole2_file_is_refused_not_crashed() -> None:
+    with pytest.raises(UnsafeFile, match=r"not a valid \.xls"):
+        check_table(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
+    data = _fixture_xls()
+    for cut in (600, 5_000, len(data) // 2):  # refused or read, never an unexpected error
+        with contextlib.suppress(UnsafeFile):
+            check_xls(bytes(data[:cut]))

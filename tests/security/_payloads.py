@@ -9,6 +9,7 @@ import io
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 
 _CONTENT_TYPES = (
     b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -204,3 +205,21 @@ HOSTILE_NAMES = (
     "\u202eslx.csv",
     "x" * 600 + ".csv",
 )
+
+
+def xls_dimension_bomb() -> bytes | None:
+    """A real 问卷星 .xls export whose DIMENSIONS record claims 0xFFFFFFF0 rows: calamine
+    asks for 44 TB and aborts. None when shared/fixtures is not beside the clone."""
+    path = (
+        Path(__file__).resolve().parents[3]
+        / "shared"
+        / "fixtures"
+        / "wenjuanxing"
+        / "reportgen_800_800_0.xls"
+    )
+    if not path.exists():
+        return None
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x00\x02\x0e\x00")
+    data[at + 4 : at + 18] = struct.pack("<IIHHH", 0, 0xFFFFFFF0, 0, 14, 0)
+    return bytes(data)

@@ -87,6 +87,7 @@ GENERIC_BAD = [
     p.YAML_ALIAS_BOMB,
     p.YAML_ANCHOR,
     p.YAML_DEEP,
+    *([bomb] if (bomb := p.xls_dimension_bomb()) else []),  # calamine: 44 TB, abort
     b"- " * 5000,
     os.urandom(2048),
 ]

@@ -83,10 +83,17 @@ SURVEY_BOMBS = [
 ]
 
 
+_XLS_BOMB = p.xls_dimension_bomb()
+if _XLS_BOMB is not None:
+    SURVEY_BOMBS.append((_XLS_BOMB, "wjx.xls", "wjx", "4294967280 rows"))
+
+
 @pytest.mark.parametrize(
     ("payload", "name", "kind", "words"),
     SURVEY_BOMBS,
-    ids=["dimension-bomb", "declared-dimension", "wide-csv", "zip-bomb"],
+    ids=["dimension-bomb", "declared-dimension", "wide-csv", "zip-bomb", "xls-dimensions"][
+        : len(SURVEY_BOMBS)
+    ],
 )
 def test_a_survey_import_is_refused_before_a_job_exists(
     app, world, client, auth, session, tripwire, payload, name, kind, words

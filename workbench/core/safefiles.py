@@ -12,6 +12,8 @@ beyond the documented limits with a :class:`UnsafeFile` that carries a translata
 * :func:`check_xlsx` — :func:`check_zip`, then every XML part is streamed and scanned for the
   sheet's ``<dimension ref>`` and the cells' real positions (``r="XFD1048576"``, and cells or
   rows without ``r`` counted); a sheet wider or larger than :class:`TableLimits` is refused.
+* :func:`check_xls` — a legacy .xls: its DIMENSIONS records and every cell record's position,
+  read from the OLE2 container's Workbook stream.
 * :func:`check_csv` — the header record's column count and the table's cell count.
 * :func:`check_table` — the above by content (``PK`` → xlsx, OLE2 → legacy .xls, else CSV).
 * :func:`load_yaml` — YAML with no anchors or aliases, a byte cap and a nesting cap.
@@ -412,14 +414,133 @@ def check_csv(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
 
 
 def check_table(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
-    """:func:`check_xlsx` or :func:`check_csv` by content. A legacy .xls (OLE2) is bounded by
-    its own format (65,536 rows × 256 columns) and the upload size; it is not inspected."""
+    """:func:`check_xlsx`, :func:`check_xls` or :func:`check_csv` by content."""
     if data.startswith(XLSX_MAGIC):
         check_xlsx(data, limits)
     elif data.startswith(XLS_MAGIC):
-        return
+        check_xls(data, limits)
     else:
         check_csv(data, limits)
+
+
+# --- legacy .xls (BIFF5/8 in an OLE2 compound file) ---------------------------------------------
+
+_END_OF_CHAIN = 0xFFFFFFFE
+_FREE = 0xFFFFFFFF
+#: BIFF records whose first four bytes are a cell's row and column (u16 each)
+_CELL_RECORDS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
+_MULRK, _MULBLANK, _ROW, _DIMENSIONS = 0x00BD, 0x00BE, 0x0208, 0x0200
+
+
+def _not_xls(reason: str) -> UnsafeFile:
+    return _refuse(N_("The file is not a valid .xls workbook ({error})."), error=reason)
+
+
+def _cfb_stream(data: bytes, names: tuple[str, ...]) -> bytes:
+    """The first stream called one of ``names`` in an OLE2 compound file, read by following
+    its sector chain (loops and out-of-range sectors refused)."""
+    if len(data) < 512:
+        raise _not_xls("header")
+    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+    if shift not in (9, 12) or mini_shift != 6:
+        raise _not_xls("sector size")
+    size = 1 << shift
+    sectors = (len(data) - 512) // size + 1
+    (dir_start,) = struct.unpack_from("<I", data, 0x30)
+    cutoff, minifat_start, _n_minifat, difat_start, n_difat = struct.unpack_from(
+        "<IIIII", data, 0x38
+    )
+
+    def sector(n: int) -> bytes:
+        if n >= sectors:
+            raise _not_xls("sector out of range")
+        return data[(n + 1) * size : (n + 2) * size]
+
+    fat_sectors = [n for n in struct.unpack_from("<109I", data, 0x4C) if n < _END_OF_CHAIN]
+    n, seen = difat_start, 0
+    while n < _END_OF_CHAIN and seen <= n_difat:
+        entries = struct.unpack(f"<{size // 4}I", sector(n))
+        fat_sectors += [e for e in entries[:-1] if e < _END_OF_CHAIN]
+        n, seen = entries[-1], seen + 1
+    fat = [e for f in fat_sectors for e in struct.unpack(f"<{size // 4}I", sector(f))]
+
+    def chain(start: int, table: list[int], read: Any) -> bytes:
+        parts, n, steps = [], start, 0
+        while n not in (_END_OF_CHAIN, _FREE):
+            if n >= len(table) or steps > len(table):
+                raise _not_xls("sector chain")
+            parts.append(read(n))
+            n, steps = table[n], steps + 1
+        return b"".join(parts)
+
+    directory = chain(dir_start, fat, sector)
+    root_start = struct.unpack_from("<I", directory, 116)[0] if len(directory) >= 128 else 0
+    for at in range(0, len(directory) - 127, 128):
+        entry = directory[at : at + 128]
+        name_len, kind = struct.unpack_from("<HB", entry, 64)
+        name = entry[: max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
+        if kind != 2 or name not in names:
+            continue
+        start, length = struct.unpack_from("<II", entry, 116)
+        if length >= cutoff:
+            return chain(start, fat, sector)[:length]
+        mini_stream = chain(root_start, fat, sector)
+        minifat_bytes = chain(minifat_start, fat, sector)
+        minifat = list(struct.unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes))
+        return chain(start, minifat, lambda k, s=mini_stream: s[k * 64 : (k + 1) * 64])[:length]
+    raise _not_xls("no Workbook stream")
+
+
+def check_xls(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
+    """Refuse a legacy .xls whose sheets are wider or larger than ``limits``: the declared
+    DIMENSIONS (calamine allocates them: a patched record asked for 44 TB and aborted the
+    process) and every cell record's position (columns are 16-bit in the record)."""
+    try:
+        max_row, max_col = _xls_extent(_cfb_stream(data, ("Workbook", "Book")))
+    except (struct.error, ValueError, IndexError) as exc:
+        if isinstance(exc, UnsafeFile):
+            raise
+        raise _not_xls("truncated") from None
+    if max_col > limits.max_columns:
+        raise _refuse(
+            N_("A sheet has {n} columns; at most {max} are accepted."),
+            n=max_col,
+            max=limits.max_columns,
+        )
+    if max_row * max_col > limits.max_cells:
+        raise _refuse(
+            N_("A sheet spans {rows} rows × {columns} columns; at most {max} cells are accepted."),
+            rows=max_row,
+            columns=max_col,
+            max=limits.max_cells,
+        )
+
+
+def _xls_extent(stream: bytes) -> tuple[int, int]:
+    """The largest row and column count any record of the BIFF stream declares or uses."""
+    max_row = max_col = 0
+    at, end = 0, len(stream) - 4
+    while at <= end:
+        kind, length = struct.unpack_from("<HH", stream, at)
+        body = stream[at + 4 : at + 4 + length]
+        at += 4 + length
+        if kind in _CELL_RECORDS and length >= 4:
+            row, col = struct.unpack_from("<HH", body)
+            max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)
+        elif kind in (_MULRK, _MULBLANK) and length >= 6:
+            row, _first = struct.unpack_from("<HH", body)
+            (last,) = struct.unpack_from("<H", body, length - 2)
+            max_row, max_col = max(max_row, row + 1), max(max_col, last + 1)
+        elif kind == _ROW and length >= 6:
+            row, _first, after_last = struct.unpack_from("<HHH", body)
+            max_row, max_col = max(max_row, row + 1), max(max_col, after_last)
+        elif kind == _DIMENSIONS and length >= 10:
+            if length >= 14:  # BIFF8: rows are 32-bit
+                _r0, rows, _c0, cols = struct.unpack_from("<IIHH", body)
+            else:
+                _r0, rows, _c0, cols = struct.unpack_from("<HHHH", body)
+            max_row, max_col = max(max_row, rows), max(max_col, cols)
+    return max_row, max_col
 
 
 def check_docx(data: bytes) -> None:
