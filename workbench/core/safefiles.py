@@ -111,7 +111,8 @@ def _zip_infos(data: bytes, *, max_entries: int, max_total: int) -> list[zipfile
             infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         raise _refuse(
-            N_("The file is not a valid zip archive ({error})."), error=str(exc)[:80]
+            N_("The file could not be read: it is not a valid zip archive ({error})."),
+            error=str(exc)[:80],
         ) from None
     if len(infos) > max_entries:
         raise _refuse(
@@ -155,14 +156,21 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
     offset = info.header_offset
     header = bytes(view[offset : offset + 30])
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise _refuse(N_("The file is not a valid zip archive ({error})."), error="local header")
+        raise _refuse(
+            N_("The file could not be read: it is not a valid zip archive ({error})."),
+            error="local header",
+        )
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     start = offset + 30 + name_len + extra_len
     raw = view[start : start + info.compress_size]
     if len(raw) < info.compress_size:
-        raise _refuse(N_("The file is not a valid zip archive ({error})."), error="truncated")
+        raise _refuse(
+            N_("The file could not be read: it is not a valid zip archive ({error})."),
+            error="truncated",
+        )
     mismatch = _refuse(
-        N_("The file is not a valid zip archive ({error})."), error="sizes do not match"
+        N_("The file could not be read: it is not a valid zip archive ({error})."),
+        error="sizes do not match",
     )
     if info.compress_type == zipfile.ZIP_STORED:
         if info.compress_size != info.file_size:
@@ -179,7 +187,8 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
                 out = inflater.decompress(pending, CHUNK)
             except zlib.error as exc:
                 raise _refuse(
-                    N_("The file is not a valid zip archive ({error})."), error=str(exc)[:80]
+                    N_("The file could not be read: it is not a valid zip archive ({error})."),
+                    error=str(exc)[:80],
                 ) from None
             pending = inflater.unconsumed_tail
             produced += len(out)
@@ -433,7 +442,9 @@ _MULRK, _MULBLANK, _ROW, _DIMENSIONS = 0x00BD, 0x00BE, 0x0208, 0x0200
 
 
 def _not_xls(reason: str) -> UnsafeFile:
-    return _refuse(N_("The file is not a valid .xls workbook ({error})."), error=reason)
+    return _refuse(
+        N_("The file could not be read: it is not a valid .xls workbook ({error})."), error=reason
+    )
 
 
 def _cfb_stream(data: bytes, names: tuple[str, ...]) -> bytes:
