@@ -53,7 +53,10 @@ def check_template(data: bytes, context: ReportContext) -> CheckReport:
     try:  # before any zipfile/docxtpl read: sizes, entries and ratios, inflated with a cap
         check_docx(data)
     except UnsafeFile as exc:
-        report.errors.append(("unsafe_file", {"reason": str(exc)}))
+        if "not a valid zip archive" in exc.message.template:
+            report.errors.append(("not_docx", {}))
+        else:
+            report.errors.append(("unsafe_file", {"reason": str(exc)}))
         return report
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
