@@ -213,7 +213,7 @@ def check_zip(
     >>> check_zip(b"not a zip")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    workbench.core.safefiles.UnsafeFile: The file is not a valid zip archive (...).
+    workbench.core.safefiles.UnsafeFile: The file could not be read: ... zip archive (...).
     """
     infos = _zip_infos(data, max_entries=max_entries, max_total=max_total)
     for info in infos:
