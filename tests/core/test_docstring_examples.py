@@ -16,6 +16,7 @@ MODULES = [
     "workbench.core.agreement",
     "workbench.core.panel",
     "workbench.core.surveys",
+    "workbench.core.safefiles",
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests.security import _payloads as p
 from tests.security._fuzz_world import (
     FUZZ,
     SCRIPT,
@@ -35,6 +38,7 @@ from tests.security._fuzz_world import (
     row_counts,
     world_template,  # noqa: F401  (fixture)
 )
+from workbench.core import safefiles
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
@@ -71,6 +75,19 @@ GENERIC_BAD = [
     b"<html><script>alert(1)</script></html>",
     BILLION_LAUGHS,
     b"&a [*a]",
+    # issue #13: refused by workbench.core.safefiles before any parser sees them
+    p.DIMENSION_BOMB,  # calamine would abort the process (549 GB)
+    p.DECLARED_DIMENSION_BOMB,
+    p.RLESS_BOMB,
+    p.SPARSE_XLSX,
+    p.wide_csv(),
+    p.docx_bomb(110 * 1024 * 1024),
+    p.lying_zip(),
+    p.many_entries(),
+    p.YAML_ALIAS_BOMB,
+    p.YAML_ANCHOR,
+    p.YAML_DEEP,
+    *([bomb] if (bomb := p.xls_dimension_bomb()) else []),  # calamine: 44 TB, abort
     b"- " * 5000,
     os.urandom(2048),
 ]
@@ -240,7 +257,11 @@ def _upload(fuzz: Fuzz, client: Any, imp: Importer, content: bytes, name: str) -
     before = row_counts()
     # encoded here, in memory: the test client would spool a large body to a temporary file
     # that it never closes (a ResourceWarning, not the app's)
-    boundary, body = encode_multipart({**imp.data, imp.file_field: (io.BytesIO(content), name)})
+    # a FileStorage: encode_multipart writes a (stream, name) tuple as its repr, not a file
+    upload = FileStorage(
+        io.BytesIO(content), filename=name, content_type="application/octet-stream"
+    )
+    boundary, body = encode_multipart({**imp.data, imp.file_field: upload})
     response = client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code < 500, f"{imp.name}: {name} ({len(content)} B) gave 500"
     if response.mimetype == "text/html":
@@ -294,8 +315,14 @@ def test_malformed_uploads_are_refused_cleanly(
             return samples[0][:n] + noise + samples[0][n + len(noise) :]
         return noise
 
+    # issue #13: NUL and control characters, a bidi override, a path and 600 characters
+    stem, _dot, ext = imp.file_names[0].rpartition(".")
+    hostile = [f"{stem}\x00.{ext}", f"..\\{stem}\x1b\u202e.{ext}", f"{'名' * 600}.{ext}"]
+    for name in hostile:
+        _upload(fuzz, client, imp, samples[0] if samples else crafted[-1], name)
+
     @settings(FUZZ, max_examples=EXAMPLES)
-    @given(recipe=st.one_of(*recipes), name=st.sampled_from(imp.file_names))
+    @given(recipe=st.one_of(*recipes), name=st.sampled_from([*imp.file_names, *hostile]))
     def run(recipe: tuple[str, int, bytes], name: str) -> None:
         _upload(fuzz, client, imp, build(*recipe), name)
 
@@ -338,17 +365,107 @@ def test_report_template_payloads_are_refused_and_never_run(
     def run(name: str, place: str, variant: str, padding: str) -> None:
         data = docx_with(padding + variants[variant](found[name]) + padding, place)
         before = row_counts()
-        boundary, body = encode_multipart(
-            {"name": "mine", "scope": "engagement", "file": (io.BytesIO(data), "mine.docx")}
-        )
+        upload = FileStorage(io.BytesIO(data), filename="mine.docx")  # a file, not its repr
+        boundary, body = encode_multipart({"name": "mine", "scope": "engagement", "file": upload})
         response = client.post(
             url, data=body, content_type=f"multipart/form-data; boundary={boundary}"
         )
         page = response.get_data(as_text=True)
         assert response.status_code == 422, (name, place, variant)
+        # refused for what it holds, not because no file arrived
+        assert "The file is empty." not in page and "not a Word .docx" not in page
         assert changed_tables(before, row_counts()) == {}, (name, place, variant)
         assert not marker.exists(), (name, place, variant)
         assert not any(leak in page for leak in leaks)
 
     run()
     assert "unhandled error" not in caplog.text
+
+
+# --- issue #13: the payload classes, as properties of the checks every reader calls ----------
+
+
+@settings(FUZZ, max_examples=EXAMPLES)
+@example(col=16_384, row=1_048_576, canonical=True)  # the issue's XFD1048576
+@example(col=2_001, row=1, canonical=False)
+@example(col=2_000, row=5_000, canonical=True)
+@given(
+    col=st.integers(1, 16_384),
+    row=st.integers(1, 1_048_576),
+    canonical=st.booleans(),
+)
+def test_any_far_cell_is_refused_before_a_parser(col: int, row: int, canonical: bool) -> None:
+    """A workbook with cells at A1 and one more anywhere: refused exactly when the rectangle
+    passes the caps, whatever the serialisation (never handed to calamine here)."""
+    letters = ""
+    n = col
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    if canonical:
+        far = f'<row r="{row}"><c r="{letters}{row}"><v>1</v></c></row>'
+    else:
+        far = f"<row r='{row}'><c t='n' r = '{letters}{row}'><v>1</v></c></row>"
+    data = p.xlsx('<row r="1"><c r="A1"><v>1</v></c></row>' + far)
+    limits = safefiles.SURVEY_TABLE
+    too_big = col > limits.max_columns or col * row > limits.max_cells
+    if too_big:
+        with pytest.raises(safefiles.UnsafeFile):
+            safefiles.check_xlsx(data, limits)
+    else:
+        safefiles.check_xlsx(data, limits)
+
+
+@settings(FUZZ, max_examples=EXAMPLES)
+@example(columns=200_000)
+@given(columns=st.integers(1, 5_000))
+def test_any_wide_csv_is_refused_from_its_header(columns: int) -> None:
+    data = (",".join(["列"] * columns) + "\n").encode("gb18030")
+    if columns > safefiles.SURVEY_TABLE.max_columns:
+        with pytest.raises(safefiles.UnsafeFile):
+            safefiles.check_csv(data)
+    else:
+        safefiles.check_csv(data)
+
+
+@settings(FUZZ, max_examples=EXAMPLES)
+@example(size=1400 * 1024 * 1024)
+@given(size=st.integers(2 * 1024 * 1024, 2**32 - 1))
+def test_any_zip_bomb_is_refused_from_its_sizes(size: int) -> None:
+    """An entry declaring ``size`` bytes from a few bytes of deflate (sizes honest or not)."""
+    bomb = p._raw_zip([("word/document.xml", b"\x03\x00", size, 0)])
+    with pytest.raises(safefiles.UnsafeFile):
+        safefiles.check_docx(bomb)
+    with pytest.raises(safefiles.UnsafeFile):
+        safefiles.check_xlsx(bomb)
+
+
+_leaf = st.one_of(st.integers(), st.text(max_size=5), st.booleans())
+_tree = st.recursive(
+    st.lists(_leaf, max_size=3),
+    lambda inner: st.lists(inner, min_size=1, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(FUZZ, max_examples=EXAMPLES)
+@given(shared=_tree, copies=st.integers(2, 9))
+def test_any_yaml_with_aliases_is_refused(shared: list[Any], copies: int) -> None:
+    """PyYAML writes a shared object once with an anchor and then aliases: refused."""
+    text = yaml.safe_dump({"code": "x", "indicators": [shared] * copies})
+    assert "*" in text
+    with pytest.raises(yaml.YAMLError, match="anchors and aliases"):
+        safefiles.load_yaml(text)
+    assert safefiles.load_yaml(yaml.safe_dump({"indicators": shared})) == {"indicators": shared}
+
+
+@settings(FUZZ, max_examples=EXAMPLES * 5)
+@example(name="a\x00b.csv")
+@example(name="\u202e" + "名" * 600 + ".xlsx")
+@given(name=st.text(max_size=700))
+def test_any_file_name_is_safe_to_store(name: str) -> None:
+    cleaned = safefiles.clean_filename(name)
+    assert 0 < len(cleaned) <= safefiles.MAX_FILENAME
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in cleaned)
+    assert "/" not in cleaned and "\\" not in cleaned
+    cleaned.encode("utf-8")  # no lone surrogates: PostgreSQL and the file system accept it

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from workbench.core.goals import GoalNature
+from workbench.core.safefiles import load_yaml
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 
@@ -386,7 +387,7 @@ def load_template(path: str | Path) -> Template:
     """Read and validate a YAML template file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_bytes())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidTemplate([TemplateError(path.name, "", f"cannot read YAML: {exc}")]) from exc
     return parse_template(data, file=path.name)

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.core.numbers import clean_text
+from workbench.core.safefiles import load_yaml
 
 MULTI_SEPARATOR = "┋"
 DEFAULT_LIKERT = ("非常满意", "满意", "一般", "不满意", "非常不满意")
@@ -222,7 +223,7 @@ def parse_questionnaire(data: object, source: str = "questionnaire") -> Question
 def load_questionnaire(path: Path) -> Questionnaire:
     """Read one YAML file of the library."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_bytes())
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise QuestionnaireError(f"{path.name}: {exc}") from exc
     return parse_questionnaire(data, path.name)

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench.core.safefiles import SURVEY_TABLE, UnsafeFile, check_table
+
 DEFAULT_LEVEL_SCORES: dict[str, float] = {
     "非常满意": 100,
     "满意": 80,
@@ -338,6 +340,10 @@ def _read_any(source: str | Path | bytes, name: str, nrows: int | None = None) -
     if not data:
         raise WjxFormatError("the file is empty")
     lower = name.lower()
+    try:
+        check_table(data, SURVEY_TABLE)  # before any parser: bombs and oversized sheets
+    except UnsafeFile as exc:
+        raise WjxFormatError(str(exc)) from exc
     try:
         if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
             fast = _excel_text_cells(data) if nrows is None else None

@@ -12,6 +12,7 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from workbench.core.messages import N_, Message
+from workbench.core.safefiles import SMALL_TABLE, TableLimits, UnsafeFile, check_table
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -76,14 +77,19 @@ def _read_xlsx(data: bytes) -> pd.DataFrame:
     return pd.DataFrame(padded[1:], columns=header, dtype=str)
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
+def read_table(data: bytes, filename: str, limits: TableLimits = SMALL_TABLE) -> pd.DataFrame:
     """Read the first sheet (or the CSV) with every cell as text; header on the first row.
+    A file past ``limits`` (see :mod:`workbench.core.safefiles`) is refused unread.
 
     CSV is tried as UTF-8 (with or without BOM), then GB18030 (a superset of GBK).
     """
     if not data:
         raise UnreadableTable(Message(N_("The file is empty.")))
     kind = sniff_kind(data, filename)
+    try:
+        check_table(data, limits)  # before any parser: bombs and oversized sheets
+    except UnsafeFile as exc:
+        raise UnreadableTable(exc.message) from exc
     try:
         if kind == "xlsx":
             frame = _read_xlsx(data)

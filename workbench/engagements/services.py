@@ -14,6 +14,7 @@ from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import diff, json_safe, record, snapshot
 from workbench.core.budget import BudgetFigures, BudgetTable, Denominator, FundSource, budget_table
 from workbench.core.goals import GoalNature, GoalRow, normalise_percent
+from workbench.core.safefiles import clean_filename
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
 from workbench.db import utcnow
 from workbench.engagements.models import (
@@ -546,7 +547,7 @@ def import_goals(
                 "after": f"{len(rows)} imported",
             }
         },
-        summary=filename[:200],
+        summary=clean_filename(filename, default=""),
     )
     return len(rows)
 

@@ -14,6 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from workbench.core.indicators import Indicator
+from workbench.core.safefiles import SMALL_TABLE, UnsafeFile, check_xlsx
 from workbench.xlsx import cell_text, safe_cell
 
 HEADERS = ["编码", "指标", "满分", "得分", "评语（扣分时必填）", "评分标准"]
@@ -91,6 +92,10 @@ class OfflineSheetError(ValueError):
 
 def read_sheet(data: bytes, codes: list[str]) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
     """Values per indicator code from an uploaded sheet, and the row each came from."""
+    try:
+        check_xlsx(data, SMALL_TABLE)  # before openpyxl: bombs and oversized sheets
+    except UnsafeFile as exc:
+        raise OfflineSheetError([(None, f"unsafe:{exc}")]) from exc
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on broken files

@@ -746,6 +746,7 @@ def draft(token: str):  # type: ignore[no-untyped-def]
 
 OFFLINE_PROBLEMS = {
     "not_xlsx": _l("The file is not an Excel (.xlsx) workbook."),
+    "unsafe": _l("The file was refused before reading it"),
     "no_header": _l("No header row with the columns 编码 and 得分 was found."),
     "unknown_code": _l("this indicator is not on the expert's sheet"),
     "missing_row": _l("the row of this indicator is missing"),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import Role, User
 from workbench.audit.services import record
+from workbench.core.safefiles import UnsafeFile, check_docx, clean_filename, clean_name
 from workbench.engagements.models import Engagement
 from workbench.reports.context import ReportContext
 from workbench.reports.models import ReportTemplateFile
@@ -159,6 +160,14 @@ def vet_template(data: bytes, known: set[str] | frozenset[str]) -> CheckReport:
     if len(data) > MAX_TEMPLATE:
         report.errors.append(("too_large", {}))
         return report
+    try:  # before any zipfile/docxtpl read: sizes, entries and ratios, inflated with a cap
+        check_docx(data)
+    except UnsafeFile as exc:
+        if "not a valid zip archive" in exc.message.template:
+            report.errors.append(("not_docx", {}))
+        else:
+            report.errors.append(("unsafe_file", {"reason": str(exc)}))
+        return report
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             xml = archive.read("word/document.xml").decode("utf-8", "replace")
@@ -246,6 +255,8 @@ def store_template(
         raise ValueError(f"unknown template scope {scope!r}")
     if scope == "organisation" and actor.role is not Role.ADMIN:
         raise PermissionError("only an admin uploads templates for the whole firm")
+    filename = clean_filename(filename, default="template.docx")
+    name = clean_name(name)
     digest = hashlib.sha256(data).hexdigest()
     stored = f"{digest}.docx"
     store_bytes(folder / stored, data, sha256=digest)  # whole or not at all, before the row

@@ -136,6 +136,7 @@ TEMPLATE_ERRORS = {
     "empty": _l("The file is empty."),
     "too_large": _l("The file is larger than 20 MB."),
     "not_docx": _l("This is not a Word .docx file."),
+    "unsafe_file": _l("The file was refused before reading it: %(reason)s"),
     "split_tag": _l(
         "A tag is split across Word runs (its braces have different formatting): select it and "
         "retype it in one go — near “%(near)s”."

@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 
 from workbench.core.indicators import InvalidTemplate, Template, TemplateError, parse_template
 from workbench.core.numbers import round_half_up
+from workbench.core.safefiles import SMALL_TABLE, UnsafeFile, check_xlsx, clean_filename, load_yaml
 from workbench.xlsx import XLSX_MIME, cell_text, safe_cell
 
 METHOD_NAMES_ZH = {
@@ -121,6 +122,10 @@ def send_template_xlsx(template: Template, filename: str) -> Response:
 def template_from_workbook(data: bytes, name: str) -> Template:
     """Read the layout written by :func:`template_workbook` (header names, not positions)."""
     try:
+        check_xlsx(data, SMALL_TABLE)  # before openpyxl: bombs and oversized sheets
+    except UnsafeFile as exc:
+        raise InvalidTemplate([TemplateError(name, "", str(exc))]) from exc
+    try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on broken files
         error = TemplateError(name, "", f"not a readable .xlsx file: {exc}")
@@ -167,7 +172,7 @@ def template_from_workbook(data: bytes, name: str) -> Template:
                 node[key] = get(column)
         if get("评分方法"):
             try:
-                node["method"] = yaml.safe_load(get("评分方法"))
+                node["method"] = load_yaml(get("评分方法"))
             except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
                 # keep going without the method, so that the other problems are found too
                 node["method"] = {"type": "manual"}
@@ -218,10 +223,11 @@ def _at_row(error: TemplateError, rows_of: dict[str, int]) -> TemplateError:
 
 def read_template(data: bytes, name: str) -> Template:
     """A template from uploaded bytes: YAML (.yaml/.yml) or Excel (.xlsx)."""
+    name = clean_filename(name, default="template")
     if name.lower().endswith(".xlsx"):
         return template_from_workbook(data, name)
     try:
-        parsed = yaml.safe_load(data.decode("utf-8-sig"))
+        parsed = load_yaml(data)
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # nesting too deep
         raise InvalidTemplate([TemplateError(name, "", f"cannot read YAML: {exc}")]) from exc
     return parse_template(parsed, file=name)

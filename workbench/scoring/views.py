@@ -27,6 +27,7 @@ from workbench.core.indicators import (
 )
 from workbench.core.messages import N_
 from workbench.core.numbers import to_decimal
+from workbench.core.safefiles import load_yaml
 from workbench.core.scoring import (
     Finding,
     InvalidInput,
@@ -326,7 +327,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         method = None
         if node.is_leaf:
             try:
-                method = yaml.safe_load(form.method.data or "") or {}
+                method = load_yaml(form.method.data or "") or {}
             except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
                 form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
         if not form.errors:

@@ -45,6 +45,7 @@ from workbench.accounts.models import User
 from workbench.audit.services import record
 from workbench.core.questionnaire import MULTI_SEPARATOR
 from workbench.core.questionnaire import columns as qcolumns
+from workbench.core.safefiles import SURVEY_TABLE, check_table, clean_filename
 from workbench.core.surveys import (
     WJX_META,
     WjxFormatError,
@@ -106,7 +107,12 @@ def create(
     survey: Survey | None,
 ) -> ImportJob:
     """Store the upload and a job; it waits for a mapping unless it is a 问卷星 export that
-    becomes a new survey (its columns are taken as they are)."""
+    becomes a new survey (its columns are taken as they are).
+
+    Raises :class:`~workbench.core.safefiles.UnsafeFile` (nothing stored) for a file past the
+    upload limits: no job exists for a file that a reader must not open."""
+    check_table(data, SURVEY_TABLE)
+    filename = clean_filename(filename)
     suffix = Path(filename).suffix.lower()[:6] if Path(filename).suffix else ""
     stored = f"{uuid.uuid4().hex}{suffix}"
     (_folder("uploads") / stored).write_bytes(data)

@@ -41,6 +41,7 @@ from workbench.core.questionnaire import (
 from workbench.core.questionnaire import (
     level_map as level_map_of,
 )
+from workbench.core.safefiles import UnsafeFile, load_yaml
 from workbench.core.surveys import WjxFormatError
 from workbench.db import db
 from workbench.engagements.forms import EmptyForm
@@ -311,20 +312,24 @@ def start_import(engagement_id: int):  # type: ignore[no-untyped-def]
         flash(_("Give the new survey a title."), "danger")
         return redirect(url_for("surveys.index", engagement_id=engagement.id))
     upload = form.file.data
-    job = jobs.create(
-        db.session,
-        current_user,
-        engagement,
-        kind=form.kind.data,
-        data=upload.read(),
-        filename=upload.filename or "upload",
-        options={
-            "title": form.title.data or "",
-            "group": form.group.data or "",
-            "population": form.population.data,
-        },
-        survey=target,
-    )
+    try:
+        job = jobs.create(
+            db.session,
+            current_user,
+            engagement,
+            kind=form.kind.data,
+            data=upload.read(),
+            filename=upload.filename or "upload",
+            options={
+                "title": form.title.data or "",
+                "group": form.group.data or "",
+                "population": form.population.data,
+            },
+            survey=target,
+        )
+    except UnsafeFile as exc:
+        flash(_("The file was not imported:") + " " + exc.message.render(_), "danger")
+        return redirect(url_for("surveys.index", engagement_id=engagement.id))
     db.session.commit()
     if job.status == "queued":
         jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
@@ -480,7 +485,7 @@ def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
             if action == "upload":
                 upload = request.files.get("file")
                 try:
-                    data = yaml.safe_load((upload.read() if upload else b"").decode("utf-8"))
+                    data = load_yaml(upload.read() if upload else b"")
                 except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
                     raise services.SurveyError("bad_questionnaire", str(exc)[:200]) from exc
                 builder.replace_from_data(db.session, current_user, survey, data)

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
 from workbench.audit.services import record
 from workbench.core.numbers import clean_text
+from workbench.core.safefiles import clean_filename, load_yaml
 from workbench.db import utcnow
 from workbench.engagements.models import Engagement
 from workbench.storage import StorageError, store_bytes
@@ -80,7 +80,7 @@ def load_standard_list(session: Session, actor: User, engagement: Engagement, na
     path = LIBRARY / f"{name}.yaml"
     if not path.is_file() or path.parent != LIBRARY:
         raise WorkpaperError("no_list")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_bytes())
     start = len(request_list(session, engagement))
     items = data.get("items", [])
     for k, item in enumerate(items):
@@ -170,7 +170,7 @@ def upload_evidence(
     kind = sniff(data)
     if kind is None:
         raise WorkpaperError("bad_type", filename)
-    name = clean_text(Path(filename).name).strip()[:200] or f"evidence.{kind}"
+    name = clean_filename(filename, default=f"evidence.{kind}")
     if not name.lower().endswith(EXTENSIONS[kind]):
         raise WorkpaperError("type_mismatch", name)
     digest = hashlib.sha256(data).hexdigest()
