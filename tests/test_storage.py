@@ -90,6 +90,40 @@ def test_evidence_upload_on_a_full_disk_stores_no_file_and_no_row(
     assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceFile)) == 0
 
 
+def test_survey_import_on_a_full_disk_stores_no_file_and_no_job(
+    app, client, session, make_engagement, make_user, full_disk
+):
+    from workbench.engagements.models import MemberRole
+    from workbench.engagements.services import add_member
+    from workbench.surveys.models import ImportJob
+
+    engagement = make_engagement()
+    user = make_user()
+    add_member(session, None, engagement, user, MemberRole.LEAD)
+    session.commit()
+    folder = Path(app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    full_disk.append(folder)
+    client.post("/login", data={"username": user.username, "password": "correct-horse-42"})
+    table = "序号,满意度\n" + "".join(f"{i},满意\n" for i in range(1, 200))
+    response = client.post(
+        f"/engagements/{engagement.id}/surveys/import",
+        content_type="multipart/form-data",
+        data={
+            "imp-kind": "table",
+            "imp-target": "",
+            "imp-title": "问卷",
+            "imp-file": (io.BytesIO(table.encode()), "答卷.csv"),
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "could not be stored" in response.get_data(as_text=True)
+    assert list(folder.iterdir()) == []
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(ImportJob)) == 0
+
+
 def test_template_upload_on_a_full_disk_stores_no_file_and_no_row(
     app, session, make_engagement, make_user, tmp_path, full_disk
 ):

@@ -56,6 +56,7 @@ from workbench.core.surveys import (
 )
 from workbench.db import db, utcnow
 from workbench.engagements.models import Engagement
+from workbench.storage import store_bytes
 from workbench.surveys.builder import questions_of
 from workbench.surveys.collect import store_group_values
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
@@ -115,7 +116,7 @@ def create(
     filename = clean_filename(filename)
     suffix = Path(filename).suffix.lower()[:6] if Path(filename).suffix else ""
     stored = f"{uuid.uuid4().hex}{suffix}"
-    (_folder("uploads") / stored).write_bytes(data)
+    store_bytes(_folder("uploads") / stored, data)  # whole or not at all, before the job row
     job = ImportJob(
         engagement_id=engagement.id,
         survey_id=survey.id if survey else None,

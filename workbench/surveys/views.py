@@ -49,6 +49,7 @@ from workbench.forms import query_int
 from workbench.labels import pairs
 from workbench.links import external_url
 from workbench.scoring import services as scoring
+from workbench.storage import StorageError
 from workbench.surveys import builder, jobs, services
 from workbench.surveys.forms import (
     CleaningForm,
@@ -329,6 +330,10 @@ def start_import(engagement_id: int):  # type: ignore[no-untyped-def]
         )
     except UnsafeFile as exc:
         flash(_("The file was not imported:") + " " + exc.message.render(_), "danger")
+        return redirect(url_for("surveys.index", engagement_id=engagement.id))
+    except StorageError:
+        db.session.rollback()
+        flash(_("The file could not be stored (is the disk full?); nothing was saved."), "danger")
         return redirect(url_for("surveys.index", engagement_id=engagement.id))
     db.session.commit()
     if job.status == "queued":
