@@ -102,6 +102,23 @@ def _refuse(template: str, **params: Any) -> UnsafeFile:
     return UnsafeFile(Message(template, params))
 
 
+def _check_extent(rows: int, columns: int, limits: TableLimits) -> None:
+    """Refuse a sheet whose rectangle (what calamine allocates) passes ``limits``."""
+    if columns > limits.max_columns:
+        raise _refuse(
+            N_("A sheet has {n} columns; at most {max} are accepted."),
+            n=columns,
+            max=limits.max_columns,
+        )
+    if columns * rows > limits.max_cells:
+        raise _refuse(
+            N_("A sheet spans {rows} rows × {columns} columns; at most {max} cells are accepted."),
+            rows=rows,
+            columns=columns,
+            max=limits.max_cells,
+        )
+
+
 # --- zip ---------------------------------------------------------------------------------------
 
 
@@ -366,23 +383,7 @@ def check_xlsx(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
                 pass
             continue
         scan = _scan_xml(chunks)
-        columns, rows = scan.columns, scan.rows
-        if columns > limits.max_columns:
-            raise _refuse(
-                N_("A sheet has {n} columns; at most {max} are accepted."),
-                n=columns,
-                max=limits.max_columns,
-            )
-        if columns * rows > limits.max_cells:
-            raise _refuse(
-                N_(
-                    "A sheet spans {rows} rows × {columns} columns; at most {max} cells are "
-                    "accepted."
-                ),
-                rows=rows,
-                columns=columns,
-                max=limits.max_cells,
-            )
+        _check_extent(scan.rows, scan.columns, limits)
 
 
 # --- csv and dispatch --------------------------------------------------------------------------
@@ -512,19 +513,7 @@ def check_xls(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
         if isinstance(exc, UnsafeFile):
             raise
         raise _not_xls("truncated") from None
-    if max_col > limits.max_columns:
-        raise _refuse(
-            N_("A sheet has {n} columns; at most {max} are accepted."),
-            n=max_col,
-            max=limits.max_columns,
-        )
-    if max_row * max_col > limits.max_cells:
-        raise _refuse(
-            N_("A sheet spans {rows} rows × {columns} columns; at most {max} cells are accepted."),
-            rows=max_row,
-            columns=max_col,
-            max=limits.max_cells,
-        )
+    _check_extent(max_row, max_col, limits)
 
 
 def _xls_extent(stream: bytes) -> tuple[int, int]:
