@@ -624,10 +624,16 @@ def clean_filename(name: object, default: str = "upload", max_length: int = MAX_
     '资料A.xlsx'
     >>> clean_filename("\x00\u202e")
     'upload'
+    >>> clean_filename("..pdf", default="evidence.pdf")  # only an extension: it is kept
+    'evidence.pdf'
     """
     text = unicodedata.normalize("NFC", "" if name is None else str(name))
     text = re.split(r"[/\\]", text)[-1]
-    text = clean_name(text, max_length=len(text)).strip(".").strip()
+    text = clean_name(text, max_length=len(text)).strip()
+    stem, dot, ext = text.rpartition(".")
+    if dot and ext.strip() and not stem.strip(". "):  # ".pdf", "..pdf"
+        text = f"{default.rpartition('.')[0] or default}.{ext.strip()}"
+    text = text.strip(".").strip()
     if not text:
         return default
     if len(text) > max_length:
