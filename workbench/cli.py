@@ -142,6 +142,27 @@ def init_app(app: Flask) -> None:
             store_bytes(out.with_suffix(".pdf"), to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")
 
+    @app.cli.group("jobs")
+    def jobs_group() -> None:
+        """Background survey imports."""
+
+    @jobs_group.command("reap")
+    def jobs_reap() -> None:
+        """Mark every import whose worker is gone (lease expired) failed and delete its
+        upload; the pages do this when a job is looked at, this does it for all (cron)."""
+        import sqlalchemy as sa
+
+        from workbench.surveys import jobs
+        from workbench.surveys.models import ImportJob
+
+        waiting = db.session.scalars(
+            sa.select(ImportJob).where(ImportJob.status.in_(("queued", "running")))
+        ).all()
+        reaped = [job.id for job in waiting if jobs.reap(db.session, job)]
+        click.echo(f"{len(reaped)} of {len(waiting)} queued or running imports were dead")
+        for job_id in reaped:
+            click.echo(f"  import {job_id}: marked failed (interrupted), upload deleted")
+
     @app.cli.group("archive")
     def archive_group() -> None:
         """Archive packages of archived engagements."""

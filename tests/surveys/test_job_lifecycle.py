@@ -218,3 +218,16 @@ def test_a_job_declared_dead_while_it_ran_keeps_no_rows(
     assert responses(session, sid) == 0
     assert session.get(ImportJob, job_id).status == "failed"
     assert not jobs._beat_file(job_id).exists()
+
+
+def test_the_cli_reaps_every_dead_job_and_leaves_live_ones(setup, app, session):
+    dead = dead_job(session, setup)
+    alive = dead_job(session, setup, minutes_ago=0)
+    dead_id, alive_id, upload = dead.id, alive.id, jobs.upload_path(dead)
+    result = app.test_cli_runner().invoke(args=["jobs", "reap"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 queued or running imports were dead" in result.output
+    session.expire_all()
+    assert session.get(ImportJob, dead_id).status == "failed"
+    assert session.get(ImportJob, alive_id).status == "running"
+    assert not upload.exists() and jobs.upload_path(alive).exists()
