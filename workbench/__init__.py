@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workbench.config import DEFAULT_INSTANCE, PROJECT_ROOT, check_production_config, load_config
 from workbench.db import configure_sqlite, db
@@ -53,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production_config(app.config)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:  # the client's address and scheme as the proxy saw them (rate limits, hashes)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     install_werkzeug_filter()  # `flask run`: no link tokens in the request log
 
     db.init_app(app)

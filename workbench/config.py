@@ -93,6 +93,20 @@ def trusted_hosts(value: str | None, base: str, *, production: bool) -> list[str
     return hosts or None
 
 
+def trusted_proxies(value: str | None) -> int:
+    """``WORKBENCH_TRUSTED_PROXIES``: how many reverse proxies (0–5) stand in front of the app.
+
+    >>> trusted_proxies(None), trusted_proxies(" 1 ")
+    (0, 1)
+    """
+    text = (value or "0").strip()
+    if not text.isdigit() or int(text) > 5:
+        raise ConfigError(
+            f"WORKBENCH_TRUSTED_PROXIES must be the number of reverse proxies (0–5), not {text!r}"
+        )
+    return int(text)
+
+
 def default_database_url(instance_path: Path) -> str:
     return f"sqlite:///{instance_path / 'workbench.db'}"
 
@@ -127,6 +141,9 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _bool("WORKBENCH_SECURE_COOKIES", production),
         "PERMANENT_SESSION_LIFETIME": int(os.environ.get("WORKBENCH_SESSION_HOURS", "12")) * 3600,
+        # reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are
+        # believed; 0 (default) believes none, so a client cannot choose its own address
+        "TRUSTED_PROXIES": trusted_proxies(os.environ.get("WORKBENCH_TRUSTED_PROXIES")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("WORKBENCH_RATELIMIT", True),
         "LOGIN_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_RATE_LIMIT", "10 per minute"),

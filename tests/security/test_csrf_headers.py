@@ -371,3 +371,44 @@ def test_production_refuses_a_default_key_given_as_configuration(tmp_path, monke
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "dev"})
     assert not (tmp_path / "secret_key").exists()  # production never generates its own key
+
+
+def test_forwarded_addresses_count_only_behind_a_configured_proxy(
+    app_with: Any, world: World
+) -> None:
+    """Behind nginx every request comes from the proxy's address: with
+    WORKBENCH_TRUSTED_PROXIES=1 the limit counts the client named in X-Forwarded-For; without
+    it (the default) that header is ignored, so a client cannot pick a fresh address."""
+
+    def attempts(client: Any, address: str) -> list[int]:
+        return [
+            client.post(
+                "/login",
+                data={"username": f"u{n}", "password": "x"},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+            for n in range(10)
+        ]
+
+    behind = app_with(RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1).test_client()
+    assert attempts(behind, "203.0.113.7") == [200] * 10  # LOGIN_RATE_LIMIT: 10 per minute
+    assert attempts(behind, "203.0.113.8") == [200] * 10  # another respondent, own quota
+    direct = app_with(RATELIMIT_ENABLED=True).test_client()
+    assert attempts(direct, "203.0.113.9")[-1] == 200
+    assert (
+        direct.post(
+            "/login",
+            data={"username": "x", "password": "x"},
+            headers={"X-Forwarded-For": "1.2.3.4"},
+        ).status_code
+        == 429
+    )  # a forged header buys nothing
+
+
+def test_the_number_of_trusted_proxies_is_checked() -> None:
+    from workbench.config import ConfigError, trusted_proxies
+
+    assert trusted_proxies("") == 0 and trusted_proxies("2") == 2
+    for bad in ("-1", "x", "6", "1.5"):
+        with pytest.raises(ConfigError):
+            trusted_proxies(bad)
