@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -22,9 +22,16 @@ MESSAGES = {
 }
 
 
+#: paths of the people who come through a link, not a login: respondents and experts
+PUBLIC_PREFIXES = ("/s/", "/x/")
+
+
 def _render(code: int, message: str | None = None) -> tuple[str, int]:
+    public = has_request_context() and request.path.startswith(PUBLIC_PREFIXES)
     return render_template(
-        "errors/error.html", code=code, message=message or str(MESSAGES.get(code, MESSAGES[400]))
+        "errors/public.html" if public else "errors/error.html",
+        code=code,
+        message=message or str(MESSAGES.get(code, MESSAGES[400])),
     ), code
 
 

@@ -412,3 +412,23 @@ def test_the_number_of_trusted_proxies_is_checked() -> None:
     for bad in ("-1", "x", "6", "1.5"):
         with pytest.raises(ConfigError):
             trusted_proxies(bad)
+
+
+@pytest.mark.parametrize(
+    "path", ["/s/no-such-survey-000000", "/x/no-such-link-000000", "/x/no-such-link-000000/sheet"]
+)
+def test_respondents_and_experts_get_error_pages_without_the_staff_bar(
+    app: Any, world: World, path: str
+) -> None:
+    response = app.test_client().get(path)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (404, 405, 410)
+    assert 'data-error="' in page  # the public error page, with its message
+    assert "navbar" not in page and "/login" not in page and "/engagements" not in page
+
+
+def test_staff_error_pages_keep_the_staff_layout(app: Any, world: World) -> None:
+    response = app.test_client().get("/no-such-page")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "navbar" in page and 'data-error="' not in page
