@@ -299,3 +299,71 @@ def test_cli_rechecks_every_stored_template(
     assert "not offered: firm-wide, but not uploaded by an admin" in lines[-2]
     assert "3 stored template(s) checked, 1 refused" in lines[-1]
     assert not marker.exists()
+
+
+# --- found by the review of the merged change (issue #13): resources past the budget --------
+
+
+def test_round_is_not_a_filter_a_template_may_use():
+    # `|round(8, 'floor')` built value * 10**8 in one step (1.3 GB, never counted)
+    for text in ("{{ title|round(8, 'floor') }}", "{{ total|round(10000000, 'ceil') }}"):
+        with pytest.raises(sandbox.TemplateRefused) as caught:
+            sandbox.ENV.parse(text)
+        assert (caught.value.code, caught.value.detail) == ("filter", "round")
+
+
+def test_joins_are_capped_each_and_together():
+    one = "{% if (summary|join(summary))|join('') %}x{% endif %}"  # 12 s and 3 GB before
+    many = (
+        "{% for a in key_findings %}{% if (summary|join(summary))|join('') %}{% endif %}"
+        "{% endfor %}"  # 40 × a 2 M-character join: accepted by the upload check in 23 s
+    )
+    for text, summary in ((one, "长" * 5_600), (many, "长" * 1_500)):
+        template = sandbox.ENV.from_string(text)
+        with sandbox.budget(), pytest.raises(sandbox.TemplateRefused) as caught:
+            template.render(summary=summary, key_findings=list(range(40)))
+        assert caught.value.code == "output"
+    with sandbox.budget():  # a join of ordinary size still works, many times over
+        small = sandbox.ENV.from_string("{% for a in xs %}{{ ys|join('、') }}{% endfor %}")
+        assert small.render(xs=range(100), ys=["甲", "乙"]) == "甲、乙" * 100
+
+
+def test_a_filter_call_reads_the_clock(monkeypatch):
+    template = sandbox.ENV.from_string("{{ t|upper }}")
+    with sandbox.budget(seconds=0.0), pytest.raises(sandbox.TemplateRefused) as caught:
+        template.render(t="x")  # one operation: without the clock at each filter it passed
+    assert caught.value.code == "time"
+
+
+def test_too_many_tags_are_refused_before_jinja_parses_them():
+    half = "{{ title }}" * (sandbox.MAX_TAGS // 2 + 1)
+    with pytest.raises(sandbox.TemplateRefused) as caught:
+        sandbox.ENV.parse(half + half)  # 100,000 tags took 18 s and 1.2 GB to parse
+    assert caught.value.code == "tags"
+    with pytest.raises(sandbox.TemplateRefused) as caught:
+        sandbox.ENV.parse("x" * (sandbox.MAX_SOURCE + 1))
+    assert caught.value.code == "size"
+    sandbox.ENV.parse(half)  # half the cap in one part is fine …
+    with sandbox.budget():  # … but a render counts every part of the document together
+        sandbox.ENV.parse(half)
+        with pytest.raises(sandbox.TemplateRefused) as caught:
+            sandbox.ENV.parse(half)
+    assert caught.value.code == "tags"
+    report = vet_template(docx_with(half + half), {"title"})  # the upload check: all parts
+    assert [code for code, _params in report.errors] == ["refused_tags"]
+
+
+def test_a_stored_template_that_no_longer_renders_is_a_message_not_a_500(
+    app, session, make_engagement, monkeypatch, tmp_path
+):
+    from workbench.reports import services
+
+    def property_too_long(*args, **kwargs):  # python-docx: a core property past 255 chars
+        raise ValueError("exceeded 255 char limit for property, got: 300")
+
+    monkeypatch.setattr(services, "render", property_too_long)
+    engagement = make_engagement()
+    template = services.template_choices(session, engagement, tmp_path)[0]
+    with pytest.raises(services.ReportError) as caught:
+        services.build(session, None, engagement, template, folder=tmp_path)
+    assert caught.value.code == "template_refused"

@@ -19,10 +19,13 @@ footnotes and the document's core properties to Jinja. An uploaded template once
    of mappings (and positions in lists and texts), ``loop.index`` and its kin the only
    attributes of any object, nothing starting with ``_``; nothing may be called, every
    arithmetic operator is refused.
-3. **How much it may do** (a :class:`Budget` per document): loop iterations, lookups, filter
-   calls and printed pieces count as operations (:data:`MAX_OPERATIONS`), the rendered XML
-   of all parts together is capped (:data:`MAX_OUTPUT`; ``join`` is sized before it runs),
-   and a wall-clock deadline is checked every few hundred operations.
+3. **How much it may do** (a :class:`Budget` per document): each part's text and the tags of
+   all parts are capped before Jinja parses them (:data:`MAX_SOURCE`, :data:`MAX_TAGS`); loop
+   iterations, lookups, filter calls and printed pieces count as operations
+   (:data:`MAX_OPERATIONS`), the rendered XML of all parts together is capped
+   (:data:`MAX_OUTPUT`; ``join`` is sized before it runs, each one and all together capped by
+   :data:`MAX_JOIN` and :data:`MAX_JOINED`), and a wall-clock deadline is checked at every
+   filter call and every few hundred other operations.
 
 Every refusal is a :class:`TemplateRefused` (a :class:`jinja2.sandbox.SecurityError`) with a
 ``code`` and a ``detail`` the web layer translates.
@@ -54,9 +57,21 @@ MAX_OUTPUT = 32 * 1024 * 1024
 MAX_SECONDS = 120.0
 CHECK_SECONDS = 10.0
 _CLOCK_EVERY = 256
+#: tags (``{{ … }}``, ``{% … %}``, ``{# … #}``) one document may hold, all parts together,
+#: counted before Jinja parses anything (parsing 100,000 tags took 18 s and 1.2 GB; the
+#: bundled templates hold 72)
+MAX_TAGS = 2_000
+#: characters of one part's XML handed to Jinja (the bundled body is 8,000)
+MAX_SOURCE = 4 * 1024 * 1024
+#: characters one ``join`` may build, and all of a document's joins together (a join's result
+#: is not output until it is printed: ``(s|join(s))|join('')`` in a loop built gigabytes)
+MAX_JOIN = 1024 * 1024
+MAX_JOINED = 8 * 1024 * 1024
 
 #: filters a template may use (the bundled templates use none); ``safe``, ``attr``, ``format``,
-#: ``map``, ``center``, ``indent``, ``replace``… are not among them
+#: ``map``, ``center``, ``indent``, ``replace``… are not among them, nor ``round`` (its
+#: ``floor``/``ceil`` build ``value * 10**precision``: a large constant precision is one step
+#: of unbounded memory and time; the context's numbers come formatted)
 ALLOWED_FILTERS = frozenset(
     {
         "capitalize",
@@ -70,7 +85,6 @@ ALLOWED_FILTERS = frozenset(
         "last",
         "length",
         "lower",
-        "round",
         "title",
         "trim",
         "truncate",
@@ -167,6 +181,8 @@ class Budget:
     seconds: float = MAX_SECONDS
     spent: int = 0
     written: int = 0
+    joined: int = 0
+    tags: int = 0
     deadline: float = 0.0
 
 
@@ -187,15 +203,38 @@ def budget(
         _BUDGET.reset(token)
 
 
-def _spend(n: int = 1) -> None:
+def _spend(n: int = 1, *, clock: bool = False) -> None:
+    """Count ``n`` operations; the clock is read every :data:`_CLOCK_EVERY` of them, and at
+    every filter call (``clock``: one call may cost far more than a lookup)."""
     current = _BUDGET.get()
     if current is None:  # fail closed: nothing renders outside a budget
         raise TemplateRefused("operations", "0")
     current.spent += n
     if current.spent > current.operations:
         raise TemplateRefused("operations", str(current.operations))
-    if current.spent % _CLOCK_EVERY == 0 and time.monotonic() > current.deadline:
+    if (clock or current.spent % _CLOCK_EVERY == 0) and time.monotonic() > current.deadline:
         raise TemplateRefused("time", f"{current.seconds:g}")
+
+
+def count_tags(source: str) -> int:
+    """The Jinja tags of a text, as the lexer will find them (an upper bound)."""
+    return source.count("{{") + source.count("{%") + source.count("{#")
+
+
+def check_source(source: str, tags_so_far: int = 0) -> int:
+    """Refuse a text too large to hand to Jinja's parser; the document's tag count after it.
+
+    Inside a :func:`budget` the count runs over every part of the document."""
+    if len(source) > MAX_SOURCE:
+        raise TemplateRefused("size", str(MAX_SOURCE))
+    tags = tags_so_far + count_tags(source)
+    current = _BUDGET.get()
+    if current is not None:
+        current.tags += tags - tags_so_far
+        tags = current.tags
+    if tags > MAX_TAGS:
+        raise TemplateRefused("tags", str(MAX_TAGS))
+    return tags
 
 
 def _concat(pieces: Iterable[str]) -> str:
@@ -224,12 +263,10 @@ def _join(eval_ctx: Any, value: Iterable[Any], d: Any = "", attribute: Any = Non
     """Jinja's ``join``, refused before it builds a text larger than the output left: the
     separator repeats between every item (``summary|join(summary)`` is quadratic)."""
     current = _BUDGET.get()
-    if (  # a text is sized before it is split into a list of characters
-        current is not None
-        and isinstance(value, str)
-        and current.written + len(value) * (1 + len(str(d))) > current.output
-    ):
-        raise TemplateRefused("output", str(current.output))
+    if isinstance(value, str):  # sized before it is split into a list of characters
+        size = len(value) * (1 + len(str(d)))
+        if size > MAX_JOIN or (current is not None and current.written + size > current.output):
+            raise TemplateRefused("output", str(MAX_JOIN))
     items = list(value)
     if attribute is not None:
         getter = make_attrgetter(ENV, attribute)
@@ -237,13 +274,19 @@ def _join(eval_ctx: Any, value: Iterable[Any], d: Any = "", attribute: Any = Non
     size = sum(len(str(item)) for item in items) + len(str(d)) * max(0, len(items) - 1)
     if current is not None and current.written + size > current.output:
         raise TemplateRefused("output", str(current.output))
+    if size > MAX_JOIN:
+        raise TemplateRefused("output", str(MAX_JOIN))
+    if current is not None:
+        current.joined += size
+        if current.joined > MAX_JOINED:
+            raise TemplateRefused("output", str(MAX_JOINED))
     return sync_do_join(eval_ctx, items, d)
 
 
 def _counted(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps Jinja's pass_context/pass_eval_context marker
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _spend()
+        _spend(clock=True)
         return func(*args, **kwargs)
 
     return wrapper
@@ -347,6 +390,7 @@ class ReportSandbox(ImmutableSandboxedEnvironment):
     concat = staticmethod(_concat)  # type: ignore[assignment]
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        check_source(source)  # before the lexer: its cost grows with the text and its tags
         tree = super()._parse(source, name, filename)
         vet(tree)
         _bound_loops(tree)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from jinja2 import UndefinedError
+from jinja2 import TemplateError, UndefinedError
 from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Role, User
@@ -317,6 +317,10 @@ def build(
         data = render(context, template.path)
     except (TemplateRefused, UndefinedError) as exc:  # a stored template, refused by the sandbox
         raise ReportError("template_refused", str(exc)[:200]) from exc
+    except (TemplateError, ValueError, RecursionError) as exc:
+        # a stored template that no longer fits the data: python-docx refuses a core property
+        # past 255 characters once a variable in it grew, a tag nested too deeply …
+        raise ReportError("template_refused", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
     digest = hashlib.sha256(data).hexdigest()
     store_bytes(folder / f"{digest}.docx", data, sha256=digest)  # whole or not at all
     number = 1 + (

@@ -20,7 +20,14 @@ from workbench.engagements.models import Engagement
 from workbench.reports.context import ReportContext
 from workbench.reports.models import ReportTemplateFile
 from workbench.reports.render import RENDER_DEFAULTS, render_bytes
-from workbench.reports.sandbox import ALLOWED_FILTERS, CHECK_SECONDS, ENV, TemplateRefused
+from workbench.reports.sandbox import (
+    ALLOWED_FILTERS,
+    CHECK_SECONDS,
+    ENV,
+    MAX_TAGS,
+    TemplateRefused,
+    count_tags,
+)
 from workbench.storage import store_bytes
 
 MAX_TEMPLATE = 20 * 1024 * 1024
@@ -183,6 +190,10 @@ def vet_template(data: bytes, known: set[str] | frozenset[str]) -> CheckReport:
         sources = template_sources(DocxTemplate(io.BytesIO(data)))
     except Exception as exc:  # a damaged document
         report.errors.append(("unreadable", {"reason": str(exc)[:200]}))
+        return report
+    tags = sum(count_tags(source.text) for source in sources)
+    if tags > MAX_TAGS:  # counted over every part before any is parsed
+        report.errors.append(("refused_tags", {"part": "template", "detail": str(MAX_TAGS)}))
         return report
     undeclared: set[str] = set()
     for source in sources:

@@ -180,6 +180,11 @@ TEMPLATE_ERRORS = {
         "footnotes and the properties title, subject, author, comments, identifier and language."
     ),
     "refused_time": _l("The template takes too long to render (more than %(detail)s seconds)."),
+    "refused_tags": _l(
+        "The template holds too many tags (more than %(detail)s {{ … }} and {%% … %%} in all): "
+        "use loops instead of repeating tags."
+    ),
+    "refused_size": _l("A part of the template is too long (more than %(detail)s characters)."),
 }
 #: where in the document a template problem is (``part`` of a check error)
 TEMPLATE_PARTS = {
