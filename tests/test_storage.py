@@ -177,3 +177,11 @@ def test_instance_secret_key_on_a_full_disk_leaves_no_empty_key(tmp_path, monkey
     (tmp_path / "secret_key").write_text("abc")
     with pytest.raises(ConfigError, match="damaged"):
         instance_secret_key(tmp_path)
+
+
+def test_stored_files_get_the_mode_a_plain_write_gives(tmp_path):
+
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    store_bytes(tmp_path / "stored", b"y")
+    assert (tmp_path / "stored").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

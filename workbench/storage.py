@@ -42,13 +42,27 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: read once at import, before any thread could create a file in between
+_UMASK = _umask()
+
+
 @contextlib.contextmanager
 def atomic_writer(target: Path) -> Iterator[BinaryIO]:
     """Yield a binary file in ``target``'s folder; on a clean exit it is fsynced and renamed
     over ``target``; on any exception it is removed and the exception re-raised."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.", suffix=".tmp")
-    os.close(fd)
+    try:  # mkstemp's 0600, not the umask's mode that a plain open gives (backups as another user)
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
     tmp = Path(name)
     try:
         with open(tmp, "wb") as fh:
