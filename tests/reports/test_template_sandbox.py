@@ -367,3 +367,51 @@ def test_a_stored_template_that_no_longer_renders_is_a_message_not_a_500(
     with pytest.raises(services.ReportError) as caught:
         services.build(session, None, engagement, template, folder=tmp_path)
     assert caught.value.code == "template_refused"
+
+
+def _two_sections_with_a_footnote(text: str) -> bytes:
+    """A .docx of two sections whose footnotes part holds ``text``."""
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("{{ title }}")
+    document.add_section()
+    document.add_paragraph("第二节")
+    out = io.BytesIO()
+    document.save(out)
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    footnotes = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:footnotes xmlns:w="{w}">'
+        f'<w:footnote w:id="1"><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:footnote>'
+        "</w:footnotes>"
+    )
+    rel = (
+        '<Relationship Id="rIdFootnotes" Target="footnotes.xml" Type="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships/footnotes"/></Relationships>'
+    )
+    kind = (
+        '<Override PartName="/word/footnotes.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.wordprocessingml.footnotes+xml"/></Types>'
+    )
+    source, target = zipfile.ZipFile(io.BytesIO(out.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", rel.encode())
+            elif item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", kind.encode())
+            z.writestr(item, data)
+        z.writestr("word/footnotes.xml", footnotes)
+    return target.getvalue()
+
+
+def test_footnotes_are_rendered_once_so_data_is_never_template_text():
+    # docxtpl renders footnotes once per section: the second pass ran the filled-in data
+    from workbench.reports.context import ReportContext
+
+    typed = "{{ title }}"  # a finding, a unit name … as someone typed it
+    context = ReportContext(values={"title": "报告", "summary": typed, "en": {}, "surveys": []})
+    data = render_bytes(context, _two_sections_with_a_footnote("注：{{ summary }}"))
+    footnotes = zipfile.ZipFile(io.BytesIO(data)).read("word/footnotes.xml").decode()
+    assert "注：{{ title }}" in footnotes and "注：报告" not in footnotes

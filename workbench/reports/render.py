@@ -326,6 +326,24 @@ def table_xml(spec: TableSpec, styles: TableStyles) -> Markup:
     return Markup(xml)
 
 
+_FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+
+
+class _Template(DocxTemplate):  # type: ignore[misc]
+    """docxtpl's template, rendering each footnotes part once.
+
+    docxtpl 0.20 renders the footnotes once per *section*: in a document of two sections the
+    second pass treated the filled-in data (a finding someone typed with ``{{ … }}`` in it)
+    as template text."""
+
+    def render_footnotes(self, context: dict[str, Any], jinja_env: Any = None) -> None:
+        for part in self.docx.part.package.parts:
+            if part.content_type == _FOOTNOTES:
+                blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
+                xml = self.render_xml_part(self.patch_xml(blob), part, context, jinja_env)
+                part._blob = xml.encode("utf-8")
+
+
 def render(context: ReportContext, template: Path, extra: Mapping[str, Any] | None = None) -> bytes:
     """Fill ``template`` with ``context``; returns the .docx bytes."""
     return render_bytes(context, template.read_bytes(), extra)
@@ -344,7 +362,7 @@ def render_bytes(
     the report sandbox (:mod:`workbench.reports.sandbox`) under one budget; a template that
     oversteps it raises :class:`~workbench.reports.sandbox.TemplateRefused`.
     """
-    tpl = DocxTemplate(io.BytesIO(template))
+    tpl = _Template(io.BytesIO(template))
     values: dict[str, Any] = dict(context.values)
     values["en"] = dict(values.get("en") or {})  # the context is not changed by rendering
     tables: dict[str, Markup] = {}
