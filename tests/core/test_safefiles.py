@@ -268,8 +268,17 @@ def test_images_beside_a_normal_sheet_pass() -> None:
         (p.xlsx('<row r="1"><c r="A1" r="XFD1048576"><v>1</v></c></row>'), "16384 columns"),
         (p.xlsx('<row r="1"><c r="A1"/></row><row r="2" r="2000000"/>'), "2000000 rows"),
         (p.xlsx('<row r="1"><c r="A1" x="<" r="XFD1"/></row>'), "16384 columns"),
+        (p.xlsx('<dimension x=">" ref="A1:XFD9"/><row r="1"><c r="A1"/></row>'), "16384 columns"),
     ],
-    ids=["gt-in-cell", "gt-in-row", "r-in-quotes", "second-r", "second-row-r", "lt-in-cell"],
+    ids=[
+        "gt-in-cell",
+        "gt-in-row",
+        "r-in-quotes",
+        "second-r",
+        "second-row-r",
+        "lt-in-cell",
+        "gt-in-dimension",
+    ],
 )
 def test_a_quoted_gt_or_a_second_r_does_not_hide_a_cell(payload: bytes, words: str) -> None:
     with pytest.raises(UnsafeFile, match=words):
