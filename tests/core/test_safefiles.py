@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 import struct
 import zipfile
 from pathlib import Path
@@ -231,3 +232,90 @@ def test_a_broken_ole2_file_is_refused_not_crashed() -> None:
     for cut in (600, 5_000, len(data) // 2):  # refused or read, never an unexpected error
         with contextlib.suppress(UnsafeFile):
             check_xls(bytes(data[:cut]))
+
+
+# --- review of issue #13: parts under any name, quoted ">", Workbook before Book, YAML values --
+
+
+@pytest.mark.parametrize("path", sorted(p.SHEET_ELSEWHERE))
+def test_a_sheet_stored_under_any_name_is_scanned(path: str) -> None:
+    """calamine follows xl/_rels/workbook.xml.rels to the sheet, whatever its folder or
+    extension: every entry is scanned, not only *.xml outside xl/media/ and docProps/."""
+    with pytest.raises(UnsafeFile, match="16384 columns"):
+        check_xlsx(p.SHEET_ELSEWHERE[path])
+
+
+def test_images_beside_a_normal_sheet_pass() -> None:
+    """Binary entries are scanned too: random bytes (with "<c " and quotes in them) hold no
+    cells."""
+    source = zipfile.ZipFile(io.BytesIO(p.xlsx('<row r="1"><c r="A1"><v>1</v></c></row>')))
+    buffer = io.BytesIO()
+    noise = random.Random(13).randbytes(3 * 1024 * 1024)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info))
+        archive.writestr("xl/media/image1.png", b"\x89PNG\r\n\x1a\n" + noise)
+        archive.writestr("docProps/thumbnail.jpeg", b'\xff\xd8<c x="1" <row ' + noise[:5000])
+    check_xlsx(buffer.getvalue(), SMALL_TABLE)
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (p.GT_IN_CELL, "16384 columns"),
+        (p.GT_IN_ROW, "1048576 rows × 101 columns"),
+        (p.R_IN_QUOTES, "16384 columns"),
+        (p.xlsx('<row r="1"><c r="A1" r="XFD1048576"><v>1</v></c></row>'), "16384 columns"),
+        (p.xlsx('<row r="1"><c r="A1"/></row><row r="2" r="2000000"/>'), "2000000 rows"),
+        (p.xlsx('<row r="1"><c r="A1" x="<" r="XFD1"/></row>'), "16384 columns"),
+        (p.xlsx('<dimension x=">" ref="A1:XFD9"/><row r="1"><c r="A1"/></row>'), "16384 columns"),
+    ],
+    ids=[
+        "gt-in-cell",
+        "gt-in-row",
+        "r-in-quotes",
+        "second-r",
+        "second-row-r",
+        "lt-in-cell",
+        "gt-in-dimension",
+    ],
+)
+def test_a_quoted_gt_or_a_second_r_does_not_hide_a_cell(payload: bytes, words: str) -> None:
+    with pytest.raises(UnsafeFile, match=words):
+        check_xlsx(payload, SMALL_TABLE)
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        (b'<row r="1"><c r="A1"/></row><row r="9"><c x=">" r="XF', b'D1048576"><v>1</v></c>'),
+        (b'<row r="1"><c r="A1"/></row><row r="9"><c x="<', b'" r="XFD1048576"><v>1</v></c>'),
+        (b'<row r="1"><c r="A1"/></row><row x=">" r="10', b'48576"><c><v>1</v></c></row>'),
+    ],
+    ids=["gt-before-the-cut", "lt-before-the-cut", "row-gt-before-the-cut"],
+)
+def test_a_tag_cut_between_chunks_after_a_quoted_gt_is_kept_whole(
+    split: tuple[bytes, bytes],
+) -> None:
+    scan = safefiles._scan_xml(iter(split))
+    assert scan.columns == 16_384 or scan.rows == 1_048_576
+
+
+def test_the_first_workbook_stream_calamine_reads_is_checked() -> None:
+    """calamine opens "Workbook", else "Book": a bombed Workbook behind an innocent Book
+    listed first is refused (every Workbook and Book stream is checked)."""
+    data = p.xls_book_first()
+    if data is None:
+        pytest.skip("shared/fixtures is not beside the clone")
+    with pytest.raises(UnsafeFile, match="4294967280 rows"):
+        check_xls(data)
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [(p.YAML_BAD_DATE, "month must be in 1..12"), (p.YAML_HUGE_INT, "cannot be read")],
+    ids=["bad-date", "huge-int"],
+)
+def test_yaml_values_that_cannot_be_built_are_a_yaml_error(payload: bytes, words: str) -> None:
+    with pytest.raises(UnsafeYaml, match=words):
+        load_yaml(payload)

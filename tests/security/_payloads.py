@@ -76,6 +76,48 @@ SPARSE_XLSX = xlsx(
 )
 
 
+def xlsx_at(path: str, sheet_data: str) -> bytes:
+    """:func:`xlsx` with the sheet stored at ``path`` (the workbook's relationships point
+    there: calamine follows them, whatever the folder or extension)."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx(sheet_data))) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for info in source.infolist():
+            body = source.read(info)
+            name = path if info.filename == "xl/worksheets/sheet1.xml" else info.filename
+            body = body.replace(b"/xl/worksheets/sheet1.xml", b"/" + path.encode())
+            body = body.replace(b'"worksheets/sheet1.xml"', b'"/' + path.encode() + b'"')
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
+_FAR_CELL = (
+    '<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+)
+#: the dimension bomb's sheet where a scan by name would not look (issue #13, review)
+SHEET_ELSEWHERE = {
+    path: xlsx_at(path, _FAR_CELL)
+    for path in ("docProps/sheet1.xml", "xl/media/sheet1.xml", "xl/worksheets/sheet1.dat")
+}
+#: a ">" in a quoted attribute value before the cell's r (a tag pattern ``[^>]*`` stops there)
+GT_IN_CELL = xlsx(
+    '<row r="1"><c r="A1"><v>1</v></c></row>'
+    '<row r="1048576"><c x=">" r="XFD1048576"><v>1</v></c></row>'
+)
+#: the same in a row: 100 columns (A1:CV1), then a row 1048576 hidden behind a quoted ">"
+GT_IN_ROW = xlsx(
+    '<row r="1"><c r="A1"><v>1</v></c><c r="CV1"><v>1</v></c></row>'
+    '<row x=">" r="1048576"><c><v>1</v></c></row>'
+)
+#: an r hidden in another attribute's quoted value comes first
+R_IN_QUOTES = xlsx(
+    '<row r="1"><c r="A1"><v>1</v></c></row>'
+    '<row r="1048576"><c x=\' r="A1"\' r="XFD1048576"><v>1</v></c></row>'
+)
+
+
 def wide_csv(columns: int = 200_000) -> bytes:
     """The issue's 1.9 MB CSV: one header row of ``columns`` fields."""
     return (
@@ -193,6 +235,9 @@ l7: &i7 [*i6, *i6, *i6, *i6, *i6, *i6, *i6, *i6, *i6]
 l8: &i8 [*i7, *i7, *i7, *i7, *i7, *i7, *i7, *i7, *i7]
 indicators: [{code: A, name: a, weight: 100, method: {type: expert}, note: *i8}]
 """
+#: values SafeConstructor cannot build: ValueError and int()'s digit limit, not YAMLError
+YAML_BAD_DATE = b"code: x\nname: x\ndate: 2001-13-45\nindicators: []\n"
+YAML_HUGE_INT = b"code: x\nname: x\ntotal: " + b"9" * 5000 + b"\nindicators: []\n"
 #: an anchor alone (a merge key or a reused mapping needs one)
 YAML_ANCHOR = b"code: x\nname: &n x\nindicators: []\n"
 #: nesting past the cap: [[[[...]]]]
@@ -222,4 +267,26 @@ def xls_dimension_bomb() -> bytes | None:
     data = bytearray(path.read_bytes())
     at = data.find(b"\x00\x02\x0e\x00")
     data[at + 4 : at + 18] = struct.pack("<IIHHH", 0, 0xFFFFFFF0, 0, 14, 0)
+    return bytes(data)
+
+
+def xls_book_first() -> bytes | None:
+    """The .xls dimension bomb whose directory lists an innocent ``Book`` stream before the
+    bombed ``Workbook`` (calamine reads ``Workbook`` first). None without shared/fixtures."""
+    bomb = xls_dimension_bomb()
+    if bomb is None:
+        return None
+    data = bytearray(bomb)
+    (dir_start,) = struct.unpack_from("<I", data, 0x30)
+    directory = (dir_start + 1) * 512
+
+    def name(index: int, text: str, start: int, length: int) -> None:
+        at = directory + index * 128
+        raw = text.encode("utf-16-le") + b"\0\0"
+        data[at : at + 64] = raw.ljust(64, b"\0")
+        struct.pack_into("<H", data, at + 64, len(raw))
+        struct.pack_into("<II", data, at + 116, start, length)
+
+    name(1, "Book", 318, 4096)  # another stream's sectors, no oversized record
+    name(2, "Workbook", 0, 162358)  # the bombed workbook stream
     return bytes(data)

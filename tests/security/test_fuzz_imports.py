@@ -88,6 +88,15 @@ GENERIC_BAD = [
     p.YAML_ANCHOR,
     p.YAML_DEEP,
     *([bomb] if (bomb := p.xls_dimension_bomb()) else []),  # calamine: 44 TB, abort
+    # the review of #13: a sheet where a scan by name does not look, a quoted ">" or a second
+    # r hiding the far cell, a bombed Workbook behind an innocent Book, unbuildable YAML values
+    *p.SHEET_ELSEWHERE.values(),
+    p.GT_IN_CELL,
+    p.GT_IN_ROW,
+    p.R_IN_QUOTES,
+    *([book] if (book := p.xls_book_first()) else []),
+    p.YAML_BAD_DATE,
+    p.YAML_HUGE_INT,
     b"- " * 5000,
     os.urandom(2048),
 ]

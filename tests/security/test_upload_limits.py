@@ -231,6 +231,70 @@ def test_a_questionnaire_upload_refuses_aliases(world, client, auth):  # type: i
     assert "anchors and aliases" in page
 
 
+@pytest.mark.parametrize(
+    "payload", [p.YAML_BAD_DATE, p.YAML_HUGE_INT], ids=["bad-date", "huge-int"]
+)
+def test_yaml_values_that_cannot_be_built_are_a_message_not_a_500(
+    world, client, auth, session, payload
+):  # type: ignore[no-untyped-def]
+    """SafeConstructor raised ValueError for "2001-13-45" and a 5,000-digit integer: a 500."""
+    auth.login(world["lead"])
+    eid = world["engagement"].id
+    created = client.post(
+        f"/engagements/{eid}/surveys/new",
+        data={"new-title": "问卷", "new-group": "", "new-start_from": ""},
+    )
+    response = _post(client, created.location, payload, "q.yaml", action="upload")
+    assert response.status_code in (200, 302, 422)
+    page = (client.get(response.location) if response.status_code == 302 else response).get_data(
+        as_text=True
+    )
+    assert "cannot be read" in page
+    response = _post(
+        client, f"/engagements/{eid}/indicators/upload", payload, "s.yaml", replace="y"
+    )
+    assert response.status_code in (302, 422)
+    leaf = next(iter(scoring.template_of(scoring.system_of(session, world["engagement"])).leaves()))
+    edit = client.post(
+        f"/engagements/{eid}/indicators/{leaf.code}/edit",
+        data={"name": leaf.name, "method": "type: expert\nsince: 2001-13-45\n"},
+    )
+    assert edit.status_code == 200
+    assert "cannot be read" in edit.get_data(as_text=True)
+
+
+_HIDDEN = {
+    **{f"sheet-at-{k}": v for k, v in p.SHEET_ELSEWHERE.items()},
+    "gt-in-cell": p.GT_IN_CELL,
+    "gt-in-row": p.GT_IN_ROW,
+    "r-in-quotes": p.R_IN_QUOTES,
+}
+if (_BOOK_FIRST := p.xls_book_first()) is not None:
+    _HIDDEN["xls-book-before-workbook"] = _BOOK_FIRST
+
+
+@pytest.mark.parametrize("payload", list(_HIDDEN.values()), ids=list(_HIDDEN))
+def test_a_bomb_hidden_from_the_scan_is_refused_before_a_job_exists(
+    app, world, client, auth, session, tripwire, payload
+):  # type: ignore[no-untyped-def]
+    """The review's bypasses of issue #13: each one reached calamine (and aborted it)."""
+    auth.login(world["lead"])
+    eid = world["engagement"].id
+    name = "wjx.xls" if payload.startswith(b"\xd0\xcf") else "wjx.xlsx"
+    response = _post(
+        client,
+        f"/engagements/{eid}/surveys/import",
+        payload,
+        name,
+        field="imp-file",
+        **{"imp-kind": "wjx", "imp-target": "", "imp-title": "导入", "imp-group": "群众"},
+    )
+    assert response.status_code == 302
+    assert "accepted" in client.get(response.location).get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+    assert _uploads(app) == []
+
+
 def test_a_report_template_bomb_is_refused_before_docxtpl(world, client, auth, session, tripwire):  # type: ignore[no-untyped-def]
     auth.login(world["lead"])
     eid = world["engagement"].id

@@ -9,14 +9,16 @@ beyond the documented limits with a :class:`UnsafeFile` that carries a translata
 
 * :func:`check_zip` — entry count, declared and *actual* uncompressed sizes, compression ratio.
   Each entry is inflated here from the raw bytes with a byte cap (a lying size field is caught).
-* :func:`check_xlsx` — :func:`check_zip`, then every XML part is streamed and scanned for the
-  sheet's ``<dimension ref>`` and the cells' real positions (``r="XFD1048576"``, and cells or
-  rows without ``r`` counted); a sheet wider or larger than :class:`TableLimits` is refused.
+* :func:`check_xlsx` — :func:`check_zip`, then every entry (whatever its name) is streamed and
+  scanned, quote-aware, for the sheet's ``<dimension ref>`` and the cells' real positions
+  (``r="XFD1048576"``, and cells or rows without ``r`` counted); a sheet wider or larger than
+  :class:`TableLimits` is refused.
 * :func:`check_xls` — a legacy .xls: its DIMENSIONS records and every cell record's position,
-  read from the OLE2 container's Workbook stream.
+  read from every ``Workbook`` and ``Book`` stream of the OLE2 container.
 * :func:`check_csv` — the header record's column count and the table's cell count.
 * :func:`check_table` — the above by content (``PK`` → xlsx, OLE2 → legacy .xls, else CSV).
-* :func:`load_yaml` — YAML with no anchors or aliases, a byte cap and a nesting cap.
+* :func:`load_yaml` — YAML with no anchors or aliases, a byte cap and a nesting cap; a value
+  that cannot be built (a bad date, a huge integer) is a YAML error too.
 * :func:`clean_filename` — an uploaded file's name made safe to store and show.
 
 Kept free of Flask; the limits are module constants, documented in ``docs/security.md``.
@@ -241,7 +243,14 @@ def check_zip(
 
 # --- xlsx --------------------------------------------------------------------------------------
 
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)(?=[\s/>])([^>]*)")
+#: a start tag's attributes, quote-aware: a ``>`` inside a quoted value does not end the tag
+#: (an unrolled loop: linear, no backtracking)
+_ATTRS = rb"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row|dimension)(?=[\s/>])(" + _ATTRS + rb")(>?)")
+#: the rest of a start tag from its ``<``, quote-aware, and whether it is closed
+_TAG_REST = re.compile(rb"<" + _ATTRS + rb">")
+#: anything that may be an ``r`` attribute (the fast path must have met every one)
+_ANY_R = re.compile(rb"r\s*=")
 _FAST_CELL_ROW = re.compile(rb'<c r="[A-Z]{1,3}(\d{1,7})"')
 _FAST_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})\d')
 _FAST_ROW = re.compile(rb'<row r="(\d{1,7})"')
@@ -250,9 +259,10 @@ _LONGER_ROW = re.compile(rb"<row[^\s/>]")
 #: a chunk with a namespace-prefixed c/row or a dimension goes to the generic scan
 _UNUSUAL = (b":c", b":row", b"dimension")
 _UNUSUAL_TAG = re.compile(rb"<[\w.-]+:(?:c|row)[\s/>]|<(?:[\w.-]+:)?dimension[\s/>]")
-_R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*["\']([^"\']*)["\']')
+#: every ``r="…"`` in a tag, inside other quoted values too (the largest one counts)
+_R_ATTR = re.compile(rb'(?<![\w.-])r\s*=\s*["\']([^"\']*)["\']')
 _R_VALUE = re.compile(rb"\$?([A-Za-z]{0,3})\$?(\d{0,7})")
-_REF_ATTR = re.compile(rb'(?:^|\s)ref\s*=\s*["\']([^"\']*)["\']')
+_REF_ATTR = re.compile(rb'(?<![\w.-])ref\s*=\s*["\']([^"\']*)["\']')
 _CELL_REF = re.compile(rb"\$?([A-Za-z]{1,3})\$?(\d{1,8})")
 
 
@@ -290,6 +300,9 @@ class _SheetScan:
         row_numbers = _FAST_ROW.findall(text)
         if len(row_numbers) != text.count(b"<row") - len(_LONGER_ROW.findall(text)):
             return False
+        # no second r attribute anywhere (a tag's later r, or one hidden in a quoted value)
+        if len(_ANY_R.findall(text)) != len(cell_rows) + len(row_numbers):
+            return False
         if cell_rows:
             letters = set(_FAST_CELL_COLUMN.findall(text))
             self.max_col = max(self.max_col, *(_column_number(c) for c in letters))
@@ -300,40 +313,40 @@ class _SheetScan:
         return True
 
     def _feed_any(self, text: bytes) -> None:
-        for name, attrs in _TAG.findall(text):
+        malformed = _refuse(N_("The workbook's XML is malformed (a cell reference)."))
+        for m in _TAG.finditer(text):
+            name, attrs, closed = m.groups()
+            # quote-aware: a tag left open before the end of the text has a quote that never
+            # closes; at the very end it is the part's last bytes (its r is still read)
+            if not closed and m.end() < len(text):
+                raise malformed
+            # every r="…" in the tag counts, the largest wins (a parser reads only one of
+            # them, but which one must not matter)
+            found = [_R_VALUE.fullmatch(v) for v in _R_ATTR.findall(attrs)]
+            refs = [(r.group(1), r.group(2)) for r in found if r is not None]
+            if len(refs) != len(found):
+                raise malformed
             if name == b"c":
-                m = _R_ATTR.search(attrs)
-                if m:
-                    m = _R_VALUE.fullmatch(m.group(1))
-                    if m is None:
-                        raise _refuse(N_("The workbook's XML is malformed (a cell reference)."))
-                if m and m.group(1):
-                    col = _column_number(m.group(1))
-                    if col > self.max_col:
-                        self.max_col = col
-                    if m.group(2):
-                        row = int(m.group(2))
-                        if row > self.max_row:
-                            self.max_row = row
-                else:
+                if not any(letters for letters, _digits in refs):
                     self.cells_without_r += 1
+                for letters, digits in refs:
+                    if letters:
+                        self.max_col = max(self.max_col, _column_number(letters))
+                    if digits:
+                        self.max_row = max(self.max_row, int(digits))
             elif name == b"row":
-                m = _R_ATTR.search(attrs)
-                if m:
-                    m = _R_VALUE.fullmatch(m.group(1))
-                    if m is None or m.group(1):
-                        raise _refuse(N_("The workbook's XML is malformed (a cell reference)."))
-                if m and m.group(2):
-                    row = int(m.group(2))
-                    if row > self.max_row:
-                        self.max_row = row
+                if any(letters for letters, _digits in refs):
+                    raise malformed
+                rows = [int(digits) for _letters, digits in refs if digits]
+                if rows:
+                    self.max_row = max(self.max_row, *rows)
                 else:
                     self.rows_without_r += 1
             else:
-                m = _REF_ATTR.search(attrs)
-                for letters, digits in _CELL_REF.findall(m.group(1) if m else b""):
-                    self.dim_cols = max(self.dim_cols, _column_number(letters))
-                    self.dim_rows = max(self.dim_rows, int(digits))
+                for value in _REF_ATTR.findall(attrs):
+                    for letters, digits in _CELL_REF.findall(value):
+                        self.dim_cols = max(self.dim_cols, _column_number(letters))
+                        self.dim_rows = max(self.dim_rows, int(digits))
 
     @property
     def columns(self) -> int:
@@ -345,13 +358,26 @@ class _SheetScan:
         return max(self.max_row + self.rows_without_r, self.dim_rows)
 
 
+def _open_tag(text: bytes) -> int:
+    """Where a start tag left open at the end of ``text`` begins (quote-aware: a ``>`` or
+    ``<`` inside a quoted value neither ends nor starts a tag), or -1."""
+    cut = -1
+    for marker in (b"<", b"<c", b"<row", b":c", b":row", b"dimension"):
+        at = text.rfind(marker)
+        if at != -1:
+            at = text.rfind(b"<", 0, at + 1)
+        if at != -1 and not _TAG_REST.match(text, at) and (cut == -1 or at < cut):
+            cut = at
+    return cut
+
+
 def _scan_xml(chunks: Iterator[bytes]) -> _SheetScan:
     scan = _SheetScan()
     carry = b""
     for chunk in chunks:
         text = carry + chunk
-        cut = text.rfind(b"<")
-        if cut != -1 and text.find(b">", cut) == -1:  # an open tag continues in the next chunk
+        cut = _open_tag(text)
+        if cut != -1:  # an open tag continues in the next chunk
             text, carry = text[:cut], text[cut:]
             if len(carry) > MAX_TAG:
                 raise _refuse(N_("The workbook's XML is malformed (a tag is too long)."))
@@ -366,23 +392,19 @@ def check_xlsx(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
     """Refuse an .xlsx (or any zip workbook) past the zip limits or whose sheets are wider or
     larger than ``limits``: the declared ``<dimension>`` and the cells' real positions count.
 
-    Every XML part is scanned, not only ``xl/worksheets/``: a workbook's relationships may put
-    a sheet anywhere in the archive.
+    Every entry is scanned, whatever its name, not only ``xl/worksheets/*.xml``: a workbook's
+    relationships may put a sheet anywhere in the archive, under any name.
     """
     infos = _zip_infos(data, max_entries=MAX_ZIP_ENTRIES, max_total=MAX_ZIP_TOTAL)
     names = {i.filename for i in infos}
     # only .xlsx: calamine would fall back to .xlsb or .ods, whose cells this scan cannot see
     if "xl/workbook.xml" not in names or names & {"xl/workbook.bin", "content.xml"}:
         raise _refuse(N_("The file is not an .xlsx workbook."))
+    # every entry, whatever its name or folder: calamine follows xl/_rels/workbook.xml.rels
+    # to a sheet anywhere (docProps/sheet1.xml, xl/media/a.png, xl/worksheets/s.dat); an
+    # image costs a few C-speed passes and has no cells
     for info in infos:
-        chunks = _inflate(data, info)
-        if not info.filename.lower().endswith((".xml", ".bin")) or info.filename.startswith(
-            ("xl/media/", "docProps/")
-        ):
-            for _chunk in chunks:
-                pass
-            continue
-        scan = _scan_xml(chunks)
+        scan = _scan_xml(_inflate(data, info))
         _check_extent(scan.rows, scan.columns, limits)
 
 
@@ -448,9 +470,12 @@ def _not_xls(reason: str) -> UnsafeFile:
     )
 
 
-def _cfb_stream(data: bytes, names: tuple[str, ...]) -> bytes:
-    """The first stream called one of ``names`` in an OLE2 compound file, read by following
-    its sector chain (loops and out-of-range sectors refused)."""
+def _cfb_streams(data: bytes, names: tuple[str, ...]) -> list[bytes]:
+    """Every directory entry called one of ``names`` (compared without case, whatever its
+    entry type) in an OLE2 compound file, in the order of ``names``, each read by following its
+    sector chain (loops and out-of-range sectors refused). calamine reads the first
+    ``Workbook``, else the first ``Book``: a file holding an innocent ``Book`` and a bombed
+    ``Workbook`` must have both checked."""
     if len(data) < 512:
         raise _not_xls("header")
     shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
@@ -487,33 +512,46 @@ def _cfb_stream(data: bytes, names: tuple[str, ...]) -> bytes:
 
     directory = chain(dir_start, fat, sector)
     root_start = struct.unpack_from("<I", directory, 116)[0] if len(directory) >= 128 else 0
+    wanted = [name.lower() for name in names]
+    found: list[tuple[int, bytes]] = []
     for at in range(0, len(directory) - 127, 128):
         entry = directory[at : at + 128]
-        name_len, kind = struct.unpack_from("<HB", entry, 64)
+        (name_len,) = struct.unpack_from("<H", entry, 64)
         name = entry[: max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
-        if kind != 2 or name not in names:
+        # the name as a reader that ignores the length field sees it (up to the first NUL)
+        full = entry[:64].decode("utf-16-le", "replace").split("\x00", 1)[0]
+        rank = min(
+            (wanted.index(n.lower()) for n in {name, full} if n.lower() in wanted), default=-1
+        )
+        if rank == -1:
             continue
         start, length = struct.unpack_from("<II", entry, 116)
         if length >= cutoff:
-            return chain(start, fat, sector)[:length]
+            found.append((rank, chain(start, fat, sector)[:length]))
+            continue
         mini_stream = chain(root_start, fat, sector)
         minifat_bytes = chain(minifat_start, fat, sector)
         minifat = list(struct.unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes))
-        return chain(start, minifat, lambda k, s=mini_stream: s[k * 64 : (k + 1) * 64])[:length]
-    raise _not_xls("no Workbook stream")
+        stream = chain(start, minifat, lambda k, s=mini_stream: s[k * 64 : (k + 1) * 64])
+        found.append((rank, stream[:length]))
+    if not found:
+        raise _not_xls("no Workbook stream")
+    return [stream for _rank, stream in sorted(found, key=lambda item: item[0])]
 
 
 def check_xls(data: bytes, limits: TableLimits = SURVEY_TABLE) -> None:
     """Refuse a legacy .xls whose sheets are wider or larger than ``limits``: the declared
     DIMENSIONS (calamine allocates them: a patched record asked for 44 TB and aborted the
-    process) and every cell record's position (columns are 16-bit in the record)."""
+    process) and every cell record's position (columns are 16-bit in the record), in every
+    ``Workbook`` and ``Book`` stream the file holds."""
     try:
-        max_row, max_col = _xls_extent(_cfb_stream(data, ("Workbook", "Book")))
+        extents = [_xls_extent(s) for s in _cfb_streams(data, ("Workbook", "Book"))]
     except (struct.error, ValueError, IndexError) as exc:
         if isinstance(exc, UnsafeFile):
             raise
         raise _not_xls("truncated") from None
-    _check_extent(max_row, max_col, limits)
+    for max_row, max_col in extents:
+        _check_extent(max_row, max_col, limits)
 
 
 def _xls_extent(stream: bytes) -> tuple[int, int]:
@@ -552,7 +590,8 @@ def check_docx(data: bytes) -> None:
 
 
 class UnsafeYaml(yaml.YAMLError):
-    """YAML refused before it is built: anchors, aliases, too large or too deeply nested."""
+    """YAML refused: anchors, aliases, too large, too deeply nested, or a value (a date, a
+    number) that cannot be built."""
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -594,6 +633,10 @@ def load_yaml(source: str | bytes, *, max_bytes: int = MAX_YAML_BYTES) -> Any:
     loader = StrictLoader(text)
     try:
         return loader.get_single_data()
+    except (ValueError, OverflowError) as exc:
+        # SafeConstructor builds dates and numbers with int() and datetime(): "2001-13-45"
+        # or a 5,000-digit integer raise these, not a YAMLError
+        raise UnsafeYaml(f"YAML holds a value that cannot be read ({str(exc)[:80]})") from None
     finally:
         loader.dispose()
 
