@@ -160,7 +160,7 @@ def survey_chunks(session: Session, survey: Any, *, cleaned: bool) -> Iterator[l
     """The raw (or cleaned) data rows of a survey, :data:`CHUNK` responses at a time: the
     answers of one chunk are read with one query, so memory holds one chunk of answers."""
     from workbench.surveys.models import SurveyResponse
-    from workbench.surveys.services import ZH_RULES, screened
+    from workbench.surveys.services import raw_row, screened
 
     columns = list(survey.columns)
     items = [item for item in screened(survey) if not (cleaned and item.excluded)]
@@ -173,26 +173,7 @@ def survey_chunks(session: Session, survey: Any, *, cleaned: bool) -> Iterator[l
                 )
             ).all()
         )
-        rows = []
-        for item in chunk:
-            r = item.response
-            given = answers.get(r.id) or {}
-            rows.append(
-                [
-                    r.row_no,
-                    r.submitted_at,
-                    r.duration_s,
-                    r.channel,
-                    *[given.get(c, "") for c in columns],
-                    "是" if item.excluded else "",
-                    "；".join(
-                        f"{ZH_RULES.get(rule, rule)}（{detail}）" for rule, detail in item.reasons
-                    ),
-                    {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
-                    r.override_note,
-                ]
-            )
-        yield rows
+        yield [raw_row(item, answers.get(item.response.id) or {}, columns) for item in chunk]
 
 
 SURVEY_HEADERS = ("序号", "提交答卷时间", "所用时间（秒）", "来源")

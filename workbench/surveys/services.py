@@ -678,21 +678,28 @@ def raw_table(
         r = item.response
         if cleaned and item.excluded:
             continue
-        given = by_id.get(r.id, {})
-        rows.append(
-            [
-                r.row_no,
-                r.submitted_at,
-                r.duration_s,
-                r.channel,
-                *[given.get(c, "") for c in survey.columns],
-                "是" if item.excluded else "",
-                "；".join(f"{labels.get(rule, rule)}（{detail}）" for rule, detail in item.reasons),
-                {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
-                r.override_note,
-            ]
-        )
+        rows.append(raw_row(item, by_id.get(r.id, {}), survey.columns, labels))
     return headers, rows
+
+
+def raw_row(
+    item: Any, given: dict[str, Any], columns: Sequence[str], labels: dict[str, str] | None = None
+) -> list[Any]:
+    """One screened response as a row of the raw/cleaned data export (and of the archive's
+    survey tables): paradata, the answers of ``columns``, the screening and the decision."""
+    labels = labels or ZH_RULES
+    r = item.response
+    return [
+        r.row_no,
+        r.submitted_at,
+        r.duration_s,
+        r.channel,
+        *[given.get(c, "") for c in columns],
+        "是" if item.excluded else "",
+        "；".join(f"{labels.get(rule, rule)}（{detail}）" for rule, detail in item.reasons),
+        {"include": "保留", "exclude": "剔除"}.get(r.override or "", ""),
+        r.override_note,
+    ]
 
 
 @dataclass
