@@ -92,6 +92,10 @@ class Engagement(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     #: Optimistic-locking counter: an edit based on an older version is refused.
     version: Mapped[int] = mapped_column(default=1)
+    #: Data revision: bumped (by :func:`workbench.engagements.revision.bump`, a plain UPDATE that
+    #: leaves ``version`` alone) by every write that can change the evaluated result; the
+    #: result cache is keyed on it.
+    data_revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     client: Mapped[Organisation] = relationship(foreign_keys=[client_id])
     evaluated_units: Mapped[list[Organisation]] = relationship(
