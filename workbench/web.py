@@ -43,7 +43,9 @@ class Work:
 
 
 @contextmanager
-def unit_of_work(form: Any = None, *, category: str = "danger", commit: bool = True) -> Iterator[Work]:
+def unit_of_work(
+    form: Any = None, *, category: str = "danger", commit: bool = True
+) -> Iterator[Work]:
     """Commit what the block did, or roll it back and report the error.
 
     ``form``: a WTForms form whose ``form_errors`` receives the message (shown above the form);
