@@ -122,7 +122,8 @@ def template_of(system: IndicatorSystem) -> Template:
     return parse_template(system.tree, file="engagement")
 
 
-def _inputs(session: Session, engagement: Engagement) -> list[IndicatorInput]:
+def stored_inputs(session: Session, engagement: Engagement) -> list[IndicatorInput]:
+    """The indicator inputs the team recorded for the engagement."""
     return list(
         session.scalars(
             sa.select(IndicatorInput).where(IndicatorInput.engagement_id == engagement.id)
@@ -144,7 +145,7 @@ def instantiate(
     ``replace`` is set (then the old inputs are deleted, and the audit log keeps them).
     """
     system = system_of(session, engagement)
-    inputs = _inputs(session, engagement)
+    inputs = stored_inputs(session, engagement)
     if system is not None and inputs and not replace:
         raise ScoringError("scores_exist")
     before = system.source_code if system else None
@@ -226,7 +227,7 @@ def _save_tree(
     session.flush()
     if not changes:
         return template  # nothing changed: no audit entry
-    scoring_started = bool(_inputs(session, system.engagement))
+    scoring_started = bool(stored_inputs(session, system.engagement))
     record(
         session,
         actor,
@@ -409,7 +410,7 @@ def remove_node(
     _set_weight(receiver, Decimal(str(receiver["weight"])) + Decimal(str(node["weight"])))
     siblings.remove(node)
     removed_codes = {code} | set(_descendant_codes(node))
-    for row in _inputs(session, system.engagement):
+    for row in stored_inputs(session, system.engagement):
         if row.code in removed_codes:
             session.delete(row)
     return _save_tree(
@@ -516,7 +517,7 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
     if system is None:
         return None
     template = template_of(system)
-    rows = {r.code: r for r in _inputs(session, engagement)}
+    rows = {r.code: r for r in stored_inputs(session, engagement)}
     entered = {code: frames.input_from_json(r.data) for code, r in rows.items()}
     goals = [
         {
