@@ -12,6 +12,7 @@ MODULES = [
     "workbench.core.goals",
     "workbench.core.weights",
     "workbench.core.scoring",
+    "workbench.core.evaluation",
     "workbench.core.indicators",
     "workbench.core.agreement",
     "workbench.core.panel",
