@@ -71,7 +71,8 @@ GOALS = [
 
 
 #: Scores recorded for the demo engagement on the bundled 2020 template (B11/B12 come from
-#: the funds table).
+#: the funds table). Every checklist, deduction and qualitative leaf records its result
+#: explicitly: an unassessed leaf has no score (never full marks by default).
 DEMO_SCORES: dict[str, LeafInput] = {
     "A11": LeafInput(met=(True, True, True, True, True)),
     "A12": LeafInput(met=(True, True, False), evidence="项目立项批复、可研报告"),
@@ -79,7 +80,11 @@ DEMO_SCORES: dict[str, LeafInput] = {
     "A22": LeafInput(met=(True, True, False), evidence="绩效目标申报表"),
     "A31": LeafInput(met=(True, True, False, True), evidence="预算测算明细"),
     "A32": LeafInput(met=(True, True)),
-    "B13": LeafInput(findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),)),
+    "B13": LeafInput(
+        findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),),
+        reason="抽查12个乡镇的报账凭证，其余乡镇凭证附件齐全、审批手续完整",
+        evidence="报账凭证抽查记录",
+    ),
     "B21": LeafInput(met=(True, True)),
     "B22": LeafInput(met=(True, True, False, True), evidence="工程合同、验收资料"),
     "C11": LeafInput(numerator=Decimal("126.5"), denominator=Decimal("120")),

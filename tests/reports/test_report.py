@@ -144,3 +144,45 @@ def test_department_and_english_templates_render(demo, session):
     text = "\n".join(p.text for p in english.paragraphs)
     assert f"scored {context.values['total']} of 100 points" in text
     assert "Relevance and design" in text
+
+
+def test_the_report_prints_the_engines_explanation_then_the_evaluators_reason(demo, session):
+    context = build_context(session, demo["engagement"])
+    texts = [t for d in context.values["dimensions"] for t in d["indicators"]]
+    c41 = next(t for t in texts if "成本节约率" in t)
+    assert (
+        "评定为“达成年度指标”，扣 0.50 分。每公里管网成本低于计划，但净水设备采购有小幅超支。"
+        in c41
+    )
+    annex = next(t for t in context.tables.values() if t.headers[0][-1] == "扣分原因")
+    row = next(r for r in annex.rows if r[2] == "成本节约率")
+    assert row[-1].startswith("评定为") and row[-1].endswith("小幅超支。")
+
+
+def test_unassessed_leaves_block_qa_in_one_problem_and_are_never_printed_as_full_marks(
+    demo, session, make_engagement, app
+):
+    lead = demo["users"]["zhang.wei"]
+    fresh = make_engagement(lead=lead)
+    template = scoring.bundled_templates()["department-overall"]
+    scoring.instantiate(session, lead, fresh, template)
+    session.commit()
+    context = build_context(session, fresh)
+    problems = run_checks(context.values, list(context.tables.values()), grade_of)
+    scored = [p for p in problems if p.check == "scored"]
+    leaves = list(template.leaves())
+    assert len(scored) == 1  # one blocking problem, not one per leaf
+    assert scored[0].message.startswith(f"{len(leaves)} 项指标尚未评价：")
+    deductions = [x for x in leaves if x.method.type == "deduction"]
+    assert deductions and all(f"{x.code} {x.name}" in scored[0].message for x in deductions)
+    texts = [t for d in context.values["dimensions"] for t in d["indicators"]]
+    assert texts and not any("满分" in t for t in texts)
+    assert all("该指标尚未评价" in t for t in texts)
+    from workbench.reports.views import qa_text
+
+    with app.test_request_context():
+        shown = qa_text(scored[0].check, scored[0].params)
+    assert shown.startswith(f"{len(leaves)} indicators are not assessed yet: ")
+    # a stored build of an older version (one problem per leaf) still reads
+    with app.test_request_context():
+        assert qa_text("scored", [["item", "A11 x"]]) == "A11 x has no score."

@@ -10,7 +10,8 @@ Checks (``shared/domain`` §3.4, 中介机构绩效评价报告质量考核):
 ``reason``     every indicator below full marks has a deduction reason
 ``section``    every outline section has content
 ``recommend``  every problem has at least one recommendation
-``scored``     every applicable indicator is scored
+``scored``     every applicable indicator is assessed and scored: one problem
+               "N 项指标尚未评价：…" lists the leaves nobody has assessed yet
 """
 
 from __future__ import annotations
@@ -113,12 +114,27 @@ def run_checks(
         problems += check_sums(table)
     total = context.get("total")
     printed_grade = context.get("grade")
-    if not total or not printed_grade:
+    unscored = [str(x) for x in context.get("unscored", []) or []]  # type: ignore[union-attr]
+    if unscored:  # blocking: nothing is printed for them, least of all full marks
+        items = "、".join(unscored)
         problems.append(
             Problem(
-                "scored", "the indicator system is not completely scored", "scores", (("item", ""),)
+                "scored",
+                f"{len(unscored)} 项指标尚未评价：{items}",
+                "scores",
+                (("n", str(len(unscored))), ("items", items)),
             )
         )
+    if not total or not printed_grade:
+        if not unscored:  # (when leaves are unassessed, the problem above names them)
+            problems.append(
+                Problem(
+                    "scored",
+                    "the indicator system is not completely scored",
+                    "scores",
+                    (("item", ""),),
+                )
+            )
     else:
         expected = grade_of(Decimal(str(total)))
         if expected != printed_grade:
@@ -129,8 +145,6 @@ def run_checks(
                 ("printed", str(printed_grade)),
             )
             problems.append(Problem("grade", message, "", params))
-    for item in context.get("unscored", []) or []:  # type: ignore[union-attr]
-        problems.append(Problem("scored", f"{item} has no score", "scores", (("item", item),)))
     for item in context.get("missing_reasons", []) or []:  # type: ignore[union-attr]
         message = f"{item}: below full marks without a reason"
         problems.append(Problem("reason", message, "scores", (("item", item),)))

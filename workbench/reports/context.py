@@ -323,7 +323,8 @@ def build_context(
             for k, (leaf, path) in enumerate(leaves, start=1):
                 shown = printed.get(leaf.code)
                 data = scores.inputs.get(leaf.code)
-                reason = clean_text(leaf.reason_zh or (data.reason if data else ""))
+                # the engine's explanation, then the evaluator's own 评分理由
+                reason = clean_text(leaf.basis_zh or (data.reason if data else ""))
                 evidence = (
                     clean_text(data.evidence) if data and getattr(data, "evidence", "") else ""
                 )
@@ -334,7 +335,7 @@ def build_context(
                 texts.append(
                     f"{k}. {leaf.name}（分值{pts(leaf.weight)}分，得分{pts(shown)}分，得分率"
                     f"{pct(shown / leaf.weight) if shown is not None and leaf.weight else '—'}）。"
-                    + (reason if reason else "该指标得满分。")
+                    + (reason or ("该指标尚未评价。" if leaf.score is None else "该指标得满分。"))
                     + (f"评价依据：{evidence}。" if evidence else "")
                 )
                 score_rows.append(

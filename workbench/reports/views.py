@@ -109,6 +109,7 @@ QA_TEXT = {
     "grade": _l("The total %(total)s is graded %(expected)s, but %(printed)s is printed."),
     "scored": _l("%(item)s has no score."),
     "scored_all": _l("The indicator system is not completely scored."),
+    "scored_n": _l("%(n)s indicators are not assessed yet: %(items)s."),
     "reason": _l("%(item)s is below full marks without a deduction reason."),
     "section": _l("The section “%(section)s” has no content."),
     "recommend": _l("Problem %(number)s “%(title)s” has no recommendation."),
@@ -118,6 +119,8 @@ QA_TEXT = {
 def qa_text(check: str, params) -> str:  # type: ignore[no-untyped-def]
     """One QA problem in the user's language (stored builds keep the params as lists)."""
     values = {str(k): v for k, v in (params or ())}
+    if check == "scored" and values.get("items"):
+        return str(QA_TEXT["scored_n"]) % values
     if check == "scored" and not values.get("item"):
         return str(QA_TEXT["scored_all"])
     template = QA_TEXT.get(check)

@@ -19,6 +19,7 @@ from workbench.auth import can_edit_engagement, get_engagement_or_404
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
+    DeductionMethod,
     InvalidTemplate,
     RatioFormula,
     RatioMethod,
@@ -794,6 +795,7 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
         met=met,
         reason=form.reason.data or "",
         evidence=form.evidence.data or "",
+        no_deduction=isinstance(node.method, DeductionMethod) and bool(form.no_deduction.data),
     )
 
 
@@ -828,6 +830,13 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             derived = computed.inputs.get(code) if code in computed.derived else None
             merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
             if not form.not_applicable.data and score_leaf(node, merged).score is None:
+                if isinstance(node.method, DeductionMethod):
+                    raise InvalidInput(
+                        N_(
+                            "List the findings, or tick “No deduction” and write its basis; "
+                            "or mark the indicator not applicable."
+                        )
+                    )
                 raise InvalidInput(
                     N_(
                         "Enter the values needed to score this indicator, or mark "
@@ -910,5 +919,6 @@ def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
     form.rate.data = format((data.rate * 100).normalize(), "f") if data.rate is not None else None
     form.met.data = [str(i) for i, ok in enumerate(data.met or ()) if ok]
     form.findings.data = "\n".join(f"{f.text} | {fmt(f.points)}" for f in data.findings)
+    form.no_deduction.data = data.no_deduction
     form.reason.data = data.reason
     form.evidence.data = data.evidence
