@@ -1,4 +1,5 @@
-"""Permission helpers shared by all areas.
+"""Permission helpers shared by the areas above engagements (the role-only rule,
+``require_role``, is :mod:`workbench.accounts.access`).
 
 Rules (issue #2):
 
@@ -10,14 +11,12 @@ Rules (issue #2):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import abort
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from workbench.accounts.models import Role, User
 from workbench.core.workflow import FROZEN_STATES
@@ -25,27 +24,9 @@ from workbench.db import db
 from workbench.engagements.models import Engagement, EngagementMember, MemberRole
 from workbench.extensions import login_manager
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 #: Largest primary key (INTEGER on PostgreSQL): a larger posted id cannot exist, and the
 #: database driver would fail on it (a 500) instead of finding nothing.
 MAX_ID = 2**31 - 1
-
-
-def require_role(*roles: Role) -> Callable[[F], F]:
-    """Decorator: the logged-in user must have one of ``roles``; others get 404."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        @login_required
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                abort(404)
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
 
 
 def visible_engagements_filter(user: User) -> sa.ColumnElement[bool]:

@@ -28,11 +28,11 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench import qr
+from workbench.accounts.access import require_role
 from workbench.accounts.models import Role
 from workbench.auth import (
     can_manage_engagement,
     get_engagement_or_404,
-    require_role,
     visible_engagements_filter,
 )
 from workbench.core.agreement import TooFewRatings, icc, kendall_w

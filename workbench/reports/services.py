@@ -698,6 +698,19 @@ def overdue(item: RectificationItem, today: dt.date) -> bool:
 # --- PDF --------------------------------------------------------------------------------------
 
 
+def versions_in(
+    session: Session, engagement: Engagement, statuses: tuple[str, ...]
+) -> list[ReportVersion]:
+    """The engagement's report versions in ``statuses``, newest first (the engagement page)."""
+    return list(
+        session.scalars(
+            sa.select(ReportVersion)
+            .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status.in_(statuses))
+            .order_by(ReportVersion.number.desc())
+        ).all()
+    )
+
+
 def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
