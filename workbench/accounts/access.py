@@ -1,6 +1,6 @@
 """The role rule: a view only for some roles (others get 404).
 
-Here rather than in :mod:`workbench.auth` (the engagement rules), which imports the
+Here rather than in :mod:`workbench.engagements.access` (the engagement rules), which imports the
 engagements area: accounts sits below engagements and may not import it.
 """
 

@@ -25,14 +25,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from workbench.accounts.access import require_role
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
-from workbench.auth import (
-    can_edit_engagement,
-    can_manage_engagement,
-    can_review_engagement,
-    can_see_internal,
-    get_engagement_or_404,
-    visible_engagements_filter,
-)
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.errors import InvalidTransition
 from workbench.core.goals import (
@@ -45,6 +37,14 @@ from workbench.core.goals import (
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
 from workbench.db import db
 from workbench.engagements import services
+from workbench.engagements.access import (
+    can_edit_engagement,
+    can_manage_engagement,
+    can_review_engagement,
+    can_see_internal,
+    get_engagement_or_404,
+    visible_engagements_filter,
+)
 from workbench.engagements.forms import (
     BUDGET_COLUMNS,
     BudgetForm,
