@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from workbench.accounts import services
+from workbench.accounts.access import require_role
 from workbench.accounts.forms import (
     ACCOUNT_ERRORS,
     ChangePasswordForm,
@@ -29,7 +30,6 @@ from workbench.accounts.forms import (
 )
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.services import record
-from workbench.auth import require_role
 from workbench.db import db
 from workbench.extensions import limiter, login_username_key
 from workbench.forms import BaseForm

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -23,18 +22,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
-from workbench import archive
+from workbench.accounts.access import require_role
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
-from workbench.auth import (
-    can_edit_engagement,
-    can_manage_engagement,
-    can_review_engagement,
-    can_see_internal,
-    get_engagement_or_404,
-    require_role,
-    visible_engagements_filter,
-)
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.errors import InvalidTransition
 from workbench.core.goals import (
@@ -46,7 +36,15 @@ from workbench.core.goals import (
 )
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
 from workbench.db import db
-from workbench.engagements import archiving, services
+from workbench.engagements import services
+from workbench.engagements.access import (
+    can_edit_engagement,
+    can_manage_engagement,
+    can_review_engagement,
+    can_see_internal,
+    get_engagement_or_404,
+    visible_engagements_filter,
+)
 from workbench.engagements.forms import (
     BUDGET_COLUMNS,
     BudgetForm,
@@ -58,6 +56,7 @@ from workbench.engagements.forms import (
     MemberForm,
     TransitionForm,
 )
+from workbench.engagements.hub import AlreadyBuilding, hub
 from workbench.engagements.imports import UnreadableTable, read_table
 from workbench.engagements.models import Engagement, EngagementMember, GoalIndicator, MemberRole
 from workbench.forms import query_int
@@ -281,14 +280,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
             transitions.append(target)
     recent, recused = [], []
     if internal:
-        from workbench.experts.models import Conflict, PanelMember  # the panel is optional
-
-        recused = db.session.scalars(
-            sa.select(PanelMember).where(
-                PanelMember.engagement_id == engagement.id,
-                PanelMember.conflict == Conflict.DECLARED,
-            )
-        ).all()
+        recused = hub().recused(db.session, engagement)
         recent = db.session.scalars(
             sa.select(AuditEntry)
             .where(AuditEntry.engagement_id == engagement.id)
@@ -310,7 +302,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         issued_reports=_issued_reports(engagement),
         consultation_reports=_issued_reports(engagement, "consultation"),
         archive_info=_archive_info(engagement) if internal else None,
-        report_pdf=_soffice() is not None,
+        report_pdf=hub().pdf_converter() is not None,
         internal=internal,
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
@@ -376,19 +368,7 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
 
 def _report_out(engagement: Engagement) -> bool:
     """Whether a report has gone to the bureau (a 征求意见稿 or an issued report)."""
-    from workbench.reports.models import ReportVersion
-
-    return (
-        db.session.scalar(
-            sa.select(ReportVersion.id)
-            .where(
-                ReportVersion.engagement_id == engagement.id,
-                ReportVersion.status.in_(("consultation", "issued")),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(hub().report_versions(db.session, engagement, ("consultation", "issued")))
 
 
 def _parties_note(engagement: Engagement, report_out: bool) -> str | None:
@@ -426,9 +406,9 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
         )
         if target is EngagementState.ARCHIVED:
             # A dry run: the package is built in the background and the engagement is
-            # archived only when it is complete (workbench.engagements.archiving).
+            # archived only when it is complete (workbench.archiving).
             db.session.rollback()
-            archiving.start(
+            hub().start_archiving(
                 current_app._get_current_object(),  # type: ignore[attr-defined]
                 engagement,
                 current_user,
@@ -443,7 +423,7 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             )
             return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#archive")
         db.session.commit()
-    except archiving.AlreadyBuilding:
+    except AlreadyBuilding:
         flash(_("The archive package is already being built."), "warning")
     except (services.StaleEdit, StaleDataError):
         db.session.rollback()
@@ -881,15 +861,7 @@ def _audit_value(field: str, value: object) -> str:
 
 
 def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-untyped-def]
-    """The engagement's issued reports (正式稿) — or its 征求意见稿 out for comments — newest
-    first: what the client sees."""
-    from workbench.reports.models import ReportVersion
-
-    return db.session.scalars(
-        sa.select(ReportVersion)
-        .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == status)
-        .order_by(ReportVersion.number.desc())
-    ).all()
+    return hub().report_versions(db.session, engagement, (status,))
 
 
 @bp.get("/<int:engagement_id>/archive.zip")
@@ -897,8 +869,8 @@ def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-unty
 def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
     """The archive package of an archived engagement (the team's copy), streamed from disk."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if engagement.state is not EngagementState.ARCHIVED or not path.exists():
+    path = hub().archive_path(engagement)
+    if engagement.state is not EngagementState.ARCHIVED or path is None or not path.exists():
         abort(404)
 
     def chunks():  # type: ignore[no-untyped-def]
@@ -924,7 +896,7 @@ def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
 def archive_progress(engagement_id: int):  # type: ignore[no-untyped-def]
     """The archive package build's progress (JSON, polled by the overview page)."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    state = archiving.status(engagement) or {"status": "none", "done": 0, "total": 0}
+    state = hub().archive_status(engagement) or {"status": "none", "done": 0, "total": 0}
     state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
     return jsonify(state)
 
@@ -943,19 +915,10 @@ ARCHIVE_ERRORS = {
 
 def _archive_info(engagement):  # type: ignore[no-untyped-def]
     """The package's manifest facts (retention), or None when there is no package."""
-    import json
-    import zipfile
-
-    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if engagement.state is EngagementState.ARCHIVED and path.exists():
-        with zipfile.ZipFile(path) as package:
-            manifest = json.loads(package.read(archive.MANIFEST))
-        return {
-            "retain_until": manifest["retain_until"],
-            "files": len(manifest["files"]),
-            "missing": len(manifest.get("missing", [])),
-        }
-    state = archiving.status(engagement)
+    path = hub().archive_path(engagement)
+    if engagement.state is EngagementState.ARCHIVED and path is not None and path.exists():
+        return hub().archive_facts(path)
+    state = hub().archive_status(engagement)
     if state is None or state["status"] == "done":
         return None
     state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
@@ -963,9 +926,3 @@ def _archive_info(engagement):  # type: ignore[no-untyped-def]
         ARCHIVE_ERRORS.get(state.get("error") or "", _("The archive package could not be built."))
     )
     return {"job": state}
-
-
-def _soffice() -> str | None:
-    from workbench.reports.services import soffice
-
-    return soffice()

@@ -467,6 +467,18 @@ def panel_members(session: Session, engagement: Engagement) -> list[PanelMember]
     )
 
 
+def recused(session: Session, engagement: Engagement) -> list[PanelMember]:
+    """The panel members who declared a conflict of interest (shown on the engagement page)."""
+    return list(
+        session.scalars(
+            sa.select(PanelMember).where(
+                PanelMember.engagement_id == engagement.id,
+                PanelMember.conflict == Conflict.DECLARED,
+            )
+        ).all()
+    )
+
+
 def panel_frame(
     session: Session,
     engagement: Engagement,

@@ -28,18 +28,18 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench import qr
+from workbench.accounts.access import require_role
 from workbench.accounts.models import Role
-from workbench.auth import (
-    can_manage_engagement,
-    get_engagement_or_404,
-    require_role,
-    visible_engagements_filter,
-)
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
 from workbench.core.numbers import clean_text
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
+from workbench.engagements.access import (
+    can_manage_engagement,
+    get_engagement_or_404,
+    visible_engagements_filter,
+)
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.experts import offline, services

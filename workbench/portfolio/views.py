@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workbench.accounts.models import Organisation, OrganisationKind, Role
-from workbench.auth import visible_engagements_filter
 from workbench.core.numbers import clean_text, to_decimal
 from workbench.core.results import DEFAULT_RULES
 from workbench.db import db
+from workbench.engagements.access import visible_engagements_filter
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.forms import query_int

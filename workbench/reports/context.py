@@ -27,6 +27,7 @@ from workbench.core.panel import wide
 from workbench.core.reportqa import SumRule, TableSpec
 from workbench.core.scoring import DEFAULT_BANDS, grade
 from workbench.engagements.models import Engagement
+from workbench.engagements.services import budget_of
 from workbench.reports.docxstyle import clean_text
 from workbench.reports.models import Finding, Recommendation
 
@@ -106,8 +107,6 @@ class ReportContext:
 
 
 def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
-    from workbench.engagements.services import budget_of
-
     table = budget_of(engagement)
     columns = ("initial", "adjusted", "available", "executed")
     exact = {c: [getattr(r.figures, c) for r in table.rows] for c in columns}

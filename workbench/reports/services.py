@@ -41,6 +41,7 @@ from workbench.reports.models import (
 )
 from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.sandbox import TemplateRefused
+from workbench.scoring import services as scoring
 from workbench.storage import store_bytes
 
 __all__ = ["bundled_path"]
@@ -137,8 +138,6 @@ def save_finding(
 
 def _indicator_codes(session: Session, engagement: Engagement) -> set[str]:
     """Codes of the engagement's indicator system (empty when there is none yet)."""
-    from workbench.scoring import services as scoring
-
     system = scoring.system_of(session, engagement)
     if system is None:
         return set()
@@ -696,6 +695,19 @@ def overdue(item: RectificationItem, today: dt.date) -> bool:
 
 
 # --- PDF --------------------------------------------------------------------------------------
+
+
+def versions_in(
+    session: Session, engagement: Engagement, statuses: tuple[str, ...]
+) -> list[ReportVersion]:
+    """The engagement's report versions in ``statuses``, newest first (the engagement page)."""
+    return list(
+        session.scalars(
+            sa.select(ReportVersion)
+            .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status.in_(statuses))
+            .order_by(ReportVersion.number.desc())
+        ).all()
+    )
 
 
 def soffice() -> str | None:

@@ -24,14 +24,14 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from workbench.accounts.models import Role
-from workbench.auth import (
+from workbench.core.workflow import FROZEN_STATES
+from workbench.db import db
+from workbench.engagements.access import (
     can_edit_engagement,
     can_manage_engagement,
     get_engagement_or_404,
     owned_or_404,
 )
-from workbench.core.workflow import FROZEN_STATES
-from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.reports import services
 from workbench.reports.context import build_context
@@ -42,7 +42,7 @@ from workbench.reports.models import (
     ReportComment,
     ReportVersion,
 )
-from workbench.reports.templates_check import check_template
+from workbench.reports.templates_check import check_template, store_template
 from workbench.storage import StorageError
 from workbench.xlsx import send_table
 
@@ -683,8 +683,6 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         context = build_context(db.session, engagement)
         report = check_template(data, context)
         if report.ok:
-            from workbench.reports.templates_check import store_template
-
             try:
                 store_template(
                     db.session,

@@ -15,7 +15,6 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
@@ -39,7 +38,9 @@ from workbench.core.scoring import (
 )
 from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404
 from workbench.engagements.forms import EmptyForm
+from workbench.experts.services import panel_raw_scores  # upward until #14 (pyproject.toml)
 from workbench.labels import choices, label, pairs
 from workbench.scoring import frames, services, spreadsheet
 from workbench.scoring.forms import (
@@ -714,8 +715,6 @@ def scores(engagement_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("scoring.system", engagement_id=engagement.id))
     robust = None
     if computed.result.complete:
-        from workbench.experts.services import panel_raw_scores
-
         # expert leaves that follow the panel are resampled from the experts' own scores
         panels = {
             code: values

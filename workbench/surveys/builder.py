@@ -26,7 +26,7 @@ from workbench.core.questionnaire import (
 from workbench.db import utcnow
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyToken
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, questions_of, store_group_values
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scoring_templates" / "surveys"
 MAX_TOKENS = 5000
@@ -37,10 +37,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
 def questionnaire_library() -> dict[str, Questionnaire]:
     """The standard questionnaires shipped in ``scoring_templates/surveys/``."""
     return library(LIBRARY)
-
-
-def questions_of(survey: Survey) -> list[Question]:
-    return [Question.model_validate(q) for q in survey.questions or []]
 
 
 def _sync(survey: Survey, questions: Sequence[Question]) -> None:
@@ -183,8 +179,6 @@ def publish(
         survey.public_token = secrets.token_urlsafe(24)
     session.flush()
     if regroup:  # the stored answers to the group column (quota counts) follow it
-        from workbench.surveys.collect import store_group_values
-
         store_group_values(session, survey)
     after = {
         "status": status,

@@ -57,10 +57,8 @@ from workbench.core.surveys import (
 from workbench.db import db, utcnow
 from workbench.engagements.models import Engagement
 from workbench.storage import store_bytes
-from workbench.surveys.builder import questions_of
-from workbench.surveys.collect import store_group_values
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
-from workbench.surveys.services import MAX_ROWS, _ip_hash
+from workbench.surveys.services import MAX_ROWS, _ip_hash, questions_of, store_group_values
 from workbench.xlsx import local_zone
 
 HEARTBEAT_S = 15  # default seconds between a running job's heartbeats

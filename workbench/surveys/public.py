@@ -26,9 +26,8 @@ from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.extensions import limiter
 from workbench.surveys import collect
-from workbench.surveys.builder import questions_of
 from workbench.surveys.models import Survey
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, questions_of
 
 bp = Blueprint("public_survey", __name__, url_prefix="/s", template_folder="templates")
 

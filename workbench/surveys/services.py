@@ -21,6 +21,7 @@ from scipy import stats
 from sqlalchemy.orm import Session, aliased, object_session
 
 from workbench.accounts.models import User
+from workbench.audit.models import AuditEntry
 from workbench.audit.services import record
 from workbench.core.cleaning import (
     Rules,
@@ -29,6 +30,7 @@ from workbench.core.cleaning import (
     screen_columns,
     screened_columns,
 )
+from workbench.core.questionnaire import Question
 from workbench.core.questionnaire import columns as qcolumns
 from workbench.core.surveys import (
     DEFAULT_LEVEL_SCORES,
@@ -185,8 +187,6 @@ def effective_rules(survey: Survey) -> Rules:
     attention: dict[str, str] = {}
     if stored.get("attention"):
         if survey.kind == "form":
-            from workbench.surveys.builder import questions_of
-
             for i, q in enumerate(questions_of(survey)):
                 if q.expected and q.type in ("single", "likert"):
                     attention[f"{i + 1}、{q.text}"] = q.expected
@@ -278,6 +278,46 @@ def clear_memo() -> None:
 def _json_path(column: str) -> str | None:
     """A SQLite JSON path for a top-level key, None when the key cannot be quoted."""
     return None if '"' in column or "\\" in column else "$." + json.dumps(column)
+
+
+def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
+    """The answer to ``column`` of each response, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        path = _json_path(column)  # the stored keys are ASCII-escaped: match them so
+        if path is not None:
+            answers = sa.type_coerce(SurveyResponse.answers, sa.Text)
+            return sa.func.json_extract(answers, sa.literal(path))
+        each = sa.func.json_each(SurveyResponse.answers).table_valued("key", "value")
+        return sa.select(each.c.value).where(each.c.key == column).scalar_subquery()
+    return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
+
+
+GROUP_VALUE_MAX = 200  # characters of SurveyResponse.group_value
+
+
+def store_group_values(session: Session, survey: Survey, *, only_missing: bool = False) -> None:
+    """Copy every response's answer to the group column into ``group_value`` with one UPDATE
+    (after an import, and when the group column changes). Flushes nothing else."""
+    value: sa.ColumnElement[Any] | None = None
+    if survey.group_column and not (
+        session.get_bind().dialect.name == "sqlite" and _json_path(survey.group_column) is None
+    ):
+        answer = sa.func.coalesce(_group_value(session, survey.group_column), "")
+        value = sa.case((sa.func.length(answer) <= GROUP_VALUE_MAX, answer), else_=None)
+    condition = [SurveyResponse.survey_id == survey.id]
+    if only_missing:
+        condition.append(SurveyResponse.group_value.is_(None))
+    session.execute(
+        sa.update(SurveyResponse)
+        .where(*condition)
+        .values(group_value=value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def questions_of(survey: Survey) -> list[Question]:
+    """The survey's questionnaire (a form survey's questions, validated)."""
+    return [Question.model_validate(q) for q in survey.questions or []]
 
 
 def _extracted(session: Session, columns: list[str]) -> sa.ColumnElement[Any] | None:
@@ -459,8 +499,6 @@ def _settings_key(survey: Survey) -> str:
 @functools.cache
 def _key_statement() -> sa.Select[Any]:
     """The memo key query, built once (building it costs more than running it)."""
-    from workbench.audit.models import AuditEntry
-
     agg = (
         sa.select(
             SurveyResponse.survey_id.label("survey_id"),
@@ -751,8 +789,6 @@ def scale_groups(survey: Survey) -> list[tuple[str, list[str]]]:
     """The satisfaction scales for Cronbach's α and straight-lining: each matrix question of a
     form survey; for an imported file, all chosen satisfaction items as one scale."""
     if survey.kind == "form":
-        from workbench.surveys.builder import questions_of
-
         questions = questions_of(survey)
         groups: dict[int, list[str]] = {}
         for col in qcolumns(questions):

@@ -26,7 +26,6 @@ from flask_login import current_user
 
 from workbench import qr
 from workbench.audit.services import record
-from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
 from workbench.core.numbers import clean_text
@@ -44,6 +43,7 @@ from workbench.core.questionnaire import (
 from workbench.core.safefiles import UnsafeFile, load_yaml
 from workbench.core.surveys import WjxFormatError
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.engagements.forms import EmptyForm
 from workbench.forms import query_int
 from workbench.labels import pairs
@@ -51,6 +51,7 @@ from workbench.links import external_url
 from workbench.scoring import services as scoring
 from workbench.storage import StorageError
 from workbench.surveys import builder, jobs, services
+from workbench.surveys.collect import group_counts
 from workbench.surveys.forms import (
     CleaningForm,
     ImportSurveyForm,
@@ -669,8 +670,6 @@ def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
 
 
 def _group_counts(survey: Survey) -> dict[str, int]:
-    from workbench.surveys.collect import group_counts
-
     return group_counts(db.session, survey)
 
 

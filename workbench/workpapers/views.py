@@ -21,9 +21,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.indicators import Indicator
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import MemberRole
 from workbench.scoring import services as scoring
