@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from workbench.audit.models import AuditEntry
 from workbench.core.agreement import TooFewRatings, kendall_w
-from workbench.core.budget import FundSource
+from workbench.core.budget import FundSource, rates_sentence
 from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import apportion, round_half_up
 from workbench.core.panel import wide
@@ -106,9 +106,14 @@ class ReportContext:
 
 
 def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
-    from workbench.engagements.services import budget_of
+    from sqlalchemy.orm import object_session
 
-    table = budget_of(engagement)
+    from workbench.engagements.services import budget_of
+    from workbench.scoring.services import budget_for
+
+    session = object_session(engagement)
+    # the denominators the scores use: the indicator system's declared ones win
+    table = budget_for(session, engagement) if session is not None else budget_of(engagement)
     columns = ("initial", "adjusted", "available", "executed")
     exact = {c: [getattr(r.figures, c) for r in table.rows] for c in columns}
     printed: dict[str, list[str]] = {}
@@ -174,6 +179,7 @@ def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
         f"年初预算{money(total.figures.initial)}万元，调整后预算{money(total.figures.adjusted)}万元，"
         f"实际到位{money(total.figures.available)}万元，资金到位率{pct(total.funding_rate)}；"
         f"实际执行{money(total.figures.executed)}万元，预算执行率{pct(total.execution_rate)}。"
+        f"计算口径：{rates_sentence(table)}"
     )
     return spec, text
 
