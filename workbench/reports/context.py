@@ -540,13 +540,25 @@ def build_context(
         if res.overall is None or res.overall.rate is None:
             continue
         rate = res.overall.rate
+        # the measure the survey's leaf is scored on (the same function feeds the score)
+        measure = survey_services.measure_of(s, res)
+        measure_label = clean_text(measure.label)  # a group's name is the respondents' text
+        leaf_name = ""
+        if s.leaf_code and scores is not None:
+            try:
+                leaf_name = scores.template.find(s.leaf_code).name
+            except KeyError:
+                leaf_name = ""
         handed = f"发放问卷{yld.distributed}份，" if yld.distributed is not None else ""
         text = (
             f"调查对象为{clean_text(s.respondent_group) or '相关群体'}，"
             f"{handed}回收问卷{yld.returned}份，经甄别剔除无效问卷"
             f"{yld.returned - yld.valid}份，有效问卷{yld.valid}份，有效率{pct(yld.valid_rate)}。"
-            f"满意率为{pct(rate.rate)}（95%置信区间{pct(rate.ci_low)}～{pct(rate.ci_high)}），"
-            f"满意度指数{res.overall.index:.1f}分。按±5%误差、95%置信度测算所需有效样本{res.required}份，"
+            f"{measure_label}为{pct(measure.rate)}（95%置信区间{pct(measure.ci_low)}～"
+            f"{pct(measure.ci_high)}，{measure.respondents}名受访者）"
+            + (f"，计入“{clean_text(leaf_name)}”指标评分" if leaf_name else "")
+            + (f"，满意度指数{res.overall.index:.1f}分" if measure.kind.value == "rate" else "")
+            + f"。按±5%误差、95%置信度测算所需有效样本{res.required}份，"
             + (
                 "样本量满足要求。"
                 if (rate.respondents or 0) >= res.required
@@ -563,6 +575,9 @@ def build_context(
                     pct(item.rate.rate) if item.rate else "—",
                 ]
             )
+        item_rows.append(  # the measure the report states and the leaf takes
+            [f"计分口径：{measure_label}", *[""] * len(levels), pct(measure.rate)]
+        )
         table = TableSpec(
             headers=[["题目", *levels, "满意率"]],
             rows=item_rows,
