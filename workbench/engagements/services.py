@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import diff, json_safe, record, snapshot
-from workbench.core.budget import BudgetFigures, BudgetTable, Denominator, FundSource, budget_table
+from workbench.core.budget import (
+    BudgetFigures,
+    BudgetTable,
+    Denominator,
+    FundSource,
+    RateKind,
+    budget_table,
+    resolve_denominators,
+)
 from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.safefiles import clean_filename
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
@@ -325,8 +333,14 @@ def remove_member(
 # --- budget -----------------------------------------------------------------------------------
 
 
-def budget_of(engagement: Engagement) -> BudgetTable:
-    """The engagement's funds table with derived rates, one row per source in fixed order."""
+def budget_of(
+    engagement: Engagement, declared: Mapping[RateKind, Denominator] | None = None
+) -> BudgetTable:
+    """The engagement's funds table with derived rates, one row per source in fixed order.
+
+    ``declared``: the denominators the indicator system's template declares; they win over
+    the engagement's settings (see :func:`workbench.scoring.services.budget_for`, which
+    passes them)."""
     by_source = {line.source: line for line in engagement.budget_lines}
     figures = [
         BudgetFigures(
@@ -338,7 +352,14 @@ def budget_of(engagement: Engagement) -> BudgetTable:
         )
         for source in FundSource
     ]
-    return budget_table(figures, engagement.funding_denominator, engagement.execution_denominator)
+    used, fixed = resolve_denominators(
+        {
+            RateKind.FUNDING: engagement.funding_denominator,
+            RateKind.EXECUTION: engagement.execution_denominator,
+        },
+        declared or {},
+    )
+    return budget_table(figures, used[RateKind.FUNDING], used[RateKind.EXECUTION], fixed)
 
 
 def save_budget(

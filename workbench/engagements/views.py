@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workbench.accounts.access import require_role
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
-from workbench.core.budget import Denominator, FundSource
+from workbench.core.budget import Denominator, FundSource, RateKind
 from workbench.core.errors import InvalidTransition
 from workbench.core.goals import (
     GOAL_COLUMNS,
@@ -307,7 +307,7 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
         and can_edit_engagement(current_user, engagement),
-        budget=services.budget_of(engagement),
+        budget=_budget(engagement),
         rows=_goal_rows(engagement),
         self_commissioned=services.self_commissioned(engagement),
         transitions=transitions,
@@ -494,8 +494,21 @@ def remove_member(engagement_id: int, member_id: int):  # type: ignore[no-untype
 @login_required
 def budget(engagement_id: int):  # type: ignore[no-untyped-def]
     """Edit the funds table (万元) and the rate denominators."""
+    from workbench.scoring.services import declared_denominators
+
     engagement = get_engagement_or_404(engagement_id, need="edit")
     form = BudgetForm()
+    # a denominator the indicator system's template declares wins: its setting is read-only
+    # here (kept as stored, and used again if the system is replaced by one that declares none)
+    declared = declared_denominators(db.session, engagement)
+    locked = {
+        RateKind.FUNDING: form.funding_denominator,
+        RateKind.EXECUTION: form.execution_denominator,
+    }
+    for kind, field in locked.items():
+        if kind in declared:
+            field.render_kw = {"disabled": True}
+            field.data = getattr(engagement, f"{kind.value}_denominator").value
     if request.method == "GET":
         form.version.data = str(engagement.version)
         form.funding_denominator.data = engagement.funding_denominator.value
@@ -533,14 +546,24 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
             if "executed_exceeds_available" in table.warnings:
                 flash(_("Note: the amount executed exceeds the funds received."), "warning")
             return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#budget")
+    for kind, field in locked.items():
+        if kind in declared:  # the select shows the denominator in use
+            field.data = declared[kind].value
     return render_template(
         "engagements/budget.html",
         engagement=engagement,
         form=form,
         sources=[*FundSource],
         columns=BUDGET_COLUMNS,
-        table=services.budget_of(engagement),
+        table=services.budget_of(engagement, declared),
     )
+
+
+def _budget(engagement: Engagement):  # type: ignore[no-untyped-def]
+    """The funds table with the indicator system's declared denominators."""
+    from workbench.scoring.services import budget_for
+
+    return budget_for(db.session, engagement)
 
 
 @bp.get("/<int:engagement_id>/budget.xlsx")
@@ -548,7 +571,7 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
 def budget_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     """The funds table as Excel."""
     engagement = get_engagement_or_404(engagement_id)
-    table = services.budget_of(engagement)
+    table = _budget(engagement)
     rows = [*table.rows, table.total]
     return send_table(
         _("Funds"),

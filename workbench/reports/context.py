@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from workbench.audit.models import AuditEntry
 from workbench.core.agreement import TooFewRatings, kendall_w
-from workbench.core.budget import FundSource
+from workbench.core.budget import FundSource, rates_sentence
 from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import apportion, round_half_up
 from workbench.core.panel import wide
@@ -30,6 +30,7 @@ from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
 from workbench.reports.docxstyle import clean_text
 from workbench.reports.models import Finding, Recommendation
+from workbench.scoring.services import budget_for
 
 SOURCE_ZH = {
     FundSource.FISCAL: "财政拨款",
@@ -107,7 +108,9 @@ class ReportContext:
 
 
 def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
-    table = budget_of(engagement)
+    session = object_session(engagement)
+    # the denominators the scores use: the indicator system's declared ones win
+    table = budget_for(session, engagement) if session is not None else budget_of(engagement)
     columns = ("initial", "adjusted", "available", "executed")
     exact = {c: [getattr(r.figures, c) for r in table.rows] for c in columns}
     printed: dict[str, list[str]] = {}
@@ -173,6 +176,7 @@ def _funds(engagement: Engagement) -> tuple[TableSpec, str]:
         f"年初预算{money(total.figures.initial)}万元，调整后预算{money(total.figures.adjusted)}万元，"
         f"实际到位{money(total.figures.available)}万元，资金到位率{pct(total.funding_rate)}；"
         f"实际执行{money(total.figures.executed)}万元，预算执行率{pct(total.execution_rate)}。"
+        f"计算口径：{rates_sentence(table)}"
     )
     return spec, text
 
@@ -534,13 +538,25 @@ def build_context(
         if res.overall is None or res.overall.rate is None:
             continue
         rate = res.overall.rate
+        # the measure the survey's leaf is scored on (the same function feeds the score)
+        measure = survey_services.measure_of(s, res)
+        measure_label = clean_text(measure.label)  # a group's name is the respondents' text
+        leaf_name = ""
+        if s.leaf_code and scores is not None:
+            try:
+                leaf_name = scores.template.find(s.leaf_code).name
+            except KeyError:
+                leaf_name = ""
         handed = f"发放问卷{yld.distributed}份，" if yld.distributed is not None else ""
         text = (
             f"调查对象为{clean_text(s.respondent_group) or '相关群体'}，"
             f"{handed}回收问卷{yld.returned}份，经甄别剔除无效问卷"
             f"{yld.returned - yld.valid}份，有效问卷{yld.valid}份，有效率{pct(yld.valid_rate)}。"
-            f"满意率为{pct(rate.rate)}（95%置信区间{pct(rate.ci_low)}～{pct(rate.ci_high)}），"
-            f"满意度指数{res.overall.index:.1f}分。按±5%误差、95%置信度测算所需有效样本{res.required}份，"
+            f"{measure_label}为{pct(measure.rate)}（95%置信区间{pct(measure.ci_low)}～"
+            f"{pct(measure.ci_high)}，{measure.respondents}名受访者）"
+            + (f"，计入“{clean_text(leaf_name)}”指标评分" if leaf_name else "")
+            + (f"，满意度指数{res.overall.index:.1f}分" if measure.kind.value == "rate" else "")
+            + f"。按±5%误差、95%置信度测算所需有效样本{res.required}份，"
             + (
                 "样本量满足要求。"
                 if (rate.respondents or 0) >= res.required
@@ -557,6 +573,9 @@ def build_context(
                     pct(item.rate.rate) if item.rate else "—",
                 ]
             )
+        item_rows.append(  # the measure the report states and the leaf takes
+            [f"计分口径：{measure_label}", *[""] * len(levels), pct(measure.rate)]
+        )
         table = TableSpec(
             headers=[["题目", *levels, "满意率"]],
             rows=item_rows,

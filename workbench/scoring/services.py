@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import User
 from workbench.audit.services import diff, record
 from workbench.config import PROJECT_ROOT
+from workbench.core.budget import BudgetTable, Denominator, RateKind
 from workbench.core.indicators import (
     InvalidTemplate,
     Template,
@@ -120,6 +121,31 @@ def system_of(session: Session, engagement: Engagement) -> IndicatorSystem | Non
 
 def template_of(system: IndicatorSystem) -> Template:
     return parse_template(system.tree, file="engagement")
+
+
+def declared_denominators(session: Session, engagement: Engagement) -> dict[RateKind, Denominator]:
+    """The budget-rate denominators the engagement's indicator system declares (none without
+    a system, or when its tree no longer validates)."""
+    system = system_of(session, engagement)
+    if system is None:
+        return {}
+    try:
+        return template_of(system).declared_denominators()
+    except InvalidTemplate:
+        return {}
+
+
+def budget_for(
+    session: Session, engagement: Engagement, template: Template | None = None
+) -> BudgetTable:
+    """The funds table as the engagement scores and reports it: the indicator system's
+    declared denominators win over the engagement's settings."""
+    declared = (
+        template.declared_denominators()
+        if template is not None
+        else declared_denominators(session, engagement)
+    )
+    return budget_of(engagement, declared)
 
 
 def stored_inputs(session: Session, engagement: Engagement) -> list[IndicatorInput]:
@@ -533,7 +559,7 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
 
     derived = frames.derived_inputs(
         template,
-        budget_of(engagement),
+        budget_for(session, engagement, template),
         goals,
         panel_scores(session, engagement),
         survey_rates(session, engagement),

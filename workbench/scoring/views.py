@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
+from workbench.core.budget import Denominator, RateKind
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
@@ -879,21 +880,26 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         node_score=node_score,
         printed=computed.printed.get(code),
         derived=computed.inputs.get(code) if code in computed.derived else None,
-        rate_labels=_rate_labels(engagement, node),
+        rate_labels=_rate_labels(engagement, node, computed.template.declared_denominators()),
         method_labels=METHOD_LABELS,
         empty_form=EmptyForm(),
     )
 
 
-def _rate_labels(engagement: Any, node: Any) -> tuple[str, str] | None:
-    """Numerator and denominator as this engagement computes the rate."""
+def _rate_labels(
+    engagement: Any, node: Any, declared: dict[RateKind, Denominator]
+) -> tuple[str, str] | None:
+    """Numerator and denominator as this engagement computes the rate (the template's declared
+    denominator wins over the engagement's setting)."""
     method = node.method
     if not isinstance(method, RatioMethod):
         return None
     if method.formula is RatioFormula.BUDGET_EXECUTION:
-        return str(_l("Executed")), label(engagement.execution_denominator)
+        used = declared.get(RateKind.EXECUTION, engagement.execution_denominator)
+        return str(_l("Executed")), label(used)
     if method.formula is RatioFormula.FUNDING:
-        return str(_l("Funds actually received")), label(engagement.funding_denominator)
+        used = declared.get(RateKind.FUNDING, engagement.funding_denominator)
+        return str(_l("Funds actually received")), label(used)
     if method.formula is RatioFormula.SAVING:
         return str(_l("Planned cost")), str(_l("Actual cost"))
     if method.numerator_label:

@@ -39,12 +39,15 @@ from workbench.core.surveys import (
     Alpha,
     LikertSummary,
     StratifiedRate,
+    SurveyLink,
+    SurveyMeasure,
     cronbach_alpha,
     likert_summary,
     pooled_rate_counts,
     post_stratified_rate,
     ratio_se,
     sample_size,
+    survey_measure,
 )
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
@@ -966,23 +969,23 @@ def _group_texts(state: _State, survey: Survey) -> np.ndarray:
     return texts
 
 
-def leaf_value(survey: Survey, res: SurveyResults) -> tuple[int, int] | float | None:
-    """What the survey gives its leaf: ``(satisfied, valid)`` counts for the rate (pooled
-    across surveys), or a 0–1 value for the index and the post-stratified rate."""
-    if survey.leaf_measure == "index":
-        return res.overall.index / 100 if res.overall and res.overall.index is not None else None
-    if survey.leaf_measure == "stratified":
-        return res.stratified.rate if res.stratified else None
-    if res.overall is None or res.overall.rate is None:
-        return None
-    return (res.overall.rate.satisfied, res.overall.rate.valid)
+def measure_of(survey: Survey, res: SurveyResults) -> SurveyMeasure:
+    """The measure the survey's link names (``leaf_measure``, ``leaf_group``), from results
+    over all groups (``results(survey, group=None)``): the number its leaf is scored on and
+    the report prints."""
+    # without a group column every response counts (as the group filter of results() does)
+    group = survey.leaf_group if survey.group_column else None
+    return survey_measure(
+        res.overall, res.groups, SurveyLink(survey.leaf_measure or "rate", group), res.stratified
+    )
 
 
 def survey_rates(session: Session, engagement: Engagement) -> dict[str, Decimal]:
-    """The value of each survey leaf, from cleaned responses: the satisfaction rate pooled
-    over the surveys that feed it, or (index / stratified) the mean of their values."""
+    """The value of each survey leaf, from cleaned responses: each survey's linked measure
+    (:func:`measure_of`); a satisfaction rate pooled over the surveys that feed one leaf
+    (Σ satisfied ÷ Σ valid answers), the index and the stratified rate averaged."""
     counts: dict[str, list[int]] = {}
-    values: dict[str, list[float]] = {}
+    values: dict[str, list[Decimal]] = {}
     surveys = session.scalars(
         sa.select(Survey)
         .where(Survey.engagement_id == engagement.id, Survey.leaf_code.is_not(None))
@@ -990,19 +993,18 @@ def survey_rates(session: Session, engagement: Engagement) -> dict[str, Decimal]
     ).all()
     screenings = screened_many(surveys)
     for survey in surveys:
-        res = results(survey, rows=screenings[survey.id], group=survey.leaf_group)
-        value = leaf_value(survey, res)
-        if value is None:
+        measure = measure_of(survey, results(survey, rows=screenings[survey.id]))
+        if measure.rate is None:
             continue
         code = survey.leaf_code or ""
-        if isinstance(value, tuple):
+        if measure.pools_answers and measure.satisfied is not None and measure.valid:
             total = counts.setdefault(code, [0, 0])
-            total[0] += value[0]
-            total[1] += value[1]
+            total[0] += measure.satisfied
+            total[1] += measure.valid
         else:
-            values.setdefault(code, []).append(value)
+            values.setdefault(code, []).append(measure.rate)
     out = {code: Decimal(s) / Decimal(v) for code, (s, v) in counts.items() if v}
     for code, vals in values.items():
         if code not in out:
-            out[code] = Decimal(str(sum(vals) / len(vals)))
+            out[code] = sum(vals, Decimal(0)) / len(vals)
     return out
