@@ -85,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.portfolio.views import bp as portfolio_bp
     from workbench.reports import services as reports_services
     from workbench.reports.views import bp as reports_bp
+    from workbench.scoring import services as scoring_services
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
     from workbench.surveys.public import bp as public_survey_bp
@@ -102,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         archive_status=archiving.status,
         archive_path=archiving.package_path,
         archive_facts=archiving.package_facts,
+        declared_denominators=scoring_services.declared_denominators,
     )
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)

@@ -55,6 +55,8 @@ class Hub:
     archive_path: Callable[[Engagement], Path | None] = _none
     #: the finished package's manifest facts: retain_until, files, missing (archiving)
     archive_facts: Callable[[Path], dict[str, Any]] = _not_wired
+    #: the budget-rate denominators the indicator system declares (scoring)
+    declared_denominators: Callable[[Session, Engagement], dict[Any, Any]] = lambda *_a: {}
 
 
 def provide(app: Flask, **providers: Any) -> None:

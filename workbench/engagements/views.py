@@ -494,13 +494,11 @@ def remove_member(engagement_id: int, member_id: int):  # type: ignore[no-untype
 @login_required
 def budget(engagement_id: int):  # type: ignore[no-untyped-def]
     """Edit the funds table (万元) and the rate denominators."""
-    from workbench.scoring.services import declared_denominators
-
     engagement = get_engagement_or_404(engagement_id, need="edit")
     form = BudgetForm()
     # a denominator the indicator system's template declares wins: its setting is read-only
     # here (kept as stored, and used again if the system is replaced by one that declares none)
-    declared = declared_denominators(db.session, engagement)
+    declared = hub().declared_denominators(db.session, engagement)
     locked = {
         RateKind.FUNDING: form.funding_denominator,
         RateKind.EXECUTION: form.execution_denominator,
@@ -561,9 +559,8 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
 
 def _budget(engagement: Engagement):  # type: ignore[no-untyped-def]
     """The funds table with the indicator system's declared denominators."""
-    from workbench.scoring.services import budget_for
-
-    return budget_for(db.session, engagement)
+    declared = hub().declared_denominators(db.session, engagement)
+    return services.budget_of(engagement, declared)
 
 
 @bp.get("/<int:engagement_id>/budget.xlsx")
