@@ -17,6 +17,7 @@ from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.safefiles import clean_filename
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import (
     BudgetLine,
     CommissionScope,
@@ -382,6 +383,7 @@ def save_budget(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -415,6 +417,7 @@ def save_goal_texts(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -451,6 +454,7 @@ def add_goal(session: Session, actor: User, engagement: Engagement, **values: An
     engagement.goals.append(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -473,6 +477,7 @@ def update_goal(session: Session, actor: User, goal: GoalIndicator, **values: An
     if changes:
         _touch(goal.engagement)
         session.flush()
+        revision.bump(session, goal.engagement_id)
         record(
             session,
             actor,
@@ -501,6 +506,7 @@ def delete_goal(session: Session, actor: User, goal: GoalIndicator) -> None:
     engagement.goals.remove(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
 
 
 def import_goals(
@@ -534,6 +540,7 @@ def import_goals(
         )
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,

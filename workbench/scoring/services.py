@@ -31,6 +31,7 @@ from workbench.core.scoring import (
     score_leaf,
     score_template,
 )
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
 from workbench.scoring import frames
@@ -163,6 +164,7 @@ def instantiate(
         for row in inputs:
             session.delete(row)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -226,6 +228,7 @@ def _save_tree(
     session.flush()
     if not changes:
         return template  # nothing changed: no audit entry
+    revision.bump(session, system.engagement_id)
     scoring_started = bool(_inputs(session, system.engagement))
     record(
         session,
@@ -483,6 +486,7 @@ def save_input(
     session.flush()
     changes = diff(before, {"data": row.data, "not_applicable": row.not_applicable})
     if changes:
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
