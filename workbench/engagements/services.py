@@ -25,6 +25,7 @@ from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.safefiles import clean_filename
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import (
     BudgetLine,
     CommissionScope,
@@ -403,6 +404,7 @@ def save_budget(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -436,6 +438,7 @@ def save_goal_texts(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -472,6 +475,7 @@ def add_goal(session: Session, actor: User, engagement: Engagement, **values: An
     engagement.goals.append(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -494,6 +498,7 @@ def update_goal(session: Session, actor: User, goal: GoalIndicator, **values: An
     if changes:
         _touch(goal.engagement)
         session.flush()
+        revision.bump(session, goal.engagement_id)
         record(
             session,
             actor,
@@ -522,6 +527,7 @@ def delete_goal(session: Session, actor: User, goal: GoalIndicator) -> None:
     engagement.goals.remove(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
 
 
 def import_goals(
@@ -555,6 +561,7 @@ def import_goals(
         )
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,

@@ -106,7 +106,7 @@ def result_of(
         str(bind.url),
         engagement.id,
         engagement.created_at,
-        revision.current(session, engagement.id),
+        revision.keys(session, [engagement.id]).get(engagement.id),
         settings,
     )
     with _lock:

@@ -19,6 +19,7 @@ from workbench.audit.services import diff, record, snapshot
 from workbench.core.indicators import ExpertMethod, Indicator, Template
 from workbench.core.panel import EXPERT, INDICATOR, SCORE, Aggregation, aggregate_panel
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.experts.models import Conflict, Expert, PanelMember, PanelSettings, SheetScore
 
@@ -160,6 +161,7 @@ def invite(
     member.token_expires_at = utcnow() + dt.timedelta(days=days)
     member.revoked_at = None
     session.flush()
+    revision.bump(session, engagement.id)  # a seat's weight and indicators feed the panel score
     record(
         session,
         actor,
@@ -238,6 +240,7 @@ def declare(
     member.declared_at = now
     member.confidentiality_at = now
     session.flush()
+    revision.bump(session, member.engagement_id)  # a declared conflict recuses the expert
     record(
         session,
         entered_by,
@@ -351,7 +354,8 @@ def save_sheet(
         else:
             member.submitted_round2_at = utcnow()
     session.flush()
-    if submit:
+    if submit:  # only submitted rounds count: a draft changes no result
+        revision.bump(session, member.engagement_id)
         record(
             session,
             entered_by,
@@ -387,6 +391,7 @@ def reopen(session: Session, actor: User, member: PanelMember, round_no: int, re
     else:
         member.submitted_round2_at = None
     session.flush()
+    revision.bump(session, member.engagement_id)
     record(
         session,
         actor,
@@ -414,6 +419,7 @@ def open_round2(session: Session, actor: User, engagement: Engagement) -> None:
         raise PanelError("nothing_submitted")
     settings.round2_open = True
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -441,6 +447,7 @@ def save_settings(
     changes = diff(before, snapshot(settings, fields))
     if changes:
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,

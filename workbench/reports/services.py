@@ -28,6 +28,7 @@ from workbench.audit.services import record
 from workbench.core.numbers import clean_text
 from workbench.core.reportqa import Problem, run_checks
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement, MemberRole
 from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
@@ -123,6 +124,7 @@ def save_finding(
     finding.cause, finding.evidence = cause, evidence
     finding.indicator_codes = codes
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -164,8 +166,10 @@ def delete_finding(session: Session, actor: User, finding: Finding) -> None:
         changes={"finding": {"before": finding.title, "after": None}},
         summary=finding.title,
     )
+    engagement_id = finding.engagement_id
     session.delete(finding)
     session.flush()
+    revision.bump(session, engagement_id)
 
 
 def save_recommendation(
@@ -198,6 +202,7 @@ def save_recommendation(
     recommendation.text = text.strip()
     recommendation.problems = problems
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -221,8 +226,10 @@ def delete_recommendation(session: Session, actor: User, recommendation: Recomme
         engagement_id=recommendation.engagement_id,
         changes={"text": {"before": recommendation.text[:200], "after": None}},
     )
+    engagement_id = recommendation.engagement_id
     session.delete(recommendation)
     session.flush()
+    revision.bump(session, engagement_id)
 
 
 # --- templates ----------------------------------------------------------------------------------

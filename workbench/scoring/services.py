@@ -32,6 +32,7 @@ from workbench.core.scoring import (
     score_leaf,
     score_template,
 )
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
 from workbench.scoring import frames
@@ -190,6 +191,7 @@ def instantiate(
         for row in inputs:
             session.delete(row)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -253,6 +255,7 @@ def _save_tree(
     session.flush()
     if not changes:
         return template  # nothing changed: no audit entry
+    revision.bump(session, system.engagement_id)
     scoring_started = bool(stored_inputs(session, system.engagement))
     record(
         session,
@@ -510,6 +513,7 @@ def save_input(
     session.flush()
     changes = diff(before, {"data": row.data, "not_applicable": row.not_applicable})
     if changes:
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,

@@ -24,6 +24,7 @@ from workbench.core.questionnaire import (
     satisfaction_columns,
 )
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyToken
 from workbench.surveys.services import SurveyError, questions_of, store_group_values
@@ -79,6 +80,7 @@ def create_form(
     _sync(survey, questions)
     session.add(survey)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -113,6 +115,7 @@ def set_questions(
         survey.group_column = None
         survey.group_targets = {}
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -180,6 +183,8 @@ def publish(
     session.flush()
     if regroup:  # the stored answers to the group column (quota counts) follow it
         store_group_values(session, survey)
+    # groups and populations feed the post-stratified rate; tokens and 发放数 the yield
+    revision.bump(session, survey.engagement_id)
     after = {
         "status": status,
         "closes_at": closes_at.isoformat() if closes_at else None,
@@ -235,6 +240,7 @@ def issue_tokens(
         session.add(token)
         tokens.append(token)
     session.flush()
+    revision.bump(session, survey.engagement_id)  # 发放数 of a survey answered with codes
     record(
         session,
         actor,

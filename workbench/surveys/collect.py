@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, load_only
 
 from workbench.core.questionnaire import Question, check_answers
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.surveys.builder import collection_state
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 from workbench.surveys.services import (
@@ -35,6 +36,7 @@ def salted(salt: str, survey_id: int, value: str) -> str:
 #: evaluator-side JSON columns are not loaded for a respondent)
 PUBLIC_COLUMNS = (
     Survey.id,
+    Survey.engagement_id,  # whose data revision a response bumps
     Survey.title,
     Survey.kind,
     Survey.questions,
@@ -224,4 +226,7 @@ def submit(
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise SurveyError("token_used")
     session.flush()
+    # last, once the response is in: the engagement's row is locked from here to the commit
+    # (version and updated_at untouched: an evaluator's open form does not go stale)
+    revision.bump(session, survey.engagement_id)
     return response, {}

@@ -55,6 +55,7 @@ from workbench.core.surveys import (
     read_wjx,
 )
 from workbench.db import db, utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.storage import store_bytes
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
@@ -756,6 +757,7 @@ def _run(session: Session, job: ImportJob) -> None:
             changes={"responses": {"before": None, "after": rows.n}},
             summary=f"{plan.survey.title} ← {job.filename}",
         )
+        revision.bump(session, job.engagement_id)
         finished = session.execute(
             sa.update(ImportJob)
             .where(ImportJob.id == job_id, ImportJob.status == "running")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import threading
@@ -18,10 +17,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
-from sqlalchemy.orm import Session, aliased, object_session
+from sqlalchemy.orm import Session, object_session
 
 from workbench.accounts.models import User
-from workbench.audit.models import AuditEntry
 from workbench.audit.services import record
 from workbench.core.cleaning import (
     Rules,
@@ -49,6 +47,7 @@ from workbench.core.surveys import (
     sample_size,
     survey_measure,
 )
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 
@@ -137,6 +136,7 @@ def save_mapping(
     survey.leaf_measure = leaf_measure
     survey.leaf_group = leaf_group or None
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -218,13 +218,11 @@ def effective_rules(survey: Survey) -> Rules:
 # the rules run column-wise (core.cleaning.screen_columns), and the outcome is remembered per
 # survey under a key that every change to it alters:
 #
-# * responses are only ever added (raw data stays as collected): their count and largest id,
-#   with the last response's own values (a rolled-back insert can hand its id out again);
-# * overrides change only through set_override, which writes an audit entry (append-only):
-#   the engagement's latest survey.override entry;
-# * any response value set (or a response deleted) through the ORM in this process bumps a
-#   local generation, for scripts and tests that edit rows directly;
-# * the rules, questions, columns and level mapping are part of the survey row, read fresh.
+# * responses and their overrides: the engagement's data revision, which every writer bumps in
+#   its own transaction (a submission, an import, an override; see
+#   workbench.engagements.revision and docs/architecture.md, "Data revision");
+# * the rules, questions, columns and level mapping: the survey row, read fresh (their writers
+#   bump the revision too; the fingerprint also covers a script that sets them directly).
 #
 # The key is read from the database on every call (one statement for all the surveys asked
 # for), so each gunicorn worker may keep its own memo and none serves stale results.
@@ -235,41 +233,6 @@ MEMO_SURVEYS = 8
 MEMO_RESPONSES = 300_000
 _MEMO: OrderedDict[int, tuple[tuple[Any, ...], _State]] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
-_GENERATION: dict[int, int] = {}
-
-
-def _bump(survey_id: int | None) -> None:
-    if survey_id is not None:
-        _GENERATION[survey_id] = _GENERATION.get(survey_id, 0) + 1
-
-
-#: what screening reads of a response: setting any of them on an ORM object in this process
-#: (a script, a test) forgets the survey's memo even before the key would show it
-_WATCHED = (
-    "answers",
-    "duration_s",
-    "submitted_at",
-    "ip_hash",
-    "device_hash",
-    "override",
-    "override_note",
-    "row_no",
-    "channel",
-)
-
-
-def _changed(target: SurveyResponse, value: Any, old: Any, initiator: Any) -> None:
-    if value is not old:
-        _bump(target.survey_id)
-
-
-for _name in _WATCHED:
-    sa.event.listen(getattr(SurveyResponse, _name), "set", _changed)
-
-
-@sa.event.listens_for(SurveyResponse, "after_delete")
-def _deleted(mapper: Any, connection: Any, target: SurveyResponse) -> None:
-    _bump(target.survey_id)
 
 
 def clear_memo() -> None:
@@ -499,53 +462,6 @@ def _settings_key(survey: Survey) -> str:
     )
 
 
-@functools.cache
-def _key_statement() -> sa.Select[Any]:
-    """The memo key query, built once (building it costs more than running it)."""
-    agg = (
-        sa.select(
-            SurveyResponse.survey_id.label("survey_id"),
-            sa.func.count(SurveyResponse.id).label("n"),
-            sa.func.max(SurveyResponse.id).label("last_id"),
-        )
-        .where(SurveyResponse.survey_id.in_(sa.bindparam("survey_ids", expanding=True)))
-        .group_by(SurveyResponse.survey_id)
-        .subquery()
-    )
-    last = aliased(SurveyResponse)
-    decided = (
-        AuditEntry.engagement_id.in_(sa.bindparam("engagement_ids", expanding=True)),
-        AuditEntry.action == "survey.override",
-    )
-    return sa.select(
-        agg.c.survey_id,
-        agg.c.n,
-        agg.c.last_id,
-        last.submitted_at,
-        last.duration_s,
-        last.ip_hash,
-        last.device_hash,
-        last.row_no,
-        sa.select(sa.func.max(AuditEntry.id)).where(*decided).scalar_subquery(),
-        sa.select(sa.func.max(AuditEntry.at)).where(*decided).scalar_subquery(),
-    ).join(last, last.id == agg.c.last_id)
-
-
-def _data_keys(session: Session, surveys: list[Survey]) -> dict[int, tuple[Any, ...]]:
-    """Per survey, what changes when its responses or their overrides change (one statement
-    for all of them; the count and largest id come from the survey_id index)."""
-    if not surveys:
-        return {}
-    rows = session.execute(
-        _key_statement(),
-        {
-            "survey_ids": [s.id for s in surveys],
-            "engagement_ids": sorted({s.engagement_id for s in surveys}),
-        },
-    ).all()
-    return {r[0]: tuple(r[1:]) for r in rows}
-
-
 class Screening(Sequence[Screened]):
     """Every response of a survey with its screening outcome (a read-only sequence of
     :class:`Screened`), backed by the column-wise state the memo shares between requests."""
@@ -591,8 +507,9 @@ def screened(survey: Survey) -> Screening:
 
 
 def screened_many(surveys: Sequence[Survey]) -> dict[int, Screening]:
-    """:func:`screened` for several surveys of a session: the memo keys of all of them are
-    read in one statement, and only surveys whose data or settings changed are screened."""
+    """:func:`screened` for several surveys of a session: the data revisions of their
+    engagements are read in one statement, and only surveys whose engagement's data or own
+    settings changed since they were remembered are screened."""
     if not surveys:
         return {}
     session = object_session(surveys[0])
@@ -600,15 +517,10 @@ def screened_many(surveys: Sequence[Survey]) -> dict[int, Screening]:
         raise ValueError("the surveys must be attached to one session")
     if any(s.id is None for s in surveys):
         session.flush()  # a survey created in this transaction: give it its id
-    data = _data_keys(session, list(surveys))
+    data = revision.keys(session, [s.engagement_id for s in surveys])
     out = {}
     for survey in surveys:
-        key = (
-            survey.created_at,
-            data.get(survey.id),
-            _GENERATION.get(survey.id, 0),
-            _settings_key(survey),
-        )
+        key = (survey.created_at, data.get(survey.engagement_id), _settings_key(survey))
         with _MEMO_LOCK:
             hit = _MEMO.get(survey.id)
             if hit is not None and hit[0] == key:
@@ -640,6 +552,7 @@ def save_cleaning(session: Session, actor: User, survey: Survey, rules: dict[str
     before = survey.cleaning
     survey.cleaning = rules
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -664,6 +577,7 @@ def set_override(
     response.override = decision
     response.override_note = note.strip()[:300] if decision else ""
     session.flush()
+    revision.bump(session, response.survey.engagement_id)
     record(
         session,
         actor,
