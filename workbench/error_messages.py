@@ -69,8 +69,7 @@ register(
             "sent to the client (draft for comments or issued report)."
         ),
         "reviewer_only": _l(
-            "Only the engagement's reviewer or an administrator can decide on a draft under "
-            "review."
+            "Only the engagement's reviewer or an administrator can decide on a draft under review."
         ),
         "member_not_staff": _l("Only staff of the evaluation firm can join the team."),
         "reviewer_role_needed": _l(
@@ -99,16 +98,13 @@ register(
         "closed": _l("This questionnaire is closed. Thank you for your interest."),
         "ended": _l("This questionnaire is closed. Thank you for your interest."),
         "token_required": _l(
-            "This questionnaire is answered with a personal code. Scan the QR code you were "
-            "given."
+            "This questionnaire is answered with a personal code. Scan the QR code you were given."
         ),
         "token_unknown": _l(
             "This code is not valid. Check the link or the QR code you were given."
         ),
         "token_used": _l("This code has already been used to answer. Thank you."),
-        "duplicate": _l(
-            "You have already answered this questionnaire on this device. Thank you."
-        ),
+        "duplicate": _l("You have already answered this questionnaire on this device. Thank you."),
         "quota_full": _l("We have enough answers from your group. Thank you for your interest."),
     }
 )

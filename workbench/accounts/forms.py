@@ -94,7 +94,6 @@ class OrganisationForm(BaseForm):
         self.kind.choices = choices(OrganisationKind)
 
 
-
 class LanguageForm(BaseForm):
     """Switch the interface language; ``next`` is the page to go back to."""
 
