@@ -170,6 +170,8 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         code = str(exc) if isinstance(exc, services.EngagementError) else type(exc).__name__
+        if isinstance(exc, services.StaleEdit):
+            code = "archive_stale"  # changed while the package was built (error_messages)
         current_app.logger.exception("archive package of engagement %s failed", engagement_id)
         _write(engagement_id, status="failed", done=0, total=0, error=code)
 

@@ -377,6 +377,6 @@ def test_a_file_or_answer_stored_during_the_build_fails_it(demo, app, session, m
     monkeypatch.setattr(archive, "build_package", slow)
     archiving.start(app, engagement, user, engagement.version)
     state = archiving.status(engagement)
-    assert state["status"] == "failed" and state["error"] == "stale"
+    assert state["status"] == "failed" and state["error"] == "archive_stale"
     assert not archive.package_path(archiving.folder(), engagement).exists()
     assert not list(archiving.folder().glob("*.tmp"))

@@ -5,10 +5,10 @@ Stable interface (other security tests import these; keep the names):
 * ``ACTORS``: every actor of the access matrix, in a fixed order.
 * ``world`` (fixture): a :class:`World` built on the demo engagement (scored, with a panel,
   two surveys and findings) plus everything the routes need: an issued report, a 征求意见稿
-  with a client comment, a draft, rectification items, evidence, a working paper, a survey
-  import waiting for its mapping, a one-time survey code, two experts with personal links,
-  a custom scoring template, an archived engagement with its package, another (empty)
-  engagement of the same team and bureau, and users for every actor. ``world.params`` fills
+  with a client comment, a draft, rectification items, evidence, a request item, a working
+  paper, a survey import waiting for its mapping, a one-time survey code, two experts with
+  personal links, a custom scoring template, an archived engagement with its package, another
+  (empty) engagement of the same team and bureau, and users for every actor. ``world.params`` fills
   URL parameters; ``world.wallet(actor)`` holds the links an actor has (expert token, public
   survey token and code). Report files are placeholders (rendering takes seconds);
   ``fast_render`` (fixture) keeps report builds made during a test just as fast.
@@ -388,6 +388,7 @@ def _build_world(app: Flask, session: Any) -> World:
         session, lead, engagement, instance / "evidence", b"%PDF-1.4 evidence", "证据.pdf"
     )
     ids["evidence"] = evidence.id
+    ids["request_item"] = workpapers.add_request(session, lead, engagement, "资料", ["D11"]).id
     ids["paper"] = workpapers.save_paper(
         session,
         lead,

@@ -213,7 +213,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST surveys.override": INTERNAL,
     # working papers
     "GET workpapers.index": INTERNAL,
-    "POST workpapers.index": expect(ok=("reviewer", "admin"), forbidden=("lead", "member")),
+    "POST workpapers.standard_list": INTERNAL,
+    "POST workpapers.add_request": INTERNAL,
+    "POST workpapers.received": INTERNAL,
+    "POST workpapers.upload": INTERNAL,
+    "POST workpapers.save_paper": INTERNAL,
+    "POST workpapers.review": expect(ok=("reviewer", "admin"), forbidden=("lead", "member")),
     "GET workpapers.download": INTERNAL,
 }
 
@@ -238,7 +243,9 @@ DATA: dict[str, Params] = {
         "version": str(w.ids["engagement_version"]),
     },
     "POST experts.expert_edit": lambda w: {"name": "改名的专家"},
-    "POST workpapers.index": lambda w: {"action": "review", "id": w.ids["paper"]},
+    "POST workpapers.received": lambda w: {"id": w.ids["request_item"], "received": "1"},
+    "POST workpapers.save_paper": lambda w: {"code": "D11", "problems": "无"},
+    "POST workpapers.review": lambda w: {"id": w.ids["paper"]},
     "POST accounts.set_language": lambda w: {"lang": "en"},
     "POST reports.rectification": lambda w: {"id": w.ids["rectification"], "status": "progress"},
     "POST reports.client_comment": lambda w: {"text": "意见"},

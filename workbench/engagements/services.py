@@ -70,7 +70,7 @@ class StaleEdit(EngagementError):
     """The engagement changed since the form was loaded."""
 
     def __init__(self) -> None:
-        super().__init__("stale")
+        super().__init__("engagement_stale")
 
 
 def _check_version(engagement: Engagement, expected_version: int | None) -> None:
