@@ -46,13 +46,12 @@ def declare(client, token, conflict="none", text=""):
 
 def submit(client, token, d11="12", d13="4", comment="理由"):
     return client.post(
-        f"/x/{token}/sheet",
+        f"/x/{token}/sheet/submit",
         data={
             "score-D11": d11,
             "comment-D11": comment,
             "score-D13": d13,
             "comment-D13": comment,
-            "action": "submit",
         },
     )
 

@@ -136,6 +136,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET experts.sheet": EXPERT_LINK,
     "POST experts.declare": EXPERT_LINK,
     "POST experts.save": EXPERT_LINK,
+    "POST experts.submit": EXPERT_LINK,
     "POST experts.draft": EXPERT_LINK,
     # portfolio
     "GET portfolio.index": ANY_USER,
