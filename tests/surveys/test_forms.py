@@ -97,7 +97,7 @@ def test_library_questionnaire_published_and_answered_on_the_public_page(
     assert len(r.ip_hash) == 64 and len(r.ua_hash) == 64 and "127.0.0.1" not in str(r.answers)
     assert r.answers[next(c for c in survey.columns if c.startswith("1、"))] in ("男", "女")
     # once answered, the questions are locked
-    locked = client.post(f"/engagements/{eid}/surveys/{sid}/build", data={"action": "delete-0"})
+    locked = client.post(f"/engagements/{eid}/surveys/{sid}/build/0/delete")
     assert locked.status_code == 422 and len(session.get(Survey, sid).questions) == len(
         survey.questions
     )
@@ -322,11 +322,10 @@ def test_the_survey_leaf_scores_from_valid_responses(setup, client, auth, sessio
         answers_for(survey, matrix="非常不满意", overall="非常不满意", attention="一般"),
     )
     mapping = client.post(
-        f"/engagements/{eid}/surveys/{sid}/mapping",
+        f"/engagements/{eid}/surveys/{sid}/mapping/save",
         data={
             "columns": survey.satisfaction_columns,
             "leaf_code": "D12",
-            "action": "save",
             "leaf_measure": "rate",
         },
     )
@@ -360,17 +359,16 @@ def test_builder_edits_questions_and_rejects_bad_ones(setup, client, auth, sessi
     eid = setup["engagement"].id
     sid = create(client, eid, start="")
     url = f"/engagements/{eid}/surveys/{sid}/build"
-    assert client.post(url, data={"action": "add", "new_type": "single"}).status_code == 302
+    assert client.post(f"{url}/add", data={"new_type": "single"}).status_code == 302
     survey = session.get(Survey, sid)
     assert [q["type"] for q in survey.questions] == ["likert", "single"]
     bad = client.post(
-        url, data={"action": "save-1", "q1-type": "single", "q1-text": "性别", "q1-options": "男"}
+        f"{url}/1/save", data={"q1-type": "single", "q1-text": "性别", "q1-options": "男"}
     )
     assert bad.status_code == 422 and "at least 2 options" in bad.get_data(as_text=True)
     ok = client.post(
-        url,
+        f"{url}/1/save",
         data={
-            "action": "save-1",
             "q1-type": "single",
             "q1-text": "性别",
             "q1-options": "男\n女",
@@ -378,20 +376,19 @@ def test_builder_edits_questions_and_rejects_bad_ones(setup, client, auth, sessi
         },
     )
     assert ok.status_code == 302
-    assert client.post(url, data={"action": "up-1"}).status_code == 302
+    assert client.post(f"{url}/1/up").status_code == 302
     session.expire_all()
     survey = session.get(Survey, sid)
     assert survey.columns[0] == "1、性别" and survey.columns[1].startswith("2、")
-    assert client.post(url, data={"action": "delete-7"}).status_code == 400
+    assert client.post(f"{url}/7/delete").status_code == 400
     yaml_text = client.get(f"/engagements/{eid}/surveys/{sid}/questionnaire.yaml").get_data(
         as_text=True
     )
     assert "性别" in yaml_text
     broken = client.post(
-        url,
+        f"{url}/upload",
         content_type="multipart/form-data",
         data={
-            "action": "upload",
             "file": (io.BytesIO(b"questions: [{type: likert}]"), "q.yaml"),
         },
     )

@@ -455,6 +455,22 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
                 stats["aggregate"].get(code),
             ]
         )
+    notes = _panel_notes(engagement, stats, names)
+    numeric = dict.fromkeys(range(1, len(experts) + 6), "0.00")
+    numeric[len(experts) + 4] = "0.000"  # CV
+    numeric[len(experts) + 6] = "0.00"
+    return send_table(
+        "专家评分汇总表",
+        headers,
+        rows,
+        f"engagement-{engagement.id}-panel.xlsx",
+        formats=numeric,
+        notes=notes,
+    )
+
+
+def _panel_notes(engagement, stats: dict[str, Any], names: dict[Any, str]) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The notes under the panel table: rule, round, dispersion, agreement, outliers."""
     settings = services.settings_of(db.session, engagement)
     rule = {
         "mean": "算术平均",
@@ -490,17 +506,7 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
         notes.append(
             [f"异常评分：{item.indicator_code} · {names.get(item.expert_id, '')}：{item.reason_zh}"]
         )
-    numeric = dict.fromkeys(range(1, len(experts) + 6), "0.00")
-    numeric[len(experts) + 4] = "0.000"  # CV
-    numeric[len(experts) + 6] = "0.00"
-    return send_table(
-        "专家评分汇总表",
-        headers,
-        rows,
-        f"engagement-{engagement.id}-panel.xlsx",
-        formats=numeric,
-        notes=notes,
-    )
+    return notes
 
 
 # --- the expert's own pages -------------------------------------------------------------------

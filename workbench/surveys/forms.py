@@ -162,7 +162,7 @@ class OverrideForm(BaseForm):
 class AddQuestionForm(BaseForm):
     """A new question of one type, with placeholder text."""
 
-    new_type = SelectField(choices=[(t, t) for t in QUESTION_TYPES], validate_choice=True)
+    new_type = SelectField(choices=pairs([(t, t) for t in QUESTION_TYPES]), validate_choice=True)
 
 
 class QuestionnaireUploadForm(BaseForm):
@@ -218,7 +218,7 @@ def mapping_form(columns: list[str], n_answers: int) -> BaseForm:
     """The satisfaction items, what each distinct answer means (``level-<i>``) and the indicator
     the survey feeds (the service checks levels, measure and indicator)."""
     fields: dict[str, object] = {
-        "columns": SelectMultipleField(choices=[(c, c) for c in columns]),
+        "columns": SelectMultipleField(choices=pairs([(c, c) for c in columns])),
         "leaf_code": StringField(validators=[Optional(), Length(max=50)]),
         "leaf_measure": StringField(default="rate", validators=[Optional(), Length(max=20)]),
         "leaf_group": StringField(validators=[Optional(), Length(max=500)]),
