@@ -655,7 +655,7 @@ def _save_page(token: str, *, submit: bool):  # type: ignore[no-untyped-def]
     member = _member_or_gone(token)
     form = _sheet_form(member)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
             abort(400)
         return _render_sheet(member, token, form.problems(), form.values(), status=422)
     with unit_of_work(form) as work:  # the message goes to the form, not yet to the page
@@ -691,7 +691,7 @@ def draft(token: str):  # type: ignore[no-untyped-def]
     member = _member_or_gone(token)
     form = _sheet_form(member)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
             abort(400)
         return jsonify(ok=False, problems=form.problems()), 422
     with unit_of_work(form) as work:  # answered in the JSON, not flashed

@@ -519,7 +519,7 @@ def save_question(engagement_id: int, survey_id: int, index: int):  # type: igno
     questions = _question_at(survey, index)
     form = question_form(index)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
             abort(400)
         return _build_page(engagement, survey, _form_errors(form))
     with unit_of_work(form) as work:
@@ -827,7 +827,7 @@ def save_mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     survey = _survey_or_404(engagement, survey_id)
     form = mapping_form(survey.columns, MAX_ANSWERS)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
             abort(400)
         return _mapping_page(engagement, survey, _chosen(form, survey), _form_errors(form))
     chosen = _chosen(form, survey)
@@ -1053,7 +1053,7 @@ def override(engagement_id: int, survey_id: int, response_id: int):  # type: ign
         abort(404)
     form = OverrideForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
             abort(400)
         flash(_form_errors(form), "danger")
     else:
