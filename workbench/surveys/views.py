@@ -1059,7 +1059,7 @@ def override(engagement_id: int, survey_id: int, response_id: int):  # type: ign
     else:
         with unit_of_work() as work:
             services.set_override(
-                db.session, current_user, response, form.decision.data or None, form.note.data
+                db.session, current_user, response, form.decision.data or None, form.note.data or ""
             )
         if work.ok:
             flash(_("Decision saved for response %(n)s.", n=response.row_no), "success")
