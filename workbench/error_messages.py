@@ -28,6 +28,10 @@ BY_TYPE: dict[type[BaseException], object] = {
 #: by code (``str(exc)``), one section per area; keep each section in its area's order
 CODES: dict[str, object] = {}
 
+#: by exception class name, for an area's error that shares its code with others (the shared
+#: helpers may not import the areas: docs/architecture.md, "The layers")
+BY_NAME: dict[str, object] = {}
+
 
 def register(codes: Mapping[str, object]) -> None:
     """Add an area's codes; a code registered twice with another message is a bug."""
@@ -88,7 +92,142 @@ register(
 
 # --- experts ----------------------------------------------------------------------------------
 
+CODES.update(
+    {
+        "name_required": _l("A name is required."),
+        "no_indicators": _l("Choose at least one indicator for the expert to score."),
+        "already_declared": _l("The declaration has already been made."),
+        "confidentiality_required": _l("Please accept the confidentiality undertaking."),
+        "conflict_text_required": _l("Please describe the relationship."),
+        "recused": _l(
+            "You have declared a conflict of interest and are recused from this engagement."
+        ),
+        "not_declared": _l(
+            "The expert has not made the declaration yet: tick the signed paper "
+            "declaration, or ask the expert to open the link."
+        ),
+        "already_submitted": _l(
+            "This sheet has already been submitted and is locked. Ask the "
+            "engagement lead to reopen it if something must change."
+        ),
+        "reason_required": _l("A reason is required."),
+        "not_submitted": _l("This sheet has not been submitted."),
+        "round2_open": _l("The revision round is already open."),
+        "round1_closed": _l(
+            "The revision round is open: only a submitted revision can be reopened now."
+        ),
+        "conflict_text_too_long": _l(
+            "Please describe the relationship in at most 2,000 characters."
+        ),
+        "weight_positive": _l("An expert's weight must be more than 0."),
+        "nothing_submitted": _l("No sheet has been submitted yet."),
+    }
+)
+#: a scoring sheet saved in another tab ("stale" alone is ambiguous: found by type)
+BY_NAME["SheetStale"] = _l(
+    "This sheet was changed in another window or tab after you opened it. Nothing was "
+    "saved: the stored values are shown; check them and save again."
+)
+
+
 # --- surveys ----------------------------------------------------------------------------------
+
+CODES.update(
+    {
+        "choose_columns": _l("Choose at least one satisfaction question."),
+        "bad_level": _l("Map every answer to one of the levels."),
+        "not_a_form": _l("Only questionnaires built here can be edited or published."),
+        "has_responses": _l(
+            "The questionnaire already has responses: its questions can no longer change."
+        ),
+        "no_questions": _l("A questionnaire needs at least one question."),
+        "bad_status": _l("Unknown status."),
+        "bad_dates": _l("The closing time must come after the opening time."),
+        "bad_group": _l("Choose a question of this survey for the groups."),
+        "token_count": _l("Between 1 and 5,000 codes per survey."),
+        "bad_override": _l("Unknown decision."),
+        "override_note": _l("Give a reason for the decision."),
+        "bad_measure": _l("Unknown measure."),
+    }
+)
+#: codes with a detail: ``SurveyError.render`` finds them as ``survey_<code>`` and fills it in
+CODES.update(
+    {
+        "survey_bad_questionnaire": _l("The questionnaire file is not valid: %(detail)s"),
+        "survey_bad_question": _l("The question was not saved: %(detail)s"),
+        "survey_bad_column": _l("Unknown question: %(detail)s"),
+        "survey_bad_number": _l("Populations and quotas are whole numbers above zero: %(detail)s"),
+    }
+)
+#: the questionnaire model's validation messages (the detail of ``bad_question``) as people
+#: read them
+CODES.update(
+    {
+        f"survey_question:{text}": message
+        for text, message in {
+            "a choice question needs at least 2 options": _l(
+                "a choice question needs at least 2 options"
+            ),
+            "options must be different": _l("the options must be different"),
+            "a Likert scale needs 5 different labels": _l(
+                "a satisfaction scale needs 5 different levels"
+            ),
+            "a matrix question needs at least 2 items": _l(
+                "a matrix question needs at least 2 items"
+            ),
+            "matrix items must be different": _l("the items of a matrix must be different"),
+            "only Likert and matrix questions count as satisfaction items": _l(
+                "only scale and matrix questions count towards the satisfaction rate"
+            ),
+            "the expected answer must be one of the question's choices": _l(
+                "the expected answer of an attention check must be one of the question's answers"
+            ),
+            "the minimum is above the maximum": _l("the minimum is above the maximum"),
+            "String should have at least 1 character": _l("a text is empty"),
+        }.items()
+    }
+)
+#: why Cronbach's alpha is missing (``survey_alpha:`` and the core's reason)
+CODES.update(
+    {
+        "survey_alpha:Cronbach's alpha needs at least 2 complete rows": _l(
+            "at least 2 respondents must answer every item"
+        ),
+        "survey_alpha:every respondent gave the same total: alpha is undefined": _l(
+            "every respondent gave the same total"
+        ),
+    }
+)
+#: an import's errors, stored with the job as (code, parameters): ``survey_import_<code>``
+CODES.update(
+    {
+        "survey_import_no_columns": _l("No question column was chosen."),
+        "survey_import_unknown_target": _l("Unknown question: %(column)s"),
+        "survey_import_same_target": _l("Two file columns go to the same question: %(column)s"),
+        "survey_import_no_target": _l("No file column is mapped to a question."),
+        "survey_import_no_rows": _l("The file contains no responses."),
+        "survey_import_too_many_rows": _l("The file has %(n)s rows; at most %(max)s are imported."),
+        "survey_import_huge_cell": _l(
+            "Row %(row)s, %(column)s: the cell has %(n)s characters (at most %(max)s)."
+        ),
+        "survey_import_bad_answer": _l(
+            "Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers "
+            "(%(allowed)s)."
+        ),
+        "survey_import_bad_date": _l("Row %(row)s: the submission time “%(value)s” is not a date."),
+        "survey_import_bad_duration": _l(
+            "Row %(row)s: the duration “%(value)s” is not understood."
+        ),
+        "survey_import_more": _l("… more errors not listed."),
+        "survey_import_unreadable": _l("The file could not be read: %(reason)s"),
+        "survey_import_unexpected": _l("Unexpected error (%(reason)s); the file was not imported."),
+        "survey_import_interrupted": _l(
+            "The import was interrupted: the process running it stopped. Nothing was imported; "
+            "discard it and import the file again."
+        ),
+    }
+)
+
 
 # the public questionnaire's gate (surveys/collect.py): why a visitor cannot answer
 register(
@@ -136,6 +275,8 @@ def message_for(exc: BaseException) -> str:
     for kind in type(exc).__mro__:
         if kind in BY_TYPE:
             return str(BY_TYPE[kind])
+        if kind.__name__ in BY_NAME:
+            return str(BY_NAME[kind.__name__])
     code = str(exc)
     if code in CODES:
         return _interpolate(str(CODES[code]), exc)

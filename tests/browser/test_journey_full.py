@@ -376,7 +376,7 @@ def test_full_engagement_journey(live_server, browser, artifacts, make_user, mak
         page.locator("select[name=leaf_code]").select_option("D12")
         if sid == survey_id:
             shot(page, "questionnaire-mapping")
-        page.locator("button[name=action][value=save]").click()
+        page.locator("form[action$='/mapping/save'] button[type=submit]:not([formaction])").click()
         page.wait_for_url(f"{eng}/surveys/")
         _flash_ok(page)
     assert page.locator(f"#rate-{survey_id}").count() == 1

@@ -134,12 +134,12 @@ def test_expert_sheet_saved_in_another_tab_refuses_the_stale_tab(app, session, w
 
     saved = tab_a.post(
         f"/x/{token}/sheet",
-        data={**form_a, "score-D11": "12", "comment-D11": "甲的理由", "action": "draft"},
+        data={**form_a, "score-D11": "12", "comment-D11": "甲的理由"},
     )
     assert saved.status_code == 302
     refused = tab_b.post(
-        f"/x/{token}/sheet",
-        data={**form_b, "score-D11": "5", "comment-D11": "乙窗口", "action": "submit"},
+        f"/x/{token}/sheet/submit",
+        data={**form_b, "score-D11": "5", "comment-D11": "乙窗口"},
     )
 
     page = refused.get_data(as_text=True)
@@ -155,8 +155,8 @@ def test_expert_sheet_saved_in_another_tab_refuses_the_stale_tab(app, session, w
     # tab B, reloaded, submits; now exactly one submission is recorded, with B's value
     form_b = sheet_form(page)
     done = tab_b.post(
-        f"/x/{token}/sheet",
-        data={**form_b, "score-D11": "5", "comment-D11": "乙窗口", "action": "submit"},
+        f"/x/{token}/sheet/submit",
+        data={**form_b, "score-D11": "5", "comment-D11": "乙窗口"},
     )
     assert done.status_code == 302
     entries = audit(session, "panel.submit")

@@ -39,6 +39,13 @@ class SheetProblem:
     problem: str  # out_of_range | off_step | comment_required | missing | not_a_number
 
 
+class SheetStale(PanelError):
+    """The sheet was saved elsewhere since it was opened (``str(exc)`` stays ``"stale"``)."""
+
+    def __init__(self) -> None:
+        super().__init__("stale")
+
+
 class SheetInvalid(PanelError):
     """The sheet has problems; nothing was saved."""
 
@@ -287,7 +294,8 @@ def save_sheet(
     """Save (and optionally submit) the expert's scores for one round.
 
     ``expected_version`` is the seat's version the sheet was opened with: a sheet saved since
-    (in another tab or window) raises ``PanelError("stale")``. Every save bumps the version.
+    (in another tab or window) raises :class:`SheetStale` (``PanelError("stale")``). Every save
+    bumps the version.
 
     ``entered_by`` is the evaluator who keys in a paper or Excel sheet on the expert's behalf;
     the audit log says so.
@@ -304,7 +312,7 @@ def save_sheet(
     if submitted_at(member, round_no) is not None:
         raise PanelError("already_submitted")
     if expected_version is not None and member.version != expected_version:
-        raise PanelError("stale")
+        raise SheetStale()
     step = settings_of(session, member.engagement).step
     leaves = {leaf.code: leaf for leaf in template.leaves() if leaf.code in member.indicator_codes}
     previous = scores_of(member, 1) if round_no == 2 else {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -11,7 +9,6 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     DecimalField,
-    Field,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -20,7 +17,6 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from workbench.core.questionnaire import Question, columns
 from workbench.forms import BaseForm
 from workbench.labels import pairs
 
@@ -153,57 +149,3 @@ class CleaningForm(BaseForm):
     )
     key_columns = SelectMultipleField(_l("Key questions that must be answered"), choices=[])
     duplicates = BooleanField(_l("Exact duplicate of an earlier response"))
-
-
-# --- the public questionnaire (surveys/public.py) ---------------------------------------------
-
-
-#: why an answer is refused (the codes of ``check_answers``)
-ANSWER_ERRORS = {
-    "required": _l("Please answer this question."),
-    "choice": _l("Choose one of the listed answers."),
-    "number": _l("Enter a number."),
-    "range": _l("The number is outside the allowed range."),
-    "too_long": _l("The answer is too long (2,000 characters at most)."),
-}
-
-
-class AnswerField(Field):
-    """Every value posted under one answer's name (a multiple choice posts several), as typed:
-    the questionnaire's rules (:func:`workbench.core.questionnaire.check_answers`) judge them."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        self.data = [v for v in valuelist if isinstance(v, str)]
-
-    def _value(self) -> str:
-        return ""
-
-
-class AnswerForm(BaseForm):
-    """The answers to a questionnaire; made for its questions by :func:`answer_form`."""
-
-    def answers(self) -> dict[str, list[str]]:
-        """The posted values by answer name (``q3``, ``q4.2``): only the answered ones."""
-        return {
-            field.name: field.data
-            for field in self
-            if isinstance(field, AnswerField) and field.raw_data
-        }
-
-    def messages(self, errors: dict[str, str]) -> dict[str, str]:
-        """The message of each refused answer, by answer name."""
-        return {name: str(ANSWER_ERRORS[code]) for name, code in errors.items()}
-
-
-def answer_form(questions: Sequence[Question]) -> AnswerForm:
-    """An :class:`AnswerForm` with one field per answer of ``questions``, named as the page and
-    ``check_answers`` name them: ``q<question>`` or, for a matrix item, ``q<question>.<item>``."""
-    fields = {}
-    for col in columns(questions):
-        number = col.question + 1
-        if col.item is None:
-            name = f"q{number}"
-        else:
-            name = f"q{number}.{questions[col.question].items.index(col.item) + 1}"
-        fields[name.replace(".", "_")] = AnswerField(name=name)
-    return type("QuestionnaireAnswerForm", (AnswerForm,), fields)()

@@ -61,10 +61,26 @@ class SurveyError(ValueError):
     """A user-facing problem; ``str(exc)`` is a code the web layer translates, ``detail``
     an untranslated specific (a validation message, a row number)."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, question: int | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.detail = detail
+        self.question = question  # the question's number, for a question that was not saved
+
+    def render(self, gettext: object = None) -> str:
+        """The message of a code that carries a detail (registered as ``survey_<code>``, see
+        :mod:`workbench.error_messages`); the questionnaire model's own messages translated."""
+        from workbench.error_messages import CODES
+
+        message = str(CODES.get(f"survey_{self.code}", self.code))
+        detail = self.detail
+        if self.code == "bad_question":
+            detail = "; ".join(
+                str(CODES.get(f"survey_question:{part}", part)) for part in detail.split("; ")
+            )
+            if self.question is not None:
+                detail = f"Q{self.question}: {detail}"
+        return message % {"detail": detail} if "%(detail)s" in message else message
 
 
 def _ip_hash(engagement_id: int, ip: str, salt: str) -> str:
