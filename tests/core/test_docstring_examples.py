@@ -17,6 +17,7 @@ MODULES = [
     "workbench.core.panel",
     "workbench.core.surveys",
     "workbench.core.safefiles",
+    "workbench.core.reportqa",
 ]
 
 

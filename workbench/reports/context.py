@@ -279,6 +279,7 @@ def build_context(
     system = scoring.system_of(session, engagement)
     unscored: list[str] = []
     missing_reasons: list[str] = []
+    indicator_codes: dict[str, str] = {}  # printed leaf name → code, for the QA (not printed)
     dimensions: list[dict[str, Any]] = []
     score_rows: list[list[str]] = []
     dim_rows: list[list[str]] = []
@@ -322,6 +323,7 @@ def build_context(
             texts = []
             for k, (leaf, path) in enumerate(leaves, start=1):
                 shown = printed.get(leaf.code)
+                indicator_codes[leaf.name] = leaf.code
                 data = scores.inputs.get(leaf.code)
                 reason = clean_text(leaf.reason_zh or (data.reason if data else ""))
                 evidence = (
@@ -423,6 +425,7 @@ def build_context(
     values["grade"] = grade_label
     values["unscored"] = unscored
     values["missing_reasons"] = missing_reasons
+    values["indicator_codes"] = indicator_codes
     values["dimensions"] = dimensions
     bands = "、".join(
         f"{label}（{b}分及以上）" if b else f"{label}（{DEFAULT_BANDS[k - 1][0]}分以下）"
