@@ -227,3 +227,19 @@ def test_the_check_reads_the_build_of_a_context_with_the_3_33_and_3_34(demo, ses
         p.check for p in qa(context, printed_report(render(context, bundled_path("project"))))
     ]
     assert "same" not in checks
+
+
+def test_a_report_that_cannot_be_rendered_is_a_blocking_problem_not_a_failed_page(
+    demo, session, monkeypatch
+):
+    from workbench.reports import services
+
+    context = build_context(session, demo["engagement"])
+
+    def refuse(*args, **kwargs):
+        raise ValueError("All strings must be XML compatible")
+
+    monkeypatch.setattr(services, "render", refuse)
+    problems = services.qa(context)
+    assert [(p.check, p.severity) for p in problems] == [("render", "blocking")]
+    assert "XML compatible" in dict(problems[0].params)["detail"]

@@ -302,7 +302,9 @@ _LEAF_TEXT = re.compile(
 _DIMENSION_TEXT = re.compile(
     rf"^\s*(?P<name>[^，。；\s]+?)指标分值(?P<weight>{_FIGURE})分，得分(?P<score>{_FIGURE}|—)分"
 )
-_TOTAL_TEXT = re.compile(rf"(?:得分为|综合得分)(?P<score>{_FIGURE})分")
+#: the overall score in a sentence: “…绩效评价得分为X分”, “综合得分X分” (not an indicator's
+#: “得分为X分” in a finding's text)
+_TOTAL_TEXT = re.compile(rf"(?:评价得分为|综合得分为?)(?P<score>{_FIGURE})分")
 _CONVERSION = re.compile(
     rf"适用指标分值(?P<weight>{_FIGURE})分，得分(?P<score>{_FIGURE})分，"
     rf"折算为百分制得分(?P<converted>{_FIGURE})分"
@@ -431,8 +433,9 @@ def _round2(value: Decimal) -> Decimal:
 
 
 def check_text_total(report: PrintedReport) -> list[Problem]:
-    """The total the text states (“得分为X分”) equals the printed table total, or the text
-    states the conversion to 100 points (when indicators are 不适用) in the same section:
+    """The total the text states (“评价得分为X分”, “综合得分X分”) equals the printed table
+    total, or the text states the conversion to 100 points (when indicators are 不适用) in
+    the same section:
     “适用指标分值W分，得分S分，折算为百分制得分X分”, with S the table total and X = S ÷ W × 100.
 
     >>> r = PrintedReport([Block.heading(1, "三、综合评价情况及评价结论"),

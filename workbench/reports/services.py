@@ -304,7 +304,13 @@ def qa(
     problems = run_checks(context.values, list(context.tables.values()), grade_of)
     if printed is None:
         bare = ReportContext(values=context.values, tables=context.tables, charts={})
-        printed = printed_report(render(bare, template or bundled_path("project")))
+        try:
+            printed = printed_report(render(bare, template or bundled_path("project")))
+        except (TemplateRefused, TemplateError, ValueError, RecursionError) as exc:
+            # the page must not fail: the build says the same, refusing to store the file
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            problems.append(Problem("render", f"报告无法生成：{detail}", "", (("detail", detail),)))
+            return problems
     codes = context.values.get("indicator_codes") or {}
     problems += run_printed_checks(printed, codes, threshold)
     return problems

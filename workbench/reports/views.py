@@ -106,6 +106,7 @@ QA_LABELS = {
     "addressed": _l("Findings cover deductions"),
     "placeholder": _l("Placeholders and empty sections"),
     "sample": _l("Survey sample"),
+    "render": _l("Rendering"),
 }
 #: QA problems as people read them, by check (an empty item means "not completely scored")
 QA_TEXT = {
@@ -127,6 +128,7 @@ QA_TEXT = {
         "%(item)s: no problem names it among its related indicators and no note explains it."
     ),
     "placeholder": _l("%(where)s: %(what)s."),
+    "render": _l("The report cannot be rendered (%(detail)s)."),
     "sample": _l(
         "%(where)s states that the survey sample is insufficient, but the conclusion "
         "(%(conclusion)s) does not say so."
