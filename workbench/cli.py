@@ -22,6 +22,7 @@ from workbench.demo import DEMO_TITLE, load_demo
 from workbench.engagements.models import Engagement
 from workbench.reports.context import build_context
 from workbench.reports.models import ReportTemplateFile
+from workbench.reports.printed import printed_report
 from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.services import qa, to_pdf
 from workbench.reports.templates_check import DOCUMENTED_VARIABLES, vet_template
@@ -140,8 +141,11 @@ def init_app(app: Flask) -> None:
             f"wrote {out} ({len(data):,} bytes): {context.values.get('total')} "
             f"{context.values.get('grade') or ''}"
         )
-        for problem in qa(context):
-            click.echo(f"QA: {problem.message}", err=True)
+        printed = printed_report(data)
+        threshold = current_app.config["REPORT_QA_LOSS_THRESHOLD"]
+        for problem in qa(context, printed, threshold=threshold):
+            label = "QA" if problem.severity == "blocking" else "QA warning"
+            click.echo(f"{label}: {problem.message}", err=True)
         if pdf:
             store_bytes(out.with_suffix(".pdf"), to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")

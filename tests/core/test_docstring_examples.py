@@ -18,6 +18,7 @@ MODULES = [
     "workbench.core.panel",
     "workbench.core.surveys",
     "workbench.core.safefiles",
+    "workbench.core.reportqa",
 ]
 
 

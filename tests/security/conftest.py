@@ -42,6 +42,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
+from tests.demo_figures import settle_demo_figures
 from workbench.accounts.models import Organisation, Role, User
 from workbench.db import db
 
@@ -309,6 +310,7 @@ def _build_world(app: Flask, session: Any) -> World:
 
     load_demo(session)
     session.flush()
+    settle_demo_figures(session, commit=False)  # its report goes through review and issue
     demo_logins = {u: p for u, _n, _r, _o, p in DEMO_USERS}
     by_name = {u.username: u for u in session.scalars(sa.select(User))}
     orgs = {o.name: o for o in session.scalars(sa.select(Organisation))}

@@ -282,6 +282,7 @@ def build_context(
     system = scoring.system_of(session, engagement)
     unscored: list[str] = []
     missing_reasons: list[str] = []
+    indicator_codes: dict[str, str] = {}  # printed leaf name → code, for the QA (not printed)
     dimensions: list[dict[str, Any]] = []
     score_rows: list[list[str]] = []
     dim_rows: list[list[str]] = []
@@ -325,6 +326,7 @@ def build_context(
             texts = []
             for k, (leaf, path) in enumerate(leaves, start=1):
                 shown = printed.get(leaf.code)
+                indicator_codes[leaf.name] = leaf.code
                 data = scores.inputs.get(leaf.code)
                 # the engine's explanation, then the evaluator's own 评分理由
                 reason = clean_text(leaf.basis_zh or (data.reason if data else ""))
@@ -427,6 +429,7 @@ def build_context(
     values["grade"] = grade_label
     values["unscored"] = unscored
     values["missing_reasons"] = missing_reasons
+    values["indicator_codes"] = indicator_codes
     values["dimensions"] = dimensions
     bands = "、".join(
         f"{label}（{b}分及以上）" if b else f"{label}（{DEFAULT_BANDS[k - 1][0]}分以下）"
