@@ -37,9 +37,10 @@ STEP = {
 CEILING = 60
 
 #: Pages allowed to grow, and by how many statements per added engagement that has an
-#: indicator system and no issued report: the team's portfolio scores each such engagement
-#: live with ``scoring.compute`` (its system, inputs, panel and surveys: 4 statements).
-PER_LIVE_SCORE = {"portfolio": 4}
+#: indicator system and no issued report: the team's portfolio reads each such engagement's
+#: live result with ``workbench.evaluation.result_of``, cached by data revision: one
+#: statement (the revision key) once the result is cached, as it is after the warm-up.
+PER_LIVE_SCORE = {"portfolio": 1}
 
 
 @contextmanager

@@ -77,7 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Imported here, not at the top: the app factory is the one place that knows every area
     # (composition root), and `import workbench` alone (e.g. by `workbench.core` users) stays
     # light.
-    from workbench import accounts, archiving, audit, cli, errors, serving, templating
+    from workbench import accounts, archiving, audit, cli, errors, evaluation, serving, templating
     from workbench.engagements import hub
     from workbench.engagements.views import bp as engagements_bp
     from workbench.experts import services as experts_services
@@ -104,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         archive_path=archiving.package_path,
         archive_facts=archiving.package_facts,
         declared_denominators=scoring_services.declared_denominators,
+        result_of=evaluation.result_of,
     )
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)

@@ -41,9 +41,9 @@ from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.audit.services import record
 from workbench.engagements.models import Engagement
+from workbench.evaluation import result_of
 from workbench.experts import services as panel
 from workbench.reports.models import ReportVersion
-from workbench.scoring import services as scoring
 from workbench.scoring.spreadsheet import scores_workbook
 from workbench.storage import BLOCK, atomic_writer, sha256_of
 from workbench.surveys.models import Survey, SurveyResponse
@@ -273,10 +273,10 @@ def _entries(
             missing.append({**origin, "reason": "not on disk" if not path.is_file() else "size"})
             continue
         entries.append(Entry(stored_entry_name(origin), _copy(path), origin))
-    computed = scoring.compute(session, engagement)
-    if computed is not None:
+    result = result_of(session, engagement)
+    if result is not None:
         entries.append(
-            Entry("scores/指标体系评分表.xlsx", _bytes(scores_workbook(engagement, computed)))
+            Entry("scores/指标体系评分表.xlsx", _bytes(scores_workbook(engagement, result)))
         )
     frame = panel.panel_frame(session, engagement)
     if not frame.empty:

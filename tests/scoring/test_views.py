@@ -378,13 +378,14 @@ def test_the_excel_scoring_table_has_criteria_and_basis_columns(setup, auth, cli
     assert (
         basis.index("未满足")
         < basis.index("可研报告未经专家论证")
-        < basis.index("佐证材料：可研报告")
+        < basis.index("评价依据：可研报告")
     )
     row = rows[b13.name]
     assert row[col["得分"]] == float(b13.weight)
     assert "未发现扣分事项" in row[col["评分依据"]] and "抽查凭证40份" in row[col["评分依据"]]
     row = rows[a11.name]
-    assert row[col["得分"]] == "未评价" and not row[col["评分依据"]]  # never printed as full marks
+    # never printed as full marks: the leaf's status, as the scores page prints it
+    assert row[col["得分"]] == "尚未评价" and not row[col["评分依据"]]
 
 
 def test_rule_text_stands_in_for_missing_criteria():

@@ -57,6 +57,10 @@ class Hub:
     archive_facts: Callable[[Path], dict[str, Any]] = _not_wired
     #: the budget-rate denominators the indicator system declares (scoring)
     declared_denominators: Callable[[Session, Engagement], dict[Any, Any]] = lambda *_a: {}
+    #: the engagement's evaluated result (a ``workbench.core.evaluation.EngagementResult``,
+    #: cached by data revision), None without an indicator system (evaluation): the scores and
+    #: panel pages sit below ``workbench.evaluation`` and read the one result through here
+    result_of: Callable[[Session, Engagement], Any] = _none
 
 
 def provide(app: Flask, **providers: Any) -> None:

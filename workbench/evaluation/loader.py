@@ -92,7 +92,14 @@ def load_inputs(session: Session, engagement: Engagement) -> EvaluationInputs | 
         derived_sources={code: _source_of(template, code) for code in derived},
         not_applicable=frozenset(code for code, r in rows.items() if r.not_applicable),
         panel=_panel(session, engagement),
-        figures={"budget": budget, "survey_rates": rates},
+        # carried for the pages and exports: the indicator system as evaluated (评分标准,
+        # the tree's shape) and what the engagement's own data gives each leaf
+        figures={
+            "budget": budget,
+            "survey_rates": rates,
+            "derived": derived,
+            "template": template,
+        },
         revision=revision.current(session, engagement.id),
     )
 

@@ -530,12 +530,6 @@ def panel_scores(session: Session, engagement: Engagement) -> dict[str, Decimal]
     return {code: Decimal(repr(value)) for code, value in series.items()}
 
 
-def panel_raw_scores(session: Session, engagement: Engagement) -> dict[str, list[float]]:
-    """Each expert leaf's individual effective scores (for the robustness resampling)."""
-    frame = panel_frame(session, engagement)
-    return {str(code): group[SCORE].tolist() for code, group in frame.groupby(INDICATOR)}
-
-
 def round1_summary(session: Session, engagement: Engagement) -> dict[str, dict[str, float]]:
     """Median and interquartile range of the submitted round-1 scores per indicator."""
     frame = panel_frame(session, engagement, round_no=1)

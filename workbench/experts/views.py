@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import smtplib
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,7 @@ from workbench import qr
 from workbench.accounts.access import require_role
 from workbench.accounts.models import Role
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
+from workbench.core.evaluation import points
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
@@ -39,6 +41,7 @@ from workbench.engagements.access import (
     visible_engagements_filter,
 )
 from workbench.engagements.forms import EmptyForm
+from workbench.engagements.hub import hub
 from workbench.engagements.models import Engagement
 from workbench.experts import offline, services
 from workbench.experts.forms import (
@@ -232,7 +235,17 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
         link_state=services.link_state,
         stats=_statistics(engagement, expert_codes, members),
         names={leaf.code: leaf.name for leaf in (template.leaves() if template else [])},
+        points=points,
     )
+
+
+def _official_aggregates(engagement) -> dict[str, Decimal]:  # type: ignore[no-untyped-def]
+    """Each expert leaf's aggregated panel score as the engagement's one evaluated result holds
+    it (capped at the leaf's points, rounded half-up to 2 decimals)."""
+    result = hub().result_of(db.session, engagement)
+    if result is None or result.panel is None:
+        return {}
+    return {code: leaf.official for code, leaf in result.panel.leaves.items()}
 
 
 def _statistics(engagement, codes: set[str], members) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -245,7 +258,8 @@ def _statistics(engagement, codes: set[str], members) -> dict[str, Any]:  # type
         "stats": indicator_stats(frame),
         "outliers": outliers(frame),
         "matrix": wide(frame),
-        "aggregate": services.panel_scores(db.session, engagement),
+        # the official aggregates: what the scoring of the expert leaves uses (the one result)
+        "aggregate": _official_aggregates(engagement),
     }
     experts = {m.expert_id: m.expert.name for m in members}
     out["expert_names"] = experts

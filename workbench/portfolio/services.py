@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import record
-from workbench.core.numbers import round_half_up
+from workbench.core.evaluation import percent, score_rate
 from workbench.core.results import Rule, recommend, rules_from
 from workbench.engagements.access import visible_engagements_filter
 from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
+from workbench.evaluation import result_of
 from workbench.reports.models import ReportVersion
-from workbench.scoring import services as scoring
 from workbench.scoring.models import IndicatorSystem
 
 
@@ -37,8 +37,9 @@ class PortfolioRow:
 
 
 def _rate(score: str, weight: str) -> str:
+    """得分率 of an issued report's dimension, printed like the live result's."""
     try:
-        return f"{round_half_up(Decimal(score) / Decimal(weight) * 100)}%"
+        return percent(score_rate(Decimal(score), Decimal(weight)))
     except (ArithmeticError, ValueError):
         return "—"
 
@@ -89,13 +90,10 @@ def portfolio(
             row.total, row.grade = issued.total, issued.grade
             row.dimensions = {d["name"]: _rate(d["score"], d["weight"]) for d in issued.dimensions}
         elif user.role is not Role.CLIENT and e.id in scored:
-            scores = scoring.compute(session, e)
-            if scores is not None and scores.result.complete and scores.result.total is not None:
-                row.total = f"{round_half_up(scores.result.total):.2f}"
-                row.grade = scores.result.grade
-                for n in scores.result.nodes:
-                    if n.parent is None and n.applicable and n.code in scores.printed:
-                        row.dimensions[n.name] = _rate(str(scores.printed[n.code]), str(n.weight))
+            result = result_of(session, e)
+            if result is not None and result.total is not None:
+                row.total, row.grade = result.printed_total, result.grade
+                row.dimensions = {n.name: n.printed_rate for n in result.dimensions}
         budget = budget_of(e).total.figures
         row.current = budget.adjusted if budget.adjusted is not None else budget.initial
         advice = recommend(row.grade, row.current, rules_for(e.client))

@@ -158,6 +158,15 @@ def stored_inputs(session: Session, engagement: Engagement) -> list[IndicatorInp
     )
 
 
+def stored_input(session: Session, engagement: Engagement, code: str) -> IndicatorInput | None:
+    """The inputs the team recorded for one leaf, if any."""
+    return session.scalar(
+        sa.select(IndicatorInput).where(
+            IndicatorInput.engagement_id == engagement.id, IndicatorInput.code == code
+        )
+    )
+
+
 def instantiate(
     session: Session,
     actor: User,
@@ -529,7 +538,7 @@ def save_input(
 
 @dataclass
 class Scores:
-    """Everything the scores page, the Excel export and the report need."""
+    """Deprecated (#14): what :func:`compute` returns; read ``workbench.evaluation.result_of``."""
 
     template: Template
     result: ScoreResult
@@ -542,7 +551,13 @@ class Scores:
 
 
 def compute(session: Session, engagement: Engagement) -> Scores | None:
-    """Score the engagement's indicator system with its recorded and derived inputs."""
+    """Deprecated (#14): score the engagement's indicator system with its recorded and derived
+    inputs, printing apportioned scores (``display_scores``).
+
+    Every page, export, portfolio row and the archive read the one evaluated result
+    (``workbench.evaluation.result_of``) instead; only ``workbench.reports.context`` still
+    calls this until it is rewritten, then this, :class:`Scores` and the two ignored upward
+    imports in pyproject.toml go."""
     system = system_of(session, engagement)
     if system is None:
         return None

@@ -12,8 +12,8 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from workbench.core.evaluation import STATUS_ZH, EngagementResult, Node
 from workbench.core.indicators import InvalidTemplate, Template, TemplateError, parse_template
-from workbench.core.numbers import round_half_up
 from workbench.core.safefiles import SMALL_TABLE, UnsafeFile, check_xlsx, clean_filename, load_yaml
 from workbench.xlsx import XLSX_MIME, cell_text, safe_cell
 
@@ -233,11 +233,33 @@ def read_template(data: bytes, name: str) -> Template:
     return parse_template(parsed, file=name)
 
 
-def scores_workbook(engagement: Any, computed: Any) -> bytes:
+def criteria_of(result: EngagementResult) -> dict[str, str]:
+    """评分标准 of every leaf, as the scores page and the 评分表 print it: the leaf's written
+    criteria, or its method's rule."""
+    template = result.figures.get("template")
+    if template is None:
+        return {}
+    return {leaf.code: leaf.criteria.strip() or rule_zh(leaf) for leaf in template.leaves()}
+
+
+def score_cell(node: Node) -> Any:
+    """得分 of a node as the 评分表 holds it: the official score (a number shown with 2
+    decimals), or the leaf's status in words (never full marks for an unassessed leaf)."""
+    if node.score is not None:
+        return node.score
+    if node.is_leaf and node.status is not None:
+        return STATUS_ZH[node.status]
+    return "—"
+
+
+def scores_workbook(engagement: Any, result: EngagementResult) -> bytes:
     """The 指标体系评分表: levels in merged cells, then 分值, 得分, 得分率, 评分方法, 评分标准
     (the leaf's criteria, or its method's rule) and 评分依据 (the engine's explanation, the
-    evaluator's 评分理由 and the evidence). An unassessed leaf prints 未评价, never a score."""
-    template, result, printed = computed.template, computed.result, computed.printed
+    evaluator's 评分理由 and the evidence: :attr:`Node.basis_zh`). Every figure is the one
+    evaluated result's official one; a leaf without a score prints its status (尚未评价, 不适用,
+    录入值与评分方法不符)."""
+    template = result.figures["template"]
+    criteria = criteria_of(result)
     depth = template.depth()
     numerals = "一二三四五六七八九十"
     level_names = [f"{numerals[i] if i < len(numerals) else i + 1}级指标" for i in range(depth)]
@@ -253,24 +275,17 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
     for cell in ws[2]:
         cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BORDER
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    by_code = {n.code: n for n in result.nodes}
     # one row per leaf; ancestors' cells merged vertically over their leaves
-    leaf_rows: list[tuple[list[Any], Any]] = []
-
-    def walk(node: Any, path: list[Any]) -> None:
+    leaf_rows: list[tuple[list[Node], Node]] = []
+    path: list[Node] = []
+    for node in result.nodes:
+        path = [*path[: node.level - 1], node]
         if node.is_leaf:
-            leaf_rows.append(([*path, node], node))
-            return
-        for child in node.children:
-            walk(child, [*path, node])
-
-    for top in template.indicators:
-        walk(top, [])
+            leaf_rows.append((path, node))
     first_row = 3
     spans: dict[tuple[int, str], list[int]] = {}
     for offset, (path, leaf) in enumerate(leaf_rows):
         r = first_row + offset
-        score = by_code[leaf.code]
         values: list[Any] = []
         for level in range(depth):
             node = path[level] if level < len(path) else None
@@ -279,25 +294,19 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
                 continue
             if node.is_leaf:
                 values.append(node.name)
+            elif not node.applicable:
+                values.append(f"{node.name}（不适用）")
             else:
-                subtotal = printed.get(node.code)
-                got = f"，得 {subtotal} 分" if subtotal is not None else ""
-                values.append(f"{node.name}（{_points(node.weight)}分{got}）")
+                got = f"，得 {node.printed_score} 分" if node.score is not None else ""
+                values.append(f"{node.name}（{node.printed_weight}分{got}）")
             spans.setdefault((level, node.code), []).append(r)
-        shown = printed.get(leaf.code)
-        if not score.applicable:
-            got: Any = "不适用"
-        elif shown is not None:
-            got = shown
-        else:  # never printed as full marks: nobody has assessed it yet
-            got = "未评价" if score.unassessed else "未评分"
         values += [
-            leaf.weight,
-            got,
-            score.rate if score.applicable and score.rate is not None else "",
-            METHOD_NAMES_ZH.get(leaf.method.type, leaf.method.type) if leaf.method else "",
-            leaf.criteria.strip() or rule_zh(leaf),
-            basis_cell(score) if score.applicable else "",
+            leaf.template_weight,
+            score_cell(leaf),
+            leaf.rate if leaf.rate is not None else "",
+            METHOD_NAMES_ZH.get(leaf.method, leaf.method) if leaf.method else "",
+            criteria.get(leaf.code, ""),
+            leaf.basis_zh if leaf.applicable else "",
         ]
         ws.append([safe_cell(v) for v in values])
         ws.cell(row=r, column=depth + 1).number_format = "0.00"
@@ -321,23 +330,21 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
             )
     total_row = first_row + len(leaf_rows)
     # while indicators are unscored there is no total that the printed parts could add up to
-    raw = round_half_up(result.raw_total) if result.complete else "—"
+    raw = result.raw_total if result.raw_total is not None else "—"
     ws.append(
         [
             safe_cell(v)
             for v in ["合计", *[""] * (depth - 1), result.applicable_weight, raw, "", "", "", ""]
         ]
     )
+    ws.cell(row=total_row, column=depth + 1).number_format = "0.00"
+    ws.cell(row=total_row, column=depth + 2).number_format = "0.00"
     ws.merge_cells(start_row=total_row, start_column=1, end_row=total_row, end_column=depth)
     if result.total is not None:
-        note = f"综合得分 {round_half_up(result.total)}，评价等级：{result.grade}"
-        if result.rescaled:
-            note += (
-                f"（{len(result.excluded)} 项指标不适用，适用满分 "
-                f"{_points(result.applicable_weight)}，按百分制折算）"
-            )
+        note = result.total_sentence_zh()
     else:
-        note = f"尚有 {len(result.missing)} 项指标尚未评价"
+        waiting = len(result.unassessed) + len(result.invalid)
+        note = f"尚有 {waiting} 项指标尚未评价，综合得分待定。"
     ws.append([safe_cell(note)])
     ws.merge_cells(
         start_row=total_row + 1, start_column=1, end_row=total_row + 1, end_column=len(headers)
@@ -383,14 +390,6 @@ def rule_zh(leaf: Any) -> str:
     return "评价组评分，扣分须说明理由。"
 
 
-def basis_cell(score: Any) -> str:
-    """评分依据: the engine's explanation, the evaluator's reason, the evidence."""
-    text = score.basis_zh
-    if score.evidence:
-        text += f"佐证材料：{score.evidence}"
-    return text
-
-
 def _percent(value: Decimal) -> str:
     return f"{(value * 100).normalize():f}%"
 
@@ -399,9 +398,9 @@ def _points(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def send_scores_xlsx(engagement: Any, computed: Any, filename: str) -> Response:
+def send_scores_xlsx(engagement: Any, result: EngagementResult, filename: str) -> Response:
     return send_file(
-        io.BytesIO(scores_workbook(engagement, computed)),
+        io.BytesIO(scores_workbook(engagement, result)),
         mimetype=XLSX_MIME,
         as_attachment=True,
         download_name=filename,

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
 from workbench.core.budget import Denominator, RateKind
+from workbench.core.evaluation import EngagementResult, LeafStatus, Source, points
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
@@ -35,13 +36,12 @@ from workbench.core.scoring import (
     LeafInput,
     QualitativeLevel,
     score_leaf,
-    sensitivity,
 )
 from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
 from workbench.engagements.access import can_edit_engagement, get_engagement_or_404
 from workbench.engagements.forms import EmptyForm
-from workbench.experts.services import panel_raw_scores  # upward until #14 (pyproject.toml)
+from workbench.engagements.hub import hub
 from workbench.labels import choices, label, pairs
 from workbench.scoring import frames, services, spreadsheet
 from workbench.scoring.forms import (
@@ -88,6 +88,21 @@ METHOD_LABELS = {
     "expert": _l("Expert panel"),
     "survey": _l("Survey"),
     "manual": _l("Evaluator's score"),
+}
+#: a leaf's status as the scores page prints it (zh: core.evaluation.STATUS_ZH)
+STATUS_LABELS = {
+    LeafStatus.UNASSESSED: _l("Not yet assessed"),
+    LeafStatus.NOT_APPLICABLE: _l("n/a"),
+    LeafStatus.INVALID: _l("Value does not fit the scoring method"),
+}
+#: where a leaf's value came from (zh: core.evaluation.SOURCE_ZH)
+SOURCE_LABELS = {
+    Source.ENTERED: _l("Entered by the evaluation team"),
+    Source.PANEL: _l("Expert panel's scores"),
+    Source.SURVEY: _l("Satisfaction survey"),
+    Source.BUDGET: _l("Funds table"),
+    Source.GOAL: _l("Performance goal table"),
+    Source.NONE: "—",
 }
 LEVEL_LABELS = {
     QualitativeLevel.ACHIEVED: _l("Achieved (80–100%)"),
@@ -688,15 +703,22 @@ def _apply_weights(engagement, current, code, weights, note, errors):  # type: i
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
 
 
+def _result(engagement) -> EngagementResult | None:  # type: ignore[no-untyped-def]
+    """The engagement's one evaluated result (``workbench.evaluation.result_of``, handed in by
+    the app factory: the scores pages sit below the evaluation layer)."""
+    result: EngagementResult | None = hub().result_of(db.session, engagement)
+    return result
+
+
 def _warn_about_dropped_scores(engagement) -> None:  # type: ignore[no-untyped-def]
     """After a change to the tree, say which recorded scores no longer fit."""
-    computed = services.compute(db.session, engagement)
-    if computed is not None and computed.invalid:
+    result = _result(engagement)
+    if result is not None and result.invalid:
         flash(
             _(
                 "Recorded values of %(codes)s no longer fit their (edited) scoring method and "
                 "are left out; enter them again.",
-                codes="、".join(computed.invalid),
+                codes="、".join(result.invalid),
             ),
             "warning",
         )
@@ -708,27 +730,25 @@ def _warn_about_dropped_scores(engagement) -> None:  # type: ignore[no-untyped-d
 @bp.get("/scores")
 @login_required
 def scores(engagement_id: int):  # type: ignore[no-untyped-def]
-    """Every leaf's inputs, score, 得分率 and reason; subtotals; total; grade; robustness."""
+    """Every leaf's status, source, score, 得分率, 评分标准 and reasons (the engine's and the
+    evaluator's); subtotals; total (with its conversion); grade; robustness. Everything printed
+    comes from the engagement's one evaluated result, with its formatters."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    computed = services.compute(db.session, engagement)
-    if computed is None:
+    result = _result(engagement)
+    if result is None:
         flash(str(ERRORS["no_system"]), "info")
         return redirect(url_for("scoring.system", engagement_id=engagement.id))
-    robust = None
-    if computed.result.complete:
-        # expert leaves that follow the panel are resampled from the experts' own scores
-        panels = {
-            code: values
-            for code, values in panel_raw_scores(db.session, engagement).items()
-            if code in computed.derived
-        }
-        robust = sensitivity(computed.result, draws=2000, expert_scores=panels)
     return render_template(
         "scoring/scores.html",
         engagement=engagement,
-        s=computed,
-        robust=robust,
+        r=result,
+        criteria=spreadsheet.criteria_of(result),
+        waiting=[result.node(c) for c in result.unassessed],
+        robust=result.sensitivity,
+        points=points,
         method_labels=METHOD_LABELS,
+        status_labels=STATUS_LABELS,
+        source_labels=SOURCE_LABELS,
         editable=can_edit_engagement(current_user, engagement),
     )
 
@@ -738,11 +758,11 @@ def scores(engagement_id: int):  # type: ignore[no-untyped-def]
 def scores_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     """The 指标体系评分表 as Excel, levels as merged cells."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    computed = services.compute(db.session, engagement)
-    if computed is None:
+    result = _result(engagement)
+    if result is None:
         abort(404)
     return spreadsheet.send_scores_xlsx(
-        engagement, computed, f"engagement-{engagement.id}-scores.xlsx"
+        engagement, result, f"engagement-{engagement.id}-scores.xlsx"
     )
 
 
@@ -804,16 +824,19 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
 def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     """Record the inputs of one leaf indicator."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-    computed = services.compute(db.session, engagement)
-    if computed is None:
+    system = services.system_of(db.session, engagement)
+    result = _result(engagement)
+    if system is None or result is None:
         return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    template = services.template_of(system)
     try:
-        node = computed.template.find(code)
+        node = template.find(code)
     except KeyError:
         abort(404)
     if not node.is_leaf:
         abort(404)
-    row = computed.rows.get(code)
+    row = services.stored_input(db.session, engagement, code)
+    derived = _derived_input(result, code, row)
     form = LeafInputForm()
     form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
     form.level.choices = pairs(
@@ -827,7 +850,6 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     elif form.validate_on_submit():
         try:
             data = _leaf_input_from_form(form, node)
-            derived = computed.inputs.get(code) if code in computed.derived else None
             merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
             if not form.not_applicable.data and score_leaf(node, merged).score is None:
                 if isinstance(node.method, DeductionMethod):
@@ -871,19 +893,33 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             return redirect(
                 url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{code}"
             )
-    node_score = next((n for n in computed.result.nodes if n.code == code), None)
+    node_score = result.get(code)
     return render_template(
         "scoring/input.html",
         engagement=engagement,
         node=node,
         form=form,
         node_score=node_score,
-        printed=computed.printed.get(code),
-        derived=computed.inputs.get(code) if code in computed.derived else None,
-        rate_labels=_rate_labels(engagement, node, computed.template.declared_denominators()),
+        printed=node_score.printed_score if node_score and node_score.score is not None else None,
+        derived=derived,
+        rate_labels=_rate_labels(engagement, node, template.declared_denominators()),
         method_labels=METHOD_LABELS,
         empty_form=EmptyForm(),
     )
+
+
+def _derived_input(result: EngagementResult, code: str, row: Any) -> LeafInput | None:
+    """What the engagement's own data (funds, goals, surveys, the panel) gives ``code``, unless
+    the team's entry overrides it: shown on the input page, merged under a new entry."""
+    entered = frames.input_from_json(row.data) if row is not None and row.data else None
+    if entered is not None and not frames.overrides_nothing(entered):
+        return None
+    derived = result.figures.get("derived", {}).get(code)
+    if derived is None and result.panel is not None and code in result.panel.leaves:
+        derived = LeafInput(
+            score=min(result.panel.leaves[code].exact, result.node(code).template_weight)
+        )
+    return derived
 
 
 def _rate_labels(
