@@ -148,12 +148,12 @@ def test_findings_editor_requires_causes_and_links(demo, client, session):
     login(client, users["zhang.wei"])
     eid = demo["engagement"].id
     url = f"/engagements/{eid}/report/findings"
-    bad = client.post(url, data={"action": "finding", "kind": "problem", "title": "无原因的问题"})
+    bad = client.post(url + "/add", data={"kind": "problem", "title": "无原因的问题"})
     assert bad.status_code == 422 and "cause" in bad.get_data(as_text=True)
+    assert 'value="无原因的问题"' in bad.get_data(as_text=True)  # what was typed is kept
     ok = client.post(
-        url,
+        url + "/add",
         data={
-            "action": "finding",
             "kind": "problem",
             "title": "新问题",
             "cause": "原因",
@@ -163,7 +163,9 @@ def test_findings_editor_requires_causes_and_links(demo, client, session):
     assert ok.status_code == 302
     page = client.get(url).get_data(as_text=True)
     assert "新问题" in page and "no recommendation yet" in page
-    no_link = client.post(url, data={"action": "recommendation", "text": "一条建议"})
+    no_link = client.post(
+        f"/engagements/{eid}/report/recommendations/add", data={"text": "一条建议"}
+    )
     assert no_link.status_code == 422
 
 
@@ -218,9 +220,8 @@ def test_typed_control_characters_are_removed_before_storing(demo, client, sessi
     login(client, demo["users"]["zhang.wei"])
     eid = demo["engagement"].id
     response = client.post(
-        f"/engagements/{eid}/report/findings",
+        f"/engagements/{eid}/report/findings/add",
         data={
-            "action": "finding",
             "kind": "other",
             "title": "含\x00空字符\x07的标题",
             "text": "正文\x1b",
