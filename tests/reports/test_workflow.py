@@ -280,3 +280,31 @@ def test_issue_prints_what_was_signed_and_numbers_are_used_once(demo, session, a
             session, reviewer, engagement, other, choice, tmp_path, levels, report_no="第017号"
         )
     assert reused.value.code == "report_no_used"
+
+
+def test_a_template_that_cannot_be_stored_is_a_message_and_nothing_is_kept(
+    demo, client, session, monkeypatch
+):
+    from workbench.reports.models import ReportTemplateFile
+    from workbench.reports.render import bundled_path
+    from workbench.storage import StorageError
+
+    def full_disk(*args, **kwargs):
+        raise StorageError(28, "No space left on device")
+
+    monkeypatch.setattr("workbench.reports.views.store_template", full_disk)
+    login(client, demo["users"]["zhang.wei"])
+    eid = demo["engagement"].id
+    before = session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile))
+    response = client.post(
+        f"/engagements/{eid}/report/templates",
+        content_type="multipart/form-data",
+        data={
+            "name": "本所模板",
+            "file": (io.BytesIO(bundled_path("project").read_bytes()), "t.docx"),
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "could not be stored" in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile)) == before
