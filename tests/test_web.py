@@ -19,6 +19,7 @@ from workbench.db import db
 from workbench.engagements.services import EngagementError, StaleEdit
 from workbench.error_messages import CODES, message_for, register
 from workbench.forms import BaseForm
+from workbench.reports.services import ReportError
 from workbench.web import unit_of_work
 from workbench.workpapers.services import WorkpaperError
 
@@ -104,6 +105,12 @@ def test_without_commit_the_block_is_only_checked(app: Flask) -> None:
         ),
         (InvalidInput("Score {score} is above {top}.", score=12, top=10), "Score 12 is above 10."),
         (EngagementError("not_a_registered_code"), "not_a_registered_code"),
+        (
+            ReportError("report_no_used", "绩评字〔2026〕第1号"),
+            "The report number 绩评字〔2026〕第1号 is",
+        ),
+        (ReportError("report_bad_status"), "Unknown status."),
+        (ReportError("conflict"), "Someone else changed this at the same moment"),
     ],
 )
 def test_message_for(app: Flask, exc: BaseException, message: str) -> None:
@@ -135,6 +142,21 @@ def test_the_moved_codes_are_registered(app: Flask) -> None:
         "cannot_demote_self",
         "token_used",
         "quota_full",
+        "report_storage",
+        "report_bad_status",
+        "report_template_split_tag",
+        "report_template_refused_tags",
     ]
     with app.test_request_context():
         assert all(message_for(ValueError(code)) != code for code in codes)
+
+
+def test_a_template_problem_is_filled_in_from_its_params(app: Flask) -> None:
+    from workbench.reports.views import template_error
+
+    with app.test_request_context():
+        text = template_error("refused_tags", {"detail": "2000"})
+        part = template_error("refused_name", {"part": "footer", "detail": "cycler"})
+        assert template_error("not_a_code", {}) == "not_a_code"
+    assert "more than 2000 {{ … }} and {% … %} in all" in text
+    assert part.startswith("The footer uses the name “cycler”")

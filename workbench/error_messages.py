@@ -268,6 +268,120 @@ register(
 
 # --- reports ----------------------------------------------------------------------------------
 
+register(
+    {
+        "bad_kind": _l("Unknown kind of finding."),
+        "title_required": _l("Give the finding a title."),
+        "cause_required": _l("A problem needs its cause (原因分析)."),
+        "unknown_codes": _l("These indicator codes are not in the indicator system: %(detail)s"),
+        "text_required": _l("Write the recommendation."),
+        "problem_required": _l("Link the recommendation to at least one problem."),
+        "not_draft": _l("Only a draft can be sent for review."),
+        "qa_failed": _l("The quality checks fail: fix the listed problems and build again."),
+        "not_in_review": _l("This version is not under review."),
+        "all_signed": _l("Every level has signed already."),
+        "not_your_level": _l("The %(detail)s is signed by another member of the team."),
+        "comment_required": _l("A rejection needs a comment."),
+        "not_signed": _l("Every review level must sign first."),
+        "not_consultation": _l("This version is not out for comments."),
+        "already_signed": _l("The %(detail)s has just been signed by someone else."),
+        "already_issued": _l(
+            "This report has just been issued by someone else; the issued version is listed below."
+        ),
+        "response_required": _l("Write the response."),
+        "unanswered": _l("Respond to every comment before issuing."),
+        "report_no_required": _l("Give the report number (报告编号)."),
+        "not_allowed": _l("Only the lead, the reviewer or an admin issues reports."),
+        "tampered": _l("The stored file does not match its checksum."),
+        "report_no_used": _l("The report number %(detail)s is already used by an issued report."),
+        "changed_since_review": _l(
+            "The report data changed after the sign-offs (findings, scores or surveys): build a "
+            "new "
+            "draft and have it reviewed again."
+        ),
+        "comment_text_required": _l("Write the comment received."),
+        "report_bad_status": _l("Unknown status."),
+        "conflict": _l("Someone else changed this at the same moment; look at it again."),
+        "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
+        "pdf_failed": _l("LibreOffice could not convert the report."),
+        "template_refused": _l(
+            "The chosen Word template is refused by the report sandbox (%(detail)s): choose "
+            "another "
+            "template or upload a corrected one."
+        ),
+        "report_storage": _l(
+            "The file could not be stored (is the disk full?); nothing was saved."
+        ),
+    }
+)
+#: an uploaded template's problems (``report_template_<code>``, filled in from its params)
+register(
+    {
+        "report_template_empty": _l("The file is empty."),
+        "report_template_too_large": _l("The file is larger than 20 MB."),
+        "report_template_not_docx": _l("This is not a Word .docx file."),
+        "report_template_unsafe_file": _l("The file was refused before reading it: %(reason)s"),
+        "report_template_split_tag": _l(
+            "A tag is split across Word runs (its braces have different formatting): select it and "
+            "retype it in one go — near “%(near)s”."
+        ),
+        "report_template_broken_tag": _l("Broken tag on line %(line)s: %(reason)s"),
+        "report_template_unreadable": _l("The template cannot be read: %(reason)s"),
+        "report_template_unknown_variable": _l(
+            "Unknown variable “%(name)s” in the %(part)s (see docs/report-templates.md)."
+        ),
+        "report_template_no_render": _l(
+            "The template does not render with this engagement's data: %(reason)s"
+        ),
+        # refused by the report sandbox (workbench.reports.sandbox): nothing of it ran
+        "report_template_refused_syntax": _l(
+            "The %(part)s uses “%(detail)s”, which report templates may not use: they only print "
+            "variables, repeat paragraphs with for and choose with if."
+        ),
+        "report_template_refused_name": _l(
+            "The %(part)s uses the name “%(detail)s”, which report templates may not use."
+        ),
+        "report_template_refused_attribute": _l(
+            "The %(part)s reaches for “%(detail)s”: report templates may not use names starting "
+            "with "
+            "an underscore, or methods."
+        ),
+        "report_template_refused_filter": _l(
+            "The %(part)s uses the filter “%(detail)s”, which report templates may not use "
+            "(allowed: %(allowed)s)."
+        ),
+        "report_template_refused_test": _l(
+            "The %(part)s uses the test “%(detail)s”, which report templates may not use."
+        ),
+        "report_template_refused_call": _l(
+            "The %(part)s calls a function or method: report templates may not call anything."
+        ),
+        "report_template_refused_operations": _l(
+            "The template does too much work (more than %(detail)s loop steps and lookups): "
+            "simplify its loops."
+        ),
+        "report_template_refused_output": _l(
+            "The template produces too much text (more than %(detail)s characters)."
+        ),
+        "report_template_too_deep": _l("The %(part)s nests brackets or tags too deeply."),
+        "report_template_refused_property": _l(
+            "The %(part)s holds a tag, but tags are filled in only in the body, headers, footers, "
+            "footnotes and the properties title, subject, author, comments, identifier and "
+            "language."
+        ),
+        "report_template_refused_time": _l(
+            "The template takes too long to render (more than %(detail)s seconds)."
+        ),
+        "report_template_refused_tags": _l(
+            "The template holds too many tags (more than %(detail)s {{ … }} and {%% … %%} in all): "
+            "use loops instead of repeating tags."
+        ),
+        "report_template_refused_size": _l(
+            "A part of the template is too long (more than %(detail)s characters)."
+        ),
+    }
+)
+
 
 def message_for(exc: BaseException) -> str:
     """The translated message for ``exc``: by type, then by code, then the exception's own

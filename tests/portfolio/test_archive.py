@@ -87,8 +87,8 @@ def test_archiving_makes_a_verifiable_package(demo, client, session, app, tmp_pa
 
     finding = session.scalar(sa.select(Finding))
     edit = client.post(
-        f"/engagements/{engagement.id}/report/findings",
-        data={"action": "finding-update", "id": finding.id, "kind": "other", "title": "改"},
+        f"/engagements/{engagement.id}/report/findings/update",
+        data={"id": finding.id, "kind": "other", "title": "改"},
     )
     assert edit.status_code == 403
 

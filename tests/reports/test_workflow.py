@@ -159,12 +159,12 @@ def test_findings_editor_requires_causes_and_links(demo, client, session):
     login(client, users["zhang.wei"])
     eid = demo["engagement"].id
     url = f"/engagements/{eid}/report/findings"
-    bad = client.post(url, data={"action": "finding", "kind": "problem", "title": "无原因的问题"})
+    bad = client.post(url + "/add", data={"kind": "problem", "title": "无原因的问题"})
     assert bad.status_code == 422 and "cause" in bad.get_data(as_text=True)
+    assert 'value="无原因的问题"' in bad.get_data(as_text=True)  # what was typed is kept
     ok = client.post(
-        url,
+        url + "/add",
         data={
-            "action": "finding",
             "kind": "problem",
             "title": "新问题",
             "cause": "原因",
@@ -174,7 +174,9 @@ def test_findings_editor_requires_causes_and_links(demo, client, session):
     assert ok.status_code == 302
     page = client.get(url).get_data(as_text=True)
     assert "新问题" in page and "no recommendation yet" in page
-    no_link = client.post(url, data={"action": "recommendation", "text": "一条建议"})
+    no_link = client.post(
+        f"/engagements/{eid}/report/recommendations/add", data={"text": "一条建议"}
+    )
     assert no_link.status_code == 422
 
 
@@ -229,9 +231,8 @@ def test_typed_control_characters_are_removed_before_storing(demo, client, sessi
     login(client, demo["users"]["zhang.wei"])
     eid = demo["engagement"].id
     response = client.post(
-        f"/engagements/{eid}/report/findings",
+        f"/engagements/{eid}/report/findings/add",
         data={
-            "action": "finding",
             "kind": "other",
             "title": "含\x00空字符\x07的标题",
             "text": "正文\x1b",
@@ -291,3 +292,31 @@ def test_issue_prints_what_was_signed_and_numbers_are_used_once(demo, session, a
             session, reviewer, engagement, other, choice, tmp_path, levels, report_no="第017号"
         )
     assert reused.value.code == "report_no_used"
+
+
+def test_a_template_that_cannot_be_stored_is_a_message_and_nothing_is_kept(
+    demo, client, session, monkeypatch
+):
+    from workbench.reports.models import ReportTemplateFile
+    from workbench.reports.render import bundled_path
+    from workbench.storage import StorageError
+
+    def full_disk(*args, **kwargs):
+        raise StorageError(28, "No space left on device")
+
+    monkeypatch.setattr("workbench.reports.views.store_template", full_disk)
+    login(client, demo["users"]["zhang.wei"])
+    eid = demo["engagement"].id
+    before = session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile))
+    response = client.post(
+        f"/engagements/{eid}/report/templates",
+        content_type="multipart/form-data",
+        data={
+            "name": "本所模板",
+            "file": (io.BytesIO(bundled_path("project").read_bytes()), "t.docx"),
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "could not be stored" in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile)) == before

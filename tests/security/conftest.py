@@ -346,6 +346,12 @@ def _build_world(app: Flask, session: Any) -> World:
     ids["rectification"] = session.scalar(
         sa.select(RectificationItem.id).where(RectificationItem.engagement_id == engagement.id)
     )
+    from workbench.reports.models import Finding, Recommendation
+
+    for key, model in (("finding", Finding), ("recommendation", Recommendation)):
+        ids[key] = session.scalar(
+            sa.select(model.id).where(model.engagement_id == engagement.id).order_by(model.id)
+        )
 
     # two experts with personal links, both declared; A has saved a draft score
     template = scoring.template_of(scoring.system_of(session, engagement))

@@ -159,7 +159,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST reports.respond": INTERNAL,
     "POST reports.issue": INTERNAL,
     "GET reports.findings": INTERNAL,
-    "POST reports.findings": INTERNAL,
+    "POST reports.add_finding": INTERNAL,
+    "POST reports.update_finding": INTERNAL,
+    "POST reports.delete_finding": INTERNAL,
+    "POST reports.add_recommendation": INTERNAL,
+    "POST reports.update_recommendation": INTERNAL,
+    "POST reports.delete_recommendation": INTERNAL,
     "GET reports.rectification": VIEW,
     "POST reports.rectification": VIEW,  # the bureau follows up its rectification too
     "GET reports.rectification_xlsx": VIEW,
@@ -260,6 +265,14 @@ DATA: dict[str, Params] = {
     "POST accounts.set_language": lambda w: {"lang": "en"},
     "POST reports.rectification": lambda w: {"id": w.ids["rectification"], "status": "progress"},
     "POST reports.client_comment": lambda w: {"text": "意见"},
+    "POST reports.update_finding": lambda w: {
+        "id": w.ids["finding"],
+        "kind": "other",
+        "title": "改",
+    },
+    "POST reports.delete_finding": lambda w: {"id": w.ids["finding"]},
+    "POST reports.update_recommendation": lambda w: {"id": w.ids["recommendation"], "text": "改"},
+    "POST reports.delete_recommendation": lambda w: {"id": w.ids["recommendation"]},
 }
 
 
@@ -301,9 +314,9 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
     (
         "an archived engagement's findings are frozen",
         "POST",
-        "reports.findings",
+        "reports.add_finding",
         _archived,
-        lambda w: {"action": "finding", "kind": "other", "title": "新"},
+        lambda w: {"kind": "other", "title": "新"},
         expect(forbidden=TEAM),
     ),
     (

@@ -85,7 +85,13 @@ TARGETS = [
     Target("score_ratio", "lead", E + "/scores/C11", r"/scores/C11$"),
     Target("score_qualitative", "lead", E + "/scores/C41", r"/scores/C41$"),
     Target("score_deduction", "lead", E + "/scores/B13", r"/scores/B13$"),
-    Target("findings", "lead", E + "/report/findings", r"/findings$", skip_buttons=("delete",)),
+    Target(
+        "findings",
+        "lead",
+        E + "/report/findings",
+        r"/(findings|recommendations)/(add|update)$",
+        skip_buttons=("delete",),
+    ),
     Target("rectification", "lead", E + "/report/rectification", r"/rectification$"),
     # the review of the report: every step has a version on the page (see _review_versions)
     Target("report_build", "lead", R, r"/report/build$"),
@@ -270,7 +276,7 @@ def test_out_of_range_ids_are_not_found(fuzz: Fuzz) -> None:
     for huge in ("2147483648", "9" * 30):
         for url, data in (
             (f"{E}/report/rectification", {"id": huge, "status": "open"}),
-            (f"{E}/report/findings", {"id": huge, "action": "finding-update"}),
+            (f"{E}/report/findings/update", {"id": huge, "kind": "other", "title": "t"}),
             (f"{E}/workpapers/requests/received", {"id": huge, "received": "1"}),
         ):
             before = row_counts()

@@ -734,7 +734,7 @@ def update_rectification(
     note: str,
 ) -> None:
     if status not in RECTIFICATION_STATUSES:
-        raise ReportError("bad_status")
+        raise ReportError("report_bad_status")
     before = item.status
     item.owner = clean_text(owner).strip()[:120]
     item.deadline = deadline

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import (
@@ -22,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
+from wtforms import IntegerField
 
 from workbench.accounts.models import Role
 from workbench.core.reportqa import DEFAULT_LOSS_THRESHOLD
@@ -34,8 +38,23 @@ from workbench.engagements.access import (
     owned_or_404,
 )
 from workbench.engagements.forms import EmptyForm
+from workbench.error_messages import message_for
+from workbench.forms import BaseForm
 from workbench.reports import services
 from workbench.reports.context import build_context
+from workbench.reports.forms import (
+    BuildForm,
+    ClientCommentForm,
+    CommentForm,
+    FindingForm,
+    IssueForm,
+    ItemForm,
+    RecommendationForm,
+    RectificationForm,
+    RespondForm,
+    SignForm,
+    TemplateForm,
+)
 from workbench.reports.models import (
     Finding,
     Recommendation,
@@ -45,6 +64,7 @@ from workbench.reports.models import (
 )
 from workbench.reports.templates_check import check_template, store_template
 from workbench.storage import StorageError
+from workbench.web import Work, unit_of_work
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -55,45 +75,6 @@ bp = Blueprint(
 )
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-ERRORS = {
-    "bad_kind": _l("Unknown kind of finding."),
-    "title_required": _l("Give the finding a title."),
-    "cause_required": _l("A problem needs its cause (原因分析)."),
-    "unknown_codes": _l("These indicator codes are not in the indicator system: %(detail)s"),
-    "text_required": _l("Write the recommendation."),
-    "problem_required": _l("Link the recommendation to at least one problem."),
-    "not_draft": _l("Only a draft can be sent for review."),
-    "qa_failed": _l("The quality checks fail: fix the listed problems and build again."),
-    "not_in_review": _l("This version is not under review."),
-    "all_signed": _l("Every level has signed already."),
-    "not_your_level": _l("The %(detail)s is signed by another member of the team."),
-    "comment_required": _l("A rejection needs a comment."),
-    "not_signed": _l("Every review level must sign first."),
-    "not_consultation": _l("This version is not out for comments."),
-    "already_signed": _l("The %(detail)s has just been signed by someone else."),
-    "already_issued": _l(
-        "This report has just been issued by someone else; the issued version is listed below."
-    ),
-    "response_required": _l("Write the response."),
-    "unanswered": _l("Respond to every comment before issuing."),
-    "report_no_required": _l("Give the report number (报告编号)."),
-    "not_allowed": _l("Only the lead, the reviewer or an admin issues reports."),
-    "tampered": _l("The stored file does not match its checksum."),
-    "report_no_used": _l("The report number %(detail)s is already used by an issued report."),
-    "changed_since_review": _l(
-        "The report data changed after the sign-offs (findings, scores or surveys): build a new "
-        "draft and have it reviewed again."
-    ),
-    "comment_text_required": _l("Write the comment received."),
-    "bad_status": _l("Unknown status."),
-    "conflict": _l("Someone else changed this at the same moment; look at it again."),
-    "no_soffice": _l("PDF needs LibreOffice on the server (see docs/report-templates.md)."),
-    "pdf_failed": _l("LibreOffice could not convert the report."),
-    "template_refused": _l(
-        "The chosen Word template is refused by the report sandbox (%(detail)s): choose another "
-        "template or upload a corrected one."
-    ),
-}
 QA_LABELS = {
     "sum": _l("Totals"),
     "grade": _l("Grade"),
@@ -161,60 +142,6 @@ KIND_LABELS = {
     "problem": _l("Problem (问题)"),
     "other": _l("Other matter (其他需要说明的问题)"),
 }
-TEMPLATE_ERRORS = {
-    "empty": _l("The file is empty."),
-    "too_large": _l("The file is larger than 20 MB."),
-    "not_docx": _l("This is not a Word .docx file."),
-    "unsafe_file": _l("The file was refused before reading it: %(reason)s"),
-    "split_tag": _l(
-        "A tag is split across Word runs (its braces have different formatting): select it and "
-        "retype it in one go — near “%(near)s”."
-    ),
-    "broken_tag": _l("Broken tag on line %(line)s: %(reason)s"),
-    "unreadable": _l("The template cannot be read: %(reason)s"),
-    "unknown_variable": _l(
-        "Unknown variable “%(name)s” in the %(part)s (see docs/report-templates.md)."
-    ),
-    "no_render": _l("The template does not render with this engagement's data: %(reason)s"),
-    # refused by the report sandbox (workbench.reports.sandbox): nothing of it ran
-    "refused_syntax": _l(
-        "The %(part)s uses “%(detail)s”, which report templates may not use: they only print "
-        "variables, repeat paragraphs with for and choose with if."
-    ),
-    "refused_name": _l(
-        "The %(part)s uses the name “%(detail)s”, which report templates may not use."
-    ),
-    "refused_attribute": _l(
-        "The %(part)s reaches for “%(detail)s”: report templates may not use names starting with "
-        "an underscore, or methods."
-    ),
-    "refused_filter": _l(
-        "The %(part)s uses the filter “%(detail)s”, which report templates may not use "
-        "(allowed: %(allowed)s)."
-    ),
-    "refused_test": _l(
-        "The %(part)s uses the test “%(detail)s”, which report templates may not use."
-    ),
-    "refused_call": _l(
-        "The %(part)s calls a function or method: report templates may not call anything."
-    ),
-    "refused_operations": _l(
-        "The template does too much work (more than %(detail)s loop steps and lookups): "
-        "simplify its loops."
-    ),
-    "refused_output": _l("The template produces too much text (more than %(detail)s characters)."),
-    "too_deep": _l("The %(part)s nests brackets or tags too deeply."),
-    "refused_property": _l(
-        "The %(part)s holds a tag, but tags are filled in only in the body, headers, footers, "
-        "footnotes and the properties title, subject, author, comments, identifier and language."
-    ),
-    "refused_time": _l("The template takes too long to render (more than %(detail)s seconds)."),
-    "refused_tags": _l(
-        "The template holds too many tags (more than %(detail)s {{ … }} and {%% … %%} in all): "
-        "use loops instead of repeating tags."
-    ),
-    "refused_size": _l("A part of the template is too long (more than %(detail)s characters)."),
-}
 #: where in the document a template problem is (``part`` of a check error)
 TEMPLATE_PARTS = {
     "body": _l("body"),
@@ -225,6 +152,14 @@ TEMPLATE_PARTS = {
 }
 
 
+class TemplateProblem(ValueError):
+    """One problem of an uploaded template, for the registry (``report_template_<code>``)."""
+
+    def __init__(self, code: str, params: dict[str, str]) -> None:
+        super().__init__(f"report_template_{code}")
+        self.params = params
+
+
 def template_error(code: str, params: dict[str, str]) -> str:
     """One problem of an uploaded template in the user's language."""
     values = dict(params)
@@ -232,11 +167,8 @@ def template_error(code: str, params: dict[str, str]) -> str:
         values["part"] = _("document property “%(name)s”", name=values.get("property", ""))
     elif "part" in values:
         values["part"] = str(TEMPLATE_PARTS.get(values["part"], values["part"]))
-    message = TEMPLATE_ERRORS.get(code)
-    try:
-        return str(message) % values if message else code
-    except (KeyError, TypeError):
-        return str(message)
+    message = message_for(TemplateProblem(code, values))
+    return code if message == f"report_template_{code}" else message
 
 
 STATUS_LABELS = {
@@ -247,11 +179,6 @@ STATUS_LABELS = {
     "withdrawn": _l("rejected"),
     "superseded": _l("superseded"),
 }
-
-
-def _error(exc: services.ReportError) -> str:
-    message = str(ERRORS.get(exc.code, exc.code))
-    return message % {"detail": exc.detail} if "%(detail)s" in message else message
 
 
 def _folder(name: str = "reports") -> Path:
@@ -277,28 +204,40 @@ def _back(engagement, anchor: str = ""):  # type: ignore[no-untyped-def]
     return redirect(url_for("reports.index", engagement_id=engagement.id) + anchor)
 
 
-def _commit_or_flash(action, conflict: str = "conflict") -> bool:  # type: ignore[no-untyped-def]
-    """Run a service call; commit, or roll back and show its message. A unique constraint
-    that refuses the write (a simultaneous request did the same first) is the ``conflict``
-    message, never a 500."""
-    if not EmptyForm().validate_on_submit():
+def _id(field: IntegerField) -> int | None:
+    """A posted id; one that is not a number names nothing (then owned_or_404 is a 404)."""
+    return field.data if isinstance(field.data, int) else None
+
+
+F = TypeVar("F", bound=BaseForm)
+
+
+def _form(form_class: type[F]) -> F:
+    """The posted form: a bad CSRF token is a 400; texts are checked by the service, ids by
+    owned_or_404."""
+    form = form_class()
+    if not form.validate_on_submit() and "csrf_token" in form.errors:
         abort(400)
+    return form
+
+
+def _posted(engagement_id: int, form_class: type[F], need: str = "internal_edit"):  # type: ignore[no-untyped-def]
+    """The engagement (``need``) and the posted form."""
+    return get_engagement_or_404(engagement_id, need=need), _form(form_class)
+
+
+@contextmanager
+def _refused(conflict: str = "conflict") -> Iterator[None]:
+    """Inside a :func:`unit_of_work`: a write the database refuses (a simultaneous request did
+    the same first) is the ``conflict`` message and a file that cannot be stored is
+    ``report_storage``, never a 500. Flushes, so that the database answers here."""
     try:
-        action()
-        db.session.commit()
-    except services.ReportError as exc:
-        db.session.rollback()
-        flash(_error(exc), "danger")
-        return False
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        flash(_error(services.ReportError(conflict)), "danger")
-        return False
-    except StorageError:
-        db.session.rollback()
-        flash(_("The file could not be stored (is the disk full?); nothing was saved."), "danger")
-        return False
-    return True
+        yield
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise services.ReportError(conflict) from exc
+    except StorageError as exc:
+        raise services.ReportError("report_storage") from exc
 
 
 @bp.get("/")
@@ -317,6 +256,7 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
         .all()
     )
     levels = _levels()
+    choices = services.template_choices(db.session, engagement, _folder("report-templates"))
     return render_template(
         "reports/index.html",
         engagement=engagement,
@@ -331,11 +271,8 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
             and services.may_sign(engagement, current_user, services.next_level(v, levels) or 0)
             for v in versions
         },
-        template_labels={
-            t.key: t.label
-            for t in services.template_choices(db.session, engagement, _folder("report-templates"))
-        },
-        templates=services.template_choices(db.session, engagement, _folder("report-templates")),
+        template_labels={t.key: t.label for t in choices},
+        templates=choices,
         status_labels=STATUS_LABELS,
         qa_text=qa_text,
         blocking=services.blocking,
@@ -347,17 +284,13 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/build")
 def build(engagement_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-    choice = _template_choice(engagement, request.form.get("template", "project"))
-    version: list[ReportVersion] = []
-    if _commit_or_flash(
-        lambda: version.append(
-            services.build(
-                db.session, current_user, engagement, choice, _folder(), threshold=_threshold()
-            )
+    engagement, form = _posted(engagement_id, BuildForm, need="internal_edit")
+    choice = _template_choice(engagement, form.template.data or "project")
+    with unit_of_work() as work, _refused():
+        v = services.build(
+            db.session, current_user, engagement, choice, _folder(), threshold=_threshold()
         )
-    ):
-        v = version[0]
+    if work.ok:
         failing = len(services.blocking(v.qa))
         if failing:
             flash(
@@ -393,7 +326,7 @@ def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-
         if fmt == "pdf":
             data = services.to_pdf(data)
     except services.ReportError as exc:
-        flash(_error(exc), "danger")
+        flash(message_for(exc), "danger")
         return _back(engagement)
     kind = {"department": "-部门整体", "summary-en": "-summary"}.get(version.template, "")
     name = f"{engagement.project_name}绩效评价报告{kind}-v{version.number}"
@@ -411,58 +344,60 @@ def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-
 
 @bp.post("/versions/<int:version_id>/submit")
 def submit(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    engagement, _form = _posted(engagement_id, EmptyForm)
     version = _version_or_404(engagement, version_id)
-    if _commit_or_flash(lambda: services.submit_for_review(db.session, current_user, version)):
+    with unit_of_work() as work, _refused():
+        services.submit_for_review(db.session, current_user, version)
+    if work.ok:
         flash(_("Sent for review."), "success")
     return _back(engagement, "#versions")
 
 
 @bp.post("/versions/<int:version_id>/sign")
 def sign(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal")
+    engagement, form = _posted(engagement_id, SignForm, need="internal")
     version = _version_or_404(engagement, version_id)
-    approve = request.form.get("decision") == "approve"
-    if _commit_or_flash(
-        lambda: services.sign(
+    approve = form.decision.data == "approve"
+    with unit_of_work() as work, _refused():
+        services.sign(
             db.session,
             current_user,
             engagement,
             version,
             _levels(),
             approve=approve,
-            comment=request.form.get("comment", ""),
+            comment=form.comment.data or "",
         )
-    ):
+    if work.ok:
         flash(_("Signed off.") if approve else _("Rejected; build a new draft."), "success")
     return _back(engagement, "#versions")
 
 
 @bp.post("/versions/<int:version_id>/consult")
 def consult(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    engagement, _form = _posted(engagement_id, EmptyForm)
     version = _version_or_404(engagement, version_id)
-    if _commit_or_flash(
-        lambda: services.send_for_comments(db.session, current_user, version, _levels())
-    ):
+    with unit_of_work() as work, _refused():
+        services.send_for_comments(db.session, current_user, version, _levels())
+    if work.ok:
         flash(_("The 征求意见稿 is out for comments."), "success")
     return _back(engagement, "#versions")
 
 
 @bp.post("/versions/<int:version_id>/comments")
 def comment(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    engagement, form = _posted(engagement_id, CommentForm)
     version = _version_or_404(engagement, version_id)
-    if _commit_or_flash(
-        lambda: services.add_comment(
+    with unit_of_work() as work, _refused():
+        services.add_comment(
             db.session,
             current_user,
             version,
-            party=request.form.get("party", ""),
-            author=request.form.get("author", ""),
-            text=request.form.get("text", ""),
+            party=form.party.data or "",
+            author=form.author.data or "",
+            text=form.text.data or "",
         )
-    ):
+    if work.ok:
         flash(_("Comment recorded."), "success")
     return _back(engagement, "#versions")
 
@@ -473,58 +408,55 @@ def client_comment(engagement_id: int, version_id: int):  # type: ignore[no-unty
     engagement = get_engagement_or_404(engagement_id, need="view")
     if current_user.role is not Role.CLIENT:
         abort(404)
+    form = _form(ClientCommentForm)
     version = _version_or_404(engagement, version_id)
-    if _commit_or_flash(
-        lambda: services.add_comment(
+    with unit_of_work() as work, _refused():
+        services.add_comment(
             db.session,
             current_user,
             version,
             party="client",
             author=current_user.display_name,
-            text=request.form.get("text", ""),
+            text=form.text.data or "",
         )
-    ):
+    if work.ok:
         flash(_("Comment recorded."), "success")
     return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#consultation")
 
 
 @bp.post("/comments/<int:comment_id>/respond")
 def respond(engagement_id: int, comment_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    engagement, form = _posted(engagement_id, RespondForm)
     item = db.session.get(ReportComment, comment_id)
     if item is None or item.version.engagement_id != engagement.id:
         abort(404)
-    if _commit_or_flash(
-        lambda: services.respond(db.session, current_user, item, request.form.get("response", ""))
-    ):
+    with unit_of_work() as work, _refused():
+        services.respond(db.session, current_user, item, form.response.data or "")
+    if work.ok:
         flash(_("Response recorded."), "success")
     return _back(engagement, "#versions")
 
 
 @bp.post("/versions/<int:version_id>/issue")
 def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    engagement, form = _posted(engagement_id, IssueForm)
     version = _version_or_404(engagement, version_id)
     choice = _template_choice(engagement, version.template)
-    issued: list[ReportVersion] = []
-    if _commit_or_flash(
-        lambda: issued.append(
-            services.issue(
-                db.session,
-                current_user,
-                engagement,
-                version,
-                choice,
-                _folder(),
-                _levels(),
-                report_no=request.form.get("report_no", ""),
-                threshold=_threshold(),
-            )
-        ),
-        conflict="already_issued",
-    ):
+    with unit_of_work() as work, _refused(conflict="already_issued"):
+        issued = services.issue(
+            db.session,
+            current_user,
+            engagement,
+            version,
+            choice,
+            _folder(),
+            _levels(),
+            report_no=form.report_no.data or "",
+            threshold=_threshold(),
+        )
+    if work.ok:
         flash(
-            _("Report %(no)s issued (v%(n)s).", no=issued[0].report_no, n=issued[0].number),
+            _("Report %(no)s issued (v%(n)s).", no=issued.report_no, n=issued.number),
             "success",
         )
     return _back(engagement, "#versions")
@@ -533,66 +465,9 @@ def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
 # --- findings -------------------------------------------------------------------------------
 
 
-def _owned(model, engagement):  # type: ignore[no-untyped-def]
-    """The finding or recommendation named by the form's ``id``, of this engagement."""
-    return owned_or_404(model, request.form.get("id", type=int), engagement)
-
-
-@bp.route("/findings", methods=["GET", "POST"])
-def findings(engagement_id: int):  # type: ignore[no-untyped-def]
-    """Experiences, problems (with causes, indicators, evidence), other matters and the
-    recommendations answering the problems."""
-    engagement = get_engagement_or_404(engagement_id, need="internal")
-    error = None
-    if request.method == "POST":
-        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-        if not EmptyForm().validate_on_submit():
-            abort(400)
-        action = request.form.get("action", "")
-        try:
-            if action in ("finding", "finding-update"):
-                finding = _owned(Finding, engagement) if action == "finding-update" else None
-                services.save_finding(
-                    db.session,
-                    current_user,
-                    engagement,
-                    finding,
-                    kind=request.form.get("kind", ""),
-                    title=request.form.get("title", ""),
-                    text=request.form.get("text", ""),
-                    cause=request.form.get("cause", ""),
-                    indicator_codes=request.form.get("codes", "").replace("，", ",").split(","),
-                    evidence=request.form.get("evidence", ""),
-                )
-            elif action == "finding-delete":
-                services.delete_finding(db.session, current_user, _owned(Finding, engagement))
-            elif action in ("recommendation", "recommendation-update"):
-                rec = (
-                    _owned(Recommendation, engagement)
-                    if action == "recommendation-update"
-                    else None
-                )
-                services.save_recommendation(
-                    db.session,
-                    current_user,
-                    engagement,
-                    rec,
-                    text=request.form.get("text", ""),
-                    problem_ids=[int(x) for x in request.form.getlist("problems") if x.isdigit()],
-                )
-            elif action == "recommendation-delete":
-                services.delete_recommendation(
-                    db.session, current_user, _owned(Recommendation, engagement)
-                )
-            else:
-                abort(400)
-            db.session.commit()
-        except services.ReportError as exc:
-            db.session.rollback()
-            error = _error(exc)
-        else:
-            flash(_("Deleted.") if action.endswith("-delete") else _("Saved."), "success")
-            return redirect(url_for("reports.findings", engagement_id=engagement.id))
+def _findings_page(engagement, error: str = "", draft: dict | None = None):  # type: ignore[no-untyped-def]
+    """The findings page; after a refused write with its message (422) and, when a new
+    finding was refused, what was typed into it (``draft``)."""
     items = services.findings_of(db.session, engagement)
     return render_template(
         "reports/findings.html",
@@ -602,10 +477,100 @@ def findings(engagement_id: int):  # type: ignore[no-untyped-def]
         problems=[f for f in items if f.kind == "problem"],
         kinds=KIND_LABELS,
         error=error,
-        draft=request.form if error else {},
+        draft=draft or {},
         editable=can_edit_engagement(current_user, engagement),
         empty_form=EmptyForm(),
     ), (422 if error else 200)
+
+
+def _findings_done(engagement, work: Work, message: str, draft: dict | None = None):  # type: ignore[no-untyped-def]
+    """After a findings write: back to the page, or the page again with the refusal."""
+    if not work.ok:
+        return _findings_page(engagement, work.message, draft)
+    flash(message, "success")
+    return redirect(url_for("reports.findings", engagement_id=engagement.id))
+
+
+@bp.get("/findings")
+def findings(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Experiences, problems (with causes, indicators, evidence), other matters and the
+    recommendations answering the problems."""
+    return _findings_page(get_engagement_or_404(engagement_id, need="internal"))
+
+
+def _save_finding(engagement, form: FindingForm, finding: Finding | None):  # type: ignore[no-untyped-def]
+    with unit_of_work(form) as work, _refused():
+        services.save_finding(
+            db.session,
+            current_user,
+            engagement,
+            finding,
+            kind=form.kind.data or "",
+            title=form.title.data or "",
+            text=form.text.data or "",
+            cause=form.cause.data or "",
+            indicator_codes=form.code_list(),
+            evidence=form.evidence.data or "",
+        )
+    return work
+
+
+@bp.post("/findings/add")
+def add_finding(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, FindingForm)
+    work = _save_finding(engagement, form, None)
+    return _findings_done(engagement, work, _("Saved."), draft=form.data)
+
+
+@bp.post("/findings/update")
+def update_finding(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, FindingForm)
+    work = _save_finding(engagement, form, owned_or_404(Finding, _id(form.id), engagement))
+    return _findings_done(engagement, work, _("Saved."))
+
+
+@bp.post("/findings/delete")
+def delete_finding(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, ItemForm)
+    finding = owned_or_404(Finding, _id(form.id), engagement)
+    with unit_of_work(form) as work, _refused():
+        services.delete_finding(db.session, current_user, finding)
+    return _findings_done(engagement, work, _("Deleted."))
+
+
+def _save_recommendation(engagement, form: RecommendationForm, rec: Recommendation | None):  # type: ignore[no-untyped-def]
+    with unit_of_work(form) as work, _refused():
+        services.save_recommendation(
+            db.session,
+            current_user,
+            engagement,
+            rec,
+            text=form.text.data or "",
+            problem_ids=form.problem_ids(),
+        )
+    return _findings_done(engagement, work, _("Saved."))
+
+
+@bp.post("/recommendations/add")
+def add_recommendation(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, RecommendationForm)
+    return _save_recommendation(engagement, form, None)
+
+
+@bp.post("/recommendations/update")
+def update_recommendation(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, RecommendationForm)
+    rec = owned_or_404(Recommendation, _id(form.id), engagement)
+    return _save_recommendation(engagement, form, rec)
+
+
+@bp.post("/recommendations/delete")
+def delete_recommendation(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, ItemForm)
+    rec = owned_or_404(Recommendation, _id(form.id), engagement)
+    with unit_of_work(form) as work, _refused():
+        services.delete_recommendation(db.session, current_user, rec)
+    return _findings_done(engagement, work, _("Deleted."))
 
 
 RECTIFICATION_LABELS = {
@@ -615,41 +580,19 @@ RECTIFICATION_LABELS = {
 }
 
 
+def _may_update_rectification(engagement) -> bool:  # type: ignore[no-untyped-def]
+    # archiving closes every channel, the bureau's rectification entries included
+    return can_edit_engagement(current_user, engagement) or (
+        current_user.role is Role.CLIENT and engagement.state not in FROZEN_STATES
+    )
+
+
 @bp.route("/rectification", methods=["GET", "POST"])
 def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
     """整改: the problems of the issued report, followed up by the bureau and the team."""
     engagement = get_engagement_or_404(engagement_id, need="view")
-    # archiving closes every channel, the bureau's rectification entries included
-    may_update = can_edit_engagement(current_user, engagement) or (
-        current_user.role is Role.CLIENT and engagement.state not in FROZEN_STATES
-    )
     if request.method == "POST":
-        if not may_update and engagement.state in FROZEN_STATES:
-            abort(403, description=_("This engagement is archived and can no longer be changed."))
-        if not may_update or not EmptyForm().validate_on_submit():
-            abort(403 if not may_update else 400)
-        item = owned_or_404(RectificationItem, request.form.get("id", type=int), engagement)
-        raw = request.form.get("deadline", "").strip()
-        try:
-            deadline = dt.date.fromisoformat(raw) if raw else None
-        except ValueError:
-            flash(_("The deadline is not a date."), "danger")
-            return redirect(url_for("reports.rectification", engagement_id=engagement.id))
-        if _commit_or_flash(
-            lambda: services.update_rectification(
-                db.session,
-                current_user,
-                item,
-                owner=request.form.get("owner", ""),
-                deadline=deadline,
-                status=request.form.get("status", ""),
-                note=request.form.get("note", ""),
-            )
-        ):
-            flash(_("Saved."), "success")
-        return redirect(
-            url_for("reports.rectification", engagement_id=engagement.id) + f"#item-{item.id}"
-        )
+        return _update_rectification(engagement)
     items = services.rectification_items(db.session, engagement)
     today = dt.datetime.now(dt.UTC).date()
     return render_template(
@@ -658,9 +601,40 @@ def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
         items=items,
         overdue={i.id for i in items if services.overdue(i, today)},
         labels=RECTIFICATION_LABELS,
-        may_update=may_update,
+        may_update=_may_update_rectification(engagement),
         empty_form=EmptyForm(),
     )
+
+
+def _update_rectification(engagement):  # type: ignore[no-untyped-def]
+    """The bureau or the team records how a problem is being rectified."""
+    may_update = _may_update_rectification(engagement)
+    if not may_update and engagement.state in FROZEN_STATES:
+        abort(403, description=_("This engagement is archived and can no longer be changed."))
+    if not may_update:
+        abort(403)
+    form = _form(RectificationForm)
+    item = owned_or_404(RectificationItem, _id(form.id), engagement)
+    back = url_for("reports.rectification", engagement_id=engagement.id)
+    raw = form.deadline.data or ""
+    try:
+        deadline = dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        flash(_("The deadline is not a date."), "danger")
+        return redirect(back)
+    with unit_of_work() as work, _refused():
+        services.update_rectification(
+            db.session,
+            current_user,
+            item,
+            owner=form.owner.data or "",
+            deadline=deadline,
+            status=form.status.data or "",
+            note=form.note.data or "",
+        )
+    if work.ok:
+        flash(_("Saved."), "success")
+    return redirect(back + f"#item-{item.id}")
 
 
 @bp.get("/rectification.xlsx")
@@ -705,49 +679,8 @@ def bundled(engagement_id: int, name: str):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.route("/templates", methods=["GET", "POST"])
-def templates(engagement_id: int):  # type: ignore[no-untyped-def]
-    """Upload the firm's own Word template (checked first: the sandbox's syntax, unknown
-    variables, broken tags, a trial render). The lead (and admins) upload for the engagement,
-    admins only for every engagement of the firm."""
-    engagement = get_engagement_or_404(engagement_id, need="internal")
-    report = None
-    if request.method == "POST":
-        engagement = get_engagement_or_404(engagement_id, need="manage")
-        if not EmptyForm().validate_on_submit():
-            abort(400)
-        scope = request.form.get("scope", "engagement")
-        if scope not in ("engagement", "organisation"):
-            abort(400)
-        if scope == "organisation" and current_user.role is not Role.ADMIN:
-            abort(403, description=_("Only an administrator uploads templates for the whole firm."))
-        upload = request.files.get("file")
-        data = upload.read() if upload else b""
-        context = build_context(db.session, engagement)
-        report = check_template(data, context)
-        if report.ok:
-            try:
-                store_template(
-                    db.session,
-                    current_user,
-                    engagement,
-                    data,
-                    filename=(upload.filename if upload else "") or "template.docx",
-                    name=request.form.get("name", "").strip()
-                    or (upload.filename if upload else ""),
-                    scope=scope,
-                    folder=_folder("report-templates"),
-                )
-            except StorageError:
-                db.session.rollback()
-                flash(
-                    _("The file could not be stored (is the disk full?); nothing was saved."),
-                    "danger",
-                )
-                return _back(engagement)
-            db.session.commit()
-            flash(_("Template checked and saved; choose it when you build the report."), "success")
-            return _back(engagement)
+def _templates_page(engagement, report=None):  # type: ignore[no-untyped-def]
+    """The upload page; after a refused upload with the checker's problems (422)."""
     return render_template(
         "reports/templates.html",
         engagement=engagement,
@@ -758,3 +691,44 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         may_upload_firm=current_user.role is Role.ADMIN,
         empty_form=EmptyForm(),
     ), (422 if report and not report.ok else 200)
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+def templates(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Upload the firm's own Word template (checked first: the sandbox's syntax, unknown
+    variables, broken tags, a trial render). The lead (and admins) upload for the engagement,
+    admins only for every engagement of the firm."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    if request.method == "POST":
+        return _upload_template(engagement_id)
+    return _templates_page(engagement)
+
+
+def _upload_template(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Check an uploaded template; store it when it passes, else show its problems."""
+    engagement, form = _posted(engagement_id, TemplateForm, need="manage")
+    scope = form.scope.data or "engagement"
+    if scope not in ("engagement", "organisation"):
+        abort(400)
+    if scope == "organisation" and current_user.role is not Role.ADMIN:
+        abort(403, description=_("Only an administrator uploads templates for the whole firm."))
+    upload = form.file.data
+    data = upload.read() if upload else b""
+    filename = (upload.filename if upload else "") or ""
+    report = check_template(data, build_context(db.session, engagement))
+    if not report.ok:
+        return _templates_page(engagement, report)
+    with unit_of_work() as work, _refused():
+        store_template(
+            db.session,
+            current_user,
+            engagement,
+            data,
+            filename=filename or "template.docx",
+            name=form.name.data or filename,
+            scope=scope,
+            folder=_folder("report-templates"),
+        )
+    if work.ok:
+        flash(_("Template checked and saved; choose it when you build the report."), "success")
+    return _back(engagement)
