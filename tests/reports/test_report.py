@@ -9,6 +9,7 @@ from docx.oxml.ns import qn
 
 from workbench.core.reportqa import SumRule, TableSpec, check_sums, run_checks
 from workbench.core.scoring import grade
+from workbench.evaluation import result_of
 from workbench.reports.context import build_context, grade_of
 from workbench.reports.render import bundled_path, render
 from workbench.scoring import services as scoring
@@ -42,11 +43,12 @@ def test_demo_report_has_the_outline_the_engine_score_and_no_leftover_tags(built
     for heading in OUTLINE:
         assert heading in headings, heading
     assert [h for h in headings if h.startswith("（")][:2] == ["（一）项目概况", "（二）绩效目标"]
-    scores = scoring.compute(session, demo["engagement"])
-    total = f"{scores.result.total.quantize(Decimal('0.01'))}"
-    assert context.values["total"] == total and context.values["grade"] == scores.result.grade
+    result = result_of(session, demo["engagement"])
+    total = result.printed_total
+    assert context.values["total"] == total and context.values["grade"] == result.grade
     body = "\n".join(p.text for p in doc.paragraphs)
-    assert f"得分为{total}分，评价等级为“{scores.result.grade}”" in body
+    assert result.total_sentence_zh() == f"综合得分{total}分，评价等级为“{result.grade}”。"
+    assert result.total_sentence_zh() in body
     assert "{{" not in body and "{%" not in body
     # every finding section carries the demo's content
     assert "部分绩效指标未细化量化" in body and "原因分析：" in body

@@ -40,7 +40,8 @@ def test_build_review_consult_and_issue(demo, client, session, app):
         == 302
     )
     draft = session.scalar(sa.select(ReportVersion))
-    assert draft.status == "draft" and draft.qa == [] and draft.total == "88.17"
+    # 88.16: the sum of the official (half-up) leaf scores
+    assert draft.status == "draft" and draft.qa == [] and draft.total == "88.16"
     word = client.get(f"/engagements/{eid}/report/versions/{draft.id}.docx")
     assert hashlib.sha256(word.data).hexdigest() == draft.sha256
     assert "草稿" in Document(io.BytesIO(word.data)).sections[0].header.paragraphs[0].text
