@@ -449,15 +449,20 @@ def _names(nodes: Sequence[Node]) -> str:
     return "、".join(f"“{clean_text(n.name)}”" for n in nodes)
 
 
-def expert_paragraph(result: EngagementResult | None) -> str:
-    """The panel in one paragraph (the methods and 附件4 print the same words): who scored
-    how many indicators, how the scores were combined, their agreement; without a panel, a
-    sentence saying so (and which expert indicators the team entered itself)."""
-    entered = [
+def _entered_expert_leaves(result: EngagementResult | None) -> list[Node]:
+    """Expert-method leaves whose score the team typed in (not the panel's aggregate)."""
+    return [
         n
         for n in (result.applicable_leaves if result else [])
         if n.method == "expert" and n.source is Source.ENTERED and n.score is not None
     ]
+
+
+def expert_paragraph(result: EngagementResult | None) -> str:
+    """The panel in one paragraph (the methods and 附件4 print the same words): who scored
+    how many indicators, how the scores were combined, their agreement; without a panel, a
+    sentence saying so (and which expert indicators the team entered itself)."""
+    entered = _entered_expert_leaves(result)
     panel = result.panel if result else None
     if panel is None or not panel.leaves:
         text = NO_PANEL
@@ -576,7 +581,7 @@ def work_carried_out(
     if sources:
         methods[0] += sources
     panel = result.panel if result else None
-    if panel is not None and panel.leaves:
+    if (panel is not None and panel.leaves) or _entered_expert_leaves(result):
         methods.append(f"（2）专家评议：{expert_paragraph(result)}")
     use = survey_use(result, surveys)
     for s in surveys:
