@@ -469,3 +469,14 @@ def test_no_result_no_indicator_tables_and_sentences_instead():
     assert context.values["indicator_summary"] == "评价指标体系待建立。"
     assert context.values["expert_text"] == reporting.NO_PANEL
     assert context.values["score_note"] == "" and context.values["total"] is None
+
+
+def test_the_indicator_summary_carries_the_results_share_warning():
+    result = full(not_applicable=frozenset({"C"}))  # 产出 40 of 60 applicable points: 66.67 %
+    assert result.warnings == ()
+    result = full(not_applicable=frozenset({"B"}))  # 效益 40 of 60: still above 60 %
+    assert result.warnings == ()
+    result = full(not_applicable=frozenset({"B", "C2"}))  # 效益 20 of 40: 50 %
+    assert result.warnings
+    summary = reporting.work_carried_out(result, FACTS, []).values["indicator_summary"]
+    assert summary.endswith(result.warnings[0])

@@ -613,6 +613,8 @@ def work_carried_out(
                 f"其中{_names(na)}指标不适用于本项目，不计入适用分值，"
                 "综合得分按“得分 ÷ 适用分值 × 100”折算为百分制。"
             )
+        if result is not None:  # e.g. 产出、效益 below 60 % of the applicable points
+            summary += "".join(clean_text(w) for w in result.warnings)
     else:
         summary = "评价指标体系待建立。"
     return Section(
