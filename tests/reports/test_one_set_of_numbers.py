@@ -215,8 +215,13 @@ def test_unassessed_indicators_print_as_not_yet_assessed(session, demo, make_eng
 
 def test_without_an_indicator_system_no_orphan_caption(session, demo, make_engagement):
     engagement = make_engagement(lead=demo["users"]["zhang.wei"])
-    paragraphs, tables = document(build_context(session, engagement))
+    context = build_context(session, engagement)
+    paragraphs, tables = document(context)
     assert "表3 评价得分情况" not in paragraphs
+    english = Document(io.BytesIO(render(context, bundled_path("summary-en"))))
+    lines = [p.text for p in english.paragraphs]
+    assert "Table 2. Scores by dimension" not in lines and "Table 1. Funds (10,000 yuan)" in lines
+    assert "The indicator system is not yet completely scored." in lines
     assert table_with(tables, "一级指标", "得分率") is None
     assert "评价指标体系待建立。" in paragraphs
     assert "表1 资金投入和使用情况（单位：万元）" in paragraphs  # its table is always there
