@@ -13,8 +13,10 @@ export FLASK_APP := workbench
 ## run: install into .venv, migrate the SQLite database, load demo data, serve on 127.0.0.1:5000
 run: install migrate demo serve
 
-## test: install what the tests need (Python and Debian packages) and run the whole suite
+## test: install what the tests need (Python and Debian packages), check the import contracts
+## (pyproject.toml [tool.importlinter], docs/architecture.md "Layers"), run the whole suite
 test: install system-deps
+	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
@@ -51,6 +53,7 @@ serve: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 ## translations: re-extract messages, update the catalogs and compile them
 translations: install

@@ -251,7 +251,8 @@ def prepare(url: str, instance: Path, *, marker: bool = False) -> tuple[int, str
     from workbench.db import db
     from workbench.engagements.models import CommissionScope, EvaluationKind
     from workbench.engagements.services import create_engagement
-    from workbench.surveys.builder import create_form, publish, questions_of, set_questions
+    from workbench.surveys.builder import create_form, publish, set_questions
+    from workbench.surveys.services import questions_of
 
     app = create_app(
         {

@@ -114,3 +114,14 @@ def test_csrf_is_enforced_on_state_changing_posts(app_with, make_user, make_enga
         ("/language", {"lang": "en"}),
     ]:
         assert client.post(path, data=data).status_code == 400, path
+
+
+def test_the_report_qa_loss_threshold_is_a_positive_number_or_the_app_does_not_start():
+    from decimal import Decimal
+
+    from workbench.config import ConfigError, loss_threshold
+
+    assert loss_threshold(None) == Decimal("0.5") and loss_threshold("1.25") == Decimal("1.25")
+    for bad in ("0", "-1", "abc", "NaN", "Infinity", "1e9"):
+        with pytest.raises(ConfigError, match="WORKBENCH_REPORT_QA_LOSS_THRESHOLD"):
+            loss_threshold(bad)

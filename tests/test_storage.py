@@ -78,9 +78,9 @@ def test_evidence_upload_on_a_full_disk_stores_no_file_and_no_row(
     full_disk.append(folder)
     client.post("/login", data={"username": user.username, "password": "correct-horse-42"})
     response = client.post(
-        f"/engagements/{engagement.id}/workpapers/",
+        f"/engagements/{engagement.id}/workpapers/evidence",
         content_type="multipart/form-data",
-        data={"action": "upload", "file": (io.BytesIO(b"%PDF-1.4 " + b"x" * 5000), "资料.pdf")},
+        data={"file": (io.BytesIO(b"%PDF-1.4 " + b"x" * 5000), "资料.pdf")},
         follow_redirects=True,
     )
     assert response.status_code == 200

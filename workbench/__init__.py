@@ -74,11 +74,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
-    from workbench import accounts, audit, cli, errors, serving, templating
+    # Imported here, not at the top: the app factory is the one place that knows every area
+    # (composition root), and `import workbench` alone (e.g. by `workbench.core` users) stays
+    # light.
+    from workbench import accounts, archiving, audit, cli, errors, serving, templating
+    from workbench.engagements import hub
     from workbench.engagements.views import bp as engagements_bp
+    from workbench.experts import services as experts_services
     from workbench.experts.views import bp as experts_bp
     from workbench.portfolio.views import bp as portfolio_bp
+    from workbench.reports import services as reports_services
     from workbench.reports.views import bp as reports_bp
+    from workbench.scoring import services as scoring_services
     from workbench.scoring.views import bp as scoring_bp
     from workbench.scoring.views import library as templates_library_bp
     from workbench.surveys.public import bp as public_survey_bp
@@ -86,6 +93,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.workpapers.views import bp as workpapers_bp
 
     accounts.init_app(app)
+    # engagements may not import the areas above it: hand their facts to its pages
+    hub.provide(
+        app,
+        recused=experts_services.recused,
+        report_versions=reports_services.versions_in,
+        pdf_converter=reports_services.soffice,
+        start_archiving=archiving.start,
+        archive_status=archiving.status,
+        archive_path=archiving.package_path,
+        archive_facts=archiving.package_facts,
+        declared_denominators=scoring_services.declared_denominators,
+    )
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(templates_library_bp)

@@ -41,7 +41,14 @@ from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.audit.services import record
 from workbench.engagements.models import Engagement
+from workbench.experts import services as panel
+from workbench.reports.models import ReportVersion
+from workbench.scoring import services as scoring
+from workbench.scoring.spreadsheet import scores_workbook
 from workbench.storage import BLOCK, atomic_writer, sha256_of
+from workbench.surveys.models import Survey, SurveyResponse
+from workbench.surveys.services import raw_row, screened
+from workbench.workpapers.models import EvidenceFile
 from workbench.xlsx import safe_cell, table_bytes
 
 MANIFEST = "manifest.json"
@@ -159,9 +166,6 @@ def _copy(path: Path) -> Callable[[IO[bytes]], None]:
 def survey_chunks(session: Session, survey: Any, *, cleaned: bool) -> Iterator[list[list[Any]]]:
     """The raw (or cleaned) data rows of a survey, :data:`CHUNK` responses at a time: the
     answers of one chunk are read with one query, so memory holds one chunk of answers."""
-    from workbench.surveys.models import SurveyResponse
-    from workbench.surveys.services import raw_row, screened
-
     columns = list(survey.columns)
     items = [item for item in screened(survey) if not (cleaned and item.excluded)]
     for start in range(0, len(items), CHUNK):
@@ -217,9 +221,6 @@ def stored_files(
 ) -> list[tuple[dict[str, Any], Path]]:
     """The files the database says belong to the engagement's record: issued reports and
     every version of every evidence file, with their origin (kind, id, name, SHA-256, size)."""
-    from workbench.reports.models import ReportVersion
-    from workbench.workpapers.models import EvidenceFile
-
     out: list[tuple[dict[str, Any], Path]] = []
     for v in session.scalars(
         sa.select(ReportVersion)
@@ -266,11 +267,6 @@ def _entries(
     evidence_folder: Path,
     missing: list[dict[str, Any]],
 ) -> list[Entry]:
-    from workbench.experts import services as panel
-    from workbench.scoring import services as scoring
-    from workbench.scoring.spreadsheet import scores_workbook
-    from workbench.surveys.models import Survey
-
     entries: list[Entry] = []
     for origin, path in stored_files(session, engagement, reports_folder, evidence_folder):
         if not path.is_file() or path.stat().st_size != origin["size"]:

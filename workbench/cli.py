@@ -12,7 +12,24 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from workbench import serving
+from workbench.accounts import services as accounts
+from workbench.accounts.models import Organisation, Role, User
+from workbench.archive import expected_files, manifest_of, verify
+from workbench.core.indicators import InvalidTemplate
 from workbench.db import db
+from workbench.demo import DEMO_TITLE, load_demo
+from workbench.engagements.models import Engagement
+from workbench.reports.context import build_context
+from workbench.reports.models import ReportTemplateFile
+from workbench.reports.printed import printed_report
+from workbench.reports.render import TEMPLATES, bundled_path, render
+from workbench.reports.services import qa, to_pdf
+from workbench.reports.templates_check import DOCUMENTED_VARIABLES, vet_template
+from workbench.scoring.spreadsheet import read_template
+from workbench.storage import store_bytes
+from workbench.surveys import jobs
+from workbench.surveys.models import ImportJob
 
 
 def _sqlite_path() -> Path:
@@ -57,9 +74,6 @@ def init_app(app: Flask) -> None:
         username: str, display_name: str, role: str, organisation: str, password: str
     ) -> None:
         """Create a user (e.g. the first admin)."""
-        from workbench.accounts import services
-        from workbench.accounts.models import Organisation, Role
-
         org = None
         if organisation:
             org = db.session.scalar(
@@ -68,7 +82,7 @@ def init_app(app: Flask) -> None:
             if org is None:
                 raise click.ClickException(f"no organisation named {organisation!r}")
         try:
-            user = services.create_user(
+            user = accounts.create_user(
                 db.session,
                 None,
                 username=username,
@@ -77,7 +91,7 @@ def init_app(app: Flask) -> None:
                 role=Role(role),
                 organisation=org,
             )
-        except services.AccountError as exc:
+        except accounts.AccountError as exc:
             raise click.ClickException(f"cannot create user: {exc}") from exc
         db.session.commit()
         click.echo(f"created user {user.username} ({user.role.value})")
@@ -85,8 +99,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("demo")
     def demo() -> None:
         """Load the demo organisations, users and engagement (idempotent)."""
-        from workbench.demo import load_demo
-
         logins = load_demo(db.session)
         db.session.commit()
         click.echo("Demo data ready. Logins (user name / password / role):")
@@ -111,13 +123,6 @@ def init_app(app: Flask) -> None:
         """Build the current draft of ENGAGEMENT (an id, or "demo") into a .docx file."""
         import sqlalchemy as sa
 
-        from workbench.demo import DEMO_TITLE
-        from workbench.engagements.models import Engagement
-        from workbench.reports.context import build_context
-        from workbench.reports.render import TEMPLATES, bundled_path, render
-        from workbench.reports.services import qa, to_pdf
-        from workbench.storage import store_bytes
-
         if engagement == "demo":
             found = db.session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
         elif engagement.isdigit():
@@ -136,8 +141,11 @@ def init_app(app: Flask) -> None:
             f"wrote {out} ({len(data):,} bytes): {context.values.get('total')} "
             f"{context.values.get('grade') or ''}"
         )
-        for problem in qa(context):
-            click.echo(f"QA: {problem.message}", err=True)
+        printed = printed_report(data)
+        threshold = current_app.config["REPORT_QA_LOSS_THRESHOLD"]
+        for problem in qa(context, printed, threshold=threshold):
+            label = "QA" if problem.severity == "blocking" else "QA warning"
+            click.echo(f"{label}: {problem.message}", err=True)
         if pdf:
             store_bytes(out.with_suffix(".pdf"), to_pdf(data))
             click.echo(f"wrote {out.with_suffix('.pdf')}")
@@ -151,9 +159,6 @@ def init_app(app: Flask) -> None:
         """Mark every import whose worker is gone (lease expired) failed and delete its
         upload; the pages do this when a job is looked at, this does it for all (cron)."""
         import sqlalchemy as sa
-
-        from workbench.surveys import jobs
-        from workbench.surveys.models import ImportJob
 
         waiting = db.session.scalars(
             sa.select(ImportJob).where(ImportJob.status.in_(("queued", "running")))
@@ -181,9 +186,6 @@ def init_app(app: Flask) -> None:
     def archive_verify(path: Path, engagement_id: int | None, manifest_only: bool) -> None:
         """Check a package against its manifest and the database (exit 1 when anything
         differs or is missing)."""
-        from workbench.archive import expected_files, manifest_of, verify
-        from workbench.engagements.models import Engagement
-
         expected = None
         checked = ""
         if not manifest_only:
@@ -217,9 +219,6 @@ def init_app(app: Flask) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def check_template(path: Path) -> None:
         """Validate a scoring template (.yaml or .xlsx) and list every error."""
-        from workbench.core.indicators import InvalidTemplate
-        from workbench.scoring.spreadsheet import read_template
-
         try:
             template = read_template(path.read_bytes(), path.name)
         except InvalidTemplate as exc:
@@ -240,11 +239,6 @@ def init_app(app: Flask) -> None:
         templates no admin uploaded (offered nowhere); exits 1 if any file is refused.
         """
         import sqlalchemy as sa
-
-        from workbench.accounts.models import Role, User
-        from workbench.reports.models import ReportTemplateFile
-        from workbench.reports.render import TEMPLATES, bundled_path
-        from workbench.reports.templates_check import DOCUMENTED_VARIABLES, vet_template
 
         def show(label: str, data: bytes) -> bool:
             result = vet_template(data, DOCUMENTED_VARIABLES)
@@ -304,8 +298,6 @@ def init_app(app: Flask) -> None:
         is not a workbench database at a known migration revision; an older backup is
         upgraded. The replaced database is kept as ``<name>.before-restore-<UTC time>``.
         """
-        from workbench import serving
-
         target = _sqlite_path()
         revision = check_backup(path)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -107,6 +108,26 @@ def trusted_proxies(value: str | None) -> int:
     return int(text)
 
 
+def loss_threshold(value: str | None) -> Decimal:
+    """``WORKBENCH_REPORT_QA_LOSS_THRESHOLD``: points a leaf may lose before the report QA asks
+    for a finding or a note about it (default 0.5).
+
+    >>> loss_threshold(None), loss_threshold(" 1 ")
+    (Decimal('0.5'), Decimal('1'))
+    """
+    text = (value or "0.5").strip()
+    try:
+        threshold = Decimal(text)
+    except InvalidOperation:
+        threshold = Decimal(-1)
+    if not threshold.is_finite() or threshold <= 0 or threshold > 100:
+        raise ConfigError(
+            "WORKBENCH_REPORT_QA_LOSS_THRESHOLD must be a number of points above 0 (e.g. 0.5), "
+            f"not {text!r}"
+        )
+    return threshold
+
+
 def default_database_url(instance_path: Path) -> str:
     return f"sqlite:///{instance_path / 'workbench.db'}"
 
@@ -163,6 +184,10 @@ def load_config(instance_path: Path) -> dict[str, object]:
         # report review levels before the 征求意见稿, comma-separated (signed in this order)
         "REPORT_REVIEW_LEVELS": os.environ.get(
             "WORKBENCH_REPORT_REVIEW_LEVELS", "项目负责人复核,质控复核"
+        ),
+        # report QA: points a leaf may lose before a finding or note must take it up
+        "REPORT_QA_LOSS_THRESHOLD": loss_threshold(
+            os.environ.get("WORKBENCH_REPORT_QA_LOSS_THRESHOLD")
         ),
         # argon2id parameters (RFC 9106 second recommended option is m=64 MiB, t=3, p=4).
         "ARGON2_TIME_COST": int(os.environ.get("WORKBENCH_ARGON2_TIME_COST", "3")),

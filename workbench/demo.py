@@ -16,6 +16,13 @@ from workbench.core.scoring import Finding, LeafInput, QualitativeLevel
 from workbench.core.workflow import EngagementState
 from workbench.engagements import services as engagements
 from workbench.engagements.models import CommissionScope, Engagement, EvaluationKind, MemberRole
+from workbench.experts import services as panel
+from workbench.reports import services as reports
+from workbench.reports.models import Finding as ReportFinding
+from workbench.scoring import services as scoring
+from workbench.surveys import builder, collect, jobs
+from workbench.surveys import services as surveys
+from workbench.surveys.models import ImportJob, Survey
 
 FIRM = "青禾预算绩效评价咨询有限公司"
 CLIENT = "临川县财政局"
@@ -71,7 +78,8 @@ GOALS = [
 
 
 #: Scores recorded for the demo engagement on the bundled 2020 template (B11/B12 come from
-#: the funds table).
+#: the funds table). Every checklist, deduction and qualitative leaf records its result
+#: explicitly: an unassessed leaf has no score (never full marks by default).
 DEMO_SCORES: dict[str, LeafInput] = {
     "A11": LeafInput(met=(True, True, True, True, True)),
     "A12": LeafInput(met=(True, True, False), evidence="项目立项批复、可研报告"),
@@ -79,7 +87,11 @@ DEMO_SCORES: dict[str, LeafInput] = {
     "A22": LeafInput(met=(True, True, False), evidence="绩效目标申报表"),
     "A31": LeafInput(met=(True, True, False, True), evidence="预算测算明细"),
     "A32": LeafInput(met=(True, True)),
-    "B13": LeafInput(findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),)),
+    "B13": LeafInput(
+        findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),),
+        reason="抽查12个乡镇的报账凭证，其余乡镇凭证附件齐全、审批手续完整",
+        evidence="报账凭证抽查记录",
+    ),
     "B21": LeafInput(met=(True, True)),
     "B22": LeafInput(met=(True, True, False, True), evidence="工程合同、验收资料"),
     "C11": LeafInput(numerator=Decimal("126.5"), denominator=Decimal("120")),
@@ -134,9 +146,6 @@ DEMO_EXPERTS = [
 
 
 def _score_demo(session: Session, lead: User, engagement: Engagement) -> None:
-    from workbench.experts import services as panel
-    from workbench.scoring import services as scoring
-
     template = scoring.bundled_templates()["project-2020"]
     system = scoring.instantiate(session, lead, engagement, template)
     # split 实施效益 into three expert-scored benefits, so the panel has several indicators
@@ -271,8 +280,6 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
 
 def _ensure_scored(session: Session, lead: User) -> None:
     """Score the demo engagement on the 2020 template unless it already has a system."""
-    from workbench.scoring import services as scoring
-
     engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
     if engagement is not None and scoring.system_of(session, engagement) is None:
         _score_demo(session, lead, engagement)
@@ -287,9 +294,6 @@ def _ensure_surveys(session: Session, lead: User) -> None:
     responses), an imported 问卷星 export of service users, screening rules, and the
     satisfaction indicator (D12) fed by both."""
     import random
-
-    from workbench.surveys import builder, collect, services
-    from workbench.surveys.models import Survey
 
     engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
     if engagement is None or session.scalar(
@@ -384,7 +388,7 @@ def _ensure_surveys(session: Session, lead: User) -> None:
         n += 1
         answer(n, form("临川镇", 0), 160 + k, "10.9.9.9", now - dt.timedelta(minutes=30 - k))
     session.expire(survey, ["responses"])
-    services.save_cleaning(
+    surveys.save_cleaning(
         session,
         lead,
         survey,
@@ -396,7 +400,7 @@ def _ensure_surveys(session: Session, lead: User) -> None:
             "duplicates": True,
         },
     )
-    services.save_mapping(
+    surveys.save_mapping(
         session,
         lead,
         survey,
@@ -410,9 +414,6 @@ def _ensure_surveys(session: Session, lead: User) -> None:
 
 def _import_demo_export(session: Session, lead: User, engagement: Engagement, rng) -> None:  # type: ignore[no-untyped-def]
     """A 问卷星 export (option-text flavour, GBK CSV) of the service-user survey."""
-    from workbench.surveys import jobs, services
-    from workbench.surveys.models import ImportJob, Survey
-
     header = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP"]
     questions = [
         "1、您对供水水质的满意程度",
@@ -461,14 +462,14 @@ def _import_demo_export(session: Session, lead: User, engagement: Engagement, rn
     survey = session.get(Survey, job.survey_id) if job and job.survey_id else None
     if survey is None:
         raise RuntimeError(f"demo import failed: {job.errors if job else 'no job'}")
-    services.save_cleaning(
+    surveys.save_cleaning(
         session,
         lead,
         survey,
         {"min_seconds": 30},
     )
     level_map = {level: level for level in levels[:5]} | {"不了解": "不了解"}
-    services.save_mapping(
+    surveys.save_mapping(
         session,
         lead,
         survey,
@@ -546,12 +547,9 @@ DEMO_RECOMMENDATIONS = [
 
 def _ensure_findings(session: Session, lead: User) -> None:
     """Findings, recommendations and evidence so that every report section has content."""
-    from workbench.reports import services as reports
-    from workbench.reports.models import Finding
-
     engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
     if engagement is None or session.scalar(
-        sa.select(Finding.id).where(Finding.engagement_id == engagement.id)
+        sa.select(ReportFinding.id).where(ReportFinding.engagement_id == engagement.id)
     ):
         return
     problems = []

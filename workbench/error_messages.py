@@ -1,6 +1,6 @@
 """The one registry of messages for domain errors (what a user is told when a service refuses).
 
-Services raise their area's error with a code (``EngagementError("stale")``) or a core
+Services raise their area's error with a code (``EngagementError("end_before_start")``) or a core
 :class:`~workbench.core.scoring.InvalidInput` that renders itself; views never hold their own
 dictionaries. Codes are unique across the application: an area prefixes a code when it could be
 read two ways.
@@ -28,19 +28,9 @@ BY_TYPE: dict[type[BaseException], object] = {
 #: by code (``str(exc)``), one section per area; keep each section in its area's order
 CODES: dict[str, object] = {}
 
-# --- accounts ---------------------------------------------------------------------------------
-
-# --- engagements ------------------------------------------------------------------------------
-
-# --- scoring ----------------------------------------------------------------------------------
-
-# --- experts ----------------------------------------------------------------------------------
-
-# --- surveys ----------------------------------------------------------------------------------
-
-# --- workpapers -------------------------------------------------------------------------------
-
-# --- reports ----------------------------------------------------------------------------------
+#: by exception class name, for an area's error that shares its code with others (the shared
+#: helpers may not import the areas: docs/architecture.md, "The layers")
+BY_NAME: dict[str, object] = {}
 
 
 def register(codes: Mapping[str, object]) -> None:
@@ -51,16 +41,258 @@ def register(codes: Mapping[str, object]) -> None:
         CODES[code] = message
 
 
+# --- accounts ---------------------------------------------------------------------------------
+
+register(
+    {
+        "username_required": _l("A user name is required."),
+        "username_taken": _l("This user name is already taken."),
+        "password_too_short": _l("The password must have at least 10 characters."),
+        "password_one_kind": _l("The password must not be only digits or only letters."),
+        "client_needs_client_org": _l("A client user must belong to a client organisation."),
+        "cannot_demote_self": _l("You cannot disable yourself or remove your own admin role."),
+        "organisation_taken": _l("An organisation with this name already exists."),
+    }
+)
+
+# --- engagements ------------------------------------------------------------------------------
+
+register(
+    {
+        "engagement_stale": _l(
+            "Someone else changed this engagement after you opened the form. "
+            "Your changes were not saved; the current values are shown below."
+        ),
+        "end_before_start": _l("The end date is before the start date."),
+        "parties_lead_only": _l(
+            "Only the engagement lead or an administrator can change the client or the "
+            "evaluated units."
+        ),
+        "parties_after_issue": _l(
+            "The client and the evaluated units can no longer be changed: a report has been "
+            "sent to the client (draft for comments or issued report)."
+        ),
+        "reviewer_only": _l(
+            "Only the engagement's reviewer or an administrator can decide on a draft under review."
+        ),
+        "member_not_staff": _l("Only staff of the evaluation firm can join the team."),
+        "reviewer_role_needed": _l(
+            "Only users with the reviewer role can be the engagement's reviewer."
+        ),
+        "last_lead": _l("An engagement needs at least one engagement lead."),
+        "negative_amount": _l("Amounts must not be negative."),
+        # the archive package build (engagements/archiving.py), shown on the overview
+        "archive_stale": _l(
+            "The engagement changed while its package was built; archive it again."
+        ),
+    }
+)
+
+# --- scoring ----------------------------------------------------------------------------------
+
+# --- experts ----------------------------------------------------------------------------------
+
+CODES.update(
+    {
+        "name_required": _l("A name is required."),
+        "no_indicators": _l("Choose at least one indicator for the expert to score."),
+        "already_declared": _l("The declaration has already been made."),
+        "confidentiality_required": _l("Please accept the confidentiality undertaking."),
+        "conflict_text_required": _l("Please describe the relationship."),
+        "recused": _l(
+            "You have declared a conflict of interest and are recused from this engagement."
+        ),
+        "not_declared": _l(
+            "The expert has not made the declaration yet: tick the signed paper "
+            "declaration, or ask the expert to open the link."
+        ),
+        "already_submitted": _l(
+            "This sheet has already been submitted and is locked. Ask the "
+            "engagement lead to reopen it if something must change."
+        ),
+        "reason_required": _l("A reason is required."),
+        "not_submitted": _l("This sheet has not been submitted."),
+        "round2_open": _l("The revision round is already open."),
+        "round1_closed": _l(
+            "The revision round is open: only a submitted revision can be reopened now."
+        ),
+        "conflict_text_too_long": _l(
+            "Please describe the relationship in at most 2,000 characters."
+        ),
+        "weight_positive": _l("An expert's weight must be more than 0."),
+        "nothing_submitted": _l("No sheet has been submitted yet."),
+    }
+)
+#: a scoring sheet saved in another tab ("stale" alone is ambiguous: found by type)
+BY_NAME["SheetStale"] = _l(
+    "This sheet was changed in another window or tab after you opened it. Nothing was "
+    "saved: the stored values are shown; check them and save again."
+)
+
+
+# --- surveys ----------------------------------------------------------------------------------
+
+CODES.update(
+    {
+        "choose_columns": _l("Choose at least one satisfaction question."),
+        "bad_level": _l("Map every answer to one of the levels."),
+        "not_a_form": _l("Only questionnaires built here can be edited or published."),
+        "has_responses": _l(
+            "The questionnaire already has responses: its questions can no longer change."
+        ),
+        "no_questions": _l("A questionnaire needs at least one question."),
+        "bad_status": _l("Unknown status."),
+        "bad_dates": _l("The closing time must come after the opening time."),
+        "bad_group": _l("Choose a question of this survey for the groups."),
+        "token_count": _l("Between 1 and 5,000 codes per survey."),
+        "bad_override": _l("Unknown decision."),
+        "override_note": _l("Give a reason for the decision."),
+        "bad_measure": _l("Unknown measure."),
+    }
+)
+#: codes with a detail: ``SurveyError.render`` finds them as ``survey_<code>`` and fills it in
+CODES.update(
+    {
+        "survey_bad_questionnaire": _l("The questionnaire file is not valid: %(detail)s"),
+        "survey_bad_question": _l("The question was not saved: %(detail)s"),
+        "survey_bad_column": _l("Unknown question: %(detail)s"),
+        "survey_bad_number": _l("Populations and quotas are whole numbers above zero: %(detail)s"),
+    }
+)
+#: the questionnaire model's validation messages (the detail of ``bad_question``) as people
+#: read them
+CODES.update(
+    {
+        f"survey_question:{text}": message
+        for text, message in {
+            "a choice question needs at least 2 options": _l(
+                "a choice question needs at least 2 options"
+            ),
+            "options must be different": _l("the options must be different"),
+            "a Likert scale needs 5 different labels": _l(
+                "a satisfaction scale needs 5 different levels"
+            ),
+            "a matrix question needs at least 2 items": _l(
+                "a matrix question needs at least 2 items"
+            ),
+            "matrix items must be different": _l("the items of a matrix must be different"),
+            "only Likert and matrix questions count as satisfaction items": _l(
+                "only scale and matrix questions count towards the satisfaction rate"
+            ),
+            "the expected answer must be one of the question's choices": _l(
+                "the expected answer of an attention check must be one of the question's answers"
+            ),
+            "the minimum is above the maximum": _l("the minimum is above the maximum"),
+            "String should have at least 1 character": _l("a text is empty"),
+        }.items()
+    }
+)
+#: why Cronbach's alpha is missing (``survey_alpha:`` and the core's reason)
+CODES.update(
+    {
+        "survey_alpha:Cronbach's alpha needs at least 2 complete rows": _l(
+            "at least 2 respondents must answer every item"
+        ),
+        "survey_alpha:every respondent gave the same total: alpha is undefined": _l(
+            "every respondent gave the same total"
+        ),
+    }
+)
+#: an import's errors, stored with the job as (code, parameters): ``survey_import_<code>``
+CODES.update(
+    {
+        "survey_import_no_columns": _l("No question column was chosen."),
+        "survey_import_unknown_target": _l("Unknown question: %(column)s"),
+        "survey_import_same_target": _l("Two file columns go to the same question: %(column)s"),
+        "survey_import_no_target": _l("No file column is mapped to a question."),
+        "survey_import_no_rows": _l("The file contains no responses."),
+        "survey_import_too_many_rows": _l("The file has %(n)s rows; at most %(max)s are imported."),
+        "survey_import_huge_cell": _l(
+            "Row %(row)s, %(column)s: the cell has %(n)s characters (at most %(max)s)."
+        ),
+        "survey_import_bad_answer": _l(
+            "Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers "
+            "(%(allowed)s)."
+        ),
+        "survey_import_bad_date": _l("Row %(row)s: the submission time “%(value)s” is not a date."),
+        "survey_import_bad_duration": _l(
+            "Row %(row)s: the duration “%(value)s” is not understood."
+        ),
+        "survey_import_more": _l("… more errors not listed."),
+        "survey_import_unreadable": _l("The file could not be read: %(reason)s"),
+        "survey_import_unexpected": _l("Unexpected error (%(reason)s); the file was not imported."),
+        "survey_import_interrupted": _l(
+            "The import was interrupted: the process running it stopped. Nothing was imported; "
+            "discard it and import the file again."
+        ),
+    }
+)
+
+
+# the public questionnaire's gate (surveys/collect.py): why a visitor cannot answer
+register(
+    {
+        "draft": _l("This questionnaire is not open yet."),
+        "not_yet": _l("This questionnaire is not open yet."),
+        "closed": _l("This questionnaire is closed. Thank you for your interest."),
+        "ended": _l("This questionnaire is closed. Thank you for your interest."),
+        "token_required": _l(
+            "This questionnaire is answered with a personal code. Scan the QR code you were given."
+        ),
+        "token_unknown": _l(
+            "This code is not valid. Check the link or the QR code you were given."
+        ),
+        "token_used": _l("This code has already been used to answer. Thank you."),
+        "duplicate": _l("You have already answered this questionnaire on this device. Thank you."),
+        "quota_full": _l("We have enough answers from your group. Thank you for your interest."),
+    }
+)
+
+# --- workpapers -------------------------------------------------------------------------------
+
+register(
+    {
+        "workpaper_no_list": _l("Unknown standard list."),
+        "workpaper_title_required": _l("Name the document."),
+        "workpaper_empty": _l("The file is empty."),
+        "workpaper_too_large": _l("The file is larger than 20 MB."),
+        "workpaper_bad_type": _l(
+            "%(detail)s is not a PDF, Word, Excel or image file (checked by its content)."
+        ),
+        "workpaper_type_mismatch": _l("The name %(detail)s does not match the file's content."),
+        "workpaper_storage": _l(
+            "The file could not be stored (is the disk full?); nothing was saved."
+        ),
+    }
+)
+
+# --- reports ----------------------------------------------------------------------------------
+
+
 def message_for(exc: BaseException) -> str:
     """The translated message for ``exc``: by type, then by code, then the exception's own
     rendering (core errors carry translatable templates), then its text."""
     for kind in type(exc).__mro__:
         if kind in BY_TYPE:
             return str(BY_TYPE[kind])
+        if kind.__name__ in BY_NAME:
+            return str(BY_NAME[kind.__name__])
     code = str(exc)
     if code in CODES:
-        return str(CODES[code])
+        return _interpolate(str(CODES[code]), exc)
     render = getattr(exc, "render", None)
     if callable(render):
         return str(render(_))
     return code
+
+
+def _interpolate(message: str, exc: BaseException) -> str:
+    """Fill a message's ``%(detail)s`` (and any other named field) from the exception: its
+    ``params`` mapping, else its ``detail`` (an untranslated specific such as a file name)."""
+    if "%(" not in message:
+        return message
+    params = getattr(exc, "params", None) or {"detail": getattr(exc, "detail", "")}
+    try:
+        return message % params
+    except (KeyError, TypeError, ValueError):
+        return message

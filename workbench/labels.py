@@ -10,11 +10,16 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
-from workbench.accounts.models import OrganisationKind, Role
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.goals import GoalNature, GoalStatus
+from workbench.core.kinds import (
+    CommissionScope,
+    EvaluationKind,
+    MemberRole,
+    OrganisationKind,
+    Role,
+)
 from workbench.core.workflow import EngagementState
-from workbench.engagements.models import CommissionScope, EvaluationKind, MemberRole
 
 _LABELS: list[tuple[enum.Enum, object]] = [
     (OrganisationKind.FIRM, _l("Evaluation firm")),

@@ -11,7 +11,8 @@ is flashed or added to the form. The view then decides where to go::
         return redirect(...)
 
 Only the exception types listed in ``HANDLED`` (the services' and the core's "bad input" errors)
-become messages; anything else propagates and is logged as a 500, as it should.
+become messages; anything else (an ``abort()`` too) rolls the block back and propagates: a bug
+is logged as a 500, as it should. A ``return`` inside the block commits first.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def unit_of_work(
 ) -> Iterator[Work]:
     """Commit what the block did, or roll it back and report the error.
 
-    ``form``: a WTForms form whose ``form_errors`` receives the message (shown above the form);
-    without one the message is flashed with ``category``.
+    ``form``: a WTForms form whose ``form_errors`` receives the message (shown above the form),
+    or one of its fields (after validation) whose ``errors`` receives it; without one the message
+    is flashed with ``category``.
     """
     work = Work()
     try:
@@ -61,5 +63,11 @@ def unit_of_work(
         work.ok, work.error, work.message = False, exc, message_for(exc)
         if form is not None and hasattr(form, "form_errors"):
             form.form_errors.append(work.message)
+        elif form is not None and isinstance(getattr(form, "errors", None), list):
+            form.errors.append(work.message)  # a field: the message shows under it
         else:
             flash(work.message, category)
+    except BaseException:
+        # not the user's doing (or an abort()): nothing of the block is kept, and it propagates
+        db.session.rollback()
+        raise

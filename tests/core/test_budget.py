@@ -2,7 +2,17 @@ from decimal import Decimal as D
 
 import pytest
 
-from workbench.core.budget import BudgetFigures, Denominator, FundSource, budget_table, rate
+from workbench.core.budget import (
+    BudgetFigures,
+    Denominator,
+    FundSource,
+    RateKind,
+    budget_table,
+    rate,
+    rate_statements,
+    rates_sentence,
+    resolve_denominators,
+)
 
 
 def figures() -> list[BudgetFigures]:
@@ -80,3 +90,56 @@ def test_negative_and_repeated_sources_are_rejected() -> None:
         budget_table([BudgetFigures(FundSource.FISCAL, D("-1"))])
     with pytest.raises(ValueError, match="repeated"):
         budget_table([BudgetFigures(FundSource.FISCAL), BudgetFigures(FundSource.FISCAL)])
+
+
+# --- denominators declared by the indicator system's template (#14) -----------------------
+
+
+def test_the_template_denominator_wins_over_the_engagement_setting() -> None:
+    engagement = {RateKind.FUNDING: Denominator.INITIAL, RateKind.EXECUTION: Denominator.ADJUSTED}
+    used, fixed = resolve_denominators(engagement, {RateKind.EXECUTION: Denominator.AVAILABLE})
+    assert used[RateKind.FUNDING] is Denominator.INITIAL
+    assert used[RateKind.EXECUTION] is Denominator.AVAILABLE
+    assert fixed == {RateKind.EXECUTION}
+    used, fixed = resolve_denominators(engagement, {})
+    assert used == engagement and fixed == frozenset()
+
+
+def test_a_declared_denominator_the_rate_does_not_allow_is_rejected() -> None:
+    engagement = {RateKind.FUNDING: Denominator.ADJUSTED, RateKind.EXECUTION: Denominator.ADJUSTED}
+    with pytest.raises(ValueError, match="资金到位率"):
+        resolve_denominators(engagement, {RateKind.FUNDING: Denominator.AVAILABLE})
+
+
+def test_rate_statements_give_value_figures_and_formula() -> None:
+    rows = [
+        BudgetFigures(FundSource.FISCAL, D("1200"), D("1350"), D("1350"), D("1287.46")),
+        BudgetFigures(FundSource.OTHER, D("150"), D("150"), D("120"), D("96.5")),
+    ]
+    table = budget_table(
+        rows,
+        funding_denominator=Denominator.INITIAL,
+        execution_denominator=Denominator.AVAILABLE,
+        fixed_by_template=[RateKind.EXECUTION],
+    )
+    statements = rate_statements(table)
+    execution = statements[RateKind.EXECUTION]
+    assert execution.numerator == D("1383.96") and execution.denominator == D("1470")
+    assert execution.value == D("1383.96") / D("1470") == table.total.execution_rate
+    assert execution.formula == "预算执行率 = 实际支出 ÷ 实际到位资金 × 100%"
+    assert execution.fixed_by_template and execution.denominator_kind is Denominator.AVAILABLE
+    funding = statements[RateKind.FUNDING]
+    assert funding.numerator == D("1470") and funding.denominator == D("1350")
+    assert funding.formula == "资金到位率 = 实际到位资金 ÷ 年初预算数 × 100%"
+    assert not funding.fixed_by_template
+    sentence = rates_sentence(table)
+    fixed_note = "（分母按评价指标体系的规定取实际到位资金）"
+    assert f"预算执行率 = 实际支出 ÷ 实际到位资金 × 100%{fixed_note}" in sentence
+    assert "资金到位率 = 实际到位资金 ÷ 年初预算数 × 100%；" in sentence
+
+
+def test_rate_statements_without_figures_have_no_value() -> None:
+    statements = rate_statements(budget_table([BudgetFigures(FundSource.FISCAL)]))
+    assert statements[RateKind.EXECUTION].value is None
+    assert statements[RateKind.EXECUTION].denominator is None
+    assert statements[RateKind.EXECUTION].formula == "预算执行率 = 实际支出 ÷ 调整后预算数 × 100%"

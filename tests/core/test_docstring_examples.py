@@ -12,11 +12,13 @@ MODULES = [
     "workbench.core.goals",
     "workbench.core.weights",
     "workbench.core.scoring",
+    "workbench.core.evaluation",
     "workbench.core.indicators",
     "workbench.core.agreement",
     "workbench.core.panel",
     "workbench.core.surveys",
     "workbench.core.safefiles",
+    "workbench.core.reportqa",
 ]
 
 

@@ -106,3 +106,59 @@ def test_bundled_templates_are_valid_and_complete(path):
             assert node.definition or node.key_points, node.code
             assert node.criteria, node.code
     assert parse_template(yaml.safe_load(dump_yaml(t))) == t
+
+
+# --- budget-rate denominators declared by the template (#14) -------------------------------
+
+
+def _execution(denominator, formula="budget_execution", code="A"):
+    return leaf(code, 50, {"type": "ratio", "formula": formula, "denominator": denominator})
+
+
+@pytest.mark.parametrize(
+    ("indicators", "message"),
+    [
+        ([_execution("available"), _execution("available", "funding", "B")], "资金到位率"),
+        ([_execution("available", "ratio"), leaf("B", 50)], "only declared for"),
+        ([_execution("nowhere"), leaf("B", 50)], "denominator"),
+        ([_execution("available"), _execution("adjusted", code="B")], "elsewhere"),
+    ],
+)
+def test_declared_denominators_are_checked(indicators, message):
+    with pytest.raises(InvalidTemplate, match=message):
+        parse_template({"code": "t", "name": "T", "indicators": indicators})
+
+
+def test_declared_denominator_round_trips_and_is_reported():
+    t = parse_template(
+        {"code": "t", "name": "T", "indicators": [_execution("available"), leaf("B", 50)]}
+    )
+    assert {k.value: v.value for k, v in t.declared_denominators().items()} == {
+        "execution": "available"
+    }
+    text = dump_yaml(t)
+    assert "denominator: available" in text
+    assert parse_template(yaml.safe_load(text)) == t
+
+
+# What each bundled template's own indicator text says the budget rates divide by.
+TEXT_DENOMINATORS = {
+    "project-2020.yaml": {"execution": "available"},  # 实际支出资金 ÷ 实际到位资金
+    "self-evaluation.yaml": {"execution": "adjusted"},  # 全年执行数 ÷ 全年预算数(调整后)
+    "department-2013.yaml": {},  # no budget_execution / funding leaf
+    "oecd-dac.yaml": {},
+}
+DENOMINATOR_TEXT = {"available": "实际到位资金", "adjusted": "全年预算数", "initial": "年初预算"}
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_bundled_templates_declare_what_their_text_says(path):
+    t = load_template(path)
+    declared = {k.value: v.value for k, v in t.declared_denominators().items()}
+    assert declared == TEXT_DENOMINATORS[path.name]
+    for leaf_ in t.leaves():
+        method = leaf_.method
+        if getattr(method, "denominator", None) is not None:
+            # the key points' formula names the declared denominator after the ÷
+            formula = next(line for line in leaf_.key_points.splitlines() if "÷" in line)
+            assert DENOMINATOR_TEXT[method.denominator.value] in formula.split("÷")[1]

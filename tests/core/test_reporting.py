@@ -323,7 +323,7 @@ def test_unassessed_leaves_are_never_full_marks():
     result = full(entered={"A1": LeafInput(score=D(10))})
     section = reporting.indicator_analysis(result)
     a2 = section.values["dimensions"][0]["indicators"][1]
-    assert a2 == "2. 目标明确（分值10.00分，尚未评价）。"
+    assert a2 == "2. 目标明确（分值10.00分）。该指标尚未评价。"
     assert "A2 目标明确" in section.values["unscored"]
     assert "未评价" not in section.values["dimensions"][0]["indicators"][0]
     assert section.values["dimensions"][0]["score"] == "—"

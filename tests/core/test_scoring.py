@@ -20,11 +20,14 @@ from workbench.core.scoring import (
     Finding,
     InvalidInput,
     LeafInput,
+    LeafResult,
+    LeafStatus,
     QualitativeLevel,
     display_scores,
     grade,
     score_checklist,
     score_deduction,
+    score_leaf,
     score_manual,
     score_qualitative,
     score_ratio,
@@ -139,7 +142,7 @@ def test_manual_needs_a_reason_below_full_marks():
     with pytest.raises(InvalidInput, match="reason"):
         score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(4)))
     r = score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(4), reason="台账不全"))
-    assert "台账不全" in r.reason_zh
+    assert r.score == D(4) and r.reason_zh
     with pytest.raises(InvalidInput, match="outside"):
         score_manual(D(5), ManualMethod(type="manual"), LeafInput(score=D(6)))
 
@@ -411,7 +414,9 @@ def test_every_other_method_scores_within_zero_to_weight(w, met, findings, rate,
         score_deduction(
             w,
             DeductionMethod(type="deduction"),
-            LeafInput(findings=tuple(Finding("x", p) for p in findings)),
+            LeafInput(findings=tuple(Finding("x", p) for p in findings))
+            if findings
+            else LeafInput(no_deduction=True, reason="已核查"),
         ).score,
         score_survey(
             w, SurveyMethod(type="survey", target=target_rate), LeafInput(rate=rate)
@@ -480,3 +485,142 @@ def test_a_qualitative_level_needs_its_score():
         score_qualitative(
             D(10), QualitativeMethod(type="qualitative"), LeafInput(level=QualitativeLevel.ACHIEVED)
         )
+
+
+# --- no score without assessment (#14) ---------------------------------------------------------
+
+CHECKS = ChecklistMethod(type="checklist", elements=["有制度", "已执行"])
+ASSESSED_BY_HAND = parse_template(
+    {
+        "code": "t",
+        "name": "T",
+        "indicators": [
+            {"code": "D", "name": "扣分", "weight": 40, "method": {"type": "deduction"}},
+            {"code": "C", "name": "要点", "weight": 20, "method": CHECKS.model_dump()},
+            {"code": "M", "name": "评价组", "weight": 20, "method": {"type": "manual"}},
+            {"code": "Q", "name": "定性", "weight": 20, "method": {"type": "qualitative"}},
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize("code", ["D", "C", "M", "Q"])
+def test_a_leaf_nobody_assessed_has_no_score(code):
+    leaf = ASSESSED_BY_HAND.find(code)
+    for data in (None, LeafInput(), LeafInput(reason="看过了", evidence="凭证")):
+        result = score_leaf(leaf, data)
+        assert result.score is None and result.status is LeafStatus.UNASSESSED
+        assert result.deducted is None and not result.assessed
+
+
+def test_a_fresh_engagement_starts_with_no_points_at_all():
+    result = score_template(ASSESSED_BY_HAND, {})
+    assert not result.complete and result.total is None and result.grade is None
+    assert result.raw_total == 0
+    assert result.missing == ["D", "C", "M", "Q"]
+    assert [n.code for n in result.unassessed] == ["D", "C", "M", "Q"]
+    assert display_scores(result) == {}  # nothing printed, least of all full marks
+
+
+def test_no_deduction_is_explicit_and_needs_its_basis():
+    m = DeductionMethod(type="deduction")
+    with pytest.raises(InvalidInput, match="basis"):
+        score_deduction(D(5), m, LeafInput(no_deduction=True))
+    with pytest.raises(InvalidInput, match="basis"):
+        score_deduction(D(5), m, LeafInput(no_deduction=True, reason="  "))
+    with pytest.raises(InvalidInput, match="not both"):
+        score_deduction(
+            D(5), m, LeafInput(no_deduction=True, reason="x", findings=(Finding("y", D(1)),))
+        )
+    r = score_leaf(
+        ASSESSED_BY_HAND.find("D"),
+        LeafInput(no_deduction=True, reason="抽查凭证30份未见问题", evidence="凭证抽查表"),
+    )
+    assert r.score == D(40) and r.status is LeafStatus.SCORED
+    assert "未发现扣分事项" in r.reason_zh
+    assert r.evaluator_reason == "抽查凭证30份未见问题" and r.evidence == "凭证抽查表"
+    # findings worth 0 points are an assessment too, and are listed
+    zero = score_deduction(D(5), m, LeafInput(findings=(Finding("轻微瑕疵", D(0)),)))
+    assert zero.score == D(5) and "轻微瑕疵" in zero.reason_zh
+
+
+def test_recorded_results_make_every_hand_assessed_leaf_scored():
+    inputs = {
+        "D": LeafInput(no_deduction=True, reason="未见问题"),
+        "C": LeafInput(met=(False, False)),  # answered: nothing met is 0, not unassessed
+        "M": LeafInput(score=D(20)),
+        "Q": LeafInput(level=QualitativeLevel.ACHIEVED, score=D(18), reason="基本达成"),
+    }
+    result = score_template(ASSESSED_BY_HAND, inputs)
+    assert result.complete and result.unassessed == [] and result.raw_total == D(78)
+    by = {n.code: n for n in result.nodes}
+    assert by["C"].score == 0 and by["C"].status is LeafStatus.SCORED
+
+
+def test_an_unassessed_result_cannot_carry_a_score():
+    with pytest.raises(ValueError, match="unassessed"):
+        LeafResult(D(5), D(5), status=LeafStatus.UNASSESSED)
+    assert LeafResult(None, D(5)).status is LeafStatus.UNASSESSED
+    assert LeafResult(D(0), D(5)).status is LeafStatus.SCORED
+
+
+@pytest.mark.parametrize(
+    ("code", "data", "engine"),
+    [
+        ("C", LeafInput(met=(True, False), reason="制度未执行到位", evidence="检查记录"), "已执行"),
+        (
+            "D",
+            LeafInput(findings=(Finding("凭证缺失", D(2)),), reason="抽查发现", evidence="凭证"),
+            "凭证缺失",
+        ),
+        ("M", LeafInput(score=D(15), reason="台账不全", evidence="台账"), "15.00"),
+        (
+            "Q",
+            LeafInput(
+                level=QualitativeLevel.PARTIAL, score=D(13), reason="效果一般", evidence="访谈"
+            ),
+            "部分达成年度指标",
+        ),
+    ],
+)
+def test_the_evaluators_reason_is_kept_next_to_the_engines(code, data, engine):
+    r = score_leaf(ASSESSED_BY_HAND.find(code), data)
+    assert engine in r.reason_zh and r.reason_en
+    assert data.reason not in r.reason_zh  # not folded into the engine's sentence …
+    assert r.evaluator_reason == data.reason and r.evidence == data.evidence  # … but kept
+    assert r.basis_zh == r.reason_zh + data.reason + "。"
+    node = next(n for n in score_template(ASSESSED_BY_HAND, {code: data}).nodes if n.code == code)
+    assert node.evaluator_reason == data.reason and node.evidence == data.evidence
+    assert node.basis_zh == r.basis_zh
+
+
+def test_the_evaluators_reason_survives_on_target_and_ratio_leaves():
+    r = score_target(D(8), target(GoalNature.GE, 50), LeafInput(actual=D(40), reason="汛期影响"))
+    assert "汛期影响" not in r.reason_zh  # score_target itself only explains
+    t = parse_template(
+        {
+            "code": "t",
+            "name": "T",
+            "indicators": [
+                {"code": "R", "name": "率", "weight": 50, "method": {"type": "ratio"}},
+                {
+                    "code": "T",
+                    "name": "标",
+                    "weight": 50,
+                    "method": {"type": "target", "nature": "ge", "target": 50},
+                },
+            ],
+        }
+    )
+    result = score_template(
+        t,
+        {
+            "R": LeafInput(numerator=D(9), denominator=D(10), reason="两笔款项未拨付"),
+            "T": LeafInput(actual=D(40), reason="汛期影响"),
+        },
+    )
+    by = {n.code: n for n in result.nodes}
+    assert by["R"].reason_zh and by["R"].evaluator_reason == "两笔款项未拨付"
+    assert by["T"].basis_zh.startswith(by["T"].reason_zh) and by["T"].basis_zh.endswith(
+        "汛期影响。"
+    )

@@ -1,5 +1,7 @@
 import io
 import math
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.core.surveys import (
+    MeasureKind,
+    SurveyLink,
     WjxFormatError,
     cronbach_alpha,
     duration_seconds,
     likert_summary,
+    pooled_rate,
+    post_stratified_rate,
     question_number,
     read_wjx,
     sample_size,
     satisfaction_rate,
+    survey_measure,
 )
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "wenjuanxing"
@@ -182,3 +189,55 @@ def test_alpha_is_at_most_one(rows):
 
 def test_io_is_not_needed_for_bytes():
     assert read_wjx(io.BytesIO(EXPORT.encode()).getvalue(), "x.csv").answers.shape == (2, 3)
+
+
+# --- the measure a survey gives its linked leaf (#14 B) -----------------------------------
+
+
+def _people(pairs):
+    """A pooled summary over respondents: (satisfied, valid) answers per person, 3 items."""
+    answers = [level for s, v in pairs for level in ["满意"] * s + ["一般"] * (v - s)]
+    summary = likert_summary(answers)
+    return replace(summary, rate=pooled_rate(pairs))
+
+
+def test_the_link_picks_overall_group_or_index_with_a_label():
+    town, village = _people([(3, 3)] * 6 + [(0, 3)] * 2), _people([(3, 3)] * 1 + [(0, 3)] * 3)
+    everyone = _people([(3, 3)] * 7 + [(0, 3)] * 5)
+    groups = {"城区": town, "乡村": village}
+
+    overall = survey_measure(everyone, groups, SurveyLink())
+    assert overall.kind is MeasureKind.RATE and overall.label == "满意率（全部受访者）"
+    assert overall.rate == Decimal(21) / Decimal(36) and overall.respondents == 12
+    assert (overall.satisfied, overall.valid) == (21, 36) and overall.pools_answers
+
+    group = survey_measure(everyone, groups, SurveyLink("rate", "乡村"))
+    assert group.kind is MeasureKind.GROUP_RATE and group.label == "“乡村”受访者满意率"
+    assert group.rate == Decimal("0.25") and group.respondents == 4 and group.group == "乡村"
+    # the interval counts 4 people, not 12 answers: as wide as a rate over 4 respondents
+    assert (group.ci_low, group.ci_high) == (village.rate.ci_low, village.rate.ci_high)
+    by_answers = satisfaction_rate(3, 12)  # what treating the 12 answers as independent gives
+    assert group.ci_high - group.ci_low > by_answers.ci_high - by_answers.ci_low
+
+    index = survey_measure(everyone, groups, SurveyLink("index", "城区"))
+    assert index.kind is MeasureKind.GROUP_INDEX and "满意度指数" in index.label
+    assert index.rate == Decimal(str(town.index)) / 100 and index.satisfied is None
+    assert not index.pools_answers
+
+
+def test_a_missing_group_gives_no_value_and_an_unknown_measure_is_refused():
+    everyone = _people([(3, 3)] * 2)
+    missing = survey_measure(everyone, {}, SurveyLink("rate", "无此群体"))
+    assert missing.rate is None and missing.respondents == 0
+    assert missing.label == "“无此群体”受访者满意率"
+    with pytest.raises(ValueError, match="unknown survey measure"):
+        survey_measure(everyone, {}, SurveyLink("median"))
+
+
+def test_the_stratified_measure_weights_the_groups_and_ignores_a_group_link():
+    groups = {"A": _people([(1, 1)] * 9 + [(0, 1)]), "B": _people([(1, 1)] + [(0, 1)] * 9)}
+    stratified = post_stratified_rate({"A": (9, 10), "B": (1, 10)}, {"A": 900, "B": 100})
+    m = survey_measure(None, groups, SurveyLink("stratified", "A"), stratified)
+    assert m.kind is MeasureKind.STRATIFIED and m.rate == Decimal(str(stratified.rate))
+    assert m.respondents == 20 and m.label.startswith("分层加权满意率")
+    assert survey_measure(None, groups, SurveyLink("stratified")).rate is None

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -46,13 +47,12 @@ def declare(client, token, conflict="none", text=""):
 
 def submit(client, token, d11="12", d13="4", comment="理由"):
     return client.post(
-        f"/x/{token}/sheet",
+        f"/x/{token}/sheet/submit",
         data={
             "score-D11": d11,
             "comment-D11": comment,
             "score-D13": d13,
             "comment-D13": comment,
-            "action": "submit",
         },
     )
 
@@ -367,3 +367,94 @@ def test_the_team_is_told_of_a_recusal_on_the_engagement_page(panel, client, aut
     auth.login(panel["client"])
     page = client.get(f"/engagements/{panel['engagement'].id}").get_data(as_text=True)
     assert "丙专家" not in page
+
+
+# --- the sheet's form, built from the seat's indicators; drafts and submissions apart --------
+
+
+def sheet_version(client, token) -> str:
+    page = client.get(f"/x/{token}").get_data(as_text=True)
+    return re.search(r'name="version" id="sheet-version" value="(\d+)"', page).group(1)
+
+
+def test_the_sheet_form_has_a_score_and_a_comment_per_indicator_of_the_seat(app):
+    from workbench.experts.forms import sheet_form
+
+    with app.test_request_context(
+        method="POST", data={"score-D11": " 7.5 ", "comment-D11": "理由\x00", "version": "3"}
+    ):
+        form = sheet_form(["D11", "D13"])
+        assert {f.name for f in form} >= {"score-D11", "comment-D11", "score-D13", "comment-D13"}
+        assert "score-A11" not in {f.name for f in form}  # nothing beyond the seat's indicators
+        form.meta.csrf = False
+        assert form.validate()
+        assert form.values() == {"D11": ("7.5", "理由"), "D13": ("", "")}
+        assert form.expected_version() == 3
+
+
+def test_a_score_that_is_not_a_number_is_named_and_nothing_is_saved(panel, client, session):
+    member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    version = sheet_version(client, token)
+    for score in ("sieben", "NaN", "-Infinity", "12,5", "9" * 60):
+        response = client.post(
+            f"/x/{token}/sheet",
+            data={"version": version, "score-D11": score, "comment-D11": "理由", "score-D13": "4"},
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, score
+        assert "not a number" in page and "Nothing was saved" in page
+        assert f'value="{score}"' in page  # what was typed stays on the page to correct
+    assert session.scalar(sa.select(sa.func.count()).select_from(SheetScore)) == 0
+    session.expire_all()
+    assert str(session.get(type(member), member.id).version) == version  # not bumped
+
+
+def test_the_autosave_refuses_a_bad_value_field_by_field_and_saves_nothing(panel, client, session):
+    _member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    response = client.post(
+        f"/x/{token}/draft",
+        data={"score-D11": "zwölf", "comment-D11": "x" * 6000, "score-D13": "4"},
+    )
+    assert response.status_code == 422
+    assert response.json["ok"] is False
+    assert response.json["problems"] == {"D11": "not a number"}
+    too_long = client.post(f"/x/{token}/draft", data={"score-D11": "8", "comment-D11": "x" * 6000})
+    assert too_long.status_code == 422
+    assert too_long.json["problems"] == {"D11": "at most 5000 characters"}
+    assert session.scalar(sa.select(sa.func.count()).select_from(SheetScore)) == 0
+
+
+def test_saving_a_draft_and_submitting_are_two_endpoints(panel, client, session):
+    member, token = panel["links"]["甲专家"]
+    declare(client, token)
+    page = client.get(f"/x/{token}").get_data(as_text=True)
+    assert f'formaction="/x/{token}/sheet/submit"' in page
+    assert 'name="action"' not in page
+    data = {"score-D11": "12", "comment-D11": "", "score-D13": "4", "comment-D13": "理由"}
+    # a stray "action" (a page opened before the split) never submits through the draft URL
+    draft = client.post(f"/x/{token}/sheet", data={**data, "action": "submit"})
+    assert draft.status_code == 302
+    session.expire_all()
+    assert session.get(type(member), member.id).submitted_round1_at is None
+    # submitting checks the comment a deduction needs: nothing changes
+    refused = client.post(f"/x/{token}/sheet/submit", data={**data, "score-D11": "11"})
+    assert refused.status_code == 422 and "a comment is required" in refused.get_data(as_text=True)
+    session.expire_all()
+    stored = session.scalar(sa.select(SheetScore).where(SheetScore.indicator_code == "D11"))
+    assert stored.score == D(12)
+    assert session.get(type(member), member.id).submitted_round1_at is None
+    done = client.post(f"/x/{token}/sheet/submit", data={**data, "comment-D11": "理由"})
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.get(type(member), member.id).submitted_round1_at is not None
+
+
+def test_panel_errors_are_told_from_the_one_registry(app):
+    from workbench.error_messages import message_for
+
+    with app.test_request_context():
+        assert "revision round is already open" in message_for(services.PanelError("round2_open"))
+        assert "another window" in message_for(services.SheetStale())
+        assert str(services.SheetStale()) == "stale"  # the code the services' callers compare

@@ -285,8 +285,7 @@ def test_survey_tables_are_streamed_in_chunks_write_only(demo, app, session, mon
 def test_archiving_runs_in_the_background_and_changes_state_only_when_complete(
     demo, client, session, app, tmp_path, monkeypatch
 ):
-    from workbench import archive
-    from workbench.engagements import archiving
+    from workbench import archive, archiving
 
     engagement, users, _version, _choice, _levels = out_for_comments(
         session, tmp_path / "instance" / "reports"
@@ -343,7 +342,7 @@ def test_archiving_runs_in_the_background_and_changes_state_only_when_complete(
 def test_a_second_build_of_the_same_engagement_is_refused(demo, app, session):
     import fcntl
 
-    from workbench.engagements import archiving
+    from workbench import archiving
 
     engagement, user = _engagement_and_user(session)
     with open(archiving._lock_file(engagement.id), "a+b") as held:
@@ -359,8 +358,7 @@ def test_a_second_build_of_the_same_engagement_is_refused(demo, app, session):
 def test_a_file_or_answer_stored_during_the_build_fails_it(demo, app, session, monkeypatch, late):
     """The engagement's version does not move for evidence or survey answers: the build
     compares the database with the package before it archives."""
-    from workbench import archive
-    from workbench.engagements import archiving
+    from workbench import archive, archiving
     from workbench.surveys.models import Survey, SurveyResponse
 
     engagement, user = _engagement_and_user(session)
@@ -379,6 +377,6 @@ def test_a_file_or_answer_stored_during_the_build_fails_it(demo, app, session, m
     monkeypatch.setattr(archive, "build_package", slow)
     archiving.start(app, engagement, user, engagement.version)
     state = archiving.status(engagement)
-    assert state["status"] == "failed" and state["error"] == "stale"
+    assert state["status"] == "failed" and state["error"] == "archive_stale"
     assert not archive.package_path(archiving.folder(), engagement).exists()
     assert not list(archiving.folder().glob("*.tmp"))

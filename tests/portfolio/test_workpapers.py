@@ -34,16 +34,16 @@ def test_request_list_evidence_and_review(demo, client, session):
     eid = session.scalar(sa.select(Engagement.id))
     url = f"/engagements/{eid}/workpapers/"
     login(client, "li.na")
-    client.post(url, data={"action": "standard"})
+    client.post(url + "standard-list")
     items = session.scalars(sa.select(RequestItem).order_by(RequestItem.position)).all()
     assert len(items) == 12 and items[0].indicator_codes == ["A11", "A12"]
     assert "12 missing" in client.get(url).get_data(as_text=True)
 
     def upload(data, name, **extra):
         return client.post(
-            url,
+            url + "evidence",
             content_type="multipart/form-data",
-            data={"action": "upload", "file": (io.BytesIO(data), name), **extra},
+            data={"file": (io.BytesIO(data), name), **extra},
             follow_redirects=True,
         )
 
@@ -71,9 +71,8 @@ def test_request_list_evidence_and_review(demo, client, session):
         p.text for p in Document(io.BytesIO(download.data)).paragraphs
     )
     client.post(
-        url,
+        url + "papers",
         data={
-            "action": "paper",
             "code": "A11",
             "checked_object": "立项文件",
             "data_source": "项目单位提供",
@@ -84,9 +83,9 @@ def test_request_list_evidence_and_review(demo, client, session):
     paper = session.scalar(sa.select(WorkingPaper))
     assert paper.status == "draft"
     # only the reviewer marks a working paper reviewed
-    assert client.post(url, data={"action": "review", "id": paper.id}).status_code == 403
+    assert client.post(url + "papers/review", data={"id": paper.id}).status_code == 403
     login(client, "wang.fang")
-    client.post(url, data={"action": "review", "id": paper.id})
+    client.post(url + "papers/review", data={"id": paper.id})
     session.expire_all()
     paper = session.get(WorkingPaper, paper.id)
     assert paper.status == "reviewed" and paper.reviewed_by == "王芳"

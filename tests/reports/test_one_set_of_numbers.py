@@ -206,7 +206,7 @@ def test_unassessed_indicators_print_as_not_yet_assessed(session, demo, make_eng
     context = build_context(session, engagement)
     paragraphs, tables = document(context)
     a2 = next(p for p in paragraphs if p.startswith("2. 目标明确性（"))
-    assert a2 == "2. 目标明确性（分值15.00分，尚未评价）。"
+    assert a2 == "2. 目标明确性（分值15.00分）。该指标尚未评价。"
     annex = table_with(tables, "一级指标", "扣分原因")
     assert next(r for r in annex if r[2] == "目标明确性")[4] == "尚未评价"
     assert context.values["total"] is None

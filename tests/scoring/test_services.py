@@ -72,7 +72,8 @@ def test_inputs_are_validated_audited_and_scored(session, scored):
     assert entry.changes["data"]["after"]["score"] == "6.5"
     computed = services.compute(session, engagement)
     c41 = next(n for n in computed.result.nodes if n.code == "C41")
-    assert c41.score == D("6.5") and "超支" in c41.reason_zh
+    assert c41.score == D("6.5") and c41.reason_zh and c41.evaluator_reason == "超支"
+    assert c41.basis_zh == c41.reason_zh + "超支。"
 
 
 def test_a_stale_score_form_is_refused(session, scored):

@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -96,7 +97,8 @@ def test_scoring_table_export_merges_levels(setup, auth, client):
     merged = [str(r) for r in ws.merged_cells.ranges]
     assert any(r.startswith("A3:A") for r in merged)  # 决策 spans its leaves
     headers = [c.value for c in ws[2]]
-    assert headers[:3] == ["一级指标", "二级指标", "三级指标"] and "扣分原因" in headers
+    assert headers[:3] == ["一级指标", "二级指标", "三级指标"]
+    assert headers[-2:] == ["评分标准", "评分依据"]
     assert ws.print_title_rows == "$2:$2"
 
 
@@ -274,3 +276,142 @@ def test_excel_template_errors_point_at_rows_and_are_all_listed():
     assert any("row 5" in t and "not YAML" in t for t in text)
     assert any("row 7" in t and "magic" in t for t in text)
     assert any(t.startswith("bad.xlsx: row 3") and "add up to 5, not 4" in t for t in text)
+
+
+# --- no score without assessment; the evaluator's reason is kept (#14) --------------------------
+
+
+def test_a_deduction_leaf_needs_findings_or_an_explicit_no_deduction_with_its_basis(
+    setup, auth, client, session
+):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    count = sa.select(sa.func.count()).select_from(IndicatorInput)
+    response = client.post(f"/engagements/{eid}/scores/B13", data={"reason": "看过了"})
+    assert response.status_code == 200
+    assert "tick “No deduction”" in response.get_data(as_text=True)
+    response = client.post(f"/engagements/{eid}/scores/B13", data={"no_deduction": "y"})
+    assert response.status_code == 200 and "needs its basis" in response.get_data(as_text=True)
+    response = client.post(
+        f"/engagements/{eid}/scores/B13",
+        data={"no_deduction": "y", "findings": "凭证缺失 | 1", "reason": "x"},
+    )
+    assert response.status_code == 200 and "not both" in response.get_data(as_text=True)
+    assert session.scalar(count) == 0  # nothing saved
+    form = client.get(f"/engagements/{eid}/scores/B13").get_data(as_text=True)
+    assert "No deduction (无扣分事项)" in form
+    tag = re.search(r'<input[^>]*name="no_deduction"[^>]*>', form).group(0)
+    assert "checked" not in tag
+    response = client.post(
+        f"/engagements/{eid}/scores/B13",
+        data={"no_deduction": "y", "reason": "抽查凭证40份，未见违规", "evidence": "凭证抽查表"},
+    )
+    assert response.status_code == 302
+    row = session.scalar(sa.select(IndicatorInput).where(IndicatorInput.code == "B13"))
+    assert row.data == {
+        "no_deduction": True,
+        "reason": "抽查凭证40份，未见违规",
+        "evidence": "凭证抽查表",
+    }
+    form = client.get(f"/engagements/{eid}/scores/B13").get_data(as_text=True)
+    tag = re.search(r'<input[^>]*name="no_deduction"[^>]*>', form).group(0)
+    assert "checked" in tag
+    computed = services.compute(session, setup["engagement"])
+    b13 = next(n for n in computed.result.nodes if n.code == "B13")
+    assert b13.score == b13.weight and b13.status.value == "scored"
+    page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
+    assert "no deductible findings" in page and "抽查凭证40份，未见违规" in page
+    assert "凭证抽查表" in page
+
+
+def test_the_scores_page_lists_unassessed_leaves_with_links(setup, auth, client, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
+    box = page[page.index('id="unassessed"') : page.index('id="score-table"')]
+    for code in ("A11", "B13", "C41", "D11"):  # checklist, deduction, qualitative, expert
+        assert f'href="/engagements/{eid}/scores/{code}"' in box, code
+    client.post(f"/engagements/{eid}/scores/A12", data={"met": ["0", "1"]})
+    page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
+    box = page[page.index('id="unassessed"') : page.index('id="score-table"')]
+    assert "/scores/A12" not in box and "/scores/A11" in box
+
+
+def test_the_evaluators_reason_is_shown_next_to_the_engines(setup, auth, client):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    response = client.post(
+        f"/engagements/{eid}/scores/A12",
+        data={"met": ["0", "1"], "reason": "可研报告未经专家论证", "evidence": "可研报告"},
+    )
+    assert response.status_code == 302
+    page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
+    row = page[page.index('id="leaf-A12"') :]
+    row = row[: row.index("</tr>")]
+    assert "2 of 3 criteria met" in row and "可研报告未经专家论证" in row and "可研报告" in row
+
+
+def test_the_excel_scoring_table_has_criteria_and_basis_columns(setup, auth, client):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    client.post(
+        f"/engagements/{eid}/scores/A12",
+        data={"met": ["0", "1"], "reason": "可研报告未经专家论证", "evidence": "可研报告"},
+    )
+    client.post(
+        f"/engagements/{eid}/scores/B13",
+        data={"no_deduction": "y", "reason": "抽查凭证40份，未见违规"},
+    )
+    response = client.get(f"/engagements/{eid}/scores.xlsx")
+    ws = load_workbook(io.BytesIO(response.data)).active
+    headers = [c.value for c in ws[2]]
+    col = {name: i for i, name in enumerate(headers)}
+    rows = {}
+    for r in ws.iter_rows(min_row=3, values_only=True):
+        if r[2]:
+            rows[r[2]] = r
+    template = services.bundled_templates()["project-2020"]
+    a12, b13, a11 = (template.find(c) for c in ("A12", "B13", "A11"))
+    row = rows[a12.name]
+    assert row[col["评分标准"]] == a12.criteria.strip()
+    basis = row[col["评分依据"]]
+    assert (
+        basis.index("未满足")
+        < basis.index("可研报告未经专家论证")
+        < basis.index("佐证材料：可研报告")
+    )
+    row = rows[b13.name]
+    assert row[col["得分"]] == float(b13.weight)
+    assert "未发现扣分事项" in row[col["评分依据"]] and "抽查凭证40份" in row[col["评分依据"]]
+    row = rows[a11.name]
+    assert row[col["得分"]] == "未评价" and not row[col["评分依据"]]  # never printed as full marks
+
+
+def test_rule_text_stands_in_for_missing_criteria():
+    from workbench.core.indicators import parse_template
+    from workbench.scoring.spreadsheet import rule_zh
+
+    t = parse_template(
+        {
+            "code": "t",
+            "name": "T",
+            "indicators": [
+                {
+                    "code": "D",
+                    "name": "扣",
+                    "weight": 50,
+                    "method": {"type": "deduction", "default_points": 0.5},
+                },
+                {
+                    "code": "C",
+                    "name": "查",
+                    "weight": 50,
+                    "method": {"type": "checklist", "elements": ["甲", "乙"]},
+                },
+            ],
+        }
+    )
+    assert "每项扣 0.5 分" in rule_zh(t.find("D")) and "无扣分事项须写明核查依据" in rule_zh(
+        t.find("D")
+    )
+    assert "甲；乙" in rule_zh(t.find("C"))

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,8 @@ class FormSpec:
     files: list[str] = field(default_factory=list)
     #: values of unchecked radio buttons and checkboxes, by name
     choices: dict[str, list[str]] = field(default_factory=dict)
+    #: other actions of buttons with a ``formaction`` (the same fields go there)
+    formactions: list[str] = field(default_factory=list)
 
 
 class _FormParser(HTMLParser):
@@ -159,6 +161,8 @@ class _FormParser(HTMLParser):
         if form is None:
             return
         name = a.get("name")
+        if tag in ("button", "input") and a.get("formaction"):
+            form.formactions.append(a["formaction"])
         if tag == "button" and name:
             form.buttons.append((name, a.get("value", "")))
         elif tag == "input" and name:
@@ -193,6 +197,8 @@ class _FormParser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "form" and self._form is not None:
             self.forms.append(self._form)
+            for action in dict.fromkeys(self._form.formactions):  # a browser posts it there
+                self.forms.append(replace(self._form, action=action, formactions=[]))
             self._form = None
         elif tag == "select" and self._select is not None and self._form is not None:
             if not self._select_chosen and self._select_first is not None:

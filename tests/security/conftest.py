@@ -5,10 +5,10 @@ Stable interface (other security tests import these; keep the names):
 * ``ACTORS``: every actor of the access matrix, in a fixed order.
 * ``world`` (fixture): a :class:`World` built on the demo engagement (scored, with a panel,
   two surveys and findings) plus everything the routes need: an issued report, a 征求意见稿
-  with a client comment, a draft, rectification items, evidence, a working paper, a survey
-  import waiting for its mapping, a one-time survey code, two experts with personal links,
-  a custom scoring template, an archived engagement with its package, another (empty)
-  engagement of the same team and bureau, and users for every actor. ``world.params`` fills
+  with a client comment, a draft, rectification items, evidence, a request item, a working
+  paper, a survey import waiting for its mapping, a one-time survey code, two experts with
+  personal links, a custom scoring template, an archived engagement with its package, another
+  (empty) engagement of the same team and bureau, and users for every actor. ``world.params`` fills
   URL parameters; ``world.wallet(actor)`` holds the links an actor has (expert token, public
   survey token and code). Report files are placeholders (rendering takes seconds);
   ``fast_render`` (fixture) keeps report builds made during a test just as fast.
@@ -42,6 +42,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
+from tests.demo_figures import settle_demo_figures
 from workbench.accounts.models import Organisation, Role, User
 from workbench.db import db
 
@@ -309,6 +310,7 @@ def _build_world(app: Flask, session: Any) -> World:
 
     load_demo(session)
     session.flush()
+    settle_demo_figures(session, commit=False)  # its report goes through review and issue
     demo_logins = {u: p for u, _n, _r, _o, p in DEMO_USERS}
     by_name = {u.username: u for u in session.scalars(sa.select(User))}
     orgs = {o.name: o for o in session.scalars(sa.select(Organisation))}
@@ -388,6 +390,7 @@ def _build_world(app: Flask, session: Any) -> World:
         session, lead, engagement, instance / "evidence", b"%PDF-1.4 evidence", "证据.pdf"
     )
     ids["evidence"] = evidence.id
+    ids["request_item"] = workpapers.add_request(session, lead, engagement, "资料", ["D11"]).id
     ids["paper"] = workpapers.save_paper(
         session,
         lead,

@@ -106,7 +106,7 @@ TARGETS = [
         "expert_sheet",
         None,
         "/x/{w.extra[sheet_token]}",
-        r"/sheet$",
+        r"/sheet(/submit)?$",
         also=("/x/{w.extra[sheet_token]}/draft",),
     ),
     Target("panel_settings", "lead", E + "/panel", r"/settings$"),
@@ -117,16 +117,16 @@ TARGETS = [
         "survey_builder",
         "lead",
         E + "/surveys/{w.extra[draft_survey_id]}/build",
-        r"/build$",
-        skip_buttons=("upload",),
+        r"/build/(add|\d+/(save|up|down|delete))$",
         extra={"new_type": "single"},
     ),
     Target("survey_publish", "lead", S + "/publish", r"/publish$"),
     Target("survey_tokens", "lead", S + "/publish", r"/tokens$"),
     Target("survey_cleaning", "lead", S + "/cleaning", r"/cleaning$"),
     Target("survey_override", "lead", S + "/cleaning", r"/override$"),
-    Target("survey_mapping", "lead", S + "/mapping", r"/mapping$"),
-    Target("workpapers", "lead", E + "/workpapers/", r"/workpapers/$", skip_buttons=("upload",)),
+    Target("survey_mapping", "lead", S + "/mapping", r"/mapping(/save)?$"),
+    # every form of the page but the upload (its own importer fuzzes it: test_fuzz_imports)
+    Target("workpapers", "lead", E + "/workpapers/", r"/workpapers/(?!evidence)[a-z/-]+$"),
     Target("user_new", "admin", "/admin/users/new", r"/users/new$"),
     Target("user_edit", "admin", "/admin/users/{w.user_id}/edit", r"/edit$"),
     Target("org_new", "admin", "/admin/organisations/new", r"/organisations/new$"),
@@ -271,7 +271,7 @@ def test_out_of_range_ids_are_not_found(fuzz: Fuzz) -> None:
         for url, data in (
             (f"{E}/report/rectification", {"id": huge, "status": "open"}),
             (f"{E}/report/findings", {"id": huge, "action": "finding-update"}),
-            (f"{E}/workpapers/", {"id": huge, "action": "received"}),
+            (f"{E}/workpapers/requests/received", {"id": huge, "received": "1"}),
         ):
             before = row_counts()
             response = client.post(url.format(e=e), data=data)

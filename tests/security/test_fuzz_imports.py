@@ -252,10 +252,10 @@ IMPORTERS = [
     Importer(
         "evidence",
         "lead",
-        "/engagements/{e}/workpapers/",
+        "/engagements/{e}/workpapers/evidence",
         "file",
         ("evidence.pdf", "evidence.exe", "evidence.xlsx", "../../evil.docx", "证据.jpg"),
-        {"action": "upload", "indicator_code": "A11"},
+        {"indicator_code": "A11"},
     ),
 ]
 

@@ -137,10 +137,8 @@ def test_an_archived_engagements_expert_links_take_nothing(app, world: World) ->
     token = world.tokens["expert_a"]
     assert expert.get(f"/x/{token}").status_code == 410
     assert expert.post(f"/x/{token}/declare", data={"conflict": "none"}).status_code == 410
-    assert (
-        expert.post(f"/x/{token}/sheet", data={"score-D11": "8", "action": "submit"}).status_code
-        == 410
-    )
+    assert expert.post(f"/x/{token}/sheet", data={"score-D11": "8"}).status_code == 410
+    assert expert.post(f"/x/{token}/sheet/submit", data={"score-D11": "8"}).status_code == 410
     assert expert.post(f"/x/{token}/draft", data={"score-D11": "8"}).status_code == 410
     # the paper sheet entered by the lead
     book = openpyxl.Workbook()

@@ -223,7 +223,7 @@ def test_a_questionnaire_upload_refuses_aliases(world, client, auth):  # type: i
         data={"new-title": "问卷", "new-group": "", "new-start_from": ""},
     )
     build = created.location
-    response = _post(client, build, p.YAML_ALIAS_BOMB, "q.yaml", action="upload")
+    response = _post(client, f"{build}/upload", p.YAML_ALIAS_BOMB, "q.yaml")
     assert response.status_code in (200, 302, 422)
     page = (client.get(response.location) if response.status_code == 302 else response).get_data(
         as_text=True
@@ -244,7 +244,7 @@ def test_yaml_values_that_cannot_be_built_are_a_message_not_a_500(
         f"/engagements/{eid}/surveys/new",
         data={"new-title": "问卷", "new-group": "", "new-start_from": ""},
     )
-    response = _post(client, created.location, payload, "q.yaml", action="upload")
+    response = _post(client, f"{created.location}/upload", payload, "q.yaml")
     assert response.status_code in (200, 302, 422)
     page = (client.get(response.location) if response.status_code == 302 else response).get_data(
         as_text=True

@@ -1,6 +1,7 @@
 """The remembered screening: repeated calls are cheap, and no change is ever missed.
 
-Each process keeps the screening of a survey under a key read from the database, so a new
+Each process keeps the screening of a survey under a key read from the database (the
+engagement's data revision, which every writer bumps, and the survey's settings), so a new
 response, an evaluator's decision or an edited rule (made here or by another worker) shows
 in the very next call.
 """
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workbench.db import db, utcnow
+from workbench.engagements import revision
 from workbench.surveys import services
 from workbench.surveys.models import Survey, SurveyResponse
 
@@ -41,6 +43,7 @@ def survey(session, setup):
 
 
 def add_response(session, survey, level, town="甲", duration=300.0):
+    """A response written as every writer does: the row, and the engagement's revision."""
     n = session.scalar(
         sa.select(sa.func.count(SurveyResponse.id)).where(SurveyResponse.survey_id == survey.id)
     )
@@ -54,6 +57,7 @@ def add_response(session, survey, level, town="甲", duration=300.0):
         )
     )
     session.flush()
+    revision.bump(session, survey.engagement_id)
 
 
 @pytest.fixture
@@ -82,12 +86,6 @@ def statements(engine, fn):
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     return seen
-
-
-def unseen(generations):
-    """Undo what this process noticed of a change itself: only the database key is left."""
-    services._GENERATION.clear()
-    services._GENERATION.update(generations)
 
 
 def rate(survey):
@@ -159,7 +157,6 @@ def test_changes_made_by_another_worker_are_seen(session, survey, setup, app, sc
     """Another process has its own memo; only the database tells this one what changed."""
     assert services.results(survey).used == 6
     session.commit()
-    seen = dict(services._GENERATION)
     with Session(db.engine) as other:  # another worker: a decision, then a new response
         response = other.scalars(
             sa.select(SurveyResponse).where(SurveyResponse.survey_id == survey.id).limit(1)
@@ -167,14 +164,12 @@ def test_changes_made_by_another_worker_are_seen(session, survey, setup, app, sc
         lead = other.get(type(setup["lead"]), setup["lead"].id)
         services.set_override(other, lead, response, "exclude", "与纸质问卷不符")
         other.commit()
-    unseen(seen)  # this process saw nothing of it
     session.expire_all()
     fresh = session.get(Survey, survey.id)
     assert services.results(fresh).used == 5
     with Session(db.engine) as other:
         add_response(other, other.get(Survey, survey.id), "非常满意")
         other.commit()
-    unseen(seen)
     session.expire_all()
     fresh = session.get(Survey, survey.id)
     assert services.results(fresh).used == 6
@@ -183,14 +178,19 @@ def test_changes_made_by_another_worker_are_seen(session, survey, setup, app, sc
 
 
 def test_a_rolled_back_response_is_not_served_from_the_memo(session, survey, screens):
-    """SQLite hands a rolled-back row's id out again: the key still tells the rows apart."""
+    """The rolled-back bump hands the same revision out again: what the transaction screened
+    of its own uncommitted rows is kept under a key no later transaction has."""
+    before = revision.current(session, survey.engagement_id)
     add_response(session, survey, "不满意", duration=301.0)
     assert services.results(survey).overall.rate.satisfied == 12
-    seen = dict(services._GENERATION)
     session.rollback()
     add_response(session, survey, "非常满意", duration=302.0)
-    unseen(seen)  # only the database key is left to notice
+    assert revision.current(session, survey.engagement_id) == before + 1  # the same number
     assert services.results(survey).overall.rate.satisfied == 15
+    session.commit()
+    assert services.results(survey).overall.rate.satisfied == 15
+    assert services.results(survey).overall.rate.satisfied == 15
+    assert len(screens) == 3  # once committed: screened again under the bare revision, then kept
 
 
 def test_results_are_copies_the_caller_may_relabel(session, survey):
@@ -228,15 +228,19 @@ def test_the_memo_keeps_a_bounded_number_of_surveys(session, survey, monkeypatch
     assert list(services._MEMO) == [other.id]
 
 
-def test_a_response_edited_through_the_orm_in_this_process_is_seen(session, survey, setup):
-    """Scripts and tests set values on response objects: the memo is forgotten at once."""
+def test_a_script_that_edits_responses_bumps_the_revision(session, survey, setup):
+    """No listener watches the response objects: the data revision is the key, so a script
+    that edits stored responses directly bumps it, as the services do."""
     services.save_cleaning(session, setup["lead"], survey, {"min_seconds": 60})
+    session.commit()
     assert services.results(survey).used == 5
     second = session.scalars(
         sa.select(SurveyResponse).where(SurveyResponse.survey_id == survey.id).offset(1)
     ).first()
     second.duration_s = 5.0
-    session.flush()
+    session.commit()
+    assert services.results(survey).used == 5  # not told: the remembered screening
+    revision.bump(session, survey.engagement_id)
     assert services.results(survey).used == 4
 
 

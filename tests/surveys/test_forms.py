@@ -97,7 +97,7 @@ def test_library_questionnaire_published_and_answered_on_the_public_page(
     assert len(r.ip_hash) == 64 and len(r.ua_hash) == 64 and "127.0.0.1" not in str(r.answers)
     assert r.answers[next(c for c in survey.columns if c.startswith("1、"))] in ("男", "女")
     # once answered, the questions are locked
-    locked = client.post(f"/engagements/{eid}/surveys/{sid}/build", data={"action": "delete-0"})
+    locked = client.post(f"/engagements/{eid}/surveys/{sid}/build/0/delete")
     assert locked.status_code == 422 and len(session.get(Survey, sid).questions) == len(
         survey.questions
     )
@@ -322,11 +322,10 @@ def test_the_survey_leaf_scores_from_valid_responses(setup, client, auth, sessio
         answers_for(survey, matrix="非常不满意", overall="非常不满意", attention="一般"),
     )
     mapping = client.post(
-        f"/engagements/{eid}/surveys/{sid}/mapping",
+        f"/engagements/{eid}/surveys/{sid}/mapping/save",
         data={
             "columns": survey.satisfaction_columns,
             "leaf_code": "D12",
-            "action": "save",
             "leaf_measure": "rate",
         },
     )
@@ -360,17 +359,16 @@ def test_builder_edits_questions_and_rejects_bad_ones(setup, client, auth, sessi
     eid = setup["engagement"].id
     sid = create(client, eid, start="")
     url = f"/engagements/{eid}/surveys/{sid}/build"
-    assert client.post(url, data={"action": "add", "new_type": "single"}).status_code == 302
+    assert client.post(f"{url}/add", data={"new_type": "single"}).status_code == 302
     survey = session.get(Survey, sid)
     assert [q["type"] for q in survey.questions] == ["likert", "single"]
     bad = client.post(
-        url, data={"action": "save-1", "q1-type": "single", "q1-text": "性别", "q1-options": "男"}
+        f"{url}/1/save", data={"q1-type": "single", "q1-text": "性别", "q1-options": "男"}
     )
     assert bad.status_code == 422 and "at least 2 options" in bad.get_data(as_text=True)
     ok = client.post(
-        url,
+        f"{url}/1/save",
         data={
-            "action": "save-1",
             "q1-type": "single",
             "q1-text": "性别",
             "q1-options": "男\n女",
@@ -378,20 +376,19 @@ def test_builder_edits_questions_and_rejects_bad_ones(setup, client, auth, sessi
         },
     )
     assert ok.status_code == 302
-    assert client.post(url, data={"action": "up-1"}).status_code == 302
+    assert client.post(f"{url}/1/up").status_code == 302
     session.expire_all()
     survey = session.get(Survey, sid)
     assert survey.columns[0] == "1、性别" and survey.columns[1].startswith("2、")
-    assert client.post(url, data={"action": "delete-7"}).status_code == 400
+    assert client.post(f"{url}/7/delete").status_code == 400
     yaml_text = client.get(f"/engagements/{eid}/surveys/{sid}/questionnaire.yaml").get_data(
         as_text=True
     )
     assert "性别" in yaml_text
     broken = client.post(
-        url,
+        f"{url}/upload",
         content_type="multipart/form-data",
         data={
-            "action": "upload",
             "file": (io.BytesIO(b"questions: [{type: likert}]"), "q.yaml"),
         },
     )
@@ -426,3 +423,104 @@ def test_handed_out_is_the_entered_number_not_the_codes(setup, client, auth, ses
     client.post(f"/engagements/{eid}/surveys/{sid}/tokens", data={"count": "5"})
     page = client.get(f"/engagements/{eid}/surveys/{sid}/cleaning").get_data(as_text=True)
     assert re.search(r"Handed out.*?<td class=\"num\">120</td>", page, re.S)
+
+
+# --- one endpoint per builder action; forms for every post; the one message registry --------
+
+
+def test_each_builder_action_is_its_own_endpoint(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid, start="")
+    url = f"/engagements/{eid}/surveys/{sid}/build"
+    for qtype in ("single", "number"):
+        added = client.post(f"{url}/add", data={"new_type": qtype})
+        assert added.status_code == 302
+    assert added.location.endswith("#question-2")  # the new question, to edit it
+    assert client.post(f"{url}/add", data={"new_type": "essay"}).status_code == 400
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="action"' not in page
+    for action in ("add", "upload", "0/save", "1/up", "1/down", "2/delete"):
+        assert f'"{url}/{action}"' in page, action
+
+    def types():
+        session.expire_all()
+        return [q["type"] for q in session.get(Survey, sid).questions]
+
+    assert types() == ["likert", "single", "number"]
+    moved = client.post(f"{url}/0/down")
+    assert moved.status_code == 302 and moved.location.endswith("#question-1")
+    assert types() == ["single", "likert", "number"]
+    # a bad bound: the question's number and the value are named, nothing changes
+    bad = client.post(
+        f"{url}/2/save", data={"q2-type": "number", "q2-text": "年龄", "q2-minimum": "ten"}
+    )
+    assert bad.status_code == 422
+    assert "The question was not saved: Q3: ten" in bad.get_data(as_text=True)
+    assert session.get(Survey, sid).questions[2]["text"] != "年龄"
+    model = client.post(
+        f"{url}/1/save",
+        data={"q1-type": "likert", "q1-text": "满意吗", "q1-labels": "很好\n很好\n好\n差\n很差"},
+    )
+    assert model.status_code == 422
+    assert "Q2: a satisfaction scale needs 5 different levels" in model.get_data(as_text=True)
+    assert client.post(f"{url}/2/delete").status_code == 302
+    assert types() == ["single", "likert"]
+    assert client.post(f"{url}/2/up").status_code == 400  # a page out of date
+
+
+def test_showing_the_answers_of_other_questions_saves_nothing(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)
+    survey = session.get(Survey, sid)
+    url = f"/engagements/{eid}/surveys/{sid}/mapping"
+    before = session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+    column = survey.satisfaction_columns[0]
+    shown = client.post(url, data={"columns": [column], "leaf_code": "D12"})
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert f'formaction="{url}"' in page and f'action="{url}/save"' in page
+    assert session.scalar(sa.select(sa.func.count(AuditEntry.id))) == before
+    unknown = client.post(f"{url}/save", data={"columns": ["no such question"], "leaf_code": ""})
+    assert unknown.status_code == 200 and "alert-danger" in unknown.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count(AuditEntry.id))) == before
+
+
+def test_an_override_note_too_long_is_refused_with_a_message(setup, client, auth, session):
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    sid = create(client, eid)
+    publish(client, eid, sid)
+    survey = session.get(Survey, sid)
+    respond(client.application, survey.public_token, answers_for(survey))
+    response = session.scalars(sa.select(SurveyResponse)).one()
+    posted = client.post(
+        f"/engagements/{eid}/surveys/{sid}/responses/{response.id}/override",
+        data={"decision": "exclude", "note": "理" * 3000},
+    )
+    assert posted.status_code == 302
+    shown = client.get(posted.location).get_data(as_text=True)
+    assert "2000" in shown  # the length the note may have
+    session.expire_all()
+    assert session.get(SurveyResponse, response.id).override is None
+
+
+def test_survey_errors_are_told_from_the_one_registry(app):
+    from workbench.error_messages import message_for
+    from workbench.surveys.services import SurveyError
+    from workbench.surveys.views import import_errors
+
+    with app.test_request_context():
+        assert message_for(SurveyError("bad_column", "Q9")) == "Unknown question: Q9"
+        assert message_for(SurveyError("bad_level")) == "Map every answer to one of the levels."
+        question = SurveyError("bad_question", "options must be different; x", question=4)
+        assert message_for(question) == (
+            "The question was not saved: Q4: the options must be different; x"
+        )
+        job = type("Job", (), {"errors": [("no_rows", {}), ("unexpected", {"reason": "r"})]})
+        assert import_errors(job) == [
+            "The file contains no responses.",
+            "Unexpected error (r); the file was not imported.",
+        ]

@@ -57,11 +57,10 @@ def test_import_map_and_feed_the_satisfaction_indicator(setup, client, auth, ses
     found = distinct_answers(survey, ["1、您对本项目的总体满意程度"])
     levels = {f"level-{i}": guess_level(a, "text") for i, a in enumerate(found)}
     saved = client.post(
-        response.location,
+        f"{response.location}/save",
         data={
             "columns": ["1、您对本项目的总体满意程度"],
             "leaf_code": "D12",
-            "action": "save",
             **levels,
         },
     )

@@ -10,6 +10,8 @@ from workbench.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
+    # Imported here, not at the top: the app factory registers the blueprint; importing the
+    # package (for its models, from a service or the CLI) must not load its views.
     from workbench.accounts.models import User
     from workbench.accounts.views import bp
 

@@ -94,12 +94,8 @@ class OrganisationForm(BaseForm):
         self.kind.choices = choices(OrganisationKind)
 
 
-ACCOUNT_ERRORS = {
-    "username_required": _l("A user name is required."),
-    "username_taken": _l("This user name is already taken."),
-    "password_too_short": _l("The password must have at least 10 characters."),
-    "password_one_kind": _l("The password must not be only digits or only letters."),
-    "client_needs_client_org": _l("A client user must belong to a client organisation."),
-    "cannot_demote_self": _l("You cannot disable yourself or remove your own admin role."),
-    "organisation_taken": _l("An organisation with this name already exists."),
-}
+class LanguageForm(BaseForm):
+    """Switch the interface language; ``next`` is the page to go back to."""
+
+    lang = StringField(validators=[DataRequired()])
+    next = StringField()

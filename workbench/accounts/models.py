@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workbench.core.kinds import STAFF_ROLES, OrganisationKind, Role
 from workbench.db import UTCDateTime, db, enum_type, utcnow
-
-if TYPE_CHECKING:
-    from workbench.engagements.models import EngagementMember
-
-
-class OrganisationKind(enum.StrEnum):
-    """What an organisation is to the firm."""
-
-    FIRM = "firm"  # 评价机构 (the evaluation firm running the workbench)
-    CLIENT = "client"  # 委托方 (usually a 财政局)
-    EVALUATED = "evaluated"  # 被评价单位
-
-
-class Role(enum.StrEnum):
-    """A user's role in the workbench. Experts and respondents are not users."""
-
-    ADMIN = "admin"
-    EVALUATOR = "evaluator"
-    REVIEWER = "reviewer"  # 质控复核
-    CLIENT = "client"  # staff of a client organisation
-
-
-STAFF_ROLES = frozenset({Role.ADMIN, Role.EVALUATOR, Role.REVIEWER})
 
 
 class Organisation(db.Model):
@@ -75,7 +52,6 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
-    memberships: Mapped[list[EngagementMember]] = relationship(back_populates="user")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r} {self.role.value}>"

@@ -20,20 +20,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from workbench.accounts import services
+from workbench.accounts.access import require_role
 from workbench.accounts.forms import (
-    ACCOUNT_ERRORS,
     ChangePasswordForm,
+    LanguageForm,
     LoginForm,
     OrganisationForm,
     UserForm,
 )
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.services import record
-from workbench.auth import require_role
 from workbench.db import db
 from workbench.extensions import limiter, login_username_key
 from workbench.forms import BaseForm
 from workbench.labels import label
+from workbench.web import unit_of_work
 from workbench.xlsx import send_table
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -113,14 +114,15 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.post("/language")
 def set_language():  # type: ignore[no-untyped-def]
     """Switch the interface language (stored in the session and on the user)."""
-    lang = request.form.get("lang", "")
+    form = LanguageForm()
+    lang = form.lang.data if form.validate_on_submit() else None
     if lang not in current_app.config["LANGUAGES"]:
         abort(400)
     session["lang"] = lang
     if current_user.is_authenticated:
         current_user.locale = lang
         db.session.commit()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(form.next.data))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -132,14 +134,11 @@ def change_password():  # type: ignore[no-untyped-def]
         if not services.verify_password(current_user, form.current_password.data):
             form.current_password.errors.append(_("The current password is wrong."))
         else:
-            try:
+            with unit_of_work(form.new_password) as work:
                 services.change_password(
                     db.session, current_user, current_user, form.new_password.data
                 )
-            except services.AccountError as exc:
-                form.new_password.errors.append(str(ACCOUNT_ERRORS[str(exc)]))
-            else:
-                db.session.commit()
+            if work.ok:
                 login_user(current_user._get_current_object())  # stay logged in here
                 flash(_("Your password has been changed."), "success")
                 return redirect(url_for("engagements.list"))
@@ -203,44 +202,45 @@ def user_end_sessions(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("accounts.users"))
 
 
-def _save_user(form: UserForm, user: User | None):  # type: ignore[no-untyped-def]
-    org = db.session.get(Organisation, form.organisation_id.data or 0)
-    role = Role(form.role.data)
-    try:
-        if user is None:
-            if not form.password.data:
-                form.password.errors.append(_("A password is required for a new user."))
-                return None
-            user = services.create_user(
-                db.session,
-                current_user,
-                username=form.username.data,
-                display_name=form.display_name.data,
-                password=form.password.data,
-                role=role,
-                organisation=org,
-                email=form.email.data,
-            )
-            if not form.is_enabled.data:
-                services.update_user(db.session, current_user, user, is_enabled=False)
-        else:
-            services.update_user(
-                db.session,
-                current_user,
-                user,
-                display_name=form.display_name.data,
-                email=form.email.data or None,
-                role=role,
-                organisation=org,
-                is_enabled=form.is_enabled.data,
-            )
-            if form.password.data:
-                services.change_password(db.session, current_user, user, form.password.data)
-    except services.AccountError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(ACCOUNT_ERRORS[str(exc)]))
+def _save_user(form: UserForm, user: User | None) -> User | None:
+    """Create (``user`` None) or update the user from the form; None when refused."""
+    if user is None and not form.password.data:
+        form.password.errors.append(_("A password is required for a new user."))
         return None
-    db.session.commit()
+    with unit_of_work(form) as work:
+        saved = _create_user(form) if user is None else _update_user(form, user)
+    return saved if work.ok else None
+
+
+def _create_user(form: UserForm) -> User:
+    user = services.create_user(
+        db.session,
+        current_user,
+        username=form.username.data,
+        display_name=form.display_name.data,
+        password=form.password.data,
+        role=Role(form.role.data),
+        organisation=db.session.get(Organisation, form.organisation_id.data or 0),
+        email=form.email.data,
+    )
+    if not form.is_enabled.data:
+        services.update_user(db.session, current_user, user, is_enabled=False)
+    return user
+
+
+def _update_user(form: UserForm, user: User) -> User:
+    services.update_user(
+        db.session,
+        current_user,
+        user,
+        display_name=form.display_name.data,
+        email=form.email.data or None,
+        role=Role(form.role.data),
+        organisation=db.session.get(Organisation, form.organisation_id.data or 0),
+        is_enabled=form.is_enabled.data,
+    )
+    if form.password.data:
+        services.change_password(db.session, current_user, user, form.password.data)
     return user
 
 
@@ -298,7 +298,7 @@ def organisation_new():  # type: ignore[no-untyped-def]
     if request.method == "GET" and request.args.get("kind") in {k.value for k in OrganisationKind}:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
-        try:
+        with unit_of_work(form.name) as work:
             services.create_organisation(
                 db.session,
                 current_user,
@@ -307,11 +307,7 @@ def organisation_new():  # type: ignore[no-untyped-def]
                 region=form.region.data,
                 contact=form.contact.data,
             )
-        except services.AccountError as exc:
-            db.session.rollback()
-            form.name.errors.append(str(ACCOUNT_ERRORS[str(exc)]))
-        else:
-            db.session.commit()
+        if work.ok:
             flash(_("Organisation created."), "success")
             return redirect(
                 _safe_next(request.args.get("next") or url_for("accounts.organisations"))
@@ -328,7 +324,7 @@ def organisation_edit(organisation_id: int):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.kind.data = org.kind.value
     if form.validate_on_submit():
-        try:
+        with unit_of_work(form.name) as work:
             services.update_organisation(
                 db.session,
                 current_user,
@@ -338,11 +334,7 @@ def organisation_edit(organisation_id: int):  # type: ignore[no-untyped-def]
                 region=form.region.data,
                 contact=form.contact.data,
             )
-        except services.AccountError as exc:
-            db.session.rollback()
-            form.name.errors.append(str(ACCOUNT_ERRORS[str(exc)]))
-        else:
-            db.session.commit()
+        if work.ok:
             flash(_("Organisation saved."), "success")
             return redirect(url_for("accounts.organisations"))
     return render_template("accounts/organisation_form.html", form=form, organisation=org)

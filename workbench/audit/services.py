@@ -6,12 +6,20 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
+
+
+class Actor(Protocol):
+    """Who acts: a :class:`workbench.accounts.models.User` (audit sits below accounts and names
+    only what it reads)."""
+
+    id: int
+    username: str
+    display_name: str
 
 
 def json_safe(value: Any) -> Any:
@@ -45,7 +53,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[
 
 def record(
     session: Session,
-    actor: User | None,
+    actor: Actor | None,
     action: str,
     object_type: str,
     object_id: int | None,

@@ -14,7 +14,7 @@ All arithmetic is in :class:`~decimal.Decimal`; nothing is rounded here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -39,6 +39,27 @@ class Denominator(enum.StrEnum):
 
 FUNDING_RATE_DENOMINATORS = (Denominator.ADJUSTED, Denominator.INITIAL)
 EXECUTION_RATE_DENOMINATORS = (Denominator.ADJUSTED, Denominator.AVAILABLE, Denominator.INITIAL)
+
+
+class RateKind(enum.StrEnum):
+    """The two derived rates of the funds table."""
+
+    FUNDING = "funding"  # 资金到位率
+    EXECUTION = "execution"  # 预算执行率
+
+
+#: the denominators each rate may use
+ALLOWED_DENOMINATORS: dict[RateKind, tuple[Denominator, ...]] = {
+    RateKind.FUNDING: FUNDING_RATE_DENOMINATORS,
+    RateKind.EXECUTION: EXECUTION_RATE_DENOMINATORS,
+}
+RATE_NAME_ZH = {RateKind.FUNDING: "资金到位率", RateKind.EXECUTION: "预算执行率"}
+NUMERATOR_ZH = {RateKind.FUNDING: "实际到位资金", RateKind.EXECUTION: "实际支出"}
+DENOMINATOR_ZH = {
+    Denominator.INITIAL: "年初预算数",
+    Denominator.ADJUSTED: "调整后预算数",
+    Denominator.AVAILABLE: "实际到位资金",
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,12 @@ class BudgetTable:
     funding_denominator: Denominator
     execution_denominator: Denominator
     warnings: list[str] = field(default_factory=list)
+    #: the rates whose denominator the indicator system's template fixes (it wins over the
+    #: engagement's setting)
+    fixed_by_template: frozenset[RateKind] = frozenset()
+
+    def denominator(self, kind: RateKind) -> Denominator:
+        return self.funding_denominator if kind is RateKind.FUNDING else self.execution_denominator
 
 
 def rate(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
@@ -97,6 +124,7 @@ def budget_table(
     figures: Iterable[BudgetFigures],
     funding_denominator: Denominator = Denominator.ADJUSTED,
     execution_denominator: Denominator = Denominator.ADJUSTED,
+    fixed_by_template: Iterable[RateKind] = (),
 ) -> BudgetTable:
     """Compute the funds table with 资金到位率 and 预算执行率 per source and in total.
 
@@ -109,6 +137,9 @@ def budget_table(
     execution_denominator
         Denominator of 预算执行率: ``ADJUSTED`` (default, 自评表), ``AVAILABLE`` (2020
         framework) or ``INITIAL``.
+    fixed_by_template
+        The rates whose denominator came from the indicator system's template (recorded so
+        that pages and the report can say so; see :func:`resolve_denominators`).
 
     Returns
     -------
@@ -174,4 +205,104 @@ def budget_table(
         funding_denominator=funding_denominator,
         execution_denominator=execution_denominator,
         warnings=warnings,
+        fixed_by_template=frozenset(fixed_by_template),
     )
+
+
+def resolve_denominators(
+    engagement: Mapping[RateKind, Denominator],
+    declared: Mapping[RateKind, Denominator | None],
+) -> tuple[dict[RateKind, Denominator], frozenset[RateKind]]:
+    """The denominator each rate uses: the template's declared one wins over the engagement's
+    setting. Returns the denominators and the rates fixed by the template.
+
+    >>> used, fixed = resolve_denominators(
+    ...     {RateKind.FUNDING: Denominator.ADJUSTED, RateKind.EXECUTION: Denominator.ADJUSTED},
+    ...     {RateKind.EXECUTION: Denominator.AVAILABLE},
+    ... )
+    >>> used[RateKind.EXECUTION].value, used[RateKind.FUNDING].value, [k.value for k in fixed]
+    ('available', 'adjusted', ['execution'])
+    """
+    used: dict[RateKind, Denominator] = {}
+    fixed: set[RateKind] = set()
+    for kind in RateKind:
+        choice = declared.get(kind)
+        if choice is not None:
+            if choice not in ALLOWED_DENOMINATORS[kind]:
+                raise ValueError(f"{RATE_NAME_ZH[kind]} cannot be divided by {choice.value}")
+            used[kind] = choice
+            fixed.add(kind)
+        else:
+            used[kind] = engagement[kind]
+    return used, frozenset(fixed)
+
+
+@dataclass(frozen=True)
+class RateStatement:
+    """One rate as the report states it: value, the figures behind it and the formula."""
+
+    kind: RateKind
+    name: str  # 预算执行率
+    value: Decimal | None  # ratio (0.95), None when a figure is missing
+    numerator: Decimal | None  # 万元
+    denominator: Decimal | None  # 万元
+    numerator_label: str  # 实际支出
+    denominator_label: str  # 实际到位资金
+    denominator_kind: Denominator
+    fixed_by_template: bool
+
+    @property
+    def formula(self) -> str:
+        """``预算执行率 = 实际支出 ÷ 实际到位资金 × 100%``"""
+        return f"{self.name} = {self.numerator_label} ÷ {self.denominator_label} × 100%"
+
+
+def rate_statements(table: BudgetTable) -> dict[RateKind, RateStatement]:
+    """Per rate (资金到位率, 预算执行率) of the table's total row: the value, the numerator
+    and denominator figures, and the formula in Chinese.
+
+    >>> t = budget_table(
+    ...     [BudgetFigures(FundSource.FISCAL, Decimal("100"), Decimal("120"), Decimal("100"),
+    ...                    Decimal("90"))],
+    ...     execution_denominator=Denominator.AVAILABLE,
+    ... )
+    >>> s = rate_statements(t)[RateKind.EXECUTION]
+    >>> s.formula, s.numerator, s.denominator, s.value
+    ('预算执行率 = 实际支出 ÷ 实际到位资金 × 100%', Decimal('90'), Decimal('100'), Decimal('0.9'))
+    >>> rate_statements(t)[RateKind.FUNDING].formula
+    '资金到位率 = 实际到位资金 ÷ 调整后预算数 × 100%'
+    """
+    total = table.total
+    out: dict[RateKind, RateStatement] = {}
+    for kind in (RateKind.FUNDING, RateKind.EXECUTION):
+        which = table.denominator(kind)
+        numerator = total.figures.available if kind is RateKind.FUNDING else total.figures.executed
+        out[kind] = RateStatement(
+            kind=kind,
+            name=RATE_NAME_ZH[kind],
+            value=total.funding_rate if kind is RateKind.FUNDING else total.execution_rate,
+            numerator=numerator,
+            denominator=total.figures.figure(which),
+            numerator_label=NUMERATOR_ZH[kind],
+            denominator_label=DENOMINATOR_ZH[which],
+            denominator_kind=which,
+            fixed_by_template=kind in table.fixed_by_template,
+        )
+    return out
+
+
+def rates_sentence(table: BudgetTable) -> str:
+    """The report's sentence stating both formulas and which denominator was used.
+
+    >>> t = budget_table([], execution_denominator=Denominator.AVAILABLE,
+    ...                  fixed_by_template=[RateKind.EXECUTION])
+    >>> for part in rates_sentence(t).split("；"):
+    ...     print(part)
+    资金到位率 = 实际到位资金 ÷ 调整后预算数 × 100%
+    预算执行率 = 实际支出 ÷ 实际到位资金 × 100%（分母按评价指标体系的规定取实际到位资金）。
+    """
+    parts = []
+    for s in rate_statements(table).values():
+        note = f"（分母按评价指标体系的规定取{s.denominator_label}）" if s.fixed_by_template else ""
+        parts.append(s.formula + note)
+    return "；".join(parts) + "。"

@@ -433,7 +433,7 @@ def _expert_wording(
     """An expert leaf whose value the team typed is not a panel score: say so."""
     if isinstance(node.method, ExpertMethod) and source is Source.ENTERED:
         return (
-            reason_zh.replace("专家组评分", "评价组录入专家评分（未经专家组评分）", 1),
+            reason_zh.replace("专家组评分", "评价组录入（未经专家评议）", 1),
             reason_en.replace("Expert panel score", "Expert score entered by the team", 1),
         )
     return reason_zh, reason_en

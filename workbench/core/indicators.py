@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.core.budget import ALLOWED_DENOMINATORS, RATE_NAME_ZH, Denominator, RateKind
 from workbench.core.goals import GoalNature
 from workbench.core.safefiles import load_yaml
 
@@ -69,17 +70,31 @@ class TargetMethod(_Strict):
 
 
 class RatioFormula(enum.StrEnum):
-    BUDGET_EXECUTION = "budget_execution"  # 预算执行率: 执行数 ÷ the engagement's denominator
-    FUNDING = "funding"  # 资金到位率: 到位资金 ÷ the engagement's denominator
+    #: 预算执行率: 执行数 ÷ the template's declared denominator, else the engagement's
+    BUDGET_EXECUTION = "budget_execution"
+    #: 资金到位率: 到位资金 ÷ the template's declared denominator, else the engagement's
+    FUNDING = "funding"
     RATIO = "ratio"  # entered numerator ÷ entered denominator (完成率, 达标率 …)
     SAVING = "saving"  # 成本节约率: (计划成本 − 实际成本) ÷ 计划成本
 
 
+BUDGET_RATE_OF: dict[RatioFormula, RateKind] = {
+    RatioFormula.BUDGET_EXECUTION: RateKind.EXECUTION,
+    RatioFormula.FUNDING: RateKind.FUNDING,
+}
+
+
 class RatioMethod(_Strict):
-    """A rate from engagement figures, scored proportionally between two thresholds."""
+    """A rate from engagement figures, scored proportionally between two thresholds.
+
+    ``denominator`` (``budget_execution``/``funding`` only) is the budget figure the template's
+    own indicator text divides by (``adjusted`` 调整后预算数, ``initial`` 年初预算数,
+    ``available`` 实际到位资金, execution rate only); declared, it wins over the engagement's
+    setting."""
 
     type: Literal["ratio"]
     formula: RatioFormula = RatioFormula.RATIO
+    denominator: Denominator | None = None
     numerator_label: str = ""
     denominator_label: str = ""
     full_score_at: Decimal = Field(Decimal(1), gt=0)  # rate at (or above) which: full marks
@@ -89,6 +104,18 @@ class RatioMethod(_Strict):
     def _thresholds(self) -> RatioMethod:
         if self.zero_score_at >= self.full_score_at:
             raise ValueError("zero_score_at must be below full_score_at")
+        if self.denominator is not None:
+            kind = BUDGET_RATE_OF.get(self.formula)
+            if kind is None:
+                raise ValueError(
+                    "denominator is only declared for the budget_execution and funding formulas"
+                )
+            if self.denominator not in ALLOWED_DENOMINATORS[kind]:
+                allowed = ", ".join(d.value for d in ALLOWED_DENOMINATORS[kind])
+                raise ValueError(
+                    f"{RATE_NAME_ZH[kind]} cannot be divided by {self.denominator.value} "
+                    f"(allowed: {allowed})"
+                )
         return self
 
 
@@ -249,6 +276,17 @@ class Template(_Strict):
             if node.code in seen:
                 raise ValueError(f"indicator code {node.code} is used twice")
             seen.add(node.code)
+        declared: dict[RateKind, Denominator] = {}
+        for leaf in self.leaves():
+            method = leaf.method
+            if isinstance(method, RatioMethod) and method.denominator is not None:
+                kind = BUDGET_RATE_OF[method.formula]
+                if declared.setdefault(kind, method.denominator) is not method.denominator:
+                    raise ValueError(
+                        f"{leaf.code}: {RATE_NAME_ZH[kind]} is divided by "
+                        f"{declared[kind].value} elsewhere in the template, "
+                        f"not {method.denominator.value}"
+                    )
         if self.min_output_benefit is not None:
             ob = sum(
                 (i.weight for i in self.indicators if i.tag in (Tag.OUTPUT, Tag.BENEFIT)),
@@ -275,6 +313,23 @@ class Template(_Strict):
 
     def depth(self) -> int:
         return max(d for d, _n in self.walk())
+
+    def declared_denominators(self) -> dict[RateKind, Denominator]:
+        """The budget-rate denominators the template's leaves declare (at most one per rate,
+        checked on validation).
+
+        >>> t = parse_template({"code": "t", "name": "T", "total": 5, "indicators": [
+        ...     {"code": "B12", "name": "预算执行率", "weight": 5, "method": {
+        ...         "type": "ratio", "formula": "budget_execution", "denominator": "available"}}]})
+        >>> {k.value: v.value for k, v in t.declared_denominators().items()}
+        {'execution': 'available'}
+        """
+        out: dict[RateKind, Denominator] = {}
+        for leaf in self.leaves():
+            method = leaf.method
+            if isinstance(method, RatioMethod) and method.denominator is not None:
+                out[BUDGET_RATE_OF[method.formula]] = method.denominator
+        return out
 
 
 @dataclass(frozen=True)

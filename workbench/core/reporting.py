@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from workbench.core.budget import BudgetTable, FundSource
+from workbench.core.budget import BudgetTable, FundSource, rates_sentence
 from workbench.core.evaluation import (
     EngagementResult,
     LeafStatus,
@@ -32,7 +32,7 @@ from workbench.core.evaluation import (
 from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import clean_text, round_half_up
 from workbench.core.reportqa import SumRule, TableSpec
-from workbench.core.scoring import DEFAULT_BANDS
+from workbench.core.scoring import DEFAULT_BANDS, join_sentences
 
 FUND_SOURCE_ZH = {
     FundSource.FISCAL: "财政拨款",
@@ -168,6 +168,18 @@ class SurveyItemFacts:
 
 
 @dataclass(frozen=True)
+class MeasureFacts:
+    """The measure a survey's indicator is scored on (the survey module's SurveyMeasure)."""
+
+    label: str
+    rate: Decimal | float | None
+    ci_low: Decimal | float | None = None
+    ci_high: Decimal | float | None = None
+    respondents: int = 0
+    kind: str = "rate"  # rate, group_rate, index, stratified
+
+
+@dataclass(frozen=True)
 class SurveyFacts:
     """One survey's screened results, as the survey module computed them."""
 
@@ -185,6 +197,7 @@ class SurveyFacts:
     required: int
     respondents: int
     distributed: int | None = None
+    measure: MeasureFacts | None = None
     levels: tuple[str, ...] = ()
     items: tuple[SurveyItemFacts, ...] = ()
 
@@ -251,8 +264,15 @@ def leaf_score_text(node: Node) -> str:
 
 def leaf_basis(node: Node) -> str:
     """What a paragraph and the annex say about a leaf: the engine's explanation followed by
-    the evaluator's reason and evidence (:attr:`Node.basis_zh`), cleaned for print."""
-    return clean_text(node.basis_zh)
+    the evaluator's 评分理由 and the evidence, one sentence each (as the scores page and the
+    Excel table compose it: ``join_sentences``), cleaned for print."""
+    reason = node.evaluator_reason.strip()
+    if reason and reason in node.reason_zh:
+        reason = ""  # already in the engine's explanation
+    evidence = node.evidence.strip()
+    return clean_text(
+        join_sentences(node.reason_zh, reason, f"评价依据：{evidence}" if evidence else "")
+    )
 
 
 def leaf_paragraph(k: int, node: Node) -> str:
@@ -264,7 +284,7 @@ def leaf_paragraph(k: int, node: Node) -> str:
             f"{points(node.template_weight)}分不计入适用分值。{leaf_basis(node)}"
         )
     if node.status is LeafStatus.UNASSESSED:
-        return f"{k}. {name}（分值{node.printed_weight}分，尚未评价）。"
+        return f"{k}. {name}（分值{node.printed_weight}分）。该指标尚未评价。"
     if node.status is LeafStatus.INVALID:
         warning = "；".join(clean_text(w) for w in node.warnings)
         return (
@@ -383,6 +403,7 @@ def funds_text(budget: BudgetTable, totals: Mapping[str, str]) -> str:
         + f"年初预算{totals['initial']}万元，调整后预算{totals['adjusted']}万元，"
         f"实际到位{totals['available']}万元，资金到位率{rate_text(total.funding_rate)}；"
         f"实际执行{totals['executed']}万元，预算执行率{rate_text(total.execution_rate)}。"
+        f"计算口径：{rates_sentence(budget)}"
     )
 
 
@@ -495,7 +516,12 @@ def expert_paragraph(result: EngagementResult | None) -> str:
     return text
 
 
-def survey_paragraph(survey: SurveyFacts) -> str:
+def _leaf_name(result: EngagementResult | None, code: str | None) -> str:
+    node = result.get(code) if result is not None and code else None
+    return node.name if node is not None else ""
+
+
+def survey_paragraph(survey: SurveyFacts, leaf_name: str = "") -> str:
     handed = f"发放问卷{survey.distributed}份，" if survey.distributed is not None else ""
     group = clean_text(survey.respondent_group) or "相关群体"
     enough = (
@@ -503,13 +529,26 @@ def survey_paragraph(survey: SurveyFacts) -> str:
         if survey.respondents >= survey.required
         else f"实际有效样本{survey.respondents}份，样本量不足，结论仅供参考。"
     )
-    return (
+    head = (
         f"调查对象为{group}，{handed}回收问卷{survey.returned}份，经甄别剔除无效问卷"
         f"{survey.returned - survey.valid}份，有效问卷{survey.valid}份，"
-        f"有效率{rate_text(survey.valid_rate)}。满意率为{rate_text(survey.rate)}"
-        f"（95%置信区间{rate_text(survey.ci_low)}～{rate_text(survey.ci_high)}），"
-        f"满意度指数{survey.index:.1f}分。按±5%误差、95%置信度测算所需有效样本"
-        f"{survey.required}份，{enough}"
+        f"有效率{rate_text(survey.valid_rate)}。"
+    )
+    tail = f"按±5%误差、95%置信度测算所需有效样本{survey.required}份，{enough}"
+    m = survey.measure
+    if m is None:
+        return (
+            head + f"满意率为{rate_text(survey.rate)}（95%置信区间{rate_text(survey.ci_low)}～"
+            f"{rate_text(survey.ci_high)}），满意度指数{survey.index:.1f}分。" + tail
+        )
+    # the measure the survey's indicator is scored on, with its label
+    return (
+        head + f"{clean_text(m.label)}为{rate_text(m.rate)}（95%置信区间{rate_text(m.ci_low)}～"
+        f"{rate_text(m.ci_high)}，{m.respondents}名受访者）"
+        + (f"，计入“{clean_text(leaf_name)}”指标评分" if leaf_name else "")
+        + (f"，满意度指数{survey.index:.1f}分" if m.kind == "rate" else "")
+        + "。"
+        + tail
     )
 
 
@@ -586,8 +625,8 @@ def work_carried_out(
     use = survey_use(result, surveys)
     for s in surveys:
         methods.append(
-            f"（{len(methods) + 1}）问卷调查：{clean_text(s.title)}，{survey_paragraph(s)}"
-            + use.get(s.id, "")
+            f"（{len(methods) + 1}）问卷调查：{clean_text(s.title)}，"
+            f"{survey_paragraph(s, _leaf_name(result, s.leaf_code))}" + use.get(s.id, "")
         )
     if weighting is not None and weighting.ahp:
         methods.append(
@@ -755,8 +794,14 @@ def indicator_analysis(result: EngagementResult | None) -> Section:
                     "score": dim.printed_score,
                 }
             )
+    codes = {clean_text(n.name): n.code for n in (result.leaves if result else [])}
     return Section(
-        values={"dimensions": dimensions, "unscored": unscored, "missing_reasons": missing}
+        values={
+            "dimensions": dimensions,
+            "unscored": unscored,
+            "missing_reasons": missing,
+            "indicator_codes": codes,  # printed leaf name → code, for the QA (not printed)
+        }
     )
 
 
@@ -962,7 +1007,18 @@ def survey_annex(result: EngagementResult | None, surveys: Sequence[SurveyFacts]
                     rate_text(item.rate),
                 ]
                 for item in s.items
-            ],
+            ]
+            + (  # the measure the report states and the leaf takes
+                [
+                    [
+                        f"计分口径：{clean_text(s.measure.label)}",
+                        *[""] * len(levels),
+                        rate_text(s.measure.rate),
+                    ]
+                ]
+                if s.measure is not None
+                else []
+            ),
             widths=[5.4, 1.4, 1.2, 1.2, 1.3, 1.6, 1.9],
             numeric_columns=list(range(1, len(levels) + 2)),
             name=f"survey_{s.id}_table",
@@ -983,7 +1039,7 @@ def survey_annex(result: EngagementResult | None, surveys: Sequence[SurveyFacts]
         out.append(
             {
                 "title": clean_text(s.title),
-                "text": survey_paragraph(s) + use.get(s.id, ""),
+                "text": survey_paragraph(s, _leaf_name(result, s.leaf_code)) + use.get(s.id, ""),
                 "table": table.name,
                 "chart": f"survey_{s.id}_chart",
             }

@@ -15,17 +15,26 @@ Rules implemented (``shared/domain`` §1.6, 财预〔2020〕10号 and the provin
   ``saving`` scores actual cost against planned cost like a 反向 target.
 * ``qualitative`` — 达成 [0.8w, w], 部分达成 [0.6w, 0.8w), 未达成 [0, 0.6w); the entered score
   must fall in the chosen band.
-* ``deduction`` — weight minus the findings' points, floored at 0.
+* ``deduction`` — weight minus the findings' points, floored at 0. Full marks only for an
+  explicit "无扣分事项" (``no_deduction``) with its basis written in ``reason``.
 * ``checklist`` — elements met × points each (default ``w / m``), capped at the weight.
 * ``expert`` / ``manual`` — an entered score in [0, w]; ``manual`` needs a reason below full.
 * ``survey`` — a satisfaction rate mapped proportionally to a target, or by bands.
+
+No score without assessment: a leaf whose result has not been recorded (no findings and no
+"no deduction", no checklist answers, no entered score, no level …) is
+:attr:`LeafStatus.UNASSESSED` and has no score — never full marks by default.
+
+A :class:`LeafResult` keeps the engine's own explanation (``reason_zh``/``reason_en``) apart
+from the evaluator's written 评分理由 (``evaluator_reason``) and the evidence referred to
+(``evidence``); :attr:`LeafResult.basis_zh` prints the first followed by the second.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -84,6 +93,14 @@ class InvalidInput(DomainError):
         return f"{self.where}: {text}" if self.where else text
 
 
+class LeafStatus(enum.StrEnum):
+    """Whether a leaf has been assessed. (Not applicable is the tree's business: see
+    :func:`score_template`.)"""
+
+    SCORED = "scored"
+    UNASSESSED = "unassessed"  # nobody has recorded a result yet: no score at all
+
+
 class QualitativeLevel(enum.StrEnum):
     ACHIEVED = "achieved"  # 达成年度指标
     PARTIAL = "partial"  # 部分达成年度指标并具有一定效果
@@ -118,7 +135,7 @@ class LeafInput:
     * target: ``actual`` (and optionally ``target``/``nature`` overriding the template)
     * ratio: ``numerator`` and ``denominator`` (saving: planned cost, actual cost)
     * qualitative: ``level`` and ``score``
-    * deduction: ``findings``
+    * deduction: ``findings``, or ``no_deduction`` (无扣分事项) with its basis in ``reason``
     * checklist: ``met`` (one flag per element)
     * expert, manual: ``score`` (manual: ``reason`` below full marks)
     * survey: ``rate`` (0–1)
@@ -136,21 +153,63 @@ class LeafInput:
     rate: Decimal | None = None
     reason: str = ""
     evidence: str = ""
+    no_deduction: bool = False
+
+
+def join_sentences(*parts: str) -> str:
+    """Chinese sentences one after the other, each closed by a full stop.
+
+    >>> join_sentences("按比例计分。", "部分资料缺失", "")
+    '按比例计分。部分资料缺失。'
+    """
+    out = []
+    for part in parts:
+        text = (part or "").strip()
+        if text:
+            out.append(text if text[-1] in "。！？.!?；;…" else text + "。")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
 class LeafResult:
-    """The score of one leaf. ``score`` is None while the inputs are incomplete."""
+    """The score of one leaf. ``score`` is None while the leaf is unassessed.
+
+    ``reason_zh``/``reason_en`` are the engine's explanation of the score; the evaluator's own
+    评分理由 and evidence are kept apart in ``evaluator_reason`` and ``evidence``.
+    ``status`` is :attr:`LeafStatus.UNASSESSED` exactly when ``score`` is None.
+    """
 
     score: Decimal | None
     weight: Decimal
     reason_zh: str = ""
     reason_en: str = ""
     warnings: tuple[str, ...] = ()
+    status: LeafStatus = LeafStatus.SCORED
+    evaluator_reason: str = ""
+    evidence: str = ""
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "status", LeafStatus.UNASSESSED)
+        elif self.status is LeafStatus.UNASSESSED:
+            raise ValueError("an unassessed leaf has no score")
+
+    @property
+    def assessed(self) -> bool:
+        return self.status is LeafStatus.SCORED
 
     @property
     def deducted(self) -> Decimal | None:
         return None if self.score is None else self.weight - self.score
+
+    @property
+    def basis_zh(self) -> str:
+        """The engine's explanation followed by the evaluator's 评分理由."""
+        return join_sentences(self.reason_zh, self.evaluator_reason)
+
+    @property
+    def basis_en(self) -> str:
+        return join_sentences(self.reason_en, self.evaluator_reason)
 
 
 def _pct(x: Decimal) -> str:
@@ -366,28 +425,51 @@ def score_qualitative(weight: Decimal, method: QualitativeMethod, data: LeafInpu
     if data.score == weight:
         return _full(weight)
     zh_level, en_level = QUALITATIVE_NAMES[data.level]
-    reason = f"：{data.reason}" if data.reason else "。"
-    reason_en = f": {data.reason}" if data.reason else "."
+    # the evaluator's reason is kept apart (LeafResult.evaluator_reason), not repeated here
     return LeafResult(
         data.score,
         weight,
-        f"评定为“{zh_level}”，扣 {_pts(weight - data.score)} 分{reason}",
-        f"Judged {en_level}; {_pts(weight - data.score)} points deducted{reason_en}",
+        f"评定为“{zh_level}”，扣 {_pts(weight - data.score)} 分。",
+        f"Judged {en_level}; {_pts(weight - data.score)} points deducted.",
     )
 
 
 def score_deduction(weight: Decimal, method: DeductionMethod, data: LeafInput) -> LeafResult:
     """Weight minus the findings' points, never below 0.
 
+    Nothing recorded is not "nothing found": full marks need an explicit ``no_deduction``
+    with its basis (``reason``); until then the leaf is unassessed.
+
     >>> f = (Finding("未按规定公示", Decimal(1)), Finding("凭证缺失", Decimal("0.5")))
     >>> score_deduction(Decimal(5), DeductionMethod(type="deduction"), LeafInput(findings=f)).score
     Decimal('3.5')
+    >>> score_deduction(Decimal(5), DeductionMethod(type="deduction"), LeafInput()).status
+    <LeafStatus.UNASSESSED: 'unassessed'>
+    >>> score_deduction(Decimal(5), DeductionMethod(type="deduction"),
+    ...                 LeafInput(no_deduction=True, reason="抽查凭证30份，未见问题")).score
+    Decimal('5')
     """
     if any(f.points < 0 for f in data.findings):
         raise InvalidInput(N_("A finding cannot add points."))
+    if data.no_deduction:
+        if data.findings:
+            raise InvalidInput(N_("Record either findings or “no deduction”, not both."))
+        if not data.reason.strip():
+            raise InvalidInput(
+                N_(
+                    "“No deduction” needs its basis: write in the reason what was checked "
+                    "and found in order."
+                )
+            )
+        return LeafResult(
+            weight,
+            weight,
+            "经核查未发现扣分事项，不扣分。",
+            "Checked: no deductible findings; no points deducted.",
+        )
+    if not data.findings:
+        return LeafResult(None, weight)  # not assessed yet: no findings is not "no deduction"
     total = sum((f.points for f in data.findings), ZERO)
-    if total == 0:
-        return _full(weight)
     score = max(ZERO, weight - total)
     listed_zh = "；".join(f"{f.text}（扣 {_pts(f.points)} 分）" for f in data.findings)
     listed_en = "; ".join(f"{f.text} (−{_pts(f.points)})" for f in data.findings)
@@ -437,13 +519,12 @@ def _entered(
         return _full(weight)
     if reason_required and not data.reason.strip():
         raise InvalidInput(N_("A reason is required when points are deducted."))
-    tail = f"：{data.reason}" if data.reason else "。"
-    tail_en = f": {data.reason}" if data.reason else "."
+    # the evaluator's reason is kept apart (LeafResult.evaluator_reason), not repeated here
     return LeafResult(
         data.score,
         weight,
-        f"{who_zh}{_pts(data.score)} 分（满分 {_pts(weight)}）{tail}",
-        f"{who_en}{_pts(data.score)} of {_pts(weight)}{tail_en}",
+        f"{who_zh}{_pts(data.score)} 分（满分 {_pts(weight)}）。",
+        f"{who_en}{_pts(data.score)} of {_pts(weight)}.",
     )
 
 
@@ -492,11 +573,16 @@ def score_survey(weight: Decimal, method: SurveyMethod, data: LeafInput) -> Leaf
 
 
 def score_leaf(indicator: Indicator, data: LeafInput | None) -> LeafResult:
-    """Dispatch to the leaf's method. Missing input gives an unscored result."""
+    """Dispatch to the leaf's method. Missing input gives an unassessed result (no score).
+
+    The result carries the evaluator's reason and evidence next to the engine's explanation.
+    """
+    data = data or LeafInput()
     try:
-        return _score_leaf(indicator, data or LeafInput())
+        result = _score_leaf(indicator, data)
     except (ArithmeticError, OverflowError) as exc:  # decimal.InvalidOperation and kin
         raise InvalidInput(N_("A value is out of range.")) from exc
+    return replace(result, evaluator_reason=data.reason.strip(), evidence=data.evidence.strip())
 
 
 def _score_leaf(indicator: Indicator, data: LeafInput) -> LeafResult:
@@ -581,6 +667,23 @@ class NodeScore:
     reason_zh: str = ""
     reason_en: str = ""
     warnings: tuple[str, ...] = ()
+    #: leaves only (None for inner nodes and inapplicable leaves)
+    status: LeafStatus | None = None
+    evaluator_reason: str = ""
+    evidence: str = ""
+
+    @property
+    def unassessed(self) -> bool:
+        return self.status is LeafStatus.UNASSESSED
+
+    @property
+    def basis_zh(self) -> str:
+        """The engine's explanation followed by the evaluator's 评分理由."""
+        return join_sentences(self.reason_zh, self.evaluator_reason)
+
+    @property
+    def basis_en(self) -> str:
+        return join_sentences(self.reason_en, self.evaluator_reason)
 
     @property
     def rate(self) -> Decimal | None:
@@ -607,7 +710,13 @@ class ScoreResult:
     total: Decimal | None
     grade: str | None
     excluded: list[str] = field(default_factory=list)
+    #: applicable leaves not assessed yet (no score), in tree order
     missing: list[str] = field(default_factory=list)
+
+    @property
+    def unassessed(self) -> list[NodeScore]:
+        """The applicable leaves nobody has assessed yet, in tree order."""
+        return [n for n in self.nodes if n.is_leaf and n.applicable and n.unassessed]
 
     @property
     def rescaled(self) -> bool:
@@ -673,6 +782,8 @@ def score_template(
                 result.reason_en,
             )
             entry.warnings = result.warnings
+            entry.status = result.status
+            entry.evaluator_reason, entry.evidence = result.evaluator_reason, result.evidence
             if result.score is None:
                 missing.append(node.code)
                 return ZERO, node.weight, False

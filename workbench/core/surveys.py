@@ -14,11 +14,13 @@ Statistics (``shared/domain`` §4.2):
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import io
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +297,129 @@ def likert_summary(
     return LikertSummary(
         counts, valid, dk, missing, satisfaction_rate(happy, valid, confidence), index, ci
     )
+
+
+# --- the measure a survey gives its linked indicator ------------------------------------------
+
+
+class MeasureKind(enum.StrEnum):
+    """Which number of a survey an indicator leaf is scored on."""
+
+    RATE = "rate"  # 满意率 of all respondents
+    GROUP_RATE = "group_rate"  # 满意率 of one respondent group
+    INDEX = "index"  # 满意度指数 ÷ 100
+    GROUP_INDEX = "group_index"  # one group's 满意度指数 ÷ 100
+    STRATIFIED = "stratified"  # 分层加权满意率 (groups weighted by population)
+
+
+#: the measures a link may name (``Survey.leaf_measure``)
+LINK_MEASURES = ("rate", "index", "stratified")
+
+
+@dataclass(frozen=True)
+class SurveyLink:
+    """How a survey feeds its indicator leaf: the measure, and the respondent group whose
+    answers alone count (None: everyone). A group has no meaning for the stratified rate,
+    which weights all groups: it is ignored there."""
+
+    measure: str = "rate"
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyMeasure:
+    """The one number a survey gives its leaf, and what the report prints about it.
+
+    ``rate`` is the 0–1 value scored (the index divided by 100); ``ci_low``/``ci_high`` its
+    95 % interval, computed over respondents (a respondent's answers are not independent), on
+    the same 0–1 scale; ``satisfied``/``valid`` the answer counts behind a satisfaction rate
+    (None for the index and the stratified rate), so that several surveys feeding one leaf
+    can be pooled."""
+
+    kind: MeasureKind
+    label: str
+    rate: Decimal | None
+    respondents: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    satisfied: int | None = None
+    valid: int | None = None
+    group: str | None = None
+
+    @property
+    def pools_answers(self) -> bool:
+        """True for a satisfaction rate (pooled over surveys as Σ satisfied ÷ Σ valid)."""
+        return self.kind in (MeasureKind.RATE, MeasureKind.GROUP_RATE)
+
+
+def survey_measure(
+    overall: LikertSummary | None,
+    groups: Mapping[str, LikertSummary],
+    link: SurveyLink,
+    stratified: StratifiedRate | None = None,
+) -> SurveyMeasure:
+    """The measure ``link`` names, from a survey's screened results: ``overall`` (all items
+    pooled over the used respondents, as :func:`pooled_rate_counts` gives it), ``groups`` (the
+    same per respondent group) and the post-stratified rate when populations are set.
+
+    The rate is Σ satisfied ÷ Σ valid answers; its interval and ``respondents`` count people.
+
+    >>> everyone = likert_summary(["满意"] * 8 + ["一般"] * 2)
+    >>> town = likert_summary(["满意"] * 3 + ["一般"] * 2)
+    >>> m = survey_measure(everyone, {"城区": town}, SurveyLink("rate", "城区"))
+    >>> m.kind.value, m.label, m.rate, m.satisfied, m.valid
+    ('group_rate', '“城区”受访者满意率', Decimal('0.6'), 3, 5)
+    >>> m = survey_measure(everyone, {"城区": town}, SurveyLink("index"))
+    >>> m.label, m.rate
+    ('满意度指数（百分制，÷100计分）', Decimal('0.76'))
+    """
+    if link.measure not in LINK_MEASURES:
+        raise ValueError(f"unknown survey measure: {link.measure}")
+    if link.measure == "stratified":
+        used = [groups[g] for g in (stratified.weights if stratified else {}) if g in groups]
+        return SurveyMeasure(
+            kind=MeasureKind.STRATIFIED,
+            label="分层加权满意率（各受访群体按总体规模加权）",
+            rate=Decimal(str(stratified.rate)) if stratified else None,
+            respondents=sum(_respondents(g) for g in used),
+            ci_low=stratified.ci_low if stratified else None,
+            ci_high=stratified.ci_high if stratified else None,
+        )
+    group = link.group
+    summary = overall if group is None else groups.get(group)
+    who = "" if group is None else f"“{group}”受访者"
+    if link.measure == "index":
+        index = summary.index if summary is not None else None
+        ci = summary.index_ci if summary is not None else None
+        return SurveyMeasure(
+            kind=MeasureKind.INDEX if group is None else MeasureKind.GROUP_INDEX,
+            label=f"{who}满意度指数（百分制，÷100计分）",
+            rate=None if index is None else Decimal(str(index)) / 100,
+            respondents=_respondents(summary),
+            ci_low=None if ci is None else ci[0] / 100,
+            ci_high=None if ci is None else ci[1] / 100,
+            group=group,
+        )
+    rate = summary.rate if summary is not None else None
+    return SurveyMeasure(
+        kind=MeasureKind.RATE if group is None else MeasureKind.GROUP_RATE,
+        label=f"{who}满意率" if group is not None else "满意率（全部受访者）",
+        rate=Decimal(rate.satisfied) / Decimal(rate.valid) if rate and rate.valid else None,
+        respondents=_respondents(summary),
+        ci_low=rate.ci_low if rate else None,
+        ci_high=rate.ci_high if rate else None,
+        satisfied=rate.satisfied if rate else None,
+        valid=rate.valid if rate else None,
+        group=group,
+    )
+
+
+def _respondents(summary: LikertSummary | None) -> int:
+    """People behind a summary: the pooled rate's respondents, else its valid answers."""
+    if summary is None or summary.rate is None:
+        return 0
+    rate = summary.rate
+    return rate.respondents if rate.respondents is not None else rate.valid
 
 
 # --- 问卷星 exports ---------------------------------------------------------------------------

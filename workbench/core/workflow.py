@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import enum
 
+from workbench.core.errors import InvalidTransition
+
 
 class EngagementState(enum.StrEnum):
     """Where an engagement stands. Values are stored in the database."""
@@ -77,7 +79,5 @@ def check_transition(source: EngagementState, target: EngagementState) -> None:
     ...
     workbench.core.errors.InvalidTransition: setup → issued is not an allowed transition
     """
-    from workbench.core.errors import InvalidTransition
-
     if target not in TRANSITIONS[source]:
         raise InvalidTransition(f"{source.value} → {target.value} is not an allowed transition")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 from typing import Any
 
@@ -13,36 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workbench.accounts.models import Organisation, User
 from workbench.core.budget import Denominator, FundSource
 from workbench.core.goals import GoalNature
+from workbench.core.kinds import CommissionScope, EvaluationKind, MemberRole
 from workbench.core.workflow import EngagementState
 from workbench.db import UTCDateTime, db, enum_type, utcnow
 
 #: 万元 with 6 decimals = precision to 0.01 元.
 Money = sa.Numeric(18, 6)
-
-
-class EvaluationKind(enum.StrEnum):
-    """评价类型."""
-
-    PROJECT = "project"  # 项目支出绩效评价
-    DEPARTMENT = "department"  # 部门整体支出绩效评价
-    POLICY = "policy"  # 政策绩效评价
-
-
-class CommissionScope(enum.StrEnum):
-    """The four kinds of work a finance bureau may commission (财预〔2021〕6号)."""
-
-    EX_ANTE = "ex_ante"  # 事前绩效评估及目标审核
-    EVALUATION = "evaluation"  # 绩效评价或结果复核
-    INDICATORS = "indicators"  # 指标和标准体系制定
-    RESEARCH = "research"  # 课题研究
-
-
-class MemberRole(enum.StrEnum):
-    """A user's role inside one engagement."""
-
-    LEAD = "lead"  # 项目负责人
-    MEMBER = "member"  # 成员
-    REVIEWER = "reviewer"  # 复核人
 
 
 engagement_units = sa.Table(
@@ -141,7 +116,7 @@ class EngagementMember(db.Model):
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     engagement: Mapped[Engagement] = relationship(back_populates="members")
-    user: Mapped[User] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
 
     def __repr__(self) -> str:
         return f"<EngagementMember e{self.engagement_id} u{self.user_id} {self.role.value}>"

@@ -12,11 +12,20 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import diff, json_safe, record, snapshot
-from workbench.core.budget import BudgetFigures, BudgetTable, Denominator, FundSource, budget_table
+from workbench.core.budget import (
+    BudgetFigures,
+    BudgetTable,
+    Denominator,
+    FundSource,
+    RateKind,
+    budget_table,
+    resolve_denominators,
+)
 from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.safefiles import clean_filename
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, check_transition
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import (
     BudgetLine,
     CommissionScope,
@@ -61,7 +70,7 @@ class StaleEdit(EngagementError):
     """The engagement changed since the form was loaded."""
 
     def __init__(self) -> None:
-        super().__init__("stale")
+        super().__init__("engagement_stale")
 
 
 def _check_version(engagement: Engagement, expected_version: int | None) -> None:
@@ -325,8 +334,14 @@ def remove_member(
 # --- budget -----------------------------------------------------------------------------------
 
 
-def budget_of(engagement: Engagement) -> BudgetTable:
-    """The engagement's funds table with derived rates, one row per source in fixed order."""
+def budget_of(
+    engagement: Engagement, declared: Mapping[RateKind, Denominator] | None = None
+) -> BudgetTable:
+    """The engagement's funds table with derived rates, one row per source in fixed order.
+
+    ``declared``: the denominators the indicator system's template declares; they win over
+    the engagement's settings (see :func:`workbench.scoring.services.budget_for`, which
+    passes them)."""
     by_source = {line.source: line for line in engagement.budget_lines}
     figures = [
         BudgetFigures(
@@ -338,7 +353,14 @@ def budget_of(engagement: Engagement) -> BudgetTable:
         )
         for source in FundSource
     ]
-    return budget_table(figures, engagement.funding_denominator, engagement.execution_denominator)
+    used, fixed = resolve_denominators(
+        {
+            RateKind.FUNDING: engagement.funding_denominator,
+            RateKind.EXECUTION: engagement.execution_denominator,
+        },
+        declared or {},
+    )
+    return budget_table(figures, used[RateKind.FUNDING], used[RateKind.EXECUTION], fixed)
 
 
 def save_budget(
@@ -382,6 +404,7 @@ def save_budget(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -415,6 +438,7 @@ def save_goal_texts(
     if changes:
         _touch(engagement)
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -451,6 +475,7 @@ def add_goal(session: Session, actor: User, engagement: Engagement, **values: An
     engagement.goals.append(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -473,6 +498,7 @@ def update_goal(session: Session, actor: User, goal: GoalIndicator, **values: An
     if changes:
         _touch(goal.engagement)
         session.flush()
+        revision.bump(session, goal.engagement_id)
         record(
             session,
             actor,
@@ -501,6 +527,7 @@ def delete_goal(session: Session, actor: User, goal: GoalIndicator) -> None:
     engagement.goals.remove(goal)
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
 
 
 def import_goals(
@@ -534,6 +561,7 @@ def import_goals(
         )
     _touch(engagement)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,

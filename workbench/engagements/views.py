@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -23,20 +22,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
-from workbench import archive
+from workbench.accounts.access import require_role
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
-from workbench.auth import (
-    can_edit_engagement,
-    can_manage_engagement,
-    can_review_engagement,
-    can_see_internal,
-    get_engagement_or_404,
-    require_role,
-    visible_engagements_filter,
-)
-from workbench.core.budget import Denominator, FundSource
-from workbench.core.errors import InvalidTransition
+from workbench.core.budget import Denominator, FundSource, RateKind
 from workbench.core.goals import (
     GOAL_COLUMNS,
     export_nature,
@@ -46,7 +35,15 @@ from workbench.core.goals import (
 )
 from workbench.core.workflow import REVIEW_DECISIONS, EngagementState, allowed_transitions
 from workbench.db import db
-from workbench.engagements import archiving, services
+from workbench.engagements import services
+from workbench.engagements.access import (
+    can_edit_engagement,
+    can_manage_engagement,
+    can_review_engagement,
+    can_see_internal,
+    get_engagement_or_404,
+    visible_engagements_filter,
+)
 from workbench.engagements.forms import (
     BUDGET_COLUMNS,
     BudgetForm,
@@ -58,44 +55,26 @@ from workbench.engagements.forms import (
     MemberForm,
     TransitionForm,
 )
+from workbench.engagements.hub import AlreadyBuilding, hub
 from workbench.engagements.imports import UnreadableTable, read_table
 from workbench.engagements.models import Engagement, EngagementMember, GoalIndicator, MemberRole
+from workbench.error_messages import CODES, message_for
 from workbench.forms import query_int
 from workbench.labels import action_label, field_label, field_value, label
 from workbench.templating import local_datetime
+from workbench.web import Work, unit_of_work
 from workbench.xlsx import send_table
 
 bp = Blueprint("engagements", __name__, url_prefix="/engagements", template_folder="templates")
 
-ERRORS = {
-    "stale": _l(
-        "Someone else changed this engagement after you opened the form. "
-        "Your changes were not saved; the current values are shown below."
-    ),
-    "end_before_start": _l("The end date is before the start date."),
-    "parties_lead_only": _l(
-        "Only the engagement lead or an administrator can change the client or the evaluated units."
-    ),
-    "parties_after_issue": _l(
-        "The client and the evaluated units can no longer be changed: a report has been sent "
-        "to the client (draft for comments or issued report)."
-    ),
-    "reviewer_only": _l(
-        "Only the engagement's reviewer or an administrator can decide on a draft under review."
-    ),
-    "member_not_staff": _l("Only staff of the evaluation firm can join the team."),
-    "reviewer_role_needed": _l(
-        "Only users with the reviewer role can be the engagement's reviewer."
-    ),
-    "last_lead": _l("An engagement needs at least one engagement lead."),
-    "negative_amount": _l("Amounts must not be negative."),
-}
 PAGE_SIZE = 25
 MAX_PAGE = 1_000_000  # a page number past this reads as page 1 (OFFSET would overflow)
 
 
-def _error_text(exc: Exception) -> str:
-    return str(ERRORS.get(str(exc), str(exc)))
+def _stale(work: Work) -> bool:
+    """Whether the block was refused because someone else saved first (then the form is
+    reloaded with the current values)."""
+    return isinstance(work.error, (services.StaleEdit, StaleDataError))
 
 
 def _org_choices(*kinds: OrganisationKind) -> list[tuple[int, str]]:
@@ -169,36 +148,7 @@ def engagement_list():  # type: ignore[no-untyped-def]
         visible_engagements_filter(current_user), q=q, year=year, client_id=client_id, state=state
     )
     if request.args.get("format") == "xlsx":
-        rows = db.session.scalars(stmt).all()
-        return send_table(
-            _("Engagements"),
-            [
-                _("Title"),
-                _("Client"),
-                _("Project under evaluation"),
-                _("Fiscal year"),
-                _("Evaluation kind"),
-                _("Status"),
-                _("Planned start"),
-                _("Planned end"),
-                _("Contract number"),
-            ],
-            [
-                [
-                    e.title,
-                    e.client.name,
-                    e.project_name,
-                    e.fiscal_year,
-                    label(e.kind),
-                    label(e.state),
-                    e.planned_start,
-                    e.planned_end,
-                    e.contract_no or "",
-                ]
-                for e in rows
-            ],
-            "engagements.xlsx",
-        )
+        return _engagements_xlsx(db.session.scalars(stmt).all())
     page = db.paginate(
         stmt, page=query_int("page", high=MAX_PAGE) or 1, per_page=PAGE_SIZE, error_out=False
     )
@@ -229,6 +179,38 @@ def engagement_list():  # type: ignore[no-untyped-def]
     )
 
 
+def _engagements_xlsx(rows: list[Engagement]):  # type: ignore[no-untyped-def]
+    return send_table(
+        _("Engagements"),
+        [
+            _("Title"),
+            _("Client"),
+            _("Project under evaluation"),
+            _("Fiscal year"),
+            _("Evaluation kind"),
+            _("Status"),
+            _("Planned start"),
+            _("Planned end"),
+            _("Contract number"),
+        ],
+        [
+            [
+                e.title,
+                e.client.name,
+                e.project_name,
+                e.fiscal_year,
+                label(e.kind),
+                label(e.state),
+                e.planned_start,
+                e.planned_end,
+                e.contract_no or "",
+            ]
+            for e in rows
+        ],
+        "engagements.xlsx",
+    )
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @require_role(Role.ADMIN, Role.EVALUATOR)
 def new():  # type: ignore[no-untyped-def]
@@ -240,7 +222,7 @@ def new():  # type: ignore[no-untyped-def]
         form.scope.data = services.CommissionScope.EVALUATION.value
     if form.validate_on_submit():
         client = db.session.get(Organisation, form.client_id.data)
-        try:
+        with unit_of_work(form) as work:
             engagement = services.create_engagement(
                 db.session,
                 current_user,
@@ -248,11 +230,7 @@ def new():  # type: ignore[no-untyped-def]
                 evaluated_units=_units(form.evaluated_unit_ids.data),
                 **_form_values(form),
             )
-        except services.EngagementError as exc:
-            db.session.rollback()
-            form.form_errors.append(_error_text(exc))
-        else:
-            db.session.commit()
+        if work.ok:
             flash(_("Engagement created."), "success")
             _warn_self_commissioned(engagement)
             return redirect(url_for("engagements.detail", engagement_id=engagement.id))
@@ -268,27 +246,9 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
     """Engagement overview: facts, funds, goals, team, workflow and recent activity."""
     engagement = get_engagement_or_404(engagement_id)
     internal = can_see_internal(current_user, engagement)
-    transitions = []
-    if can_manage_engagement(current_user, engagement) or can_review_engagement(
-        current_user, engagement
-    ):
-        for target in allowed_transitions(engagement.state):
-            decision = (engagement.state, target) in REVIEW_DECISIONS
-            if decision and not can_review_engagement(current_user, engagement):
-                continue
-            if not decision and not can_manage_engagement(current_user, engagement):
-                continue
-            transitions.append(target)
     recent, recused = [], []
     if internal:
-        from workbench.experts.models import Conflict, PanelMember  # the panel is optional
-
-        recused = db.session.scalars(
-            sa.select(PanelMember).where(
-                PanelMember.engagement_id == engagement.id,
-                PanelMember.conflict == Conflict.DECLARED,
-            )
-        ).all()
+        recused = hub().recused(db.session, engagement)
         recent = db.session.scalars(
             sa.select(AuditEntry)
             .where(AuditEntry.engagement_id == engagement.id)
@@ -310,15 +270,15 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         issued_reports=_issued_reports(engagement),
         consultation_reports=_issued_reports(engagement, "consultation"),
         archive_info=_archive_info(engagement) if internal else None,
-        report_pdf=_soffice() is not None,
+        report_pdf=hub().pdf_converter() is not None,
         internal=internal,
         can_edit=can_edit_engagement(current_user, engagement),
         can_manage=can_manage_engagement(current_user, engagement)
         and can_edit_engagement(current_user, engagement),
-        budget=services.budget_of(engagement),
+        budget=_budget(engagement),
         rows=_goal_rows(engagement),
         self_commissioned=services.self_commissioned(engagement),
-        transitions=transitions,
+        transitions=_transitions(engagement),
         transition_form=transition_form,
         recent=recent,
         recused=recused,
@@ -328,6 +288,17 @@ def detail(engagement_id: int):  # type: ignore[no-untyped-def]
         empty_form=EmptyForm(),
         workflow=[*EngagementState],
     )
+
+
+def _transitions(engagement: Engagement) -> list[EngagementState]:
+    """The workflow steps this user may take from the engagement's state."""
+    manage = can_manage_engagement(current_user, engagement)
+    review = can_review_engagement(current_user, engagement)
+    return [
+        target
+        for target in allowed_transitions(engagement.state)
+        if (review if (engagement.state, target) in REVIEW_DECISIONS else manage)
+    ]
 
 
 @bp.route("/<int:engagement_id>/edit", methods=["GET", "POST"])
@@ -341,12 +312,12 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
     if parties_note:  # shown read-only; a crafted change is refused by the service
         for field in (form.client_id, form.evaluated_unit_ids):
             field.render_kw = {"disabled": True}
-        if request.method == "POST" and "client_id" not in request.form:
+        if request.method == "POST" and not form.client_id.raw_data:
             form.client_id.data = engagement.client_id
-        if request.method == "POST" and "evaluated_unit_ids" not in request.form:
+        if request.method == "POST" and not form.evaluated_unit_ids.raw_data:
             form.evaluated_unit_ids.data = [o.id for o in engagement.evaluated_units]
     if form.validate_on_submit():
-        try:
+        with unit_of_work(form) as work:
             services.update_engagement(
                 db.session,
                 current_user,
@@ -357,15 +328,10 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
                 report_out=report_out,
                 **_form_values(form),
             )
-            db.session.commit()
-        except (services.StaleEdit, StaleDataError):
-            db.session.rollback()
-            flash(str(ERRORS["stale"]), "danger")
+        if _stale(work):
+            flash(work.message, "danger")
             return redirect(url_for("engagements.edit", engagement_id=engagement_id))
-        except services.EngagementError as exc:
-            db.session.rollback()
-            form.form_errors.append(_error_text(exc))
-        else:
+        if work.ok:
             flash(_("Engagement saved."), "success")
             _warn_self_commissioned(engagement)
             return redirect(url_for("engagements.detail", engagement_id=engagement.id))
@@ -376,27 +342,15 @@ def edit(engagement_id: int):  # type: ignore[no-untyped-def]
 
 def _report_out(engagement: Engagement) -> bool:
     """Whether a report has gone to the bureau (a 征求意见稿 or an issued report)."""
-    from workbench.reports.models import ReportVersion
-
-    return (
-        db.session.scalar(
-            sa.select(ReportVersion.id)
-            .where(
-                ReportVersion.engagement_id == engagement.id,
-                ReportVersion.status.in_(("consultation", "issued")),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(hub().report_versions(db.session, engagement, ("consultation", "issued")))
 
 
 def _parties_note(engagement: Engagement, report_out: bool) -> str | None:
     """Why this user cannot change the client bureau and the evaluated units, or None."""
     if report_out or engagement.state in services.PARTIES_FROZEN_STATES:
-        return _error_text(services.EngagementError("parties_after_issue"))
+        return message_for(services.EngagementError("parties_after_issue"))
     if not can_manage_engagement(current_user, engagement):
-        return _error_text(services.EngagementError("parties_lead_only"))
+        return message_for(services.EngagementError("parties_lead_only"))
     return None
 
 
@@ -415,7 +369,9 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
     )
     if not allowed or not can_edit_engagement(current_user, engagement):
         abort(403)
-    try:
+    if target is EngagementState.ARCHIVED:
+        return _start_archive(engagement, form)
+    with unit_of_work() as work:
         services.transition(
             db.session,
             current_user,
@@ -424,39 +380,42 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             note=form.note.data or None,
             expected_version=form.expected_version(),
         )
-        if target is EngagementState.ARCHIVED:
-            # A dry run: the package is built in the background and the engagement is
-            # archived only when it is complete (workbench.engagements.archiving).
-            db.session.rollback()
-            archiving.start(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
-                engagement,
-                current_user,
-                form.expected_version() or engagement.version,
-            )
-            flash(
-                _(
-                    "The archive package is being built; the engagement is archived when it "
-                    "is complete."
-                ),
-                "info",
-            )
-            return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#archive")
-        db.session.commit()
-    except archiving.AlreadyBuilding:
-        flash(_("The archive package is already being built."), "warning")
-    except (services.StaleEdit, StaleDataError):
-        db.session.rollback()
-        flash(str(ERRORS["stale"]), "danger")
-    except InvalidTransition:
-        db.session.rollback()
-        flash(_("This status change is not allowed from the current status."), "danger")
-    except services.EngagementError as exc:
-        db.session.rollback()
-        flash(_error_text(exc), "danger")
-    else:
+    if work.ok:
         flash(_("Status changed to “%(state)s”.", state=label(target)), "success")
     return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+
+
+def _start_archive(engagement: Engagement, form: TransitionForm):  # type: ignore[no-untyped-def]
+    """Archiving: the transition is only a dry run here; the package is built in the background
+    and the engagement is archived when it is complete (workbench.archiving)."""
+    detail_url = url_for("engagements.detail", engagement_id=engagement.id)
+    with unit_of_work(commit=False) as work:
+        services.transition(
+            db.session,
+            current_user,
+            engagement,
+            EngagementState.ARCHIVED,
+            note=form.note.data or None,
+            expected_version=form.expected_version(),
+        )
+    db.session.rollback()
+    if not work.ok:
+        return redirect(detail_url)
+    try:
+        hub().start_archiving(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            engagement,
+            current_user,
+            form.expected_version() or engagement.version,
+        )
+    except AlreadyBuilding:
+        flash(_("The archive package is already being built."), "warning")
+        return redirect(detail_url)
+    flash(
+        _("The archive package is being built; the engagement is archived when it is complete."),
+        "info",
+    )
+    return redirect(detail_url + "#archive")
 
 
 # --- team -------------------------------------------------------------------------------------
@@ -473,15 +432,11 @@ def add_member(engagement_id: int):  # type: ignore[no-untyped-def]
     if user is None:
         flash(_("Choose a staff member and a role."), "danger")
     else:
-        try:
+        with unit_of_work() as work:
             services.add_member(
                 db.session, current_user, engagement, user, MemberRole(form.role.data)
             )
-            db.session.commit()
-        except services.EngagementError as exc:
-            db.session.rollback()
-            flash(_error_text(exc), "danger")
-        else:
+        if work.ok:
             flash(_("Team updated."), "success")
     return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#team")
 
@@ -496,13 +451,9 @@ def remove_member(engagement_id: int, member_id: int):  # type: ignore[no-untype
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with unit_of_work() as work:
         services.remove_member(db.session, current_user, engagement, member)
-        db.session.commit()
-    except services.EngagementError as exc:
-        db.session.rollback()
-        flash(_error_text(exc), "danger")
-    else:
+    if work.ok:
         flash(_("Team updated."), "success")
     return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#team")
 
@@ -516,6 +467,17 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
     """Edit the funds table (万元) and the rate denominators."""
     engagement = get_engagement_or_404(engagement_id, need="edit")
     form = BudgetForm()
+    # a denominator the indicator system's template declares wins: its setting is read-only
+    # here (kept as stored, and used again if the system is replaced by one that declares none)
+    declared = hub().declared_denominators(db.session, engagement)
+    locked = {
+        RateKind.FUNDING: form.funding_denominator,
+        RateKind.EXECUTION: form.execution_denominator,
+    }
+    for kind, field in locked.items():
+        if kind in declared:
+            field.render_kw = {"disabled": True}
+            field.data = getattr(engagement, f"{kind.value}_denominator").value
     if request.method == "GET":
         form.version.data = str(engagement.version)
         form.funding_denominator.data = engagement.funding_denominator.value
@@ -530,7 +492,7 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
             }
             for source in FundSource
         }
-        try:
+        with unit_of_work(form) as work:
             table = services.save_budget(
                 db.session,
                 current_user,
@@ -540,27 +502,31 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
                 execution_denominator=Denominator(form.execution_denominator.data),
                 expected_version=form.expected_version(),
             )
-            db.session.commit()
-        except (services.StaleEdit, StaleDataError):
-            db.session.rollback()
-            flash(str(ERRORS["stale"]), "danger")
+        if _stale(work):
+            flash(work.message, "danger")
             return redirect(url_for("engagements.budget", engagement_id=engagement_id))
-        except services.EngagementError as exc:
-            db.session.rollback()
-            form.form_errors.append(_error_text(exc))
-        else:
+        if work.ok:
             flash(_("Funds saved."), "success")
             if "executed_exceeds_available" in table.warnings:
                 flash(_("Note: the amount executed exceeds the funds received."), "warning")
             return redirect(url_for("engagements.detail", engagement_id=engagement.id) + "#budget")
+    for kind, field in locked.items():
+        if kind in declared:  # the select shows the denominator in use
+            field.data = declared[kind].value
     return render_template(
         "engagements/budget.html",
         engagement=engagement,
         form=form,
         sources=[*FundSource],
         columns=BUDGET_COLUMNS,
-        table=services.budget_of(engagement),
+        table=services.budget_of(engagement, declared),
     )
+
+
+def _budget(engagement: Engagement):  # type: ignore[no-untyped-def]
+    """The funds table with the indicator system's declared denominators."""
+    declared = hub().declared_denominators(db.session, engagement)
+    return services.budget_of(engagement, declared)
 
 
 @bp.get("/<int:engagement_id>/budget.xlsx")
@@ -568,7 +534,7 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
 def budget_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     """The funds table as Excel."""
     engagement = get_engagement_or_404(engagement_id)
-    table = services.budget_of(engagement)
+    table = _budget(engagement)
     rows = [*table.rows, table.total]
     return send_table(
         _("Funds"),
@@ -632,7 +598,7 @@ def goals(engagement_id: int):  # type: ignore[no-untyped-def]
         if not editable:
             abort(403)
         if text_form.validate_on_submit():
-            try:
+            with unit_of_work() as work:
                 services.save_goal_texts(
                     db.session,
                     current_user,
@@ -641,11 +607,7 @@ def goals(engagement_id: int):  # type: ignore[no-untyped-def]
                     annual_goal=text_form.annual_goal.data,
                     expected_version=text_form.expected_version(),
                 )
-                db.session.commit()
-            except (services.StaleEdit, StaleDataError):
-                db.session.rollback()
-                flash(str(ERRORS["stale"]), "danger")
-            else:
+            if work.ok:
                 flash(_("Goals saved."), "success")
             return redirect(url_for("engagements.goals", engagement_id=engagement.id))
     return render_template(
@@ -723,47 +685,30 @@ def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
     """Import a 绩效目标表: all rows or none, with a row-level error list."""
     engagement = get_engagement_or_404(engagement_id, need="edit")
     form = GoalImportForm()
-    errors: list[str] = []
-    if not form.validate_on_submit():
-        errors = [str(e) for e in form.file.errors] or [_("Choose a file to import.")]
-    else:
-        upload = form.file.data
-        try:
-            frame = read_table(upload.read(), upload.filename or "")
-        except UnreadableTable as exc:
-            errors = [exc.message.render(_)]
+    rows, errors = _read_goal_import(form)
+    if not errors:
+        removed = len(engagement.goals) if form.replace.data else 0
+        count = services.import_goals(
+            db.session,
+            current_user,
+            engagement,
+            rows,
+            replace=form.replace.data,
+            filename=form.file.data.filename or "",
+        )
+        db.session.commit()
+        if removed:
+            flash(
+                _(
+                    "%(removed)s goal indicators replaced by %(count)s imported ones.",
+                    removed=removed,
+                    count=count,
+                ),
+                "success",
+            )
         else:
-            rows, row_errors = parse_goal_table(frame)
-            if row_errors:
-                errors = [
-                    _("Row %(row)s: %(message)s", row=e.row, message=e.render(_))
-                    for e in row_errors
-                ]
-            elif not rows:
-                errors = [_("The file contains no goal indicators.")]
-            else:
-                removed = len(engagement.goals) if form.replace.data else 0
-                count = services.import_goals(
-                    db.session,
-                    current_user,
-                    engagement,
-                    rows,
-                    replace=form.replace.data,
-                    filename=upload.filename or "",
-                )
-                db.session.commit()
-                if removed:
-                    flash(
-                        _(
-                            "%(removed)s goal indicators replaced by %(count)s imported ones.",
-                            removed=removed,
-                            count=count,
-                        ),
-                        "success",
-                    )
-                else:
-                    flash(_("%(count)s goal indicators imported.", count=count), "success")
-                return redirect(url_for("engagements.goals", engagement_id=engagement.id))
+            flash(_("%(count)s goal indicators imported.", count=count), "success")
+        return redirect(url_for("engagements.goals", engagement_id=engagement.id))
     text_form = GoalTextForm(obj=engagement, formdata=None)
     text_form.version.data = str(engagement.version)
     return render_template(
@@ -777,6 +722,25 @@ def goal_import(engagement_id: int):  # type: ignore[no-untyped-def]
         empty_form=EmptyForm(),
         import_errors=errors,
     ), 422
+
+
+def _read_goal_import(form: GoalImportForm) -> tuple[list, list[str]]:  # type: ignore[type-arg]
+    """The goal rows of the uploaded table, and the errors that refuse the whole file."""
+    if not form.validate_on_submit():
+        return [], [str(e) for e in form.file.errors] or [_("Choose a file to import.")]
+    upload = form.file.data
+    try:
+        frame = read_table(upload.read(), upload.filename or "")
+    except UnreadableTable as exc:
+        return [], [exc.message.render(_)]
+    rows, row_errors = parse_goal_table(frame)
+    if row_errors:
+        return [], [
+            _("Row %(row)s: %(message)s", row=e.row, message=e.render(_)) for e in row_errors
+        ]
+    if not rows:
+        return [], [_("The file contains no goal indicators.")]
+    return rows, []
 
 
 @bp.get("/goals-template.xlsx")
@@ -881,15 +845,7 @@ def _audit_value(field: str, value: object) -> str:
 
 
 def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-untyped-def]
-    """The engagement's issued reports (正式稿) — or its 征求意见稿 out for comments — newest
-    first: what the client sees."""
-    from workbench.reports.models import ReportVersion
-
-    return db.session.scalars(
-        sa.select(ReportVersion)
-        .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status == status)
-        .order_by(ReportVersion.number.desc())
-    ).all()
+    return hub().report_versions(db.session, engagement, (status,))
 
 
 @bp.get("/<int:engagement_id>/archive.zip")
@@ -897,8 +853,8 @@ def _issued_reports(engagement, status: str = "issued"):  # type: ignore[no-unty
 def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
     """The archive package of an archived engagement (the team's copy), streamed from disk."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if engagement.state is not EngagementState.ARCHIVED or not path.exists():
+    path = hub().archive_path(engagement)
+    if engagement.state is not EngagementState.ARCHIVED or path is None or not path.exists():
         abort(404)
 
     def chunks():  # type: ignore[no-untyped-def]
@@ -924,7 +880,7 @@ def archive_package(engagement_id: int):  # type: ignore[no-untyped-def]
 def archive_progress(engagement_id: int):  # type: ignore[no-untyped-def]
     """The archive package build's progress (JSON, polled by the overview page)."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    state = archiving.status(engagement) or {"status": "none", "done": 0, "total": 0}
+    state = hub().archive_status(engagement) or {"status": "none", "done": 0, "total": 0}
     state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
     return jsonify(state)
 
@@ -936,36 +892,19 @@ ARCHIVE_PHASES = {
     "failed": _l("failed"),
     "interrupted": _l("interrupted"),
 }
-ARCHIVE_ERRORS = {
-    "stale": _l("The engagement changed while its package was built; archive it again."),
-}
 
 
 def _archive_info(engagement):  # type: ignore[no-untyped-def]
     """The package's manifest facts (retention), or None when there is no package."""
-    import json
-    import zipfile
-
-    path = archive.package_path(Path(current_app.instance_path) / "archives", engagement)
-    if engagement.state is EngagementState.ARCHIVED and path.exists():
-        with zipfile.ZipFile(path) as package:
-            manifest = json.loads(package.read(archive.MANIFEST))
-        return {
-            "retain_until": manifest["retain_until"],
-            "files": len(manifest["files"]),
-            "missing": len(manifest.get("missing", [])),
-        }
-    state = archiving.status(engagement)
+    path = hub().archive_path(engagement)
+    if engagement.state is EngagementState.ARCHIVED and path is not None and path.exists():
+        return hub().archive_facts(path)
+    state = hub().archive_status(engagement)
     if state is None or state["status"] == "done":
         return None
     state["phase"] = str(ARCHIVE_PHASES.get(state["status"], state["status"]))
-    state["message"] = str(
-        ARCHIVE_ERRORS.get(state.get("error") or "", _("The archive package could not be built."))
+    error = state.get("error") or ""
+    state["message"] = (
+        str(CODES[error]) if error in CODES else _("The archive package could not be built.")
     )
     return {"job": state}
-
-
-def _soffice() -> str | None:
-    from workbench.reports.services import soffice
-
-    return soffice()

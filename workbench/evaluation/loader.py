@@ -21,7 +21,6 @@ from workbench.core.indicators import RatioMethod, SurveyMethod, TargetMethod, T
 from workbench.core.scoring import LeafInput
 from workbench.engagements import revision
 from workbench.engagements.models import Engagement
-from workbench.engagements.services import budget_of
 from workbench.experts import services as panel_services
 from workbench.scoring import frames
 from workbench.scoring import services as scoring
@@ -83,7 +82,7 @@ def load_inputs(session: Session, engagement: Engagement) -> EvaluationInputs | 
         }
         for g in engagement.goals
     ]
-    budget = budget_of(engagement)
+    budget = scoring.budget_for(session, engagement, template)
     rates: dict[str, Decimal] = survey_rates(session, engagement)
     derived = frames.derived_inputs(template, budget, goals, None, rates)
     return EvaluationInputs(
@@ -107,7 +106,7 @@ def result_of(
         str(bind.url),
         engagement.id,
         engagement.created_at,
-        revision.current(session, engagement.id),
+        revision.keys(session, [engagement.id]).get(engagement.id),
         settings,
     )
     with _lock:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -16,7 +18,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from workbench.core.panel import Aggregation
 from workbench.forms import BaseForm, MoneyField
@@ -52,6 +54,7 @@ class InviteForm(BaseForm):
         validators=[Optional()],
         description=_l("Leave empty for 1; used only by the weighted-mean rule."),
     )
+    send_mail = BooleanField()
 
 
 class ReopenForm(BaseForm):
@@ -108,3 +111,66 @@ class OfflineUploadForm(BaseForm):
     paper_declaration = BooleanField(
         _l("The expert signed the paper declaration: no conflict, confidentiality accepted")
     )
+
+
+#: what the expert is told about a score that is not a number (the service's other checks,
+#: range, step and required comments, come back as ``SheetInvalid`` with the same wording)
+NOT_A_NUMBER = _l("not a number")
+#: characters of one comment (the reasons for a deduction; a page of text is plenty)
+MAX_COMMENT = 5000
+
+
+def _a_number(form: Any, field: Any) -> None:
+    """A score, if given, is a finite decimal number as typed ("7.5", not "seven")."""
+    raw = (field.data or "").strip()
+    if not raw:
+        return
+    try:
+        ok = Decimal(raw).is_finite()
+    except InvalidOperation:
+        ok = False
+    if not ok:
+        raise ValidationError(str(NOT_A_NUMBER))
+
+
+class SheetFormBase(BaseForm):
+    """An expert's scoring sheet: ``score-<code>`` and ``comment-<code>`` per indicator, and the
+    seat ``version`` the page was opened with. Built per sheet by :func:`sheet_form`."""
+
+    version = StringField(validators=[Optional(), Length(max=20)])
+    codes: tuple[str, ...] = ()
+
+    def expected_version(self) -> int | None:
+        """The seat version the sheet was opened with (absent: no check, e.g. an old page)."""
+        raw = self.version.data or ""
+        return int(raw) if raw.isdigit() else None
+
+    def values(self) -> dict[str, tuple[str, str]]:
+        """Indicator code → (score text, comment), as the service takes them."""
+        return {
+            code: (self[f"score-{code}"].data or "", self[f"comment-{code}"].data or "")
+            for code in self.codes
+        }
+
+    def problems(self) -> dict[str, str]:
+        """Indicator code → the first message of its score or comment."""
+        out: dict[str, str] = {}
+        for code in self.codes:
+            errors = [*self[f"score-{code}"].errors, *self[f"comment-{code}"].errors]
+            if errors:
+                out[code] = str(errors[0])
+        return out
+
+
+def sheet_form(codes: Iterable[str]) -> SheetFormBase:
+    """The scoring-sheet form of one seat, with a score and a comment per indicator code."""
+    codes = tuple(codes)
+    fields: dict[str, object] = {"codes": codes}
+    for code in codes:
+        fields[f"score-{code}"] = StringField(
+            validators=[Length(max=50, message=NOT_A_NUMBER), _a_number]
+        )
+        fields[f"comment-{code}"] = TextAreaField(
+            validators=[Length(max=MAX_COMMENT, message=_l("at most %(max)d characters"))]
+        )
+    return type("SheetForm", (SheetFormBase,), fields)()  # type: ignore[no-any-return]

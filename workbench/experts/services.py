@@ -19,6 +19,7 @@ from workbench.audit.services import diff, record, snapshot
 from workbench.core.indicators import ExpertMethod, Indicator, Template
 from workbench.core.panel import EXPERT, INDICATOR, SCORE, Aggregation, aggregate_panel
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.experts.models import Conflict, Expert, PanelMember, PanelSettings, SheetScore
 
@@ -36,6 +37,13 @@ class SheetProblem:
 
     code: str
     problem: str  # out_of_range | off_step | comment_required | missing | not_a_number
+
+
+class SheetStale(PanelError):
+    """The sheet was saved elsewhere since it was opened (``str(exc)`` stays ``"stale"``)."""
+
+    def __init__(self) -> None:
+        super().__init__("stale")
 
 
 class SheetInvalid(PanelError):
@@ -160,6 +168,7 @@ def invite(
     member.token_expires_at = utcnow() + dt.timedelta(days=days)
     member.revoked_at = None
     session.flush()
+    revision.bump(session, engagement.id)  # a seat's weight and indicators feed the panel score
     record(
         session,
         actor,
@@ -238,6 +247,7 @@ def declare(
     member.declared_at = now
     member.confidentiality_at = now
     session.flush()
+    revision.bump(session, member.engagement_id)  # a declared conflict recuses the expert
     record(
         session,
         entered_by,
@@ -284,7 +294,8 @@ def save_sheet(
     """Save (and optionally submit) the expert's scores for one round.
 
     ``expected_version`` is the seat's version the sheet was opened with: a sheet saved since
-    (in another tab or window) raises ``PanelError("stale")``. Every save bumps the version.
+    (in another tab or window) raises :class:`SheetStale` (``PanelError("stale")``). Every save
+    bumps the version.
 
     ``entered_by`` is the evaluator who keys in a paper or Excel sheet on the expert's behalf;
     the audit log says so.
@@ -301,7 +312,7 @@ def save_sheet(
     if submitted_at(member, round_no) is not None:
         raise PanelError("already_submitted")
     if expected_version is not None and member.version != expected_version:
-        raise PanelError("stale")
+        raise SheetStale()
     step = settings_of(session, member.engagement).step
     leaves = {leaf.code: leaf for leaf in template.leaves() if leaf.code in member.indicator_codes}
     previous = scores_of(member, 1) if round_no == 2 else {}
@@ -351,7 +362,8 @@ def save_sheet(
         else:
             member.submitted_round2_at = utcnow()
     session.flush()
-    if submit:
+    if submit:  # only submitted rounds count: a draft changes no result
+        revision.bump(session, member.engagement_id)
         record(
             session,
             entered_by,
@@ -387,6 +399,7 @@ def reopen(session: Session, actor: User, member: PanelMember, round_no: int, re
     else:
         member.submitted_round2_at = None
     session.flush()
+    revision.bump(session, member.engagement_id)
     record(
         session,
         actor,
@@ -414,6 +427,7 @@ def open_round2(session: Session, actor: User, engagement: Engagement) -> None:
         raise PanelError("nothing_submitted")
     settings.round2_open = True
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -441,6 +455,7 @@ def save_settings(
     changes = diff(before, snapshot(settings, fields))
     if changes:
         session.flush()
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -464,6 +479,18 @@ def panel_members(session: Session, engagement: Engagement) -> list[PanelMember]
             # the scores and names of every seat in two queries, not two per seat
             .options(selectinload(PanelMember.scores), selectinload(PanelMember.expert))
         )
+    )
+
+
+def recused(session: Session, engagement: Engagement) -> list[PanelMember]:
+    """The panel members who declared a conflict of interest (shown on the engagement page)."""
+    return list(
+        session.scalars(
+            sa.select(PanelMember).where(
+                PanelMember.engagement_id == engagement.id,
+                PanelMember.conflict == Conflict.DECLARED,
+            )
+        ).all()
     )
 
 

@@ -25,31 +25,32 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from workbench import qr
+from workbench.accounts.access import require_role
 from workbench.accounts.models import Role
-from workbench.auth import (
-    can_manage_engagement,
-    get_engagement_or_404,
-    require_role,
-    visible_engagements_filter,
-)
 from workbench.core.agreement import TooFewRatings, icc, kendall_w
-from workbench.core.numbers import clean_text
 from workbench.core.panel import Aggregation, indicator_stats, outliers, wide
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
+from workbench.engagements.access import (
+    can_manage_engagement,
+    get_engagement_or_404,
+    visible_engagements_filter,
+)
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.experts import offline, services
 from workbench.experts.forms import (
+    NOT_A_NUMBER,
     DeclareForm,
     ExpertForm,
     InviteForm,
     OfflineUploadForm,
     PanelSettingsForm,
     ReopenForm,
+    SheetFormBase,
+    sheet_form,
 )
 from workbench.experts.models import Expert, PanelMember
 from workbench.extensions import limiter
@@ -57,58 +58,18 @@ from workbench.labels import pairs
 from workbench.links import external_url
 from workbench.mail import mail_enabled, send_mail
 from workbench.scoring import services as scoring
+from workbench.web import Work, unit_of_work
 from workbench.xlsx import XLSX_MIME, send_table
 
 bp = Blueprint("experts", __name__, template_folder="templates")
 
-ERRORS = {
-    "name_required": _l("A name is required."),
-    "no_indicators": _l("Choose at least one indicator for the expert to score."),
-    "already_declared": _l("The declaration has already been made."),
-    "confidentiality_required": _l("Please accept the confidentiality undertaking."),
-    "conflict_text_required": _l("Please describe the relationship."),
-    "recused": _l("You have declared a conflict of interest and are recused from this engagement."),
-    "not_declared": _l(
-        "The expert has not made the declaration yet: tick the signed paper "
-        "declaration, or ask the expert to open the link."
-    ),
-    "already_submitted": _l(
-        "This sheet has already been submitted and is locked. Ask the "
-        "engagement lead to reopen it if something must change."
-    ),
-    "reason_required": _l("A reason is required."),
-    "not_submitted": _l("This sheet has not been submitted."),
-    "round2_open": _l("The revision round is already open."),
-    "round1_closed": _l(
-        "The revision round is open: only a submitted revision can be reopened now."
-    ),
-    "conflict_text_too_long": _l("Please describe the relationship in at most 2,000 characters."),
-    "weight_positive": _l("An expert's weight must be more than 0."),
-    "nothing_submitted": _l("No sheet has been submitted yet."),
-    "stale": _l(
-        "This sheet was changed in another window or tab after you opened it. Nothing was "
-        "saved: the stored values are shown; check them and save again."
-    ),
-}
 PROBLEMS = {
     "missing": _l("a score is required"),
-    "not_a_number": _l("not a number"),
+    "not_a_number": NOT_A_NUMBER,
     "out_of_range": _l("outside 0 to the maximum"),
     "off_step": _l("not on the score step"),
     "comment_required": _l("a comment is required when deducting or changing a score"),
 }
-
-
-def _msg(exc: Exception) -> str:
-    if isinstance(exc, StaleDataError):  # a concurrent save won the race for the same version
-        return str(ERRORS["stale"])
-    return str(ERRORS.get(str(exc), str(exc)))
-
-
-def _posted_version() -> int | None:
-    """The seat version the sheet was opened with (absent: no check, e.g. an old page)."""
-    raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -328,7 +289,7 @@ def invite(engagement_id: int):  # type: ignore[no-untyped-def]
         form.codes.data,
         form.days.data,
         form.weight.data,
-        send=bool(request.form.get("send_mail")),
+        send=bool(form.send_mail.data),
     )
 
 
@@ -343,33 +304,34 @@ def reissue(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
 
 
 def _issue(engagement, expert, codes, days, weight=None, send=False):  # type: ignore[no-untyped-def]
-    try:
+    with unit_of_work() as work:
         member, token = services.invite(
             db.session, current_user, engagement, expert, codes, days=days, weight=weight
         )
-        db.session.commit()
-    except services.PanelError as exc:
-        db.session.rollback()
-        flash(_msg(exc), "danger")
+    if not work.ok:
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
     url = external_url("experts.sheet", token=token)
     if send and mail_enabled() and expert.email:
-        try:
-            send_mail(
-                expert.email,
-                f"{engagement.title}：专家评分邀请",
-                f"{expert.name}：\n\n请通过以下专属链接完成利益冲突声明并评分"
-                f"（有效期至 {member.token_expires_at:%Y-%m-%d}）：\n{url}\n",
-            )
-        except (OSError, smtplib.SMTPException) as exc:
-            current_app.logger.warning("mail to %s failed: %s", expert.email, exc)
-            flash(_("The e-mail could not be sent; copy the link below instead."), "warning")
-        else:
-            flash(_("The link was e-mailed to %(email)s.", email=expert.email), "success")
+        _mail_link(engagement, expert, member, url)
     # show the link on a page of its own (POST → redirect → GET), so that a reload does not
     # issue yet another link; the token travels once through the lead's own session
     session["issued_link"] = {"member_id": member.id, "token": token}
     return redirect(url_for("experts.issued", engagement_id=engagement.id, member_id=member.id))
+
+
+def _mail_link(engagement, expert, member, url: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        send_mail(
+            expert.email,
+            f"{engagement.title}：专家评分邀请",
+            f"{expert.name}：\n\n请通过以下专属链接完成利益冲突声明并评分"
+            f"（有效期至 {member.token_expires_at:%Y-%m-%d}）：\n{url}\n",
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        current_app.logger.warning("mail to %s failed: %s", expert.email, exc)
+        flash(_("The e-mail could not be sent; copy the link below instead."), "warning")
+    else:
+        flash(_("The link was e-mailed to %(email)s.", email=expert.email), "success")
 
 
 @bp.get("/engagements/<int:engagement_id>/panel/<int:member_id>/link")
@@ -409,15 +371,11 @@ def reopen(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         flash(_("A reason is required."), "danger")
     else:
-        try:
+        with unit_of_work() as work:
             services.reopen(
                 db.session, current_user, member, int(form.round.data), form.reason.data
             )
-            db.session.commit()
-        except (services.PanelError, StaleDataError) as exc:
-            db.session.rollback()
-            flash(_msg(exc), "danger")
-        else:
+        if work.ok:
             flash(_("The sheet of %(name)s is open again.", name=member.expert.name), "success")
     return redirect(url_for("experts.panel", engagement_id=engagement.id))
 
@@ -449,13 +407,9 @@ def round2(engagement_id: int):  # type: ignore[no-untyped-def]
     engagement = get_engagement_or_404(engagement_id, need="manage")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with unit_of_work() as work:
         services.open_round2(db.session, current_user, engagement)
-        db.session.commit()
-    except services.PanelError as exc:
-        db.session.rollback()
-        flash(_msg(exc), "danger")
-    else:
+    if work.ok:
         flash(
             _("The revision round is open: experts now see the panel's median and range."),
             "success",
@@ -501,6 +455,22 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
                 stats["aggregate"].get(code),
             ]
         )
+    notes = _panel_notes(engagement, stats, names)
+    numeric = dict.fromkeys(range(1, len(experts) + 6), "0.00")
+    numeric[len(experts) + 4] = "0.000"  # CV
+    numeric[len(experts) + 6] = "0.00"
+    return send_table(
+        "专家评分汇总表",
+        headers,
+        rows,
+        f"engagement-{engagement.id}-panel.xlsx",
+        formats=numeric,
+        notes=notes,
+    )
+
+
+def _panel_notes(engagement, stats: dict[str, Any], names: dict[Any, str]) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The notes under the panel table: rule, round, dispersion, agreement, outliers."""
     settings = services.settings_of(db.session, engagement)
     rule = {
         "mean": "算术平均",
@@ -536,17 +506,7 @@ def panel_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
         notes.append(
             [f"异常评分：{item.indicator_code} · {names.get(item.expert_id, '')}：{item.reason_zh}"]
         )
-    numeric = dict.fromkeys(range(1, len(experts) + 6), "0.00")
-    numeric[len(experts) + 4] = "0.000"  # CV
-    numeric[len(experts) + 6] = "0.00"
-    return send_table(
-        "专家评分汇总表",
-        headers,
-        rows,
-        f"engagement-{engagement.id}-panel.xlsx",
-        formats=numeric,
-        notes=notes,
-    )
+    return notes
 
 
 # --- the expert's own pages -------------------------------------------------------------------
@@ -636,15 +596,9 @@ def _render_sheet(
     ), status
 
 
-def _posted_values(member: PanelMember) -> dict[str, tuple[str, str]]:
-    return {
-        # clean_text: PostgreSQL refuses NUL, Word the other control characters
-        code: (
-            clean_text(request.form.get(f"score-{code}", "")),
-            clean_text(request.form.get(f"comment-{code}", "")),
-        )
-        for code in member.indicator_codes
-    }
+def _sheet_form(member: PanelMember) -> SheetFormBase:
+    """The posted sheet of ``member``: one score and one comment per assigned indicator."""
+    return sheet_form(member.indicator_codes)
 
 
 @bp.post("/x/<token>/declare")
@@ -659,18 +613,15 @@ def declare(token: str):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         error = _("Please answer the declaration.")
     else:
-        try:
+        with unit_of_work() as work:
             services.declare(
                 db.session,
                 member,
                 has_conflict=form.conflict.data == "declared",
-                text=request.form.get("conflict_text", ""),
+                text=form.conflict_text.data or "",
                 confidentiality=bool(form.confidentiality.data),
             )
-            db.session.commit()
-        except services.PanelError as exc:
-            db.session.rollback()
-            error = _msg(exc)
+        error = None if work.ok else work.message
     if error:  # show the page again with what the expert chose and wrote
         return render_template(
             "experts/declare.html", member=member, token=token, form=form, error=error
@@ -678,38 +629,59 @@ def declare(token: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("experts.sheet", token=token))
 
 
-@bp.post("/x/<token>/sheet")
-@limiter.limit(_expert_limit)
-def save(token: str):  # type: ignore[no-untyped-def]
-    """Save a draft or submit the sheet (submitting locks it)."""
-    member = _member_or_gone(token)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+def _save_sheet(member: PanelMember, form: SheetFormBase, *, submit: bool) -> None:
+    """Save the posted sheet (the caller's unit of work commits or rolls back)."""
     template = scoring.template_of(scoring.system_of(db.session, member.engagement))
-    round_no = services.current_round(db.session, member)
-    submit = request.form.get("action") == "submit"
-    values = _posted_values(member)
-    try:
-        services.save_sheet(
-            db.session,
-            member,
-            template,
-            values,
-            round_no=round_no,
-            submit=submit,
-            expected_version=_posted_version(),
-        )
-        db.session.commit()
-    except services.SheetInvalid as exc:
-        db.session.rollback()
-        problems = {p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
-        return _render_sheet(member, token, problems, values, status=422)
-    except (services.PanelError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_msg(exc), "danger")
+    services.save_sheet(
+        db.session,
+        member,
+        template,
+        form.values(),
+        round_no=services.current_round(db.session, member),
+        submit=submit,
+        expected_version=form.expected_version(),
+    )
+
+
+def _sheet_problems(exc: BaseException | None) -> dict[str, str] | None:
+    """Indicator code → message, when the service refused the sheet's values."""
+    if isinstance(exc, services.SheetInvalid):
+        return {p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
+    return None
+
+
+def _save_page(token: str, *, submit: bool):  # type: ignore[no-untyped-def]
+    """Save a draft or submit the sheet from the page: problems → the sheet again, marked."""
+    member = _member_or_gone(token)
+    form = _sheet_form(member)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
+            abort(400)
+        return _render_sheet(member, token, form.problems(), form.values(), status=422)
+    with unit_of_work(form) as work:  # the message goes to the form, not yet to the page
+        _save_sheet(member, form, submit=submit)
+    if not work.ok:
+        problems = _sheet_problems(work.error)
+        if problems is not None:  # the marked fields say what is wrong
+            return _render_sheet(member, token, problems, form.values(), status=422)
+        flash(work.message, "danger")
         return _render_sheet(member, token, status=409)  # the stored values, not the replay
     flash(_("Thank you: your scores are submitted.") if submit else _("Draft saved."), "success")
     return redirect(url_for("experts.sheet", token=token))
+
+
+@bp.post("/x/<token>/sheet")
+@limiter.limit(_expert_limit)
+def save(token: str):  # type: ignore[no-untyped-def]
+    """Save the sheet as a draft (it stays open)."""
+    return _save_page(token, submit=False)
+
+
+@bp.post("/x/<token>/sheet/submit")
+@limiter.limit(_expert_limit)
+def submit(token: str):  # type: ignore[no-untyped-def]
+    """Submit the sheet: every indicator scored; submitting locks it."""
+    return _save_page(token, submit=True)
 
 
 @bp.post("/x/<token>/draft")
@@ -717,28 +689,18 @@ def save(token: str):  # type: ignore[no-untyped-def]
 def draft(token: str):  # type: ignore[no-untyped-def]
     """Autosave (JSON): keeps a draft without submitting; invalid values are not saved."""
     member = _member_or_gone(token)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    template = scoring.template_of(scoring.system_of(db.session, member.engagement))
-    try:
-        services.save_sheet(
-            db.session,
-            member,
-            template,
-            _posted_values(member),
-            round_no=services.current_round(db.session, member),
-            submit=False,
-            expected_version=_posted_version(),
-        )
-        db.session.commit()
-    except services.SheetInvalid as exc:
-        db.session.rollback()
-        return jsonify(
-            ok=False, problems={p.code: str(PROBLEMS[p.problem]) for p in exc.problems}
-        ), 422
-    except (services.PanelError, StaleDataError) as exc:
-        db.session.rollback()
-        return jsonify(ok=False, error=_msg(exc)), 409
+    form = _sheet_form(member)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
+            abort(400)
+        return jsonify(ok=False, problems=form.problems()), 422
+    with unit_of_work(form) as work:  # answered in the JSON, not flashed
+        _save_sheet(member, form, submit=False)
+    if not work.ok:
+        problems = _sheet_problems(work.error)
+        if problems is not None:
+            return jsonify(ok=False, problems=problems), 422
+        return jsonify(ok=False, error=work.message), 409
     return jsonify(ok=True, version=member.version)  # the page saves with it from now on
 
 
@@ -797,51 +759,14 @@ def offline_upload(engagement_id: int, member_id: int):  # type: ignore[no-untyp
         flash("; ".join(str(e) for e in form.file.errors) or _("Choose a file."), "danger")
         return redirect(url_for("experts.panel", engagement_id=engagement.id))
     template, _leaves = _leaves_of(member)
-    messages: list[str] = []
-    try:
+    where: dict[str, int] = {}
+    with unit_of_work(form) as work:  # every problem is listed below: nothing flashed yet
         values, where = offline.read_sheet(form.file.data.read(), member.indicator_codes)
-        if member.declared_at is None:
-            if not form.paper_declaration.data:
-                raise services.PanelError("not_declared")
-            services.declare(
-                db.session,
-                member,
-                has_conflict=False,
-                text="",
-                confidentiality=True,
-                entered_by=current_user,
-            )
-        services.save_sheet(
-            db.session,
-            member,
-            template,
-            values,
-            round_no=services.current_round(db.session, member),
-            submit=True,
-            entered_by=current_user,
+        _record_offline(member, template, values, paper_declaration=form.paper_declaration.data)
+    if not work.ok:
+        flash(
+            _("Nothing was recorded:") + " " + "；".join(_offline_messages(work, where)), "danger"
         )
-        db.session.commit()
-    except offline.OfflineSheetError as exc:
-        db.session.rollback()
-        for row, code in exc.problems:
-            key, _sep, indicator = code.partition(":")
-            text = str(OFFLINE_PROBLEMS[key]) + (f" ({indicator})" if indicator else "")
-            messages.append(_("Row %(row)s: %(message)s", row=row, message=text) if row else text)
-    except services.SheetInvalid as exc:
-        db.session.rollback()
-        messages = [
-            _(
-                "Row %(row)s: %(message)s",
-                row=where.get(p.code, "?"),
-                message=f"{p.code} {PROBLEMS[p.problem]}",
-            )
-            for p in exc.problems
-        ]
-    except (services.PanelError, StaleDataError) as exc:
-        db.session.rollback()
-        messages = [_msg(exc)]
-    if messages:
-        flash(_("Nothing was recorded:") + " " + "；".join(messages), "danger")
     else:
         flash(
             _(
@@ -851,3 +776,49 @@ def offline_upload(engagement_id: int, member_id: int):  # type: ignore[no-untyp
             "success",
         )
     return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+def _record_offline(member, template, values, *, paper_declaration: bool) -> None:  # type: ignore[no-untyped-def]
+    """Declare (from the signed paper) if need be, then submit the sheet as keyed in."""
+    if member.declared_at is None:
+        if not paper_declaration:
+            raise services.PanelError("not_declared")
+        services.declare(
+            db.session,
+            member,
+            has_conflict=False,
+            text="",
+            confidentiality=True,
+            entered_by=current_user,
+        )
+    services.save_sheet(
+        db.session,
+        member,
+        template,
+        values,
+        round_no=services.current_round(db.session, member),
+        submit=True,
+        entered_by=current_user,
+    )
+
+
+def _offline_messages(work: Work, where: dict[str, Any]) -> list[str]:
+    """What was wrong with an uploaded sheet, row by row where the row is known."""
+    exc = work.error
+    if isinstance(exc, offline.OfflineSheetError):
+        messages = []
+        for row, code in exc.problems:
+            key, _sep, indicator = code.partition(":")
+            text = str(OFFLINE_PROBLEMS[key]) + (f" ({indicator})" if indicator else "")
+            messages.append(_("Row %(row)s: %(message)s", row=row, message=text) if row else text)
+        return messages
+    if isinstance(exc, services.SheetInvalid):
+        return [
+            _(
+                "Row %(row)s: %(message)s",
+                row=where.get(p.code, "?"),
+                message=f"{p.code} {PROBLEMS[p.problem]}",
+            )
+            for p in exc.problems
+        ]
+    return [work.message]

@@ -14,11 +14,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import record
-from workbench.auth import visible_engagements_filter
 from workbench.core.numbers import round_half_up
 from workbench.core.results import Rule, recommend, rules_from
+from workbench.engagements.access import visible_engagements_filter
 from workbench.engagements.models import Engagement
+from workbench.engagements.services import budget_of
 from workbench.reports.models import ReportVersion
+from workbench.scoring import services as scoring
+from workbench.scoring.models import IndicatorSystem
 
 
 @dataclass
@@ -52,10 +55,6 @@ def portfolio(
     grade: str | None = None,
 ) -> list[PortfolioRow]:
     """One row per visible engagement: issued (or, for the team, live) score and action."""
-    from workbench.engagements.services import budget_of
-    from workbench.scoring import services as scoring
-    from workbench.scoring.models import IndicatorSystem
-
     stmt = (
         sa.select(Engagement)
         .where(visible_engagements_filter(user))

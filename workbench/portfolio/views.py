@@ -10,14 +10,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workbench.accounts.models import Organisation, OrganisationKind, Role
-from workbench.auth import visible_engagements_filter
-from workbench.core.numbers import clean_text, to_decimal
+from workbench.core.numbers import to_decimal
 from workbench.core.results import DEFAULT_RULES
 from workbench.db import db
+from workbench.engagements.access import visible_engagements_filter
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.forms import query_int
 from workbench.portfolio import services
+from workbench.portfolio.forms import RulesForm, rules_form
+from workbench.web import unit_of_work
 from workbench.xlsx import send_table
 
 bp = Blueprint("portfolio", __name__, url_prefix="/portfolio", template_folder="templates")
@@ -104,6 +106,22 @@ def _rules_org() -> Organisation | None:
     return None
 
 
+def _rules_data(form: RulesForm) -> dict[str, dict[str, str]] | None:
+    """The rules as :func:`services.save_rules` takes them, or None when a share is not a
+    percentage between 0 and 200 (an empty share keeps the default)."""
+    data = {}
+    for grade in GRADES:
+        action, share = form.rule(grade)
+        try:
+            percent = to_decimal(share)
+        except (ValueError, ArithmeticError):
+            return None  # not a plain finite number (NaN, inf, 1e400, text)
+        if percent is not None and not Decimal(0) <= percent <= Decimal(200):
+            return None
+        data[grade] = {"action": action, "share": "" if percent is None else str(percent / 100)}
+    return data
+
+
 @bp.route("/rules", methods=["GET", "POST"])
 @login_required
 def rules():  # type: ignore[no-untyped-def]
@@ -112,24 +130,17 @@ def rules():  # type: ignore[no-untyped-def]
     if org is None:
         abort(404)
     if request.method == "POST":
-        if not EmptyForm().validate_on_submit():
+        form = rules_form(GRADES)
+        if not form.validate_on_submit():
             abort(400)
-        data = {}
-        for grade in GRADES:
-            share = clean_text(request.form.get(f"share-{grade}", "")).strip().rstrip("%")
-            try:
-                percent = to_decimal(share)
-            except (ValueError, ArithmeticError):
-                percent = Decimal(-1)  # not a plain finite number (NaN, inf, 1e400, text)
-            if percent is not None and not Decimal(0) <= percent <= Decimal(200):
-                flash(_("Shares are percentages between 0 and 200."), "danger")
-                return redirect(url_for("portfolio.rules"))
-            share_value = "" if percent is None else str(percent / 100)
-            action = clean_text(request.form.get(f"action-{grade}", "")).strip()
-            data[grade] = {"action": action, "share": share_value}
-        services.save_rules(db.session, current_user, org, data)
-        db.session.commit()
-        flash(_("Result application rules saved."), "success")
+        data = _rules_data(form)
+        if data is None:
+            flash(_("Shares are percentages between 0 and 200."), "danger")
+            return redirect(url_for("portfolio.rules"))
+        with unit_of_work() as work:
+            services.save_rules(db.session, current_user, org, data)
+        if work.ok:
+            flash(_("Result application rules saved."), "success")
         return redirect(url_for("portfolio.index"))
     return render_template(
         "portfolio/rules.html",

@@ -26,7 +26,12 @@ from workbench.core.scoring import grade
 from workbench.engagements.models import Engagement
 from workbench.reports.models import Finding, Recommendation
 
-__all__ = ["Chart", "ReportContext", "build_context", "grade_of", "report_tables"]
+__all__ = ["Chart", "ReportContext", "build_context", "grade_of", "pct", "report_tables"]
+
+
+def pct(value: Decimal | float | None) -> str:
+    """A ratio printed as the report prints it (``0.9445`` → ``94.45%``)."""
+    return reporting.rate_text(value)
 
 
 def local_date(value: dt.datetime | dt.date, zone: str = "Asia/Shanghai") -> str:
@@ -128,6 +133,8 @@ def _surveys(session: Session, engagement: Engagement) -> list[reporting.SurveyF
         if res.overall is None or res.overall.rate is None:
             continue
         rate = res.overall.rate
+        # the measure the survey's leaf is scored on (the same function feeds the score)
+        measure = survey_services.measure_of(s, res)
         out.append(
             reporting.SurveyFacts(
                 id=s.id,
@@ -144,6 +151,14 @@ def _surveys(session: Session, engagement: Engagement) -> list[reporting.SurveyF
                 index=float(res.overall.index),
                 required=res.required,
                 respondents=rate.respondents or 0,
+                measure=reporting.MeasureFacts(
+                    label=measure.label,
+                    rate=measure.rate,
+                    ci_low=measure.ci_low,
+                    ci_high=measure.ci_high,
+                    respondents=measure.respondents,
+                    kind=measure.kind.value,
+                ),
                 levels=tuple(survey_services.LEVELS[:-1]),
                 items=tuple(
                     reporting.SurveyItemFacts(
@@ -204,8 +219,8 @@ def build_context(
     zone: str = "Asia/Shanghai",
 ) -> ReportContext:
     """Gather the report of ``engagement`` as it stands now."""
-    from workbench.engagements.services import budget_of
     from workbench.evaluation import result_of
+    from workbench.scoring.services import budget_for
 
     if when is None:
         from zoneinfo import ZoneInfo
@@ -217,7 +232,8 @@ def build_context(
     return reporting.report(
         result,
         _facts(session, engagement, report_no, when, draft),
-        budget=budget if budget is not None else budget_of(engagement),
+        # the denominators the scores use: the indicator system's declared ones win
+        budget=budget if budget is not None else budget_for(session, engagement),
         goals=_goals(engagement),
         findings_=findings,
         recommendations=recommendations,

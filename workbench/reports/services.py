@@ -4,8 +4,9 @@ A build stores the .docx under ``instance/reports/`` (named by its SHA-256) with
 result. Review levels come from ``REPORT_REVIEW_LEVELS`` (default 项目负责人复核, 质控复核);
 each level is signed by a team member with the right role. The 征求意见稿 goes to the client
 and the evaluated unit, whose comments are recorded with a response; the 正式稿 is issued
-only when QA passes, every level has signed, and every comment has a response. An issued
-version never changes: re-issuing builds a new version.
+only when no blocking QA check fails (warnings are shown, they block nothing), every level
+has signed, and every comment has a response. An issued version never changes: re-issuing
+builds a new version.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,8 +28,16 @@ from sqlalchemy.orm import Session, selectinload
 from workbench.accounts.models import Role, User
 from workbench.audit.services import record
 from workbench.core.numbers import clean_text
-from workbench.core.reportqa import Problem, run_checks
+from workbench.core.reportqa import (
+    DEFAULT_LOSS_THRESHOLD,
+    PrintedReport,
+    Problem,
+    blocking,
+    run_checks,
+    run_printed_checks,
+)
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement, MemberRole
 from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
@@ -39,11 +49,13 @@ from workbench.reports.models import (
     ReportTemplateFile,
     ReportVersion,
 )
+from workbench.reports.printed import printed_report
 from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.sandbox import TemplateRefused
+from workbench.scoring import services as scoring
 from workbench.storage import store_bytes
 
-__all__ = ["bundled_path"]
+__all__ = ["blocking", "bundled_path"]
 
 KINDS = ("experience", "problem", "other")
 DEFAULT_LEVELS = ("项目负责人复核", "质控复核")
@@ -122,6 +134,7 @@ def save_finding(
     finding.cause, finding.evidence = cause, evidence
     finding.indicator_codes = codes
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -137,8 +150,6 @@ def save_finding(
 
 def _indicator_codes(session: Session, engagement: Engagement) -> set[str]:
     """Codes of the engagement's indicator system (empty when there is none yet)."""
-    from workbench.scoring import services as scoring
-
     system = scoring.system_of(session, engagement)
     if system is None:
         return set()
@@ -165,8 +176,10 @@ def delete_finding(session: Session, actor: User, finding: Finding) -> None:
         changes={"finding": {"before": finding.title, "after": None}},
         summary=finding.title,
     )
+    engagement_id = finding.engagement_id
     session.delete(finding)
     session.flush()
+    revision.bump(session, engagement_id)
 
 
 def save_recommendation(
@@ -199,6 +212,7 @@ def save_recommendation(
     recommendation.text = text.strip()
     recommendation.problems = problems
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -222,8 +236,10 @@ def delete_recommendation(session: Session, actor: User, recommendation: Recomme
         engagement_id=recommendation.engagement_id,
         changes={"text": {"before": recommendation.text[:200], "after": None}},
     )
+    engagement_id = recommendation.engagement_id
     session.delete(recommendation)
     session.flush()
+    revision.bump(session, engagement_id)
 
 
 # --- templates ----------------------------------------------------------------------------------
@@ -279,8 +295,36 @@ def review_levels(config_value: str | None) -> list[str]:
     return levels or list(DEFAULT_LEVELS)
 
 
-def qa(context: ReportContext) -> list[Problem]:
-    return run_checks(context.values, list(context.tables.values()), grade_of)
+def qa(
+    context: ReportContext,
+    printed: PrintedReport | None = None,
+    *,
+    template: Path | None = None,
+    threshold: Decimal = DEFAULT_LOSS_THRESHOLD,
+) -> list[Problem]:
+    """Every check: on the context's strings, and on the report as printed — ``printed`` (a
+    build read back), else the context rendered into ``template`` (default: the bundled
+    project report) without its charts, which print no text.
+
+    ``threshold``: points a leaf may lose without a finding (``addressed``)."""
+    problems = run_checks(context.values, list(context.tables.values()), grade_of)
+    if printed is None:
+        bare = ReportContext(values=context.values, tables=context.tables, charts={})
+        try:
+            printed = printed_report(render(bare, template or bundled_path("project")))
+        except (TemplateRefused, TemplateError, ValueError, RecursionError) as exc:
+            # the page must not fail: the build says the same, refusing to store the file
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            problems.append(Problem("render", f"报告无法生成：{detail}", "", (("detail", detail),)))
+            return problems
+    codes = context.values.get("indicator_codes") or {}
+    problems += run_printed_checks(printed, codes, threshold)
+    return problems
+
+
+def qa_template(engagement: Engagement) -> Path:
+    """The bundled template the live checks read: the report of the engagement's kind."""
+    return bundled_path("department" if engagement.kind.value == "department" else "project")
 
 
 VOLATILE = ("draft_mark", "report_no", "report_date", "report_date_en")
@@ -309,10 +353,11 @@ def build(
     *,
     report_no: str = "",
     draft: bool = True,
+    threshold: Decimal = DEFAULT_LOSS_THRESHOLD,
 ) -> ReportVersion:
-    """Build a new version of the report and store it with its QA result."""
+    """Build a new version of the report and store it with its QA result (the checks over
+    the printed report read the built file back; ``threshold``: see :func:`qa`)."""
     context = build_context(session, engagement, report_no=report_no, draft=draft)
-    problems = qa(context)
     try:
         data = render(context, template.path)
     except (TemplateRefused, UndefinedError) as exc:  # a stored template, refused by the sandbox
@@ -321,6 +366,7 @@ def build(
         # a stored template that no longer fits the data: python-docx refuses a core property
         # past 255 characters once a variable in it grew, a tag nested too deeply …
         raise ReportError("template_refused", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    problems = qa(context, printed_report(data), threshold=threshold)  # what the reader sees
     digest = hashlib.sha256(data).hexdigest()
     store_bytes(folder / f"{digest}.docx", data, sha256=digest)  # whole or not at all
     number = 1 + (
@@ -340,7 +386,13 @@ def build(
         sha256=digest,
         size=len(data),
         qa=[
-            {"check": p.check, "message": p.message, "fix": p.fix, "params": list(p.params)}
+            {
+                "check": p.check,
+                "message": p.message,
+                "fix": p.fix,
+                "params": list(p.params),
+                "severity": p.severity,
+            }
             for p in problems
         ],
         total=context.values.get("total"),
@@ -385,7 +437,7 @@ def submit_for_review(session: Session, actor: User, version: ReportVersion) -> 
     """A draft whose QA passes goes to the first review level."""
     if version.status != "draft":
         raise ReportError("not_draft")
-    if version.qa:
+    if blocking(version.qa):  # warnings are for the reviewers to weigh
         raise ReportError("qa_failed")
     version.status = "review"
     session.flush()
@@ -548,10 +600,11 @@ def issue(
     *,
     report_no: str,
     when: dt.date | None = None,
+    threshold: Decimal = DEFAULT_LOSS_THRESHOLD,
 ) -> ReportVersion:
     """Issue the 正式稿: a new, immutable version built without the draft mark, carrying the
-    report number, date and SHA-256. Needs a clean QA, every sign-off and every comment
-    answered."""
+    report number, date and SHA-256. Needs no blocking QA problem (warnings are allowed),
+    every sign-off and every comment answered."""
     if actor.role is not Role.ADMIN and _team_role(engagement, actor) not in (
         MemberRole.REVIEWER,
         MemberRole.LEAD,
@@ -567,8 +620,17 @@ def issue(
         raise ReportError("report_no_required")
     if session.scalar(sa.select(ReportVersion.id).where(ReportVersion.report_no == report_no)):
         raise ReportError("report_no_used", report_no)
-    final = build(session, actor, engagement, template, folder, report_no=report_no, draft=False)
-    if final.qa:
+    final = build(
+        session,
+        actor,
+        engagement,
+        template,
+        folder,
+        report_no=report_no,
+        draft=False,
+        threshold=threshold,
+    )
+    if blocking(final.qa):
         raise ReportError("qa_failed")
     if final.content_hash != version.content_hash:
         # findings, scores or data changed after the sign-offs: they signed another text
@@ -696,6 +758,19 @@ def overdue(item: RectificationItem, today: dt.date) -> bool:
 
 
 # --- PDF --------------------------------------------------------------------------------------
+
+
+def versions_in(
+    session: Session, engagement: Engagement, statuses: tuple[str, ...]
+) -> list[ReportVersion]:
+    """The engagement's report versions in ``statuses``, newest first (the engagement page)."""
+    return list(
+        session.scalars(
+            sa.select(ReportVersion)
+            .where(ReportVersion.engagement_id == engagement.id, ReportVersion.status.in_(statuses))
+            .order_by(ReportVersion.number.desc())
+        ).all()
+    )
 
 
 def soffice() -> str | None:

@@ -24,14 +24,15 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from workbench.accounts.models import Role
-from workbench.auth import (
+from workbench.core.reportqa import DEFAULT_LOSS_THRESHOLD
+from workbench.core.workflow import FROZEN_STATES
+from workbench.db import db
+from workbench.engagements.access import (
     can_edit_engagement,
     can_manage_engagement,
     get_engagement_or_404,
     owned_or_404,
 )
-from workbench.core.workflow import FROZEN_STATES
-from workbench.db import db
 from workbench.engagements.forms import EmptyForm
 from workbench.reports import services
 from workbench.reports.context import build_context
@@ -42,7 +43,7 @@ from workbench.reports.models import (
     ReportComment,
     ReportVersion,
 )
-from workbench.reports.templates_check import check_template
+from workbench.reports.templates_check import check_template, store_template
 from workbench.storage import StorageError
 from workbench.xlsx import send_table
 
@@ -100,6 +101,12 @@ QA_LABELS = {
     "section": _l("Outline"),
     "recommend": _l("Recommendations"),
     "scored": _l("Scoring"),
+    "same": _l("Same figure everywhere"),
+    "text_total": _l("Text total"),
+    "addressed": _l("Findings cover deductions"),
+    "placeholder": _l("Placeholders and empty sections"),
+    "sample": _l("Survey sample"),
+    "render": _l("Rendering"),
 }
 #: QA problems as people read them, by check (an empty item means "not completely scored")
 QA_TEXT = {
@@ -109,15 +116,37 @@ QA_TEXT = {
     "grade": _l("The total %(total)s is graded %(expected)s, but %(printed)s is printed."),
     "scored": _l("%(item)s has no score."),
     "scored_all": _l("The indicator system is not completely scored."),
+    "scored_n": _l("%(n)s indicators are not assessed yet: %(items)s."),
     "reason": _l("%(item)s is below full marks without a deduction reason."),
     "section": _l("The section “%(section)s” has no content."),
     "recommend": _l("Problem %(number)s “%(title)s” has no recommendation."),
+    "same": _l("%(item)s differs between places: %(places)s."),
+    "text_total": _l(
+        "%(where)s: the total in the text (%(said)s) is neither the table total (%(total)s) "
+        "nor a stated conversion to 100 points (适用指标分值…分，得分…分，折算为百分制得分…分)."
+    ),
+    "addressed": _l(
+        "%(item)s: no problem names it among its related indicators and no note explains it."
+    ),
+    "placeholder": _l("%(where)s: %(what)s."),
+    "render": _l("The report cannot be rendered (%(detail)s)."),
+    "sample": _l(
+        "%(where)s states that the survey sample is insufficient, but the conclusion "
+        "(%(conclusion)s) does not say so."
+    ),
 }
+
+
+def _threshold():  # type: ignore[no-untyped-def]
+    """Points a leaf may lose without a finding (``REPORT_QA_LOSS_THRESHOLD``)."""
+    return current_app.config.get("REPORT_QA_LOSS_THRESHOLD") or DEFAULT_LOSS_THRESHOLD
 
 
 def qa_text(check: str, params) -> str:  # type: ignore[no-untyped-def]
     """One QA problem in the user's language (stored builds keep the params as lists)."""
     values = {str(k): v for k, v in (params or ())}
+    if check == "scored" and values.get("items"):
+        return str(QA_TEXT["scored_n"]) % values
     if check == "scored" and not values.get("item"):
         return str(QA_TEXT["scored_all"])
     template = QA_TEXT.get(check)
@@ -277,7 +306,9 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
     """The report: live QA of the current data, builds, review, comments, issuing."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
     context = build_context(db.session, engagement)
-    problems = services.qa(context)
+    problems = services.qa(
+        context, template=services.qa_template(engagement), threshold=_threshold()
+    )
     versions = (
         db.session.query(ReportVersion)
         .filter(ReportVersion.engagement_id == engagement.id)
@@ -307,6 +338,7 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
         templates=services.template_choices(db.session, engagement, _folder("report-templates")),
         status_labels=STATUS_LABELS,
         qa_text=qa_text,
+        blocking=services.blocking,
         editable=can_edit_engagement(current_user, engagement),
         pdf=services.soffice() is not None,
         empty_form=EmptyForm(),
@@ -320,14 +352,27 @@ def build(engagement_id: int):  # type: ignore[no-untyped-def]
     version: list[ReportVersion] = []
     if _commit_or_flash(
         lambda: version.append(
-            services.build(db.session, current_user, engagement, choice, _folder())
+            services.build(
+                db.session, current_user, engagement, choice, _folder(), threshold=_threshold()
+            )
         )
     ):
         v = version[0]
-        if v.qa:
+        failing = len(services.blocking(v.qa))
+        if failing:
             flash(
-                _("Draft v%(n)s built; %(k)s quality checks fail.", n=v.number, k=len(v.qa)),
+                _("Draft v%(n)s built; %(k)s quality checks fail.", n=v.number, k=failing),
                 "warning",
+            )
+        elif v.qa:
+            flash(
+                _(
+                    "Draft v%(n)s built; no check blocks the review, %(k)s warnings for the "
+                    "reviewers.",
+                    n=v.number,
+                    k=len(v.qa),
+                ),
+                "success",
             )
         else:
             flash(_("Draft v%(n)s built; all quality checks pass.", n=v.number), "success")
@@ -473,6 +518,7 @@ def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
                 _folder(),
                 _levels(),
                 report_no=request.form.get("report_no", ""),
+                threshold=_threshold(),
             )
         ),
         conflict="already_issued",
@@ -680,8 +726,6 @@ def templates(engagement_id: int):  # type: ignore[no-untyped-def]
         context = build_context(db.session, engagement)
         report = check_template(data, context)
         if report.ok:
-            from workbench.reports.templates_check import store_template
-
             try:
                 store_template(
                     db.session,

@@ -136,6 +136,13 @@ class LeafInputForm(BaseForm):
         validators=[Optional(), Length(max=5000)],
         description=_l("One per line: description | points deducted"),
     )
+    no_deduction = BooleanField(
+        _l("No deduction (无扣分事项)"),
+        description=_l(
+            "Tick only after checking: nothing deductible was found. Write the basis — what "
+            "was checked — in “Reason for the score”."
+        ),
+    )
     reason = TextAreaField(_l("Reason for the score"), validators=[Optional(), Length(max=2000)])
     evidence = TextAreaField(_l("Evidence referred to"), validators=[Optional(), Length(max=2000)])
 

@@ -33,7 +33,7 @@ def input_to_json(data: LeafInput) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(LeafInput):
         value = getattr(data, f.name)
-        if value is None or value == "" or value == ():
+        if value is None or value is False or value == "" or value == ():
             continue
         if isinstance(value, Decimal):
             out[f.name] = format(value, "f")
@@ -68,6 +68,8 @@ def input_from_json(data: dict[str, Any] | None) -> LeafInput:
     for name in ("reason", "evidence"):
         if data.get(name):
             values[name] = str(data[name])
+    if data.get("no_deduction") is True:
+        values["no_deduction"] = True
     return LeafInput(**values)
 
 
@@ -144,7 +146,7 @@ def merge_inputs(
         updates = {
             f.name: getattr(data, f.name)
             for f in fields(LeafInput)
-            if getattr(data, f.name) not in (None, "", ())
+            if getattr(data, f.name) is not False and getattr(data, f.name) not in (None, "", ())
         }
         merged[code] = replace(base, **updates)
     return merged

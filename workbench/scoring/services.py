@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import User
 from workbench.audit.services import diff, record
 from workbench.config import PROJECT_ROOT
+from workbench.core.budget import BudgetTable, Denominator, RateKind
 from workbench.core.indicators import (
     InvalidTemplate,
     Template,
@@ -31,6 +32,7 @@ from workbench.core.scoring import (
     score_leaf,
     score_template,
 )
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.engagements.services import budget_of
 from workbench.scoring import frames
@@ -122,6 +124,31 @@ def template_of(system: IndicatorSystem) -> Template:
     return parse_template(system.tree, file="engagement")
 
 
+def declared_denominators(session: Session, engagement: Engagement) -> dict[RateKind, Denominator]:
+    """The budget-rate denominators the engagement's indicator system declares (none without
+    a system, or when its tree no longer validates)."""
+    system = system_of(session, engagement)
+    if system is None:
+        return {}
+    try:
+        return template_of(system).declared_denominators()
+    except InvalidTemplate:
+        return {}
+
+
+def budget_for(
+    session: Session, engagement: Engagement, template: Template | None = None
+) -> BudgetTable:
+    """The funds table as the engagement scores and reports it: the indicator system's
+    declared denominators win over the engagement's settings."""
+    declared = (
+        template.declared_denominators()
+        if template is not None
+        else declared_denominators(session, engagement)
+    )
+    return budget_of(engagement, declared)
+
+
 def stored_inputs(session: Session, engagement: Engagement) -> list[IndicatorInput]:
     """The indicator inputs the team recorded for the engagement."""
     return list(
@@ -164,6 +191,7 @@ def instantiate(
         for row in inputs:
             session.delete(row)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -227,6 +255,7 @@ def _save_tree(
     session.flush()
     if not changes:
         return template  # nothing changed: no audit entry
+    revision.bump(session, system.engagement_id)
     scoring_started = bool(stored_inputs(session, system.engagement))
     record(
         session,
@@ -484,6 +513,7 @@ def save_input(
     session.flush()
     changes = diff(before, {"data": row.data, "not_applicable": row.not_applicable})
     if changes:
+        revision.bump(session, engagement.id)
         record(
             session,
             actor,
@@ -533,7 +563,7 @@ def compute(session: Session, engagement: Engagement) -> Scores | None:
 
     derived = frames.derived_inputs(
         template,
-        budget_of(engagement),
+        budget_for(session, engagement, template),
         goals,
         panel_scores(session, engagement),
         survey_rates(session, engagement),

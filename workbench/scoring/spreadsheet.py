@@ -234,12 +234,14 @@ def read_template(data: bytes, name: str) -> Template:
 
 
 def scores_workbook(engagement: Any, computed: Any) -> bytes:
-    """The 指标体系评分表: levels in merged cells, then 分值, 得分, 得分率, reason."""
+    """The 指标体系评分表: levels in merged cells, then 分值, 得分, 得分率, 评分方法, 评分标准
+    (the leaf's criteria, or its method's rule) and 评分依据 (the engine's explanation, the
+    evaluator's 评分理由 and the evidence). An unassessed leaf prints 未评价, never a score."""
     template, result, printed = computed.template, computed.result, computed.printed
     depth = template.depth()
     numerals = "一二三四五六七八九十"
     level_names = [f"{numerals[i] if i < len(numerals) else i + 1}级指标" for i in range(depth)]
-    headers = [*level_names, "分值", "得分", "得分率", "评分方法", "扣分原因"]
+    headers = [*level_names, "分值", "得分", "得分率", "评分方法", "评分标准", "评分依据"]
     wb = Workbook()
     ws = wb.active
     ws.title = "指标体系评分表"
@@ -283,12 +285,19 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
                 values.append(f"{node.name}（{_points(node.weight)}分{got}）")
             spans.setdefault((level, node.code), []).append(r)
         shown = printed.get(leaf.code)
+        if not score.applicable:
+            got: Any = "不适用"
+        elif shown is not None:
+            got = shown
+        else:  # never printed as full marks: nobody has assessed it yet
+            got = "未评价" if score.unassessed else "未评分"
         values += [
             leaf.weight,
-            "不适用" if not score.applicable else (shown if shown is not None else "未评分"),
+            got,
             score.rate if score.applicable and score.rate is not None else "",
             METHOD_NAMES_ZH.get(leaf.method.type, leaf.method.type) if leaf.method else "",
-            score.reason_zh,
+            leaf.criteria.strip() or rule_zh(leaf),
+            basis_cell(score) if score.applicable else "",
         ]
         ws.append([safe_cell(v) for v in values])
         ws.cell(row=r, column=depth + 1).number_format = "0.00"
@@ -316,7 +325,7 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
     ws.append(
         [
             safe_cell(v)
-            for v in ["合计", *[""] * (depth - 1), result.applicable_weight, raw, "", "", ""]
+            for v in ["合计", *[""] * (depth - 1), result.applicable_weight, raw, "", "", "", ""]
         ]
     )
     ws.merge_cells(start_row=total_row, start_column=1, end_row=total_row, end_column=depth)
@@ -328,19 +337,62 @@ def scores_workbook(engagement: Any, computed: Any) -> bytes:
                 f"{_points(result.applicable_weight)}，按百分制折算）"
             )
     else:
-        note = f"尚有 {len(result.missing)} 项指标未评分"
+        note = f"尚有 {len(result.missing)} 项指标尚未评价"
     ws.append([safe_cell(note)])
     ws.merge_cells(
         start_row=total_row + 1, start_column=1, end_row=total_row + 1, end_column=len(headers)
     )
     for cell in ws[total_row]:
         cell.font, cell.border = Font(bold=True), BORDER
-    for i, width in enumerate([16] * depth + [8, 8, 9, 12, 60], start=1):
+    for i, width in enumerate([16] * depth + [8, 8, 9, 12, 40, 60], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.print_title_rows = "2:2"  # header repeated on every printed page
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def rule_zh(leaf: Any) -> str:
+    """The scoring rule of a leaf that has no written 评分标准, from its method."""
+    m = leaf.method
+    if m is None:
+        return ""
+    kind = m.type
+    if kind == "target":
+        return (
+            "实际值与目标值对比：达到目标得满分，未达到按完成比例计分"
+            "（反向指标超出上限按比例扣分）。"
+        )
+    if kind == "ratio":
+        return (
+            f"比率达到 {_percent(m.full_score_at)} 及以上得满分，"
+            f"不高于 {_percent(m.zero_score_at)} 不得分，其间按比例计分。"
+        )
+    if kind == "qualitative":
+        return "达成 80%–100%，部分达成 60%–80%，未达成 0–60% 的分值。"
+    if kind == "deduction":
+        each = f"每项扣 {_points(m.default_points)} 分，" if m.default_points else ""
+        return f"按扣分事项扣分，{each}扣完为止；无扣分事项须写明核查依据。"
+    if kind == "checklist":
+        elements = "；".join(m.elements)
+        return f"逐项核查：{elements}；每满足一项得相应分值。"
+    if kind == "survey":
+        return "按满意度调查结果计分。"
+    if kind == "expert":
+        return "专家组评分。"
+    return "评价组评分，扣分须说明理由。"
+
+
+def basis_cell(score: Any) -> str:
+    """评分依据: the engine's explanation, the evaluator's reason, the evidence."""
+    text = score.basis_zh
+    if score.evidence:
+        text += f"佐证材料：{score.evidence}"
+    return text
+
+
+def _percent(value: Decimal) -> str:
+    return f"{(value * 100).normalize():f}%"
 
 
 def _points(value: Decimal) -> str:

@@ -15,10 +15,11 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404
+from workbench.core.budget import Denominator, RateKind
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
+    DeductionMethod,
     InvalidTemplate,
     RatioFormula,
     RatioMethod,
@@ -38,7 +39,9 @@ from workbench.core.scoring import (
 )
 from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404
 from workbench.engagements.forms import EmptyForm
+from workbench.experts.services import panel_raw_scores  # upward until #14 (pyproject.toml)
 from workbench.labels import choices, label, pairs
 from workbench.scoring import frames, services, spreadsheet
 from workbench.scoring.forms import (
@@ -713,8 +716,6 @@ def scores(engagement_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("scoring.system", engagement_id=engagement.id))
     robust = None
     if computed.result.complete:
-        from workbench.experts.services import panel_raw_scores
-
         # expert leaves that follow the panel are resampled from the experts' own scores
         panels = {
             code: values
@@ -794,6 +795,7 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
         met=met,
         reason=form.reason.data or "",
         evidence=form.evidence.data or "",
+        no_deduction=isinstance(node.method, DeductionMethod) and bool(form.no_deduction.data),
     )
 
 
@@ -828,6 +830,13 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             derived = computed.inputs.get(code) if code in computed.derived else None
             merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
             if not form.not_applicable.data and score_leaf(node, merged).score is None:
+                if isinstance(node.method, DeductionMethod):
+                    raise InvalidInput(
+                        N_(
+                            "List the findings, or tick “No deduction” and write its basis; "
+                            "or mark the indicator not applicable."
+                        )
+                    )
                 raise InvalidInput(
                     N_(
                         "Enter the values needed to score this indicator, or mark "
@@ -871,21 +880,26 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         node_score=node_score,
         printed=computed.printed.get(code),
         derived=computed.inputs.get(code) if code in computed.derived else None,
-        rate_labels=_rate_labels(engagement, node),
+        rate_labels=_rate_labels(engagement, node, computed.template.declared_denominators()),
         method_labels=METHOD_LABELS,
         empty_form=EmptyForm(),
     )
 
 
-def _rate_labels(engagement: Any, node: Any) -> tuple[str, str] | None:
-    """Numerator and denominator as this engagement computes the rate."""
+def _rate_labels(
+    engagement: Any, node: Any, declared: dict[RateKind, Denominator]
+) -> tuple[str, str] | None:
+    """Numerator and denominator as this engagement computes the rate (the template's declared
+    denominator wins over the engagement's setting)."""
     method = node.method
     if not isinstance(method, RatioMethod):
         return None
     if method.formula is RatioFormula.BUDGET_EXECUTION:
-        return str(_l("Executed")), label(engagement.execution_denominator)
+        used = declared.get(RateKind.EXECUTION, engagement.execution_denominator)
+        return str(_l("Executed")), label(used)
     if method.formula is RatioFormula.FUNDING:
-        return str(_l("Funds actually received")), label(engagement.funding_denominator)
+        used = declared.get(RateKind.FUNDING, engagement.funding_denominator)
+        return str(_l("Funds actually received")), label(used)
     if method.formula is RatioFormula.SAVING:
         return str(_l("Planned cost")), str(_l("Actual cost"))
     if method.numerator_label:
@@ -910,5 +924,6 @@ def _fill_form(form: LeafInputForm, data: LeafInput | None, row: Any) -> None:
     form.rate.data = format((data.rate * 100).normalize(), "f") if data.rate is not None else None
     form.met.data = [str(i) for i, ok in enumerate(data.met or ()) if ok]
     form.findings.data = "\n".join(f"{f.text} | {fmt(f.points)}" for f in data.findings)
+    form.no_deduction.data = data.no_deduction
     form.reason.data = data.reason
     form.evidence.data = data.evidence

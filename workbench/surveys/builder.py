@@ -24,9 +24,10 @@ from workbench.core.questionnaire import (
     satisfaction_columns,
 )
 from workbench.db import utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyToken
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, questions_of, store_group_values
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scoring_templates" / "surveys"
 MAX_TOKENS = 5000
@@ -37,10 +38,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
 def questionnaire_library() -> dict[str, Questionnaire]:
     """The standard questionnaires shipped in ``scoring_templates/surveys/``."""
     return library(LIBRARY)
-
-
-def questions_of(survey: Survey) -> list[Question]:
-    return [Question.model_validate(q) for q in survey.questions or []]
 
 
 def _sync(survey: Survey, questions: Sequence[Question]) -> None:
@@ -83,6 +80,7 @@ def create_form(
     _sync(survey, questions)
     session.add(survey)
     session.flush()
+    revision.bump(session, engagement.id)
     record(
         session,
         actor,
@@ -117,6 +115,7 @@ def set_questions(
         survey.group_column = None
         survey.group_targets = {}
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -183,9 +182,9 @@ def publish(
         survey.public_token = secrets.token_urlsafe(24)
     session.flush()
     if regroup:  # the stored answers to the group column (quota counts) follow it
-        from workbench.surveys.collect import store_group_values
-
         store_group_values(session, survey)
+    # groups and populations feed the post-stratified rate; tokens and 发放数 the yield
+    revision.bump(session, survey.engagement_id)
     after = {
         "status": status,
         "closes_at": closes_at.isoformat() if closes_at else None,
@@ -241,6 +240,7 @@ def issue_tokens(
         session.add(token)
         tokens.append(token)
     session.flush()
+    revision.bump(session, survey.engagement_id)  # 发放数 of a survey answered with codes
     record(
         session,
         actor,

@@ -14,9 +14,15 @@ from sqlalchemy.orm import Session, load_only
 
 from workbench.core.questionnaire import Question, check_answers
 from workbench.db import utcnow
-from workbench.surveys.builder import collection_state, questions_of
+from workbench.engagements import revision
+from workbench.surveys.builder import collection_state
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
-from workbench.surveys.services import SurveyError, _json_path
+from workbench.surveys.services import (
+    GROUP_VALUE_MAX,
+    SurveyError,
+    _group_value,
+    questions_of,
+)
 
 
 def salted(salt: str, survey_id: int, value: str) -> str:
@@ -30,6 +36,7 @@ def salted(salt: str, survey_id: int, value: str) -> str:
 #: evaluator-side JSON columns are not loaded for a respondent)
 PUBLIC_COLUMNS = (
     Survey.id,
+    Survey.engagement_id,  # whose data revision a response bumps
     Survey.title,
     Survey.kind,
     Survey.questions,
@@ -101,45 +108,10 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
     return token
 
 
-def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
-    """The answer to ``column`` of each response, computed by the database."""
-    if session.get_bind().dialect.name == "sqlite":
-        path = _json_path(column)  # the stored keys are ASCII-escaped: match them so
-        if path is not None:
-            answers = sa.type_coerce(SurveyResponse.answers, sa.Text)
-            return sa.func.json_extract(answers, sa.literal(path))
-        each = sa.func.json_each(SurveyResponse.answers).table_valued("key", "value")
-        return sa.select(each.c.value).where(each.c.key == column).scalar_subquery()
-    return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
-
-
-GROUP_VALUE_MAX = 200  # characters of SurveyResponse.group_value
-
-
 def stored_group(value: Any) -> str | None:
     """What ``SurveyResponse.group_value`` keeps of an answer (None: too long to keep)."""
     text = "" if value is None else str(value)
     return text if len(text) <= GROUP_VALUE_MAX else None
-
-
-def store_group_values(session: Session, survey: Survey, *, only_missing: bool = False) -> None:
-    """Copy every response's answer to the group column into ``group_value`` with one UPDATE
-    (after an import, and when the group column changes). Flushes nothing else."""
-    value: sa.ColumnElement[Any] | None = None
-    if survey.group_column and not (
-        session.get_bind().dialect.name == "sqlite" and _json_path(survey.group_column) is None
-    ):
-        answer = sa.func.coalesce(_group_value(session, survey.group_column), "")
-        value = sa.case((sa.func.length(answer) <= GROUP_VALUE_MAX, answer), else_=None)
-    condition = [SurveyResponse.survey_id == survey.id]
-    if only_missing:
-        condition.append(SurveyResponse.group_value.is_(None))
-    session.execute(
-        sa.update(SurveyResponse)
-        .where(*condition)
-        .values(group_value=value)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def group_counts(session: Session, survey: Survey) -> dict[str, int]:
@@ -254,4 +226,7 @@ def submit(
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise SurveyError("token_used")
     session.flush()
+    # last, once the response is in: the engagement's row is locked from here to the commit
+    # (version and updated_at untouched: an evaluator's open form does not go stale)
+    revision.bump(session, survey.engagement_id)
     return response, {}

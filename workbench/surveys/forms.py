@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -9,6 +11,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     DecimalField,
+    Field,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -17,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from workbench.core.questionnaire import QUESTION_TYPES, Question, columns
 from workbench.forms import BaseForm
 from workbench.labels import pairs
 
@@ -149,3 +153,148 @@ class CleaningForm(BaseForm):
     )
     key_columns = SelectMultipleField(_l("Key questions that must be answered"), choices=[])
     duplicates = BooleanField(_l("Exact duplicate of an earlier response"))
+
+
+class OverrideForm(BaseForm):
+    """Keep or drop one response against the screening rules (the service checks both)."""
+
+    decision = StringField(validators=[Optional(), Length(max=20)])
+    note = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class AddQuestionForm(BaseForm):
+    """A new question of one type, with placeholder text."""
+
+    new_type = SelectField(choices=pairs([(t, t) for t in QUESTION_TYPES]), validate_choice=True)
+
+
+class QuestionnaireUploadForm(BaseForm):
+    """A questionnaire file (YAML) that replaces every question; an empty upload is refused by
+    the questionnaire reader with its own message."""
+
+    file = FileField()
+
+
+#: a question's fields in the builder; each is named ``q<i>-<field>`` on the page
+QUESTION_FIELDS = (
+    "type",
+    "text",
+    "section",
+    "help",
+    "expected",
+    "options",
+    "labels",
+    "items",
+    "minimum",
+    "maximum",
+)
+QUESTION_FLAGS = ("required", "dont_know", "satisfaction")
+
+
+def question_form(index: int) -> BaseForm:
+    """The form of question ``index`` of the builder (the questionnaire model validates the
+    values; lengths here only keep a request's size sane)."""
+    prefix = f"q{index}-"
+    fields: dict[str, object] = {
+        f"{prefix}{name}": (
+            TextAreaField(validators=[Optional(), Length(max=20_000)])
+            if name in ("options", "labels", "items")
+            else StringField(validators=[Optional(), Length(max=2_000)])
+        )
+        for name in QUESTION_FIELDS
+    }
+    fields.update({f"{prefix}{name}": BooleanField() for name in QUESTION_FLAGS})
+    form_class = type(f"Question{index}Form", (BaseForm,), fields)
+    return form_class()  # type: ignore[no-any-return]
+
+
+def column_mapping_form(n_columns: int) -> BaseForm:
+    """Where each column of an uploaded file goes (``col-<i>``: a question, a meta role, or
+    nothing; the view keeps only targets it knows)."""
+    fields = {
+        f"col-{i}": StringField(validators=[Optional(), Length(max=500)]) for i in range(n_columns)
+    }
+    return type("ColumnMappingForm", (BaseForm,), fields)()  # type: ignore[no-any-return]
+
+
+def mapping_form(columns: list[str], n_answers: int) -> BaseForm:
+    """The satisfaction items, what each distinct answer means (``level-<i>``) and the indicator
+    the survey feeds (the service checks levels, measure and indicator)."""
+    fields: dict[str, object] = {
+        "columns": SelectMultipleField(choices=pairs([(c, c) for c in columns])),
+        "leaf_code": StringField(validators=[Optional(), Length(max=50)]),
+        "leaf_measure": StringField(default="rate", validators=[Optional(), Length(max=20)]),
+        "leaf_group": StringField(validators=[Optional(), Length(max=500)]),
+    }
+    fields.update(
+        {
+            f"level-{i}": StringField(validators=[Optional(), Length(max=50)])
+            for i in range(n_answers)
+        }
+    )
+    return type("MappingForm", (BaseForm,), fields)()  # type: ignore[no-any-return]
+
+
+def publish_form(n_groups: int, **kwargs: object) -> PublishForm:
+    """:class:`PublishForm` with a population and a quota per respondent group
+    (``population-<i>``, ``quota-<i>``: typed as people write numbers, parsed by the view)."""
+    fields = {
+        f"{key}-{i}": StringField(validators=[Optional(), Length(max=50)])
+        for i in range(n_groups)
+        for key in ("population", "quota")
+    }
+    return type("GroupPublishForm", (PublishForm,), fields)(**kwargs)  # type: ignore[no-any-return]
+
+
+# --- the public questionnaire (surveys/public.py) ---------------------------------------------
+
+
+#: why an answer is refused (the codes of ``check_answers``)
+ANSWER_ERRORS = {
+    "required": _l("Please answer this question."),
+    "choice": _l("Choose one of the listed answers."),
+    "number": _l("Enter a number."),
+    "range": _l("The number is outside the allowed range."),
+    "too_long": _l("The answer is too long (2,000 characters at most)."),
+}
+
+
+class AnswerField(Field):
+    """Every value posted under one answer's name (a multiple choice posts several), as typed:
+    the questionnaire's rules (:func:`workbench.core.questionnaire.check_answers`) judge them."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = [v for v in valuelist if isinstance(v, str)]
+
+    def _value(self) -> str:
+        return ""
+
+
+class AnswerForm(BaseForm):
+    """The answers to a questionnaire; made for its questions by :func:`answer_form`."""
+
+    def answers(self) -> dict[str, list[str]]:
+        """The posted values by answer name (``q3``, ``q4.2``): only the answered ones."""
+        return {
+            field.name: field.data
+            for field in self
+            if isinstance(field, AnswerField) and field.raw_data
+        }
+
+    def messages(self, errors: dict[str, str]) -> dict[str, str]:
+        """The message of each refused answer, by answer name."""
+        return {name: str(ANSWER_ERRORS[code]) for name, code in errors.items()}
+
+
+def answer_form(questions: Sequence[Question]) -> AnswerForm:
+    """An :class:`AnswerForm` with one field per answer of ``questions``, named as the page and
+    ``check_answers`` name them: ``q<question>`` or, for a matrix item, ``q<question>.<item>``."""
+    fields = {}
+    for col in columns(questions):
+        number = col.question + 1
+        if col.item is None:
+            name = f"q{number}"
+        else:
+            name = f"q{number}.{questions[col.question].items.index(col.item) + 1}"
+        fields[name.replace(".", "_")] = AnswerField(name=name)
+    return type("QuestionnaireAnswerForm", (AnswerForm,), fields)()

@@ -55,12 +55,11 @@ from workbench.core.surveys import (
     read_wjx,
 )
 from workbench.db import db, utcnow
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.storage import store_bytes
-from workbench.surveys.builder import questions_of
-from workbench.surveys.collect import store_group_values
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
-from workbench.surveys.services import MAX_ROWS, _ip_hash
+from workbench.surveys.services import MAX_ROWS, _ip_hash, questions_of, store_group_values
 from workbench.xlsx import local_zone
 
 HEARTBEAT_S = 15  # default seconds between a running job's heartbeats
@@ -758,6 +757,7 @@ def _run(session: Session, job: ImportJob) -> None:
             changes={"responses": {"before": None, "after": rows.n}},
             summary=f"{plan.survey.title} ← {job.filename}",
         )
+        revision.bump(session, job.engagement_id)
         finished = session.execute(
             sa.update(ImportJob)
             .where(ImportJob.id == job_id, ImportJob.status == "running")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from flask import (
@@ -17,42 +18,20 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import lazy_gettext as _l
 
-from workbench.core.questionnaire import sections
+from workbench.core.questionnaire import Question, sections
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db, utcnow
-from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
+from workbench.error_messages import message_for
 from workbench.extensions import limiter
 from workbench.surveys import collect
-from workbench.surveys.builder import questions_of
+from workbench.surveys.forms import AnswerForm, answer_form
 from workbench.surveys.models import Survey
-from workbench.surveys.services import SurveyError
+from workbench.surveys.services import SurveyError, questions_of
+from workbench.web import unit_of_work
 
 bp = Blueprint("public_survey", __name__, url_prefix="/s", template_folder="templates")
-
-#: why a visitor cannot answer (shown instead of the form)
-GATE_MESSAGES = {
-    "draft": _l("This questionnaire is not open yet."),
-    "not_yet": _l("This questionnaire is not open yet."),
-    "closed": _l("This questionnaire is closed. Thank you for your interest."),
-    "ended": _l("This questionnaire is closed. Thank you for your interest."),
-    "token_required": _l(
-        "This questionnaire is answered with a personal code. Scan the QR code you were given."
-    ),
-    "token_unknown": _l("This code is not valid. Check the link or the QR code you were given."),
-    "token_used": _l("This code has already been used to answer. Thank you."),
-    "duplicate": _l("You have already answered this questionnaire on this device. Thank you."),
-    "quota_full": _l("We have enough answers from your group. Thank you for your interest."),
-}
-FIELD_ERRORS = {
-    "required": _l("Please answer this question."),
-    "choice": _l("Choose one of the listed answers."),
-    "number": _l("Enter a number."),
-    "range": _l("The number is outside the allowed range."),
-    "too_long": _l("The answer is too long (2,000 characters at most)."),
-}
 
 
 def _limit() -> str:
@@ -95,8 +74,10 @@ def _started_key(survey: Survey) -> str:
 
 
 def _message(survey: Survey, code: str, status: int = 200):  # type: ignore[no-untyped-def]
+    """Why the visitor cannot answer, instead of the form (``code``: the gate's refusal)."""
+    message = message_for(SurveyError(code))
     return render_template(
-        "surveys/public/message.html", survey=survey, message=GATE_MESSAGES[code], code=code
+        "surveys/public/message.html", survey=survey, message=message, code=code
     ), status
 
 
@@ -121,23 +102,19 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     values: dict[str, list[str]] = {}
     questions = questions_of(survey)
+    form = answer_form(questions)
     if request.method == "POST":
         # CSRFProtect has checked the token before the view (g.csrf_valid): not twice
-        if not g.get("csrf_valid") and not EmptyForm().validate_on_submit():
+        if not g.get("csrf_valid") and not form.validate_on_submit():
             abort(400)
-        values = {k: request.form.getlist(k) for k in request.form if k.startswith("q")}
-        started = session.get(started_key)
-        try:
-            started_at = dt.datetime.fromisoformat(started) if started else None
-        except ValueError:
-            started_at = None
+        values = form.answers()
         salt = current_app.config["SECRET_KEY"]
-        try:
+        with unit_of_work(form, commit=False) as work:
             response, errors = collect.submit(
                 db.session,
                 survey,
                 values,
-                started_at=started_at,
+                started_at=_started_at(started_key),
                 ip_hash=collect.salted(salt, survey.id, request.remote_addr or ""),
                 ua_hash=collect.salted(salt, survey.id, request.user_agent.string[:500]),
                 device_hash=device_hash,
@@ -145,23 +122,44 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
                 gated=(token,),  # just checked above: not twice per answer
                 questions=questions,
             )
-        except SurveyError as exc:
-            db.session.rollback()
+        if not work.ok:
             # a second response from this browser is refused as by the gate above
-            return _message(survey, exc.code, 403 if exc.code == "duplicate" else 409)
+            refused = str(work.error)
+            return _message(survey, refused, 403 if refused == "duplicate" else 409)
         if response is not None:
+            # only then: a commit would expire the survey the form below is rendered from
             db.session.commit()
             if token is not None:  # this phone may open the next household's code
                 session.pop(started_key, None)
             return redirect(url_for("public_survey.thanks", public_token=public_token), 303)
     elif started_key not in session:
         session[started_key] = utcnow().isoformat()
+    return _form_page(survey, questions, form, errors, values, code)
+
+
+def _started_at(started_key: str) -> dt.datetime | None:
+    """When this browser opened the questionnaire (kept in its session), if it did."""
+    started = session.get(started_key)
+    try:
+        return dt.datetime.fromisoformat(started) if started else None
+    except ValueError:
+        return None
+
+
+def _form_page(  # type: ignore[no-untyped-def]
+    survey: Survey,
+    questions: Sequence[Question],
+    form: AnswerForm,
+    errors: dict[str, str],
+    values: dict[str, list[str]],
+    code: str,
+):
     return render_template(
         "surveys/public/form.html",
         survey=survey,
         questions=questions,
         sections=sections(questions),
-        errors={k: FIELD_ERRORS[v] for k, v in errors.items()},
+        errors=form.messages(errors),
         values=values,
         code=code,
         preview=False,

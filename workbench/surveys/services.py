@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import threading
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
-from sqlalchemy.orm import Session, aliased, object_session
+from sqlalchemy.orm import Session, object_session
 
 from workbench.accounts.models import User
 from workbench.audit.services import record
@@ -29,6 +28,7 @@ from workbench.core.cleaning import (
     screen_columns,
     screened_columns,
 )
+from workbench.core.questionnaire import Question
 from workbench.core.questionnaire import columns as qcolumns
 from workbench.core.surveys import (
     DEFAULT_LEVEL_SCORES,
@@ -37,13 +37,17 @@ from workbench.core.surveys import (
     Alpha,
     LikertSummary,
     StratifiedRate,
+    SurveyLink,
+    SurveyMeasure,
     cronbach_alpha,
     likert_summary,
     pooled_rate_counts,
     post_stratified_rate,
     ratio_se,
     sample_size,
+    survey_measure,
 )
+from workbench.engagements import revision
 from workbench.engagements.models import Engagement
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 
@@ -57,10 +61,26 @@ class SurveyError(ValueError):
     """A user-facing problem; ``str(exc)`` is a code the web layer translates, ``detail``
     an untranslated specific (a validation message, a row number)."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, question: int | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.detail = detail
+        self.question = question  # the question's number, for a question that was not saved
+
+    def render(self, gettext: object = None) -> str:
+        """The message of a code that carries a detail (registered as ``survey_<code>``, see
+        :mod:`workbench.error_messages`); the questionnaire model's own messages translated."""
+        from workbench.error_messages import CODES
+
+        message = str(CODES.get(f"survey_{self.code}", self.code))
+        detail = self.detail
+        if self.code == "bad_question":
+            detail = "; ".join(
+                str(CODES.get(f"survey_question:{part}", part)) for part in detail.split("; ")
+            )
+            if self.question is not None:
+                detail = f"Q{self.question}: {detail}"
+        return message % {"detail": detail} if "%(detail)s" in message else message
 
 
 def _ip_hash(engagement_id: int, ip: str, salt: str) -> str:
@@ -132,6 +152,7 @@ def save_mapping(
     survey.leaf_measure = leaf_measure
     survey.leaf_group = leaf_group or None
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -185,8 +206,6 @@ def effective_rules(survey: Survey) -> Rules:
     attention: dict[str, str] = {}
     if stored.get("attention"):
         if survey.kind == "form":
-            from workbench.surveys.builder import questions_of
-
             for i, q in enumerate(questions_of(survey)):
                 if q.expected and q.type in ("single", "likert"):
                     attention[f"{i + 1}、{q.text}"] = q.expected
@@ -215,13 +234,11 @@ def effective_rules(survey: Survey) -> Rules:
 # the rules run column-wise (core.cleaning.screen_columns), and the outcome is remembered per
 # survey under a key that every change to it alters:
 #
-# * responses are only ever added (raw data stays as collected): their count and largest id,
-#   with the last response's own values (a rolled-back insert can hand its id out again);
-# * overrides change only through set_override, which writes an audit entry (append-only):
-#   the engagement's latest survey.override entry;
-# * any response value set (or a response deleted) through the ORM in this process bumps a
-#   local generation, for scripts and tests that edit rows directly;
-# * the rules, questions, columns and level mapping are part of the survey row, read fresh.
+# * responses and their overrides: the engagement's data revision, which every writer bumps in
+#   its own transaction (a submission, an import, an override; see
+#   workbench.engagements.revision and docs/architecture.md, "Data revision");
+# * the rules, questions, columns and level mapping: the survey row, read fresh (their writers
+#   bump the revision too; the fingerprint also covers a script that sets them directly).
 #
 # The key is read from the database on every call (one statement for all the surveys asked
 # for), so each gunicorn worker may keep its own memo and none serves stale results.
@@ -232,41 +249,6 @@ MEMO_SURVEYS = 8
 MEMO_RESPONSES = 300_000
 _MEMO: OrderedDict[int, tuple[tuple[Any, ...], _State]] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
-_GENERATION: dict[int, int] = {}
-
-
-def _bump(survey_id: int | None) -> None:
-    if survey_id is not None:
-        _GENERATION[survey_id] = _GENERATION.get(survey_id, 0) + 1
-
-
-#: what screening reads of a response: setting any of them on an ORM object in this process
-#: (a script, a test) forgets the survey's memo even before the key would show it
-_WATCHED = (
-    "answers",
-    "duration_s",
-    "submitted_at",
-    "ip_hash",
-    "device_hash",
-    "override",
-    "override_note",
-    "row_no",
-    "channel",
-)
-
-
-def _changed(target: SurveyResponse, value: Any, old: Any, initiator: Any) -> None:
-    if value is not old:
-        _bump(target.survey_id)
-
-
-for _name in _WATCHED:
-    sa.event.listen(getattr(SurveyResponse, _name), "set", _changed)
-
-
-@sa.event.listens_for(SurveyResponse, "after_delete")
-def _deleted(mapper: Any, connection: Any, target: SurveyResponse) -> None:
-    _bump(target.survey_id)
 
 
 def clear_memo() -> None:
@@ -278,6 +260,46 @@ def clear_memo() -> None:
 def _json_path(column: str) -> str | None:
     """A SQLite JSON path for a top-level key, None when the key cannot be quoted."""
     return None if '"' in column or "\\" in column else "$." + json.dumps(column)
+
+
+def _group_value(session: Session, column: str) -> sa.ColumnElement[Any]:
+    """The answer to ``column`` of each response, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        path = _json_path(column)  # the stored keys are ASCII-escaped: match them so
+        if path is not None:
+            answers = sa.type_coerce(SurveyResponse.answers, sa.Text)
+            return sa.func.json_extract(answers, sa.literal(path))
+        each = sa.func.json_each(SurveyResponse.answers).table_valued("key", "value")
+        return sa.select(each.c.value).where(each.c.key == column).scalar_subquery()
+    return SurveyResponse.answers[column].as_string()  # PostgreSQL: answers ->> column
+
+
+GROUP_VALUE_MAX = 200  # characters of SurveyResponse.group_value
+
+
+def store_group_values(session: Session, survey: Survey, *, only_missing: bool = False) -> None:
+    """Copy every response's answer to the group column into ``group_value`` with one UPDATE
+    (after an import, and when the group column changes). Flushes nothing else."""
+    value: sa.ColumnElement[Any] | None = None
+    if survey.group_column and not (
+        session.get_bind().dialect.name == "sqlite" and _json_path(survey.group_column) is None
+    ):
+        answer = sa.func.coalesce(_group_value(session, survey.group_column), "")
+        value = sa.case((sa.func.length(answer) <= GROUP_VALUE_MAX, answer), else_=None)
+    condition = [SurveyResponse.survey_id == survey.id]
+    if only_missing:
+        condition.append(SurveyResponse.group_value.is_(None))
+    session.execute(
+        sa.update(SurveyResponse)
+        .where(*condition)
+        .values(group_value=value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def questions_of(survey: Survey) -> list[Question]:
+    """The survey's questionnaire (a form survey's questions, validated)."""
+    return [Question.model_validate(q) for q in survey.questions or []]
 
 
 def _extracted(session: Session, columns: list[str]) -> sa.ColumnElement[Any] | None:
@@ -456,55 +478,6 @@ def _settings_key(survey: Survey) -> str:
     )
 
 
-@functools.cache
-def _key_statement() -> sa.Select[Any]:
-    """The memo key query, built once (building it costs more than running it)."""
-    from workbench.audit.models import AuditEntry
-
-    agg = (
-        sa.select(
-            SurveyResponse.survey_id.label("survey_id"),
-            sa.func.count(SurveyResponse.id).label("n"),
-            sa.func.max(SurveyResponse.id).label("last_id"),
-        )
-        .where(SurveyResponse.survey_id.in_(sa.bindparam("survey_ids", expanding=True)))
-        .group_by(SurveyResponse.survey_id)
-        .subquery()
-    )
-    last = aliased(SurveyResponse)
-    decided = (
-        AuditEntry.engagement_id.in_(sa.bindparam("engagement_ids", expanding=True)),
-        AuditEntry.action == "survey.override",
-    )
-    return sa.select(
-        agg.c.survey_id,
-        agg.c.n,
-        agg.c.last_id,
-        last.submitted_at,
-        last.duration_s,
-        last.ip_hash,
-        last.device_hash,
-        last.row_no,
-        sa.select(sa.func.max(AuditEntry.id)).where(*decided).scalar_subquery(),
-        sa.select(sa.func.max(AuditEntry.at)).where(*decided).scalar_subquery(),
-    ).join(last, last.id == agg.c.last_id)
-
-
-def _data_keys(session: Session, surveys: list[Survey]) -> dict[int, tuple[Any, ...]]:
-    """Per survey, what changes when its responses or their overrides change (one statement
-    for all of them; the count and largest id come from the survey_id index)."""
-    if not surveys:
-        return {}
-    rows = session.execute(
-        _key_statement(),
-        {
-            "survey_ids": [s.id for s in surveys],
-            "engagement_ids": sorted({s.engagement_id for s in surveys}),
-        },
-    ).all()
-    return {r[0]: tuple(r[1:]) for r in rows}
-
-
 class Screening(Sequence[Screened]):
     """Every response of a survey with its screening outcome (a read-only sequence of
     :class:`Screened`), backed by the column-wise state the memo shares between requests."""
@@ -550,8 +523,9 @@ def screened(survey: Survey) -> Screening:
 
 
 def screened_many(surveys: Sequence[Survey]) -> dict[int, Screening]:
-    """:func:`screened` for several surveys of a session: the memo keys of all of them are
-    read in one statement, and only surveys whose data or settings changed are screened."""
+    """:func:`screened` for several surveys of a session: the data revisions of their
+    engagements are read in one statement, and only surveys whose engagement's data or own
+    settings changed since they were remembered are screened."""
     if not surveys:
         return {}
     session = object_session(surveys[0])
@@ -559,15 +533,10 @@ def screened_many(surveys: Sequence[Survey]) -> dict[int, Screening]:
         raise ValueError("the surveys must be attached to one session")
     if any(s.id is None for s in surveys):
         session.flush()  # a survey created in this transaction: give it its id
-    data = _data_keys(session, list(surveys))
+    data = revision.keys(session, [s.engagement_id for s in surveys])
     out = {}
     for survey in surveys:
-        key = (
-            survey.created_at,
-            data.get(survey.id),
-            _GENERATION.get(survey.id, 0),
-            _settings_key(survey),
-        )
+        key = (survey.created_at, data.get(survey.engagement_id), _settings_key(survey))
         with _MEMO_LOCK:
             hit = _MEMO.get(survey.id)
             if hit is not None and hit[0] == key:
@@ -599,6 +568,7 @@ def save_cleaning(session: Session, actor: User, survey: Survey, rules: dict[str
     before = survey.cleaning
     survey.cleaning = rules
     session.flush()
+    revision.bump(session, survey.engagement_id)
     record(
         session,
         actor,
@@ -623,6 +593,7 @@ def set_override(
     response.override = decision
     response.override_note = note.strip()[:300] if decision else ""
     session.flush()
+    revision.bump(session, response.survey.engagement_id)
     record(
         session,
         actor,
@@ -751,8 +722,6 @@ def scale_groups(survey: Survey) -> list[tuple[str, list[str]]]:
     """The satisfaction scales for Cronbach's α and straight-lining: each matrix question of a
     form survey; for an imported file, all chosen satisfaction items as one scale."""
     if survey.kind == "form":
-        from workbench.surveys.builder import questions_of
-
         questions = questions_of(survey)
         groups: dict[int, list[str]] = {}
         for col in qcolumns(questions):
@@ -930,23 +899,23 @@ def _group_texts(state: _State, survey: Survey) -> np.ndarray:
     return texts
 
 
-def leaf_value(survey: Survey, res: SurveyResults) -> tuple[int, int] | float | None:
-    """What the survey gives its leaf: ``(satisfied, valid)`` counts for the rate (pooled
-    across surveys), or a 0–1 value for the index and the post-stratified rate."""
-    if survey.leaf_measure == "index":
-        return res.overall.index / 100 if res.overall and res.overall.index is not None else None
-    if survey.leaf_measure == "stratified":
-        return res.stratified.rate if res.stratified else None
-    if res.overall is None or res.overall.rate is None:
-        return None
-    return (res.overall.rate.satisfied, res.overall.rate.valid)
+def measure_of(survey: Survey, res: SurveyResults) -> SurveyMeasure:
+    """The measure the survey's link names (``leaf_measure``, ``leaf_group``), from results
+    over all groups (``results(survey, group=None)``): the number its leaf is scored on and
+    the report prints."""
+    # without a group column every response counts (as the group filter of results() does)
+    group = survey.leaf_group if survey.group_column else None
+    return survey_measure(
+        res.overall, res.groups, SurveyLink(survey.leaf_measure or "rate", group), res.stratified
+    )
 
 
 def survey_rates(session: Session, engagement: Engagement) -> dict[str, Decimal]:
-    """The value of each survey leaf, from cleaned responses: the satisfaction rate pooled
-    over the surveys that feed it, or (index / stratified) the mean of their values."""
+    """The value of each survey leaf, from cleaned responses: each survey's linked measure
+    (:func:`measure_of`); a satisfaction rate pooled over the surveys that feed one leaf
+    (Σ satisfied ÷ Σ valid answers), the index and the stratified rate averaged."""
     counts: dict[str, list[int]] = {}
-    values: dict[str, list[float]] = {}
+    values: dict[str, list[Decimal]] = {}
     surveys = session.scalars(
         sa.select(Survey)
         .where(Survey.engagement_id == engagement.id, Survey.leaf_code.is_not(None))
@@ -954,19 +923,18 @@ def survey_rates(session: Session, engagement: Engagement) -> dict[str, Decimal]
     ).all()
     screenings = screened_many(surveys)
     for survey in surveys:
-        res = results(survey, rows=screenings[survey.id], group=survey.leaf_group)
-        value = leaf_value(survey, res)
-        if value is None:
+        measure = measure_of(survey, results(survey, rows=screenings[survey.id]))
+        if measure.rate is None:
             continue
         code = survey.leaf_code or ""
-        if isinstance(value, tuple):
+        if measure.pools_answers and measure.satisfied is not None and measure.valid:
             total = counts.setdefault(code, [0, 0])
-            total[0] += value[0]
-            total[1] += value[1]
+            total[0] += measure.satisfied
+            total[1] += measure.valid
         else:
-            values.setdefault(code, []).append(value)
+            values.setdefault(code, []).append(measure.rate)
     out = {code: Decimal(s) / Decimal(v) for code, (s, v) in counts.items() if v}
     for code, vals in values.items():
         if code not in out:
-            out[code] = Decimal(str(sum(vals) / len(vals)))
+            out[code] = sum(vals, Decimal(0)) / len(vals)
     return out

@@ -26,13 +26,10 @@ from flask_login import current_user
 
 from workbench import qr
 from workbench.audit.services import record
-from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.cleaning import RULES
 from workbench.core.indicators import SurveyMethod
-from workbench.core.numbers import clean_text
 from workbench.core.questionnaire import (
     DEFAULT_LIKERT,
-    QUESTION_TYPES,
     Questionnaire,
     dump_questionnaire,
     sections,
@@ -44,21 +41,31 @@ from workbench.core.questionnaire import (
 from workbench.core.safefiles import UnsafeFile, load_yaml
 from workbench.core.surveys import WjxFormatError
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.engagements.forms import EmptyForm
+from workbench.error_messages import CODES
 from workbench.forms import query_int
 from workbench.labels import pairs
 from workbench.links import external_url
 from workbench.scoring import services as scoring
 from workbench.storage import StorageError
 from workbench.surveys import builder, jobs, services
+from workbench.surveys.collect import group_counts
 from workbench.surveys.forms import (
+    AddQuestionForm,
     CleaningForm,
     ImportSurveyForm,
     NewSurveyForm,
-    PublishForm,
+    OverrideForm,
+    QuestionnaireUploadForm,
     TokensForm,
+    column_mapping_form,
+    mapping_form,
+    publish_form,
+    question_form,
 )
 from workbench.surveys.models import ImportJob, Survey, SurveyResponse
+from workbench.web import Work, unit_of_work
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -68,50 +75,6 @@ bp = Blueprint(
     template_folder="templates",
 )
 
-ERRORS = {
-    "no_rows": _l("The export contains no responses."),
-    "too_many_rows": _l("The export has more than 100,000 responses."),
-    "choose_columns": _l("Choose at least one satisfaction question."),
-    "bad_level": _l("Map every answer to one of the levels."),
-    "not_a_form": _l("Only questionnaires built here can be edited or published."),
-    "has_responses": _l(
-        "The questionnaire already has responses: its questions can no longer change."
-    ),
-    "no_questions": _l("A questionnaire needs at least one question."),
-    "bad_questionnaire": _l("The questionnaire file is not valid: %(detail)s"),
-    "bad_question": _l("The question was not saved: %(detail)s"),
-    "bad_question_n": _l("The question was not saved: %(detail)s"),
-    "bad_status": _l("Unknown status."),
-    "bad_dates": _l("The closing time must come after the opening time."),
-    "bad_group": _l("Choose a question of this survey for the groups."),
-    "token_count": _l("Between 1 and 5,000 codes per survey."),
-    "bad_column": _l("Unknown question: %(detail)s"),
-    "bad_override": _l("Unknown decision."),
-    "override_note": _l("Give a reason for the decision."),
-    "bad_measure": _l("Unknown measure."),
-    "bad_number": _l("Populations and quotas are whole numbers above zero: %(detail)s"),
-}
-IMPORT_ERRORS = {
-    "no_columns": _l("No question column was chosen."),
-    "unknown_target": _l("Unknown question: %(column)s"),
-    "same_target": _l("Two file columns go to the same question: %(column)s"),
-    "no_target": _l("No file column is mapped to a question."),
-    "no_rows": _l("The file contains no responses."),
-    "too_many_rows": _l("The file has %(n)s rows; at most %(max)s are imported."),
-    "huge_cell": _l("Row %(row)s, %(column)s: the cell has %(n)s characters (at most %(max)s)."),
-    "bad_answer": _l(
-        "Row %(row)s, %(column)s: “%(value)s” is not one of the question's answers (%(allowed)s)."
-    ),
-    "bad_date": _l("Row %(row)s: the submission time “%(value)s” is not a date."),
-    "bad_duration": _l("Row %(row)s: the duration “%(value)s” is not understood."),
-    "more": _l("… more errors not listed."),
-    "unreadable": _l("The file could not be read: %(reason)s"),
-    "unexpected": _l("Unexpected error (%(reason)s); the file was not imported."),
-    "interrupted": _l(
-        "The import was interrupted: the process running it stopped. Nothing was imported; "
-        "discard it and import the file again."
-    ),
-}
 RULE_LABELS = {
     "too_fast": _l("too fast"),
     "too_fast_median": _l("too fast for the median"),
@@ -146,46 +109,18 @@ def _login_first():  # type: ignore[no-untyped-def]
     return None
 
 
-#: the questionnaire model's validation messages as people read them
-QUESTION_ERRORS = {
-    "a choice question needs at least 2 options": _l("a choice question needs at least 2 options"),
-    "options must be different": _l("the options must be different"),
-    "a Likert scale needs 5 different labels": _l("a satisfaction scale needs 5 different levels"),
-    "a matrix question needs at least 2 items": _l("a matrix question needs at least 2 items"),
-    "matrix items must be different": _l("the items of a matrix must be different"),
-    "only Likert and matrix questions count as satisfaction items": _l(
-        "only scale and matrix questions count towards the satisfaction rate"
-    ),
-    "the expected answer must be one of the question's choices": _l(
-        "the expected answer of an attention check must be one of the question's answers"
-    ),
-    "the minimum is above the maximum": _l("the minimum is above the maximum"),
-    "String should have at least 1 character": _l("a text is empty"),
-}
-ALPHA_ERRORS = {
-    "Cronbach's alpha needs at least 2 complete rows": _l(
-        "at least 2 respondents must answer every item"
-    ),
-    "every respondent gave the same total: alpha is undefined": _l(
-        "every respondent gave the same total"
-    ),
-}
-
-
-def _error(exc: services.SurveyError) -> str:
-    message = str(ERRORS.get(exc.code, exc.code))
-    detail = exc.detail
-    if exc.code == "bad_question":
-        detail = "; ".join(str(QUESTION_ERRORS.get(part, part)) for part in detail.split("; "))
-    return message % {"detail": detail} if "%(detail)s" in message else message
-
-
 def import_errors(job: ImportJob) -> list[str]:
+    """The messages of an import's stored errors, ``(code, parameters)`` each."""
     out = []
     for code, params in job.errors or []:
-        message = IMPORT_ERRORS.get(code)
+        message = CODES.get(f"survey_import_{code}")
         out.append(str(message) % params if message else code)
     return out
+
+
+def _form_errors(form: Any) -> str:
+    """A form's validation messages on one line (shown above the form)."""
+    return "; ".join(str(e) for field in form for e in field.errors)
 
 
 def _survey_or_404(engagement, survey_id: int) -> Survey:  # type: ignore[no-untyped-def]
@@ -362,19 +297,7 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
         except WjxFormatError as exc:
             preview_error = str(exc)
     if request.method == "POST" and job.status == "mapping" and headers:
-        if not EmptyForm().validate_on_submit():
-            abort(400)
-        allowed = {"", "new", *jobs.META_ROLES, *(survey.columns if survey else [])}
-        mapping = {}
-        for i, header in enumerate(headers):
-            target = request.form.get(f"col-{i}", "")
-            mapping[header] = target if target in allowed else ""
-        claimed = jobs.claim(db.session, job, mapping)
-        db.session.commit()
-        if claimed:
-            jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
-        else:  # a double submit: the first request runs the import, once
-            flash(_("This import has already been started; its progress is shown below."), "info")
+        _start_mapped(job, survey, headers)
         return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
     mapping = job.options.get("mapping") or jobs.guess_mapping(survey, headers)
     preview = (
@@ -402,6 +325,25 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
             "meta:ip": _("IP address (kept as a hash)"),
         },
     )
+
+
+def _start_mapped(job: ImportJob, survey: Survey | None, headers: list[str]) -> None:
+    """Claim the job with the posted column mapping and start it (once: a double submit finds
+    it claimed); a target the page did not offer maps the column to nothing."""
+    form = column_mapping_form(len(headers))
+    if not form.validate_on_submit():
+        abort(400)
+    allowed = {"", "new", *jobs.META_ROLES, *(survey.columns if survey else [])}
+    mapping = {}
+    for i, header in enumerate(headers):
+        target = form[f"col-{i}"].data or ""
+        mapping[header] = target if target in allowed else ""
+    claimed = jobs.claim(db.session, job, mapping)
+    db.session.commit()
+    if claimed:
+        jobs.start(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+    else:  # a double submit: the first request runs the import, once
+        flash(_("This import has already been started; its progress is shown below."), "info")
 
 
 @bp.post("/imports/<int:job_id>/discard")
@@ -441,28 +383,34 @@ def job_progress(engagement_id: int, job_id: int):  # type: ignore[no-untyped-de
     return jsonify(jobs.progress(job))
 
 
-def _question_data(prefix: str) -> dict[str, Any]:
+def _question_data(form: Any, prefix: str) -> dict[str, Any]:
     """The builder's fields of one question as model data."""
-    f = {k: clean_text(v) for k, v in request.form.items()}
+
+    def text(name: str) -> str:
+        return str(form[f"{prefix}{name}"].data or "")
+
+    def flag(name: str) -> bool:
+        return bool(form[f"{prefix}{name}"].data)
+
     data: dict[str, Any] = {
-        "type": f.get(f"{prefix}type", "single"),
-        "text": f.get(f"{prefix}text", ""),
-        "required": bool(f.get(f"{prefix}required")),
-        "section": f.get(f"{prefix}section", ""),
-        "help": f.get(f"{prefix}help", ""),
-        "dont_know": bool(f.get(f"{prefix}dont_know")),
-        "satisfaction": bool(f.get(f"{prefix}satisfaction")),
-        "expected": f.get(f"{prefix}expected", ""),
+        "type": text("type") or "single",
+        "text": text("text"),
+        "required": flag("required"),
+        "section": text("section"),
+        "help": text("help"),
+        "dont_know": flag("dont_know"),
+        "satisfaction": flag("satisfaction"),
+        "expected": text("expected"),
     }
     if data["type"] in ("single", "multiple"):
-        data["options"] = split_lines(f.get(f"{prefix}options", ""))
+        data["options"] = split_lines(text("options"))
     if data["type"] in ("likert", "matrix"):
-        data["labels"] = split_lines(f.get(f"{prefix}labels", "")) or list(DEFAULT_LIKERT)
+        data["labels"] = split_lines(text("labels")) or list(DEFAULT_LIKERT)
     if data["type"] == "matrix":
-        data["items"] = split_lines(f.get(f"{prefix}items", ""))
+        data["items"] = split_lines(text("items"))
     if data["type"] == "number":
         for key in ("minimum", "maximum"):
-            raw = f.get(f"{prefix}{key}", "").strip()
+            raw = text(key).strip()
             if raw:
                 try:
                     data[key] = float(raw)
@@ -471,7 +419,20 @@ def _question_data(prefix: str) -> dict[str, Any]:
     return data
 
 
-@bp.route("/<int:survey_id>/build", methods=["GET", "POST"])
+def _new_question(qtype: str) -> dict[str, Any]:
+    """A new question of ``qtype`` with placeholder text, ready to edit."""
+    defaults: dict[str, Any] = {"type": qtype, "text": _("New question")}
+    if qtype in ("single", "multiple"):
+        defaults["options"] = [_("Option 1"), _("Option 2")]
+    if qtype == "matrix":
+        defaults["items"] = [_("Item 1"), _("Item 2"), _("Item 3")]
+        defaults["satisfaction"] = True
+    if qtype == "likert":
+        defaults["satisfaction"] = True
+    return defaults
+
+
+@bp.get("/<int:survey_id>/build")
 def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
     """Edit the questions: add, change, move, remove; upload or download as YAML."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
@@ -480,81 +441,136 @@ def build(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         return redirect(
             url_for("surveys.mapping", engagement_id=engagement.id, survey_id=survey.id)
         )
-    error = None
-    if request.method == "POST":
-        if not EmptyForm().validate_on_submit():
-            abort(400)
-        action = request.form.get("action", "")
-        questions = builder.questions_of(survey)
-        try:
-            if action == "upload":
-                upload = request.files.get("file")
-                try:
-                    data = load_yaml(upload.read() if upload else b"")
-                except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
-                    raise services.SurveyError("bad_questionnaire", str(exc)[:200]) from exc
-                builder.replace_from_data(db.session, current_user, survey, data)
-            elif action == "add":
-                qtype = request.form.get("new_type", "single")
-                if qtype not in QUESTION_TYPES:
-                    abort(400)
-                defaults: dict[str, Any] = {"type": qtype, "text": _("New question")}
-                if qtype in ("single", "multiple"):
-                    defaults["options"] = [_("Option 1"), _("Option 2")]
-                if qtype == "matrix":
-                    defaults["items"] = [_("Item 1"), _("Item 2"), _("Item 3")]
-                    defaults["satisfaction"] = True
-                if qtype == "likert":
-                    defaults["satisfaction"] = True
-                questions.append(builder.question_from_form(defaults))
-                builder.set_questions(db.session, current_user, survey, questions, f"add {qtype}")
-            else:
-                verb, _sep, index = action.partition("-")
-                i = int(index) if index.isdigit() else -1
-                if not 0 <= i < len(questions):
-                    abort(400)
-                if verb == "save":
-                    try:
-                        questions[i] = builder.question_from_form(_question_data(f"q{i}-"))
-                    except services.SurveyError as exc:
-                        exc.detail = f"Q{i + 1}: " + "; ".join(
-                            str(QUESTION_ERRORS.get(p, p)) for p in exc.detail.split("; ")
-                        )
-                        exc.code = "bad_question_n"
-                        raise
-                elif verb == "delete":
-                    del questions[i]
-                elif verb == "up" and i > 0:
-                    questions[i - 1], questions[i] = questions[i], questions[i - 1]
-                elif verb == "down" and i < len(questions) - 1:
-                    questions[i + 1], questions[i] = questions[i], questions[i + 1]
-                builder.set_questions(
-                    db.session, current_user, survey, questions, f"{verb} Q{i + 1}"
-                )
-            db.session.commit()
-        except services.SurveyError as exc:
-            db.session.rollback()
-            error = _error(exc)
-        else:
-            flash(_("Questionnaire saved."), "success")
-            verb, _sep, anchor = request.form.get("action", "").partition("-")
-            if anchor.isdigit() and verb in ("up", "down"):  # follow the moved question
-                anchor = str(int(anchor) + (-1 if verb == "up" else 1))
-            return redirect(
-                url_for("surveys.build", engagement_id=engagement.id, survey_id=survey.id)
-                + (f"#question-{anchor}" if anchor.isdigit() else "")
-            )
-    questions = builder.questions_of(survey)
+    return _build_page(engagement, survey)
+
+
+def _build_page(engagement, survey: Survey, error: str | None = None):  # type: ignore[no-untyped-def]
     return render_template(
         "surveys/build.html",
         engagement=engagement,
         survey=survey,
-        questions=questions,
+        questions=builder.questions_of(survey),
         types=TYPE_LABELS,
         error=error,
         locked=bool(survey.responses),
         empty_form=EmptyForm(),
     ), (422 if error else 200)
+
+
+def _editable(engagement_id: int, survey_id: int) -> tuple[Any, Survey]:
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    return engagement, _survey_or_404(engagement, survey_id)
+
+
+def _question_at(survey: Survey, index: int) -> list[Any]:
+    """The survey's questions, when ``index`` is one of them (else 400: a page out of date)."""
+    questions = builder.questions_of(survey)
+    if not 0 <= index < len(questions):
+        abort(400)
+    return questions
+
+
+def _after_build(engagement, survey: Survey, work: Work, anchor: int | None = None):  # type: ignore[no-untyped-def]
+    """Saved: back to the builder at the question; refused: the builder with the message."""
+    if not work.ok:
+        return _build_page(engagement, survey, work.message)
+    flash(_("Questionnaire saved."), "success")
+    return redirect(
+        url_for("surveys.build", engagement_id=engagement.id, survey_id=survey.id)
+        + (f"#question-{anchor}" if anchor is not None else "")
+    )
+
+
+@bp.post("/<int:survey_id>/build/upload")
+def upload_questionnaire(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Replace every question with a questionnaire file (YAML)."""
+    engagement, survey = _editable(engagement_id, survey_id)
+    form = QuestionnaireUploadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    with unit_of_work(form) as work:
+        try:
+            data = load_yaml(upload.read() if upload else b"")
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            raise services.SurveyError("bad_questionnaire", str(exc)[:200]) from exc
+        builder.replace_from_data(db.session, current_user, survey, data)
+    return _after_build(engagement, survey, work)
+
+
+@bp.post("/<int:survey_id>/build/add")
+def add_question(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Add a question of the chosen type at the end."""
+    engagement, survey = _editable(engagement_id, survey_id)
+    form = AddQuestionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    qtype = form.new_type.data
+    questions = builder.questions_of(survey)
+    with unit_of_work(form) as work:
+        questions.append(builder.question_from_form(_new_question(qtype)))
+        builder.set_questions(db.session, current_user, survey, questions, f"add {qtype}")
+    return _after_build(engagement, survey, work, len(questions) - 1 if work.ok else None)
+
+
+@bp.post("/<int:survey_id>/build/<int:index>/save")
+def save_question(engagement_id: int, survey_id: int, index: int):  # type: ignore[no-untyped-def]
+    """Save the fields of one question (the questionnaire model checks them)."""
+    engagement, survey = _editable(engagement_id, survey_id)
+    questions = _question_at(survey, index)
+    form = question_form(index)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
+            abort(400)
+        return _build_page(engagement, survey, _form_errors(form))
+    with unit_of_work(form) as work:
+        try:
+            questions[index] = builder.question_from_form(_question_data(form, f"q{index}-"))
+        except services.SurveyError as exc:
+            exc.question = index + 1  # "Q2: …"
+            raise
+        builder.set_questions(db.session, current_user, survey, questions, f"save Q{index + 1}")
+    return _after_build(engagement, survey, work, index)
+
+
+def _reorder(engagement_id: int, survey_id: int, index: int, verb: str):  # type: ignore[no-untyped-def]
+    """Delete question ``index`` or move it up or down by one."""
+    engagement, survey = _editable(engagement_id, survey_id)
+    questions = _question_at(survey, index)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    anchor: int | None = index
+    if verb == "delete":
+        del questions[index]
+        anchor = None
+    elif verb == "up" and index > 0:
+        questions[index - 1], questions[index] = questions[index], questions[index - 1]
+        anchor = index - 1
+    elif verb == "down" and index < len(questions) - 1:
+        questions[index + 1], questions[index] = questions[index], questions[index + 1]
+        anchor = index + 1
+    with unit_of_work(form) as work:
+        builder.set_questions(db.session, current_user, survey, questions, f"{verb} Q{index + 1}")
+    return _after_build(engagement, survey, work, anchor)
+
+
+@bp.post("/<int:survey_id>/build/<int:index>/delete")
+def delete_question(engagement_id: int, survey_id: int, index: int):  # type: ignore[no-untyped-def]
+    """Remove one question."""
+    return _reorder(engagement_id, survey_id, index, "delete")
+
+
+@bp.post("/<int:survey_id>/build/<int:index>/up")
+def move_question_up(engagement_id: int, survey_id: int, index: int):  # type: ignore[no-untyped-def]
+    """Move one question up by one place."""
+    return _reorder(engagement_id, survey_id, index, "up")
+
+
+@bp.post("/<int:survey_id>/build/<int:index>/down")
+def move_question_down(engagement_id: int, survey_id: int, index: int):  # type: ignore[no-untyped-def]
+    """Move one question down by one place."""
+    return _reorder(engagement_id, survey_id, index, "down")
 
 
 @bp.get("/<int:survey_id>/questionnaire.yaml")
@@ -606,48 +622,56 @@ def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
     survey = _survey_or_404(engagement, survey_id)
     if survey.kind != "form":
         abort(404)
-    form = PublishForm(obj=survey)
+    groups = builder.group_choices(survey)
+    form = publish_form(len(groups), obj=survey)
     form.group_column.choices = pairs([("", _("(no groups)"))] + [(c, c) for c in survey.columns])
     error = None
     if request.method == "POST":
         engagement = get_engagement_or_404(engagement_id, need="internal_edit")
         if form.validate_on_submit():
-            targets: dict[str, dict[str, int | None]] = {}
-            bad: list[str] = []
-            for i, group in enumerate(builder.group_choices(survey)):
-                targets[group] = {}
-                for key in ("population", "quota"):
-                    raw = request.form.get(f"{key}-{i}", "")
-                    targets[group][key] = _int(raw)
-                    if raw.strip() and targets[group][key] is None:
-                        bad.append(f"{group}: {raw.strip()[:20]}")
-            try:
-                if bad:
-                    raise services.SurveyError("bad_number", "; ".join(bad))
-                builder.publish(
-                    db.session,
-                    current_user,
-                    survey,
-                    status=form.status.data,
-                    opens_at=_utc(form.opens_at.data),
-                    closes_at=_utc(form.closes_at.data),
-                    target_n=form.target_n.data,
-                    distributed=form.distributed.data,
-                    require_token=form.require_token.data,
-                    group_column=form.group_column.data or None,
-                    group_targets=targets if form.group_column.data == survey.group_column else {},
-                )
-                db.session.commit()
-            except services.SurveyError as exc:
-                db.session.rollback()
-                error = _error(exc)
-            else:
+            with unit_of_work(form) as work:
+                _save_publication(survey, form, groups)
+            if work.ok:
                 flash(_("Collection settings saved."), "success")
                 return redirect(
                     url_for("surveys.publish", engagement_id=engagement.id, survey_id=survey.id)
                 )
+            error = work.message
         else:
-            error = "; ".join(str(e) for field in form for e in field.errors)
+            error = _form_errors(form)
+    return _publish_page(engagement, survey, form, groups, error)
+
+
+def _save_publication(survey: Survey, form: Any, groups: list[str]) -> None:
+    """Status, dates, targets and the groups' populations and quotas (typed as people write
+    numbers: "1,200"); a number that is not one refuses the whole form."""
+    targets: dict[str, dict[str, int | None]] = {}
+    bad: list[str] = []
+    for i, group in enumerate(groups):
+        targets[group] = {}
+        for key in ("population", "quota"):
+            raw = form[f"{key}-{i}"].data or ""
+            targets[group][key] = _int(raw)
+            if raw.strip() and targets[group][key] is None:
+                bad.append(f"{group}: {raw.strip()[:20]}")
+    if bad:
+        raise services.SurveyError("bad_number", "; ".join(bad))
+    builder.publish(
+        db.session,
+        current_user,
+        survey,
+        status=form.status.data,
+        opens_at=_utc(form.opens_at.data),
+        closes_at=_utc(form.closes_at.data),
+        target_n=form.target_n.data,
+        distributed=form.distributed.data,
+        require_token=form.require_token.data,
+        group_column=form.group_column.data or None,
+        group_targets=targets if form.group_column.data == survey.group_column else {},
+    )
+
+
+def _publish_page(engagement, survey: Survey, form: Any, groups: list[str], error: str | None):  # type: ignore[no-untyped-def]
     rows = services.screened(survey)
     url = _public_url(survey) if survey.public_token else None
     return render_template(
@@ -659,7 +683,7 @@ def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         url=url,
         qr=qr.data_uris(url) if url else None,
         state=builder.collection_state(survey),
-        groups=builder.group_choices(survey),
+        groups=groups,
         group_counts=_group_counts(survey),
         tokens=builder.survey_tokens(db.session, survey),
         tokens_form=TokensForm(),
@@ -669,8 +693,6 @@ def publish(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
 
 
 def _group_counts(survey: Survey) -> dict[str, int]:
-    from workbench.surveys.collect import group_counts
-
     return group_counts(db.session, survey)
 
 
@@ -717,7 +739,7 @@ def tokens(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
     survey = _survey_or_404(engagement, survey_id)
     form = TokensForm()
     if form.validate_on_submit():
-        try:
+        with unit_of_work() as work:
             batch = builder.issue_tokens(
                 db.session,
                 current_user,
@@ -725,14 +747,10 @@ def tokens(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
                 count=form.count.data or 0,
                 labels=split_lines(form.labels.data or ""),
             )
-            db.session.commit()
-        except services.SurveyError as exc:
-            db.session.rollback()
-            flash(_error(exc), "danger")
-        else:
+        if work.ok:
             flash(_("%(n)s codes generated.", n=len(batch)), "success")
     else:
-        flash("; ".join(str(e) for field in form for e in field.errors), "danger")
+        flash(_form_errors(form), "danger")
     return redirect(url_for("surveys.publish", engagement_id=engagement.id, survey_id=survey.id))
 
 
@@ -772,45 +790,72 @@ def tokens_print(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     )
 
 
+#: distinct answers offered for mapping to levels (the rest keep their guessed level)
+MAX_ANSWERS = 60
+
+
+def _answers(survey: Survey, chosen: list[str]) -> list[str]:
+    return services.distinct_answers(survey, chosen or survey.columns[:1])[:MAX_ANSWERS]
+
+
+def _chosen(form: Any, survey: Survey) -> list[str]:
+    """The satisfaction questions ticked, in the survey's order; unknown names left out."""
+    ticked = set(form.columns.data or [])
+    return [c for c in survey.columns if c in ticked]
+
+
 @bp.route("/<int:survey_id>/mapping", methods=["GET", "POST"])
 def mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
-    """Choose the satisfaction items, map the answers to levels, link the indicator."""
+    """Choose the satisfaction items, map the answers to levels, link the indicator; posting
+    the ticked questions shows their answers (nothing is saved)."""
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
     survey = _survey_or_404(engagement, survey_id)
-    chosen = (
-        request.form.getlist("columns")
-        if request.method == "POST"
-        else (survey.satisfaction_columns or [c for c in survey.columns if "满意" in c])
-    )
-    answers = services.distinct_answers(survey, chosen or survey.columns[:1])[:60]
-    error = None
-    if request.method == "POST" and request.form.get("action") == "save":
-        if not EmptyForm().validate_on_submit():
+    chosen = survey.satisfaction_columns or [c for c in survey.columns if "满意" in c]
+    if request.method == "POST":
+        form = mapping_form(survey.columns, 0)
+        if not form.validate_on_submit():
             abort(400)
-        level_map = {a: request.form.get(f"level-{i}", "") for i, a in enumerate(answers)}
-        if survey.kind == "form":  # the questionnaire's own scales are known
-            level_map = {
-                **level_map_of(builder.questions_of(survey)),
-                **{k: v for k, v in level_map.items() if v},
-            }
-        try:
-            services.save_mapping(
-                db.session,
-                current_user,
-                survey,
-                columns=chosen,
-                level_map=level_map,
-                leaf_code=request.form.get("leaf_code") or None,
-                leaf_measure=request.form.get("leaf_measure", "rate"),
-                leaf_group=request.form.get("leaf_group") or None,
-            )
-            db.session.commit()
-        except services.SurveyError as exc:
-            db.session.rollback()
-            error = str(ERRORS[str(exc)])
-        else:
-            flash(_("Mapping saved."), "success")
-            return redirect(url_for("surveys.index", engagement_id=engagement.id))
+        chosen = _chosen(form, survey)
+    return _mapping_page(engagement, survey, chosen)
+
+
+@bp.post("/<int:survey_id>/mapping/save")
+def save_mapping(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Save the satisfaction items, the level of each answer and the indicator fed."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    survey = _survey_or_404(engagement, survey_id)
+    form = mapping_form(survey.columns, MAX_ANSWERS)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
+            abort(400)
+        return _mapping_page(engagement, survey, _chosen(form, survey), _form_errors(form))
+    chosen = _chosen(form, survey)
+    answers = _answers(survey, chosen)
+    level_map = {a: form[f"level-{i}"].data or "" for i, a in enumerate(answers)}
+    if survey.kind == "form":  # the questionnaire's own scales are known
+        level_map = {
+            **level_map_of(builder.questions_of(survey)),
+            **{k: v for k, v in level_map.items() if v},
+        }
+    with unit_of_work(form) as work:
+        services.save_mapping(
+            db.session,
+            current_user,
+            survey,
+            columns=chosen,
+            level_map=level_map,
+            leaf_code=form.leaf_code.data or None,
+            leaf_measure=form.leaf_measure.data or "rate",
+            leaf_group=form.leaf_group.data or None,
+        )
+    if not work.ok:
+        return _mapping_page(engagement, survey, chosen, work.message)
+    flash(_("Mapping saved."), "success")
+    return redirect(url_for("surveys.index", engagement_id=engagement.id))
+
+
+def _mapping_page(engagement, survey: Survey, chosen: list[str], error: str | None = None):  # type: ignore[no-untyped-def]
+    answers = _answers(survey, chosen)
     current = {
         a: survey.level_map.get(a) or services.guess_level(a, survey.flavour) for a in answers
     }
@@ -858,6 +903,19 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     headers = ["题目", *levels, "不了解", "有效回答", "满意率", "95%下限", "95%上限", "满意度指数"]
     n = len(levels)
     formats = {n + 3: "0.00%", n + 4: "0.00%", n + 5: "0.00%", n + 6: "0.00"}
+    notes = _results_notes(res, yld, rows_s, cleaned)
+    return send_table(
+        "满意度调查统计",
+        headers,
+        rows,
+        f"survey-{survey.id}-results.xlsx",
+        formats=formats,
+        notes=notes,
+    )
+
+
+def _results_notes(res: Any, yld: Any, rows_s: Any, cleaned: bool) -> list[list[Any]]:
+    """The notes under the results table: basis, yield, screening, reliability, weighting."""
     notes = [
         ["口径", "剔除无效问卷后" if cleaned else "全部回收问卷（未剔除）"],
         ["发放数", yld.distributed if yld.distributed is not None else "—"],
@@ -883,14 +941,7 @@ def results_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped
     if res.stratified:
         st = res.stratified
         notes.append(["按人口加权满意率", f"{st.rate:.2%} ({st.ci_low:.2%}–{st.ci_high:.2%})"])
-    return send_table(
-        "满意度调查统计",
-        headers,
-        rows,
-        f"survey-{survey.id}-results.xlsx",
-        formats=formats,
-        notes=notes,
-    )
+    return notes
 
 
 @bp.get("/<int:survey_id>/raw.xlsx")
@@ -908,11 +959,8 @@ def raw_xlsx(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
     )
 
 
-@bp.route("/<int:survey_id>/cleaning", methods=["GET", "POST"])
-def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
-    """Screening rules, the exclusion log and the flagged responses with overrides."""
-    engagement = get_engagement_or_404(engagement_id, need="internal")
-    survey = _survey_or_404(engagement, survey_id)
+def _cleaning_form(survey: Survey) -> CleaningForm:
+    """The screening rules' form: the stored rules on a GET, the posted values on a POST."""
     rules = survey.cleaning or {}
     form = CleaningForm(
         data={
@@ -932,40 +980,49 @@ def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def
     )
     form.key_columns.choices = pairs([(c, c) for c in survey.columns])
     form.attention_column.choices = pairs([("", "—")] + [(c, c) for c in survey.columns])
+    return form
+
+
+def _rules_of(form: CleaningForm) -> dict[str, Any]:
+    return {
+        "min_seconds": float(form.min_seconds.data) if form.min_seconds.data else None,
+        "min_median_fraction": (
+            float(form.min_median_fraction.data) if form.min_median_fraction.data else None
+        ),
+        "straightline": form.straightline.data,
+        "burst_count": form.burst_count.data,
+        "burst_minutes": float(form.burst_minutes.data or 10),
+        "attention": form.attention.data,
+        "attention_file": (
+            {form.attention_column.data: form.attention_expected.data}
+            if form.attention_column.data and form.attention_expected.data
+            else {}
+        ),
+        "key_columns": form.key_columns.data or [],
+        "duplicates": form.duplicates.data,
+    }
+
+
+@bp.route("/<int:survey_id>/cleaning", methods=["GET", "POST"])
+def cleaning(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
+    """Screening rules, the exclusion log and the flagged responses with overrides."""
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    survey = _survey_or_404(engagement, survey_id)
+    form = _cleaning_form(survey)
     error = None
     if request.method == "POST":
         engagement = get_engagement_or_404(engagement_id, need="internal_edit")
         if form.validate_on_submit():
-            new_rules: dict[str, Any] = {
-                "min_seconds": float(form.min_seconds.data) if form.min_seconds.data else None,
-                "min_median_fraction": (
-                    float(form.min_median_fraction.data) if form.min_median_fraction.data else None
-                ),
-                "straightline": form.straightline.data,
-                "burst_count": form.burst_count.data,
-                "burst_minutes": float(form.burst_minutes.data or 10),
-                "attention": form.attention.data,
-                "attention_file": (
-                    {form.attention_column.data: form.attention_expected.data}
-                    if form.attention_column.data and form.attention_expected.data
-                    else {}
-                ),
-                "key_columns": form.key_columns.data or [],
-                "duplicates": form.duplicates.data,
-            }
-            try:
-                services.save_cleaning(db.session, current_user, survey, new_rules)
-                db.session.commit()
-            except services.SurveyError as exc:
-                db.session.rollback()
-                error = _error(exc)
-            else:
+            with unit_of_work(form) as work:
+                services.save_cleaning(db.session, current_user, survey, _rules_of(form))
+            if work.ok:
                 flash(_("Screening rules saved and applied."), "success")
                 return redirect(
                     url_for("surveys.cleaning", engagement_id=engagement.id, survey_id=survey.id)
                 )
+            error = work.message
         else:
-            error = "; ".join(str(e) for field in form for e in field.errors)
+            error = _form_errors(form)
     rows = services.screened(survey)
     flagged = [r for r in rows if r.reasons or r.response.override]
     return render_template(
@@ -991,19 +1048,20 @@ def override(engagement_id: int, survey_id: int, response_id: int):  # type: ign
     engagement = get_engagement_or_404(engagement_id, need="internal_edit")
     survey = _survey_or_404(engagement, survey_id)
     response = db.session.get(SurveyResponse, response_id)
-    if response is None or response.survey_id != survey.id or not EmptyForm().validate_on_submit():
-        abort(404 if response is None or response.survey_id != survey.id else 400)
-    decision = request.form.get("decision") or None
-    try:
-        services.set_override(
-            db.session, current_user, response, decision, clean_text(request.form.get("note", ""))
-        )
-        db.session.commit()
-    except services.SurveyError as exc:
-        db.session.rollback()
-        flash(_error(exc), "danger")
+    if response is None or response.survey_id != survey.id:
+        abort(404)
+    form = OverrideForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:  # the page expired: nothing to show again
+            abort(400)
+        flash(_form_errors(form), "danger")
     else:
-        flash(_("Decision saved for response %(n)s.", n=response.row_no), "success")
+        with unit_of_work() as work:
+            services.set_override(
+                db.session, current_user, response, form.decision.data or None, form.note.data or ""
+            )
+        if work.ok:
+            flash(_("Decision saved for response %(n)s.", n=response.row_no), "success")
     return redirect(
         url_for("surveys.cleaning", engagement_id=engagement.id, survey_id=survey.id)
         + f"#r{response.id}"
@@ -1023,7 +1081,7 @@ def results(engagement_id: int, survey_id: int):  # type: ignore[no-untyped-def]
         (
             str(_("Single satisfaction questions")) if title == services.LIKERT_GROUP else title,
             alpha,
-            str(ALPHA_ERRORS.get(err, err)) if err else None,
+            str(CODES.get(f"survey_alpha:{err}", err)) if err else None,
         )
         for title, alpha, err in res.alphas
     ]

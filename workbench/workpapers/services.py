@@ -79,7 +79,7 @@ def load_standard_list(session: Session, actor: User, engagement: Engagement, na
     """Add the items of a reusable list (``scoring_templates/requests/<name>.yaml``)."""
     path = LIBRARY / f"{name}.yaml"
     if not path.is_file() or path.parent != LIBRARY:
-        raise WorkpaperError("no_list")
+        raise WorkpaperError("workpaper_no_list")
     data = load_yaml(path.read_bytes())
     start = len(request_list(session, engagement))
     items = data.get("items", [])
@@ -111,7 +111,7 @@ def add_request(
 ) -> RequestItem:
     title = clean_text(title).strip()
     if not title:
-        raise WorkpaperError("title_required")
+        raise WorkpaperError("workpaper_title_required")
     item = RequestItem(
         engagement_id=engagement.id,
         position=len(request_list(session, engagement)),
@@ -164,20 +164,20 @@ def upload_evidence(
     """Store a file whose content is a PDF, Word, Excel or image file; the same name again
     is the next version (the earlier ones are kept)."""
     if not data:
-        raise WorkpaperError("empty")
+        raise WorkpaperError("workpaper_empty")
     if len(data) > MAX_EVIDENCE:
-        raise WorkpaperError("too_large")
+        raise WorkpaperError("workpaper_too_large")
     kind = sniff(data)
     if kind is None:
-        raise WorkpaperError("bad_type", filename)
+        raise WorkpaperError("workpaper_bad_type", filename)
     name = clean_filename(filename, default=f"evidence.{kind}")
     if not name.lower().endswith(EXTENSIONS[kind]):
-        raise WorkpaperError("type_mismatch", name)
+        raise WorkpaperError("workpaper_type_mismatch", name)
     digest = hashlib.sha256(data).hexdigest()
     try:
         store_bytes(folder / digest, data, sha256=digest)  # whole or not at all, before the row
     except StorageError as exc:
-        raise WorkpaperError("storage", str(exc)) from exc
+        raise WorkpaperError("workpaper_storage", str(exc)) from exc
     previous = session.scalar(
         sa.select(sa.func.max(EvidenceFile.version)).where(
             EvidenceFile.engagement_id == engagement.id, EvidenceFile.filename == name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -12,22 +13,30 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     send_file,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms import IntegerField
 
 from workbench.accounts.models import Role
-from workbench.auth import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.core.indicators import Indicator
 from workbench.db import db
+from workbench.engagements.access import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import MemberRole
+from workbench.forms import BaseForm
 from workbench.scoring import services as scoring
+from workbench.web import unit_of_work
 from workbench.workpapers import services
+from workbench.workpapers.forms import (
+    PaperForm,
+    ReceivedForm,
+    RequestForm,
+    ReviewForm,
+    UploadForm,
+)
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
 
 bp = Blueprint(
@@ -36,15 +45,6 @@ bp = Blueprint(
     url_prefix="/engagements/<int:engagement_id>/workpapers",
     template_folder="templates",
 )
-ERRORS = {
-    "no_list": _l("Unknown standard list."),
-    "title_required": _l("Name the document."),
-    "empty": _l("The file is empty."),
-    "too_large": _l("The file is larger than 20 MB."),
-    "bad_type": _l("%(detail)s is not a PDF, Word, Excel or image file (checked by its content)."),
-    "type_mismatch": _l("The name %(detail)s does not match the file's content."),
-    "storage": _l("The file could not be stored (is the disk full?); nothing was saved."),
-}
 MIME = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -63,86 +63,39 @@ def _leaves(engagement) -> list[Indicator]:  # type: ignore[no-untyped-def]
     return scoring.template_of(system).leaves() if system else []
 
 
-def _owned(model, engagement):  # type: ignore[no-untyped-def]
-    return owned_or_404(model, request.form.get("id", type=int), engagement)
+def _id(field: IntegerField) -> int | None:
+    """A posted id; one that is not a number names nothing (then owned_or_404 is a 404)."""
+    return field.data if isinstance(field.data, int) else None
 
 
-@bp.route("/", methods=["GET", "POST"])
+def _is_reviewer(engagement) -> bool:  # type: ignore[no-untyped-def]
+    return (
+        current_user.role is Role.ADMIN
+        or engagement.member_role(current_user) is MemberRole.REVIEWER
+    )
+
+
+F = TypeVar("F", bound=BaseForm)
+
+
+def _posted(engagement_id: int, form_class: type[F]):  # type: ignore[no-untyped-def]
+    """The engagement (its working papers editable by this user) and the posted form: a bad
+    CSRF token is a 400; ids are checked by owned_or_404, texts and files by the service."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    form = form_class()
+    if not form.validate_on_submit() and "csrf_token" in form.errors:
+        abort(400)
+    return engagement, form
+
+
+def _back(engagement):  # type: ignore[no-untyped-def]
+    return redirect(url_for("workpapers.index", engagement_id=engagement.id))
+
+
+@bp.get("/")
 def index(engagement_id: int):  # type: ignore[no-untyped-def]
     """The request list with received/missing, evidence files and the working papers."""
     engagement = get_engagement_or_404(engagement_id, need="internal")
-    if request.method == "POST":
-        engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-        if not EmptyForm().validate_on_submit():
-            abort(400)
-        action = request.form.get("action", "")
-        try:
-            if action == "standard":
-                n = services.load_standard_list(db.session, current_user, engagement, "project")
-                flash(_("%(n)s documents added to the request list.", n=n), "success")
-            elif action == "request":
-                services.add_request(
-                    db.session,
-                    current_user,
-                    engagement,
-                    request.form.get("title", ""),
-                    request.form.get("codes", "").replace("，", ",").split(","),
-                )
-            elif action == "received":
-                item = _owned(RequestItem, engagement)
-                services.set_received(
-                    db.session, current_user, item, request.form.get("received") == "1"
-                )
-            elif action == "upload":
-                upload = request.files.get("file")
-                item = None
-                if request.form.get("request_id", type=int):
-                    item = owned_or_404(
-                        RequestItem, request.form.get("request_id", type=int), engagement
-                    )
-                services.upload_evidence(
-                    db.session,
-                    current_user,
-                    engagement,
-                    _folder(),
-                    upload.read() if upload else b"",
-                    (upload.filename if upload else "") or "",
-                    indicator_code=request.form.get("indicator_code") or None,
-                    request_item=item,
-                )
-                flash(_("File stored."), "success")
-            elif action == "paper":
-                code = request.form.get("code", "")
-                if code not in {leaf.code for leaf in _leaves(engagement)}:
-                    abort(400)
-                services.save_paper(
-                    db.session,
-                    current_user,
-                    engagement,
-                    code,
-                    checked_object=request.form.get("checked_object", ""),
-                    data_source=request.form.get("data_source", ""),
-                    problems=request.form.get("problems", ""),
-                    scoring_note=request.form.get("scoring_note", ""),
-                )
-            elif action == "review":
-                paper = _owned(WorkingPaper, engagement)
-                if not (
-                    current_user.role is Role.ADMIN
-                    or engagement.member_role(current_user) is MemberRole.REVIEWER
-                ):
-                    abort(403)
-                services.review_paper(db.session, current_user, paper)
-            else:
-                abort(400)
-            db.session.commit()
-        except services.WorkpaperError as exc:
-            db.session.rollback()
-            message = str(ERRORS.get(exc.code, exc.code))
-            flash(
-                message % {"detail": exc.detail} if "%(detail)s" in message else message, "danger"
-            )
-        return redirect(url_for("workpapers.index", engagement_id=engagement.id))
     leaves = _leaves(engagement)
     evidence = services.evidence_of(db.session, engagement)
     items = services.request_list(db.session, engagement)
@@ -157,11 +110,99 @@ def index(engagement_id: int):  # type: ignore[no-untyped-def]
             for p in db.session.query(WorkingPaper).filter_by(engagement_id=engagement.id)
         },
         editable=can_edit_engagement(current_user, engagement),
-        reviewer=current_user.role is Role.ADMIN
-        or engagement.member_role(current_user) is MemberRole.REVIEWER,
+        reviewer=_is_reviewer(engagement),
         missing=sum(1 for i in items if not i.received),
         empty_form=EmptyForm(),
     )
+
+
+@bp.post("/standard-list")
+def standard_list(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Add the standard request list of a project evaluation."""
+    engagement, _form = _posted(engagement_id, EmptyForm)
+    with unit_of_work() as work:
+        n = services.load_standard_list(db.session, current_user, engagement, "project")
+    if work.ok:
+        flash(_("%(n)s documents added to the request list.", n=n), "success")
+    return _back(engagement)
+
+
+@bp.post("/requests")
+def add_request(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Add one document to the request list."""
+    engagement, form = _posted(engagement_id, RequestForm)
+    with unit_of_work():
+        services.add_request(
+            db.session, current_user, engagement, form.title.data or "", form.code_list()
+        )
+    return _back(engagement)
+
+
+@bp.post("/requests/received")
+def received(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Mark a requested document received or missing."""
+    engagement, form = _posted(engagement_id, ReceivedForm)
+    item = owned_or_404(RequestItem, _id(form.id), engagement)
+    with unit_of_work():
+        services.set_received(db.session, current_user, item, form.received.data == "1")
+    return _back(engagement)
+
+
+@bp.post("/evidence")
+def upload(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Store an evidence file (checked by its content), for an indicator or a request item."""
+    engagement, form = _posted(engagement_id, UploadForm)
+    item = None
+    if form.request_id.data:
+        item = owned_or_404(RequestItem, _id(form.request_id), engagement)
+    file = form.file.data
+    with unit_of_work() as work:
+        services.upload_evidence(
+            db.session,
+            current_user,
+            engagement,
+            _folder(),
+            file.read() if file else b"",
+            (file.filename if file else "") or "",
+            indicator_code=form.indicator_code.data or None,
+            request_item=item,
+        )
+    if work.ok:
+        flash(_("File stored."), "success")
+    return _back(engagement)
+
+
+@bp.post("/papers")
+def save_paper(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Write the working paper of an indicator of the engagement's system."""
+    engagement, form = _posted(engagement_id, PaperForm)
+    code = form.code.data or ""
+    if code not in {leaf.code for leaf in _leaves(engagement)}:
+        abort(400)
+    with unit_of_work():
+        services.save_paper(
+            db.session,
+            current_user,
+            engagement,
+            code,
+            checked_object=form.checked_object.data or "",
+            data_source=form.data_source.data or "",
+            problems=form.problems.data or "",
+            scoring_note=form.scoring_note.data or "",
+        )
+    return _back(engagement)
+
+
+@bp.post("/papers/review")
+def review(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The engagement's reviewer (复核人) or an admin marks a working paper reviewed."""
+    engagement, form = _posted(engagement_id, ReviewForm)
+    paper = owned_or_404(WorkingPaper, _id(form.id), engagement)
+    if not _is_reviewer(engagement):
+        abort(403)
+    with unit_of_work():
+        services.review_paper(db.session, current_user, paper)
+    return _back(engagement)
 
 
 @bp.get("/evidence/<int:evidence_id>")

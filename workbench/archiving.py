@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,11 @@ from workbench.accounts.models import User
 from workbench.core.workflow import EngagementState
 from workbench.db import db
 from workbench.engagements import services
+from workbench.engagements.hub import AlreadyBuilding
 from workbench.engagements.models import Engagement
+from workbench.surveys.models import Survey, SurveyResponse
 
 _threads: list[threading.Thread] = []
-
-
-class AlreadyBuilding(Exception):
-    """A package of this engagement is being built."""
 
 
 def folder() -> Path:
@@ -171,14 +170,14 @@ def run(engagement_id: int, actor_id: int, expected_version: int) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         code = str(exc) if isinstance(exc, services.EngagementError) else type(exc).__name__
+        if isinstance(exc, services.StaleEdit):
+            code = "archive_stale"  # changed while the package was built (error_messages)
         current_app.logger.exception("archive package of engagement %s failed", engagement_id)
         _write(engagement_id, status="failed", done=0, total=0, error=code)
 
 
 def _answers(session: Any, engagement_id: int) -> tuple[int, int | None]:
     """How many survey responses the engagement has, and the newest id."""
-    from workbench.surveys.models import Survey, SurveyResponse
-
     count, newest = session.execute(
         sa.select(sa.func.count(SurveyResponse.id), sa.func.max(SurveyResponse.id))
         .join(Survey, Survey.id == SurveyResponse.survey_id)
@@ -205,6 +204,22 @@ def _changed(
         archive.compare_with_database(package.manifest["files"], expected)
         or _answers(session, engagement.id) != answers
     )
+
+
+def package_path(engagement: Engagement) -> Path:
+    """Where the engagement's package is (whether or not it exists)."""
+    return archive.package_path(folder(), engagement)
+
+
+def package_facts(path: Path) -> dict[str, Any]:
+    """A finished package's manifest facts: retention date, file count, missing files."""
+    with zipfile.ZipFile(path) as package:
+        manifest = json.loads(package.read(archive.MANIFEST))
+    return {
+        "retain_until": manifest["retain_until"],
+        "files": len(manifest["files"]),
+        "missing": len(manifest.get("missing", [])),
+    }
 
 
 def wait_all(timeout: float = 60) -> None:
