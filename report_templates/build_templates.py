@@ -179,7 +179,9 @@ def build_chinese(kind: str) -> Document:
 
     doc.add_heading("三、综合评价情况及评价结论", 1)
     _p(doc, "{{ conclusion }}")
+    _p(doc, "{%p if dimension_table %}")  # no caption without the table (no indicator system)
     _table(doc, "表3 评价得分情况", "dimension_table")
+    _p(doc, "{%p endif %}")
     _p(doc, "{{ dimension_chart }}").alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     doc.add_heading("四、绩效评价指标分析", 1)
@@ -220,6 +222,7 @@ def build_chinese(kind: str) -> Document:
     doc.add_heading("附件", 1)
     doc.add_heading("附件1 绩效评价指标体系及评分表", 2)
     _p(doc, "{{p score_table }}")
+    _p(doc, "{{ score_note }}")
     doc.add_heading("附件2 绩效目标完成情况表", 2)
     _p(doc, "{{p goals_table_annex }}")
     doc.add_heading("附件3 满意度调查分析", 2)
@@ -251,7 +254,9 @@ def build_english() -> Document:
     doc.add_heading("3. Method", 1)
     _loop(doc, "{%p for m in en.methods %}", [("{{ m }}", None)])
     doc.add_heading("4. Findings by criterion", 1)
+    _p(doc, "{%p if en.dimension_table %}")
     _table(doc, "Table 2. Scores by dimension", "en.dimension_table")
+    _p(doc, "{%p endif %}")
     _p(doc, "{%p for d in en.dimensions %}")
     doc.add_heading("{{ d.heading }}", 2)
     _p(doc, "{{ d.text }}")

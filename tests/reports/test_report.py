@@ -9,6 +9,7 @@ from docx.oxml.ns import qn
 
 from workbench.core.reportqa import SumRule, TableSpec, check_sums, run_checks
 from workbench.core.scoring import grade
+from workbench.evaluation import result_of
 from workbench.reports.context import build_context, grade_of
 from workbench.reports.render import bundled_path, render
 from workbench.scoring import services as scoring
@@ -42,11 +43,12 @@ def test_demo_report_has_the_outline_the_engine_score_and_no_leftover_tags(built
     for heading in OUTLINE:
         assert heading in headings, heading
     assert [h for h in headings if h.startswith("（")][:2] == ["（一）项目概况", "（二）绩效目标"]
-    scores = scoring.compute(session, demo["engagement"])
-    total = f"{scores.result.total.quantize(Decimal('0.01'))}"
-    assert context.values["total"] == total and context.values["grade"] == scores.result.grade
+    result = result_of(session, demo["engagement"])
+    total = result.printed_total
+    assert context.values["total"] == total and context.values["grade"] == result.grade
     body = "\n".join(p.text for p in doc.paragraphs)
-    assert f"得分为{total}分，评价等级为“{scores.result.grade}”" in body
+    assert result.total_sentence_zh() == f"综合得分{total}分，评价等级为“{result.grade}”。"
+    assert result.total_sentence_zh() in body
     assert "{{" not in body and "{%" not in body
     # every finding section carries the demo's content
     assert "部分绩效指标未细化量化" in body and "原因分析：" in body
@@ -189,24 +191,17 @@ def test_unassessed_leaves_block_qa_in_one_problem_and_are_never_printed_as_full
 
 
 def test_the_printed_report_checks_on_the_demo_as_it_stands(built):
-    """What the checks over the printed report find in the demo today (issue #14: the numbers
-    are being unified elsewhere). Blocking: 可持续影响 is 3.34 in the score table and its
-    paragraph but 3.33 in the expert table. Warnings: deductions of 0.5 points or more that
-    no problem names, the unmet 工程按期完工率, and the insufficient survey samples that the
-    conclusion does not mention."""
+    """What the checks over the printed report find in the demo. Blocking: nothing (issue #14:
+    可持续影响 prints 3.33 in the score table, its paragraph and the expert table alike).
+    Warnings: deductions of 0.5 points or more that no problem names, the unmet 工程按期完工率,
+    and the insufficient survey samples that the conclusion does not mention."""
     from workbench.core.reportqa import blocking
     from workbench.reports.printed import printed_report
     from workbench.reports.services import qa
 
     context, _doc, data = built
     problems = qa(context, printed_report(data))
-    assert [(p.check, p.message) for p in blocking(problems)] == [
-        (
-            "same",
-            "指标“可持续影响”的得分在各处不一致：附件1 绩效评价指标体系及评分表为3.34，"
-            "附件4 专家评分汇总（综合得分）为3.33，（四）效益情况为3.34",
-        )
-    ]
+    assert [(p.check, p.message) for p in blocking(problems)] == []
     warnings = [p for p in problems if p.severity == "warning"]
     assert {p.check for p in warnings} == {"addressed", "sample"}
     unaddressed = [dict(p.params)["item"] for p in warnings if p.check == "addressed"]
@@ -249,8 +244,8 @@ def test_the_loss_threshold_is_the_configured_one(built):
 
 
 def test_the_check_reads_the_build_of_a_context_with_the_3_33_and_3_34(demo, session):
-    """The bug of the issue, on the built file: the expert table's 3.33 against the score
-    table's 3.34 blocks, and a report printing them the same passes that check."""
+    """The bug of the issue, on the built file: D13 prints 3.33 in the expert table and the
+    score table alike (no ``same`` problem); a score table printing 3.34 would block."""
     from workbench.reports.printed import printed_report
     from workbench.reports.services import qa
 
@@ -259,16 +254,16 @@ def test_the_check_reads_the_build_of_a_context_with_the_3_33_and_3_34(demo, ses
     d13 = next(r for r in rows if r[0].startswith("D13"))
     assert d13[-1] == "3.33"
     score_row = next(r for r in context.tables["score_table"].rows if r[2] == "可持续影响")
-    assert score_row[4] == "3.34"
-    checks = [
-        p.check for p in qa(context, printed_report(render(context, bundled_path("project"))))
-    ]
-    assert checks.count("same") == 1
-    d13[-1] = "3.34"  # printed the same everywhere
+    assert score_row[4] == "3.33"
     checks = [
         p.check for p in qa(context, printed_report(render(context, bundled_path("project"))))
     ]
     assert "same" not in checks
+    score_row[4] = "3.34"  # what the report printed before issue #14
+    checks = [
+        p.check for p in qa(context, printed_report(render(context, bundled_path("project"))))
+    ]
+    assert checks.count("same") == 1
 
 
 def test_a_report_that_cannot_be_rendered_is_a_blocking_problem_not_a_failed_page(

@@ -321,7 +321,7 @@ _DIMENSION_TEXT = re.compile(
 _TOTAL_TEXT = re.compile(rf"(?:评价得分为|综合得分为?)(?P<score>{_FIGURE})分")
 _CONVERSION = re.compile(
     rf"适用指标分值(?P<weight>{_FIGURE})分，得分(?P<score>{_FIGURE})分，"
-    rf"折算为百分制得分(?P<converted>{_FIGURE})分"
+    rf"(?:按“[^”]{{0,30}}”)?折算为百分制得分(?P<converted>{_FIGURE})分"
 )
 _CODE_AND_NAME = re.compile(r"^[A-Za-z]*\d[\w.\-]*\s+(?P<name>\S.*)$")
 

@@ -47,6 +47,8 @@ RENDER_DEFAULTS = (
     "expert_table",
     "dimension_chart",
 )
+#: the same for the English summary's tables (``en.…``)
+EN_RENDER_DEFAULTS = ("funds_table", "dimension_table")
 
 
 def bundled_path(name: str) -> Path:
@@ -385,6 +387,8 @@ def render_bytes(
     ]
     for name in RENDER_DEFAULTS:
         values.setdefault(name, "")
+    for name in EN_RENDER_DEFAULTS:
+        values["en"].setdefault(name, "")
     values.update(extra or {})
     with sandbox.budget(seconds=seconds):
         tpl.render(values, jinja_env=sandbox.ENV)  # autoescaping: ENV's own, always on

@@ -108,6 +108,7 @@ DOCUMENTED_VARIABLES = frozenset(
         "surveys",
         "survey_none",
         "expert_text",
+        "score_note",
         "en",
         *RENDER_DEFAULTS,
     }
