@@ -505,7 +505,7 @@ def test_full_engagement_journey(live_server, browser, artifacts, make_user, mak
     client_ctx.close()
     assert path.suffix == ".docx"
     text = _docx_text(path)
-    assert f"得分为{total}分，评价等级为“{grade}”" in text, text[:2000]
+    assert f"综合得分{total}分，评价等级为“{grade}”" in text, text[:2000]
     assert "青禾绩评字〔2026〕第017号" in text
 
     assert [e for e in errors if "422" not in e] == []
