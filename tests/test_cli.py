@@ -8,6 +8,7 @@ from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.db import db
 from workbench.engagements.models import Engagement, GoalIndicator
+from workbench.evaluation import result_of
 
 
 def counts(session):
@@ -31,17 +32,15 @@ def test_demo_is_idempotent(app, session):
 
 
 def test_demo_engagement_has_budget_goals_team_and_a_complete_score(app, session):
-    from workbench.scoring.services import compute
-
     app.test_cli_runner().invoke(args=["demo"])
     engagement = session.scalar(sa.select(Engagement))
     assert "农村饮水" in engagement.title
     assert len(engagement.budget_lines) == 3
     assert {m.role.value for m in engagement.members} == {"lead", "member", "reviewer"}
-    scores = compute(session, engagement)
-    assert scores.template.code == "project-2020"
-    assert scores.result.complete and scores.result.grade in {"优", "良", "中", "差"}
-    for node in scores.result.nodes:
+    result = result_of(session, engagement)
+    assert result.template_code == "project-2020"
+    assert result.complete and result.grade in {"优", "良", "中", "差"}
+    for node in result.nodes:
         if node.is_leaf and node.score is not None and node.score < node.weight:
             assert node.reason_zh, node.code
 

@@ -28,6 +28,7 @@ from workbench.db import db
 from workbench.engagements import revision
 from workbench.engagements import services as engagements
 from workbench.engagements.models import Engagement, GoalIndicator, MemberRole
+from workbench.evaluation import result_of
 from workbench.experts import services as experts
 from workbench.experts.models import PanelMember
 from workbench.reports import services as reports
@@ -509,7 +510,7 @@ def test_reads_and_other_engagements_leave_the_screening_remembered(
 ):
     _screen(world)
     surveys.results(world.survey)
-    scoring.compute(session, world.engagement)
+    result_of(session, world.engagement)
     surveys.survey_rates(session, world.engagement)
     other = make_engagement()
     engagements.add_goal(session, other.members[0].user, other, **GOAL)

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 
 from workbench.accounts.models import OrganisationKind, Role
 from workbench.audit.models import AuditEntry
+from workbench.core.evaluation import Source
 from workbench.db import utcnow
+from workbench.evaluation import result_of
 from workbench.experts import services
 from workbench.experts.models import SheetScore
 from workbench.scoring import services as scoring
@@ -63,10 +65,10 @@ def test_expert_declares_scores_and_the_panel_feeds_the_expert_leaves(panel, cli
         assert "Conflict of interest" in client.get(f"/x/{token}").get_data(as_text=True)
         assert declare(client, token).status_code == 302
         assert submit(client, token, d11=d11).status_code == 302
-    computed = scoring.compute(session, panel["engagement"])
-    d11 = next(n for n in computed.result.nodes if n.code == "D11")
+    result = result_of(session, panel["engagement"])
+    d11 = result.node("D11")
     assert d11.score == D(13)  # mean of 12, 13, 14
-    assert "D11" in computed.derived
+    assert d11.source is Source.PANEL and result.panel.leaves["D11"].n == 3
 
 
 def test_a_link_opens_only_its_own_sheet_and_stays_blind(panel, client):
@@ -177,8 +179,7 @@ def test_second_round_shows_the_panel_median_and_keeps_both_rounds(panel, client
     session.expire_all()
     rounds = sorted((s.round, s.score) for s in member.scores if s.indicator_code == "D11")
     assert rounds == [(1, D(10)), (2, D(12))]
-    computed = scoring.compute(session, panel["engagement"])
-    assert next(n for n in computed.result.nodes if n.code == "D11").score == D(13)  # 12,13,14
+    assert result_of(session, panel["engagement"]).node("D11").score == D(13)  # 12,13,14
 
 
 def test_panel_page_shows_statistics_to_the_team_only(panel, client, auth):

@@ -7,9 +7,11 @@ import sqlalchemy as sa
 
 from tests.reports.test_workflow import login
 from workbench.core.budget import Denominator
+from workbench.core.evaluation import Source
+from workbench.core.numbers import round_half_up
 from workbench.engagements.models import Engagement
 from workbench.reports.context import build_context, pct
-from workbench.scoring import services as scoring
+from workbench.evaluation import result_of
 
 EXECUTED = Decimal("1287.46") + Decimal("80") + Decimal("96.5")  # the demo's funds
 AVAILABLE = Decimal("1350") + Decimal("80") + Decimal("120")
@@ -20,12 +22,13 @@ def test_demo_scores_and_reports_the_execution_rate_over_funds_received(demo, se
     engagement = demo["engagement"]
     # the engagement keeps the default setting; project-2020's B12 declares 实际到位资金
     assert engagement.execution_denominator is Denominator.ADJUSTED
-    scores = scoring.compute(session, engagement)
-    assert scores.template.find("B12").method.denominator is Denominator.AVAILABLE
-    b12 = scores.inputs["B12"]
+    result = result_of(session, engagement)
+    assert result.figures["template"].find("B12").method.denominator is Denominator.AVAILABLE
+    b12 = result.figures["derived"]["B12"]
     assert (b12.numerator, b12.denominator) == (EXECUTED, AVAILABLE)
-    node = next(n for n in scores.result.nodes if n.code == "B12")
-    assert node.score == EXECUTED / AVAILABLE * 5  # 94.45 % of 5 points, not 92.66 %
+    node = result.node("B12")
+    assert node.exact == EXECUTED / AVAILABLE * 5  # 94.45 % of 5 points, not 92.66 %
+    assert node.score == round_half_up(EXECUTED / AVAILABLE * 5) and node.source is Source.BUDGET
 
     context = build_context(session, engagement)
     text = context.values["funds_text"]

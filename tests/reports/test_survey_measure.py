@@ -6,7 +6,9 @@ import datetime as dt
 import pytest
 
 from workbench.accounts.models import OrganisationKind, Role
+from workbench.core.evaluation import Source
 from workbench.db import utcnow
+from workbench.evaluation import result_of
 from workbench.reports.context import build_context, pct
 from workbench.scoring import services as scoring
 from workbench.surveys.models import Survey, SurveyResponse
@@ -73,10 +75,10 @@ def test_the_paragraph_prints_the_rate_the_leaf_is_scored_on(
     session, engagement, measure, group, label, printed
 ):
     add_survey(session, engagement, measure, group)
-    scores = scoring.compute(session, engagement)
-    scored = scores.inputs["D12"].rate
-    node = next(n for n in scores.result.nodes if n.code == "D12")
-    assert node.score is not None
+    result = result_of(session, engagement)
+    scored = result.figures["derived"]["D12"].rate
+    node = result.node("D12")
+    assert node.score is not None and node.source is Source.SURVEY
     assert pct(scored) == printed  # the leaf takes the linked measure
 
     context = build_context(session, engagement)
@@ -91,7 +93,7 @@ def test_the_paragraph_prints_the_rate_the_leaf_is_scored_on(
 
 def test_an_unlinked_measure_keeps_the_all_respondent_rate(session, engagement):
     add_survey(session, engagement, "rate", None)
-    scores = scoring.compute(session, engagement)
-    assert pct(scores.inputs["D12"].rate) == "57.14%"
+    result = result_of(session, engagement)
+    assert pct(result.figures["derived"]["D12"].rate) == "57.14%"
     (survey,) = build_context(session, engagement).values["surveys"]
     assert "满意率（全部受访者）为57.14%" in survey["text"] and "满意度指数71.4分" in survey["text"]

@@ -5,8 +5,10 @@ import sqlalchemy as sa
 
 from workbench.audit.models import AuditEntry
 from workbench.core.budget import Denominator, FundSource
+from workbench.core.evaluation import Source
 from workbench.core.scoring import InvalidInput, LeafInput, QualitativeLevel
 from workbench.engagements import services as engagements
+from workbench.evaluation import result_of
 from workbench.scoring import services
 from workbench.scoring.models import IndicatorInput
 
@@ -46,11 +48,10 @@ def test_budget_leaves_are_filled_from_the_funds_table(session, scored):
         expected_version=None,
     )
     session.commit()
-    computed = services.compute(session, engagement)
-    nodes = {n.code: n for n in computed.result.nodes}
-    assert nodes["B11"].score == D(3) * D("0.9")  # 90 / 100
-    assert nodes["B12"].score == D(5) * D("0.9")  # 81 / 90 (denominator: funds received)
-    assert {"B11", "B12"} <= computed.derived
+    result = result_of(session, engagement)
+    assert result.node("B11").score == D(3) * D("0.9")  # 90 / 100
+    assert result.node("B12").score == D(5) * D("0.9")  # 81 / 90 (denominator: funds received)
+    assert result.node("B11").source is result.node("B12").source is Source.BUDGET
 
 
 def test_inputs_are_validated_audited_and_scored(session, scored):
@@ -70,10 +71,9 @@ def test_inputs_are_validated_audited_and_scored(session, scored):
     session.commit()
     entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "score.update"))
     assert entry.changes["data"]["after"]["score"] == "6.5"
-    computed = services.compute(session, engagement)
-    c41 = next(n for n in computed.result.nodes if n.code == "C41")
+    c41 = result_of(session, engagement).node("C41")
     assert c41.score == D("6.5") and c41.reason_zh and c41.evaluator_reason == "超支"
-    assert c41.basis_zh == c41.reason_zh + "超支。"
+    assert c41.basis_zh == c41.reason_zh + "评价组意见：超支。"  # kept next to the engine's
 
 
 def test_a_stale_score_form_is_refused(session, scored):
@@ -145,8 +145,8 @@ def test_every_bundled_template_scores_on_a_fresh_engagement(session, make_engag
     lead = engagement.members[0].user
     for code, template in services.bundled_templates().items():
         services.instantiate(session, lead, engagement, template, replace=True)
-        computed = services.compute(session, engagement)
-        assert computed is not None and not computed.result.complete, code
+        result = result_of(session, engagement)
+        assert result is not None and not result.complete, code
 
 
 def test_budget_rate_is_not_derived_from_a_partly_recorded_source(session, scored):
@@ -173,9 +173,9 @@ def test_budget_rate_is_not_derived_from_a_partly_recorded_source(session, score
         execution_denominator=Denominator.ADJUSTED,
         expected_version=None,
     )
-    computed = services.compute(session, engagement)
-    assert "B12" not in computed.derived
-    assert next(n for n in computed.result.nodes if n.code == "B12").score is None
+    result = result_of(session, engagement)
+    assert "B12" not in result.figures["derived"]
+    assert result.node("B12").source is Source.NONE and result.node("B12").score is None
 
 
 def test_points_with_more_decimals_are_kept():

@@ -7,6 +7,7 @@ import yaml
 from openpyxl import load_workbook
 
 from workbench.accounts.models import OrganisationKind, Role
+from workbench.evaluation import result_of
 from workbench.scoring import services
 from workbench.scoring.models import IndicatorInput
 
@@ -316,8 +317,7 @@ def test_a_deduction_leaf_needs_findings_or_an_explicit_no_deduction_with_its_ba
     form = client.get(f"/engagements/{eid}/scores/B13").get_data(as_text=True)
     tag = re.search(r'<input[^>]*name="no_deduction"[^>]*>', form).group(0)
     assert "checked" in tag
-    computed = services.compute(session, setup["engagement"])
-    b13 = next(n for n in computed.result.nodes if n.code == "B13")
+    b13 = result_of(session, setup["engagement"]).node("B13")
     assert b13.score == b13.weight and b13.status.value == "scored"
     page = client.get(f"/engagements/{eid}/scores").get_data(as_text=True)
     assert "no deductible findings" in page and "抽查凭证40份，未见违规" in page

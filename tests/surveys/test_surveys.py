@@ -4,7 +4,8 @@ from decimal import Decimal as D
 import pytest
 import sqlalchemy as sa
 
-from workbench.scoring import services as scoring
+from workbench.core.evaluation import Source
+from workbench.evaluation import result_of
 from workbench.surveys.models import Survey, SurveyResponse
 
 HEADER = "序号,提交答卷时间,所用时间,来源,来源详情,来自IP,1、您对本项目的总体满意程度,2、性别\n"
@@ -68,10 +69,10 @@ def test_import_map_and_feed_the_satisfaction_indicator(setup, client, auth, ses
     overview = client.get(f"/engagements/{eid}/surveys/").get_data(as_text=True)
     assert "85.00%" in overview  # (40 + 45) / 100 valid; 不了解 left out
     session.expire_all()  # the requests changed the survey in their own sessions
-    computed = scoring.compute(session, setup["engagement"])
-    d12 = next(n for n in computed.result.nodes if n.code == "D12")
-    assert d12.score == D(10) * D("0.85") / D("0.9")  # proportional to the 90 % target
-    assert "D12" in computed.derived
+    d12 = result_of(session, setup["engagement"]).node("D12")
+    assert d12.exact == D(10) * D("0.85") / D("0.9")  # proportional to the 90 % target
+    assert d12.score == D("9.44")  # the official score: half-up to 2 decimals
+    assert d12.source is Source.SURVEY
 
 
 def test_code_export_maps_option_numbers(setup, client, auth, session):
