@@ -6,24 +6,25 @@ recomputation of a large engagement, each against a baseline measured in the sam
         [--skip-engagement]
 
 1. **Engine.** The baseline is summing the leaf weights of the 2020 project template in plain
-   Python: the ratio says what the engine (validation-free scoring of every leaf with Decimal
-   arithmetic, subtotals, display apportioning) and the Monte Carlo sensitivity (2,000 draws,
-   as the scores page runs it) cost on top of merely walking the tree.
+   Python: the ratio says what the engine (``core.evaluation.evaluate`` without its Monte
+   Carlo: every leaf scored with Decimal arithmetic, official scores, subtotals, statuses) and
+   the Monte Carlo sensitivity (2,000 draws, as the scores page runs it) cost on top of merely
+   walking the tree.
 2. **Recomputation of a large engagement** (the world of ``bench/report_build.py``: 60 leaves,
    15 experts' round-1 sheets aggregated by the panel, one survey leaf fed by 10,000
-   responses) with ``scoring.compute`` as a web request runs it: a fresh session each time.
-   *Cold* forgets the remembered survey screening first (the first request after a change);
-   *warm* finds it (every later request). The baseline is the pure core on the same inputs
-   (``score_template`` + ``display_scores``, no database): the ratio is what loading the
-   engagement, the panel and the survey costs on top.
+   responses) with ``evaluation.result_of`` as a web request runs it: a fresh session each
+   time. *Cold* forgets the evaluated results and the remembered survey screening first (the
+   first request after a change); *warm* finds them (every later request: one revision
+   query). The baseline is the pure core on the same inputs (``core.evaluation.evaluate`` on
+   the loaded ``EvaluationInputs``, no database): the ratio is what loading the engagement,
+   the panel and the survey costs on top.
 3. **Survey results page** at each ``--page-sizes`` response count: what the results view
    calls (``screened``, ``results`` cleaned and raw, ``survey_yield``, ``exclusion_log``) with a
    fresh session, cold and warm.
 
 The worlds are built in a temporary SQLite database (``--database-url``: a PostgreSQL
-database of your own, whose tables are EMPTIED first). The script only uses functions that
-existed before the survey memo, so running it against an older checkout (``PYTHONPATH``)
-gives the "before" figures: there, cold and warm are the same code path.
+database of your own, whose tables are EMPTIED first). Run it from the checkout to measure
+(``PYTHONPATH=$PWD``); part 2 needs ``workbench.evaluation`` (issue #14).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import PROJECT_ROOT
+from workbench.core.evaluation import EvaluationInputs, Settings, evaluate
 from workbench.core.indicators import load_template
 from workbench.core.scoring import (
     LeafInput,
     QualitativeLevel,
-    display_scores,
     score_template,
     sensitivity,
 )
@@ -90,8 +91,10 @@ def main() -> None:
     def baseline() -> Decimal:
         return sum((leaf.weight for leaf in template.leaves()), Decimal(0))
 
+    no_mc = Settings(sensitivity_draws=0)
+
     def engine() -> None:
-        display_scores(score_template(template, inputs))
+        evaluate(EvaluationInputs(template, entered=inputs), no_mc)
 
     result = score_template(template, inputs)
 
@@ -103,7 +106,7 @@ def main() -> None:
     rob = median_ms(robustness, max(20, args.repeat // 10))
     print(f"template={template.code} leaves={len(template.leaves())} repeat={args.repeat}")
     print(f"baseline walk leaves      p50 {base:8.3f} ms")
-    print(f"score + display            p50 {eng:8.3f} ms  ratio {eng / base:7.1f}x")
+    print(f"evaluate (no Monte Carlo)   p50 {eng:8.3f} ms  ratio {eng / base:7.1f}x")
     print(f"sensitivity (2000 draws)   p50 {rob:8.3f} ms  ratio {rob / base:7.1f}x")
     if not args.skip_engagement:
         sizes = [int(n) for n in args.page_sizes.split(",") if n.strip()]
@@ -139,14 +142,15 @@ def engagement_bench(
     from flask_migrate import upgrade
     from report_build import build_engagement  # the large engagement of the report benchmark
 
-    from workbench import create_app
+    from workbench import create_app, evaluation
     from workbench.db import db
     from workbench.engagements.models import Engagement
-    from workbench.scoring import services as scoring
     from workbench.surveys import services as surveys
     from workbench.surveys.models import Survey
 
-    forget = getattr(surveys, "clear_memo", lambda: None)  # absent before the memo
+    def forget() -> None:
+        evaluation.clear_cache()
+        surveys.clear_memo()
 
     def fresh() -> None:
         db.session.remove()  # a new request: a new session, nothing loaded
@@ -191,26 +195,29 @@ def engagement_bench(
         print(f"recomputation of the large engagement, median of {repeat} (every run in brackets):")
         context, engagement_id, _survey_id = world(tmp, responses)
 
-        def recompute() -> object:
-            return scoring.compute(db.session, db.session.get(Engagement, engagement_id))
+        def recompute() -> Any:
+            return evaluation.result_of(db.session, db.session.get(Engagement, engagement_id))
 
         cold()
-        scores = recompute()
-        if scores is None or scores.result.total is None:
-            raise SystemExit("the engagement has no total")
-        leaves = len(scores.template.leaves())
+        result = recompute()
+        if result is None or result.total is None:
+            raise SystemExit(
+                f"the engagement has no total; unassessed: {result and result.unassessed}"
+            )
+        leaves = len(result.leaves)
+        inputs = evaluation.load_inputs(db.session, db.session.get(Engagement, engagement_id))
 
         def core() -> None:
-            display_scores(score_template(scores.template, scores.inputs))
+            evaluate(inputs)
 
         base = samples_ms(core, max(repeat, 21), lambda: None)
         cold_ms = samples_ms(recompute, repeat, cold)
         recompute()
         warm_ms = samples_ms(recompute, repeat, fresh)
-        print(f"  {leaves} leaves, total {scores.result.total}")
+        print(f"  {leaves} leaves, total {result.printed_total}")
         print("  " + line("baseline: core on same inputs", base, None))
-        print("  " + line("compute, cold (first request)", cold_ms, statistics.median(base)))
-        print("  " + line("compute, warm (memo hit)", warm_ms, statistics.median(base)))
+        print("  " + line("result_of, cold (first request)", cold_ms, statistics.median(base)))
+        print("  " + line("result_of, warm (cache hit)", warm_ms, statistics.median(base)))
         print(
             f"  cold / warm {statistics.median(cold_ms) / statistics.median(warm_ms):.1f}x; "
             f"target < 100 ms warm: {'met' if statistics.median(warm_ms) < 100 else 'NOT met'}"

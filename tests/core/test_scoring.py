@@ -4,6 +4,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from workbench.core.evaluation import EvaluationInputs, Settings, evaluate
 from workbench.core.goals import GoalNature
 from workbench.core.indicators import (
     ChecklistMethod,
@@ -23,7 +24,6 @@ from workbench.core.scoring import (
     LeafResult,
     LeafStatus,
     QualitativeLevel,
-    display_scores,
     grade,
     score_checklist,
     score_deduction,
@@ -253,15 +253,22 @@ def test_totals_subtotals_grade_and_reasons():
             assert n.reason_zh, n.code
 
 
+def _evaluated(template, inputs):
+    """What is printed: the evaluated result's official scores (``core.evaluation``)."""
+    return evaluate(EvaluationInputs(template, entered=inputs), Settings(sensitivity_draws=0))
+
+
 def test_printed_subtotals_equal_the_sum_of_printed_parts():
-    result = score_template(TEMPLATE, INPUTS)
-    printed = display_scores(result)
+    result = _evaluated(TEMPLATE, INPUTS)
     for n in result.nodes:
-        kids = [c for c in result.nodes if c.parent == n.code]
+        kids = result.children(n.code)
         if kids:
-            assert sum(printed[k.code] for k in kids) == printed[n.code], n.code
-    top = [n for n in result.nodes if n.parent is None]
-    assert sum(printed[n.code] for n in top) == round_half_up(result.raw_total)
+            assert sum(k.score for k in kids) == n.score, n.code
+    assert sum(n.score for n in result.dimensions) == result.raw_total
+    exact = score_template(TEMPLATE, INPUTS)
+    for n in exact.nodes:
+        if n.is_leaf:
+            assert result.node(n.code).score == round_half_up(n.score), n.code
 
 
 def test_not_applicable_indicators_are_excluded_and_the_rest_rescaled():
@@ -277,9 +284,10 @@ def test_missing_inputs_leave_the_total_open():
     result = score_template(TEMPLATE, partial)
     assert not result.complete and result.total is None and result.grade is None
     assert result.missing == ["C"]
-    printed = display_scores(result)
-    assert "C" not in printed and printed["B"] == round_half_up(result.nodes[3].score)
-    assert printed["A1"] == D("8.50")  # scored leaves print even while the total is open
+    printed = _evaluated(TEMPLATE, partial)
+    assert printed.node("C").score is None and printed.unassessed == ("C",)
+    assert printed.node("B").score == round_half_up(result.nodes[3].score)
+    assert printed.node("A1").score == D("8.50")  # scored leaves print while the total is open
 
 
 def test_invalid_input_names_the_indicator():
@@ -519,7 +527,8 @@ def test_a_fresh_engagement_starts_with_no_points_at_all():
     assert result.raw_total == 0
     assert result.missing == ["D", "C", "M", "Q"]
     assert [n.code for n in result.unassessed] == ["D", "C", "M", "Q"]
-    assert display_scores(result) == {}  # nothing printed, least of all full marks
+    printed = _evaluated(ASSESSED_BY_HAND, {})
+    assert [n.score for n in printed.leaves] == [None] * 4  # nothing, least of all full marks
 
 
 def test_no_deduction_is_explicit_and_needs_its_basis():

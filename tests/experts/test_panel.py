@@ -284,8 +284,9 @@ def test_weighted_mean_uses_the_weight_given_at_invitation(panel, client, sessio
     first = panel["links"]["甲专家"][1]
     declare(client, first)
     submit(client, first, d11="10")
-    scores = services.panel_scores(session, engagement)
-    assert scores["D11"] == D(13)  # (14·3 + 10·1) / 4
+    result = result_of(session, engagement)
+    assert result.panel.leaves["D11"].exact == D(13)  # (14·3 + 10·1) / 4
+    assert result.node("D11").score == D(13) and result.node("D11").source is Source.PANEL
 
 
 def test_the_link_is_e_mailed_when_mail_is_configured(

@@ -10,8 +10,8 @@ from workbench.core.budget import Denominator
 from workbench.core.evaluation import Source
 from workbench.core.numbers import round_half_up
 from workbench.engagements.models import Engagement
-from workbench.reports.context import build_context, pct
 from workbench.evaluation import result_of
+from workbench.reports.context import build_context, pct
 
 EXECUTED = Decimal("1287.46") + Decimal("80") + Decimal("96.5")  # the demo's funds
 AVAILABLE = Decimal("1350") + Decimal("80") + Decimal("120")

@@ -2,8 +2,8 @@
 
 Every leaf method returns a :class:`LeafResult`: the score at full precision, and for any point
 deducted a one-sentence reason in Chinese and in English. Totals are computed at full
-precision; :func:`display_scores` rounds half-up to 2 decimals for printing and apportions the
-rounding so that every printed subtotal equals the sum of its printed parts.
+precision; what is printed (each leaf half-up to 2 decimals, subtotals the sums of the printed
+leaves) is :func:`workbench.core.evaluation.evaluate`'s.
 
 Rules implemented (``shared/domain`` §1.6, 财预〔2020〕10号 and the provincial systems):
 
@@ -55,7 +55,7 @@ from workbench.core.indicators import (
     Template,
 )
 from workbench.core.messages import N_, Message
-from workbench.core.numbers import apportion, round_half_up
+from workbench.core.numbers import round_half_up
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -815,40 +815,6 @@ def score_template(
         excluded=[c for c in excluded if c in excluded_roots],
         missing=missing,
     )
-
-
-def display_scores(result: ScoreResult) -> dict[str, Decimal]:
-    """Printed (2-decimal) scores per node code, consistent top-down.
-
-    The printed raw total is the half-up rounding of the exact raw total; each level's printed
-    scores are apportioned to add up to their parent's printed score. Where a subtree is not
-    fully scored yet, its scored nodes are simply rounded (there is no subtotal to agree with).
-    """
-    children: dict[str | None, list[NodeScore]] = {}
-    for n in result.nodes:
-        if n.applicable:
-            children.setdefault(n.parent, []).append(n)
-    printed: dict[str, Decimal] = {}
-
-    def spread(parent: str | None, total: Decimal | None) -> None:
-        kids = children.get(parent, [])
-        if not kids:
-            return
-        scored = [k for k in kids if k.score is not None]
-        exact = [k.score for k in scored if k.score is not None]
-        if total is not None and len(scored) == len(kids):
-            values = apportion(exact, total)
-        else:
-            values = [round_half_up(x) for x in exact]
-        for kid, value in zip(scored, values, strict=True):
-            printed[kid.code] = value
-            spread(kid.code, value)
-        for kid in kids:
-            if kid.score is None and not kid.is_leaf:
-                spread(kid.code, None)  # partly scored subtree: print what is scored
-
-    spread(None, round_half_up(result.raw_total) if result.complete else None)
-    return printed
 
 
 # --- sensitivity ------------------------------------------------------------------------------

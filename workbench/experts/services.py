@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from workbench.accounts.models import User
 from workbench.audit.services import diff, record, snapshot
 from workbench.core.indicators import ExpertMethod, Indicator, Template
-from workbench.core.panel import EXPERT, INDICATOR, SCORE, Aggregation, aggregate_panel
+from workbench.core.panel import EXPERT, INDICATOR, SCORE, Aggregation
 from workbench.db import utcnow
 from workbench.engagements import revision
 from workbench.engagements.models import Engagement
@@ -516,18 +516,6 @@ def panel_frame(
             if row.score is not None:
                 rows.append({INDICATOR: code, EXPERT: member.expert_id, SCORE: float(row.score)})
     return pd.DataFrame(rows, columns=[INDICATOR, EXPERT, SCORE])
-
-
-def panel_scores(session: Session, engagement: Engagement) -> dict[str, Decimal]:
-    """The aggregated panel score per expert leaf (feeds the scoring engine)."""
-    members = panel_members(session, engagement)
-    frame = panel_frame(session, engagement, members=members)
-    if frame.empty:
-        return {}
-    settings = settings_of(session, engagement)
-    weights = {m.expert_id: float(m.weight) for m in members}
-    series = aggregate_panel(frame, settings.aggregation, settings.trim_min_n, weights)
-    return {code: Decimal(repr(value)) for code, value in series.items()}
 
 
 def round1_summary(session: Session, engagement: Engagement) -> dict[str, dict[str, float]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,8 @@ from workbench.core.indicators import (
 )
 from workbench.core.numbers import apportion
 from workbench.core.scoring import (
-    InvalidInput,
     LeafInput,
-    ScoreResult,
-    display_scores,
     score_leaf,
-    score_template,
 )
 from workbench.engagements import revision
 from workbench.engagements.models import Engagement
@@ -534,76 +529,3 @@ def save_input(
             summary=f"{code} {leaf.name}",
         )
     return row
-
-
-@dataclass
-class Scores:
-    """Deprecated (#14): what :func:`compute` returns; read ``workbench.evaluation.result_of``."""
-
-    template: Template
-    result: ScoreResult
-    printed: dict[str, Decimal]
-    inputs: dict[str, LeafInput]
-    rows: dict[str, IndicatorInput]
-    derived: set[str]
-    #: leaves whose recorded values no longer fit their (edited) method: shown as unscored
-    invalid: list[str]
-
-
-def compute(session: Session, engagement: Engagement) -> Scores | None:
-    """Deprecated (#14): score the engagement's indicator system with its recorded and derived
-    inputs, printing apportioned scores (``display_scores``).
-
-    Every page, export, portfolio row and the archive read the one evaluated result
-    (``workbench.evaluation.result_of``) instead; only ``workbench.reports.context`` still
-    calls this until it is rewritten, then this, :class:`Scores` and the two ignored upward
-    imports in pyproject.toml go."""
-    system = system_of(session, engagement)
-    if system is None:
-        return None
-    template = template_of(system)
-    rows = {r.code: r for r in stored_inputs(session, engagement)}
-    entered = {code: frames.input_from_json(r.data) for code, r in rows.items()}
-    goals = [
-        {
-            "name": g.name,
-            "nature": g.nature.value,
-            "target_value": g.target_value,
-            "actual_value": g.actual_value,
-        }
-        for g in engagement.goals
-    ]
-    from workbench.experts.services import panel_scores  # the panel feeds the expert leaves
-    from workbench.surveys.services import survey_rates  # surveys feed the survey leaves
-
-    derived = frames.derived_inputs(
-        template,
-        budget_for(session, engagement, template),
-        goals,
-        panel_scores(session, engagement),
-        survey_rates(session, engagement),
-    )
-    inputs = frames.merge_inputs(derived, entered)
-    na = [code for code, r in rows.items() if r.not_applicable]
-    try:
-        result = score_template(template, inputs, not_applicable=na)
-        invalid: list[str] = []
-    except InvalidInput:
-        # a stored input no longer fits an edited method: score without it and say so
-        valid, invalid = {}, []
-        for code, data in inputs.items():
-            try:
-                score_leaf(template.find(code), data)
-                valid[code] = data
-            except (InvalidInput, KeyError):
-                invalid.append(code)
-        result = score_template(template, valid, not_applicable=na)
-    return Scores(
-        template=template,
-        result=result,
-        printed=display_scores(result),
-        inputs=inputs,
-        rows=rows,
-        invalid=invalid,
-        derived={c for c in derived if c not in entered or frames.overrides_nothing(entered[c])},
-    )
