@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.core import reporting
 from workbench.core.reporting import Chart, ReportContext
 from workbench.core.reportqa import TableSpec
 from workbench.core.scoring import grade
 from workbench.engagements.models import Engagement
+from workbench.evaluation import result_of
 from workbench.reports.models import Finding, Recommendation
+from workbench.scoring import services as scoring
+from workbench.scoring.services import budget_for
+from workbench.surveys import services as survey_services
+from workbench.surveys.models import Survey
 
 __all__ = ["Chart", "ReportContext", "build_context", "grade_of", "pct", "report_tables"]
 
@@ -35,8 +42,6 @@ def pct(value: Decimal | float | None) -> str:
 
 
 def local_date(value: dt.datetime | dt.date, zone: str = "Asia/Shanghai") -> str:
-    from zoneinfo import ZoneInfo
-
     if isinstance(value, dt.datetime):
         value = value.astimezone(ZoneInfo(zone)).date() if value.tzinfo else value.date()
     return reporting.local_date(value)
@@ -45,8 +50,6 @@ def local_date(value: dt.datetime | dt.date, zone: str = "Asia/Shanghai") -> str
 def _facts(
     session: Session, engagement: Engagement, report_no: str, when: dt.date, draft: bool
 ) -> reporting.EngagementFacts:
-    from workbench.accounts.models import User
-
     creator = session.get(User, engagement.created_by_id) if engagement.created_by_id else None
     firm = creator.organisation.name if creator and creator.organisation else "评价机构"
     return reporting.EngagementFacts(
@@ -119,8 +122,6 @@ def _findings(
 
 def _surveys(session: Session, engagement: Engagement) -> list[reporting.SurveyFacts]:
     """Each survey's screened results as the survey module computes them (with results)."""
-    from workbench.surveys import services as survey_services
-    from workbench.surveys.models import Survey
 
     out = []
     surveys = session.scalars(
@@ -175,7 +176,6 @@ def _surveys(session: Session, engagement: Engagement) -> list[reporting.SurveyF
 
 
 def _weighting(session: Session, engagement: Engagement) -> reporting.WeightingFacts | None:
-    from workbench.scoring import services as scoring
 
     system = scoring.system_of(session, engagement)
     if system is None:
@@ -219,12 +219,8 @@ def build_context(
     zone: str = "Asia/Shanghai",
 ) -> ReportContext:
     """Gather the report of ``engagement`` as it stands now."""
-    from workbench.evaluation import result_of
-    from workbench.scoring.services import budget_for
 
     if when is None:
-        from zoneinfo import ZoneInfo
-
         when = dt.datetime.now(ZoneInfo(zone)).date()  # the date people read in Beijing
     result = result_of(session, engagement)
     budget = result.figures.get("budget") if result is not None else None

@@ -49,6 +49,7 @@ from workbench.core.surveys import (
 )
 from workbench.engagements import revision
 from workbench.engagements.models import Engagement
+from workbench.error_messages import CODES
 from workbench.surveys.models import Survey, SurveyResponse, SurveyToken
 
 LEVELS = (*DEFAULT_LEVEL_SCORES, "不了解")
@@ -70,8 +71,6 @@ class SurveyError(ValueError):
     def render(self, gettext: object = None) -> str:
         """The message of a code that carries a detail (registered as ``survey_<code>``, see
         :mod:`workbench.error_messages`); the questionnaire model's own messages translated."""
-        from workbench.error_messages import CODES
-
         message = str(CODES.get(f"survey_{self.code}", self.code))
         detail = self.detail
         if self.code == "bad_question":
