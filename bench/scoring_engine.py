@@ -85,6 +85,8 @@ def main() -> None:
             )
         elif kind == "survey":
             inputs[leaf.code] = LeafInput(rate=Decimal("0.874"))
+        elif kind == "deduction":  # assessed: nothing found, with its basis (#14)
+            inputs[leaf.code] = LeafInput(no_deduction=True, reason="抽查凭证30份，未见问题")
         else:
             inputs[leaf.code] = LeafInput(score=leaf.weight * Decimal("0.85"), reason="r")
 
@@ -106,7 +108,7 @@ def main() -> None:
     rob = median_ms(robustness, max(20, args.repeat // 10))
     print(f"template={template.code} leaves={len(template.leaves())} repeat={args.repeat}")
     print(f"baseline walk leaves      p50 {base:8.3f} ms")
-    print(f"evaluate (no Monte Carlo)   p50 {eng:8.3f} ms  ratio {eng / base:7.1f}x")
+    print(f"evaluate (no Monte Carlo)  p50 {eng:8.3f} ms  ratio {eng / base:7.1f}x")
     print(f"sensitivity (2000 draws)   p50 {rob:8.3f} ms  ratio {rob / base:7.1f}x")
     if not args.skip_engagement:
         sizes = [int(n) for n in args.page_sizes.split(",") if n.strip()]
