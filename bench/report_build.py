@@ -14,8 +14,9 @@ printed, the measures interleaved so that other load on the machine hits them al
 * **render**: ``render`` into the bundled project template (the tables, the matplotlib
   charts, docxtpl filling the template);
 * **context, cold**: ``build_context`` with a fresh session, as a web request has, and the
-  survey screening memo emptied first (the first report after the responses changed);
-* **context, warm**: the same with the memo kept (every later report of the engagement).
+  survey screening memo and the evaluated results (``workbench.evaluation``) emptied first
+  (the first report after the responses changed);
+* **context, warm**: the same with the memos kept (every later report of the engagement).
 
 The report build is context + render. Wall-clock time and CPU time of this process are both
 shown: on a shared machine the wall clock also counts waiting for a core, CPU time does not.
@@ -308,6 +309,10 @@ def main() -> None:
 
     # the memos a first build of the report fills (absent from older versions)
     clear_memo = getattr(survey_services, "clear_memo", None)
+    try:  # the evaluated results (#14), kept per data revision
+        from workbench.evaluation import clear_cache as clear_results
+    except ImportError:
+        clear_results = None
     clear_chart_memo = getattr(render_module, "clear_chart_memo", None)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -334,6 +339,8 @@ def main() -> None:
             def cold_context():  # type: ignore[no-untyped-def]
                 if clear_memo is not None:
                     clear_memo()
+                if clear_results is not None:
+                    clear_results()
                 return context()
 
             def cold_render(c) -> bytes:  # type: ignore[no-untyped-def]
@@ -395,7 +402,11 @@ def main() -> None:
     )
     memos = [
         name
-        for name, f in (("survey screening", clear_memo), ("chart", clear_chart_memo))
+        for name, f in (
+            ("survey screening", clear_memo),
+            ("evaluated result", clear_results),
+            ("chart", clear_chart_memo),
+        )
         if f is None
     ]
     note = f" (this version has no {' or '.join(memos)} memo)" if memos else ""
