@@ -64,9 +64,7 @@ def test_ahp_offers_the_full_saaty_scale(setup, auth, client):
 
 
 @pytest.mark.parametrize("bad", ["10", "1/10", "0", "abc", "2.5"])
-def test_a_judgment_off_the_scale_is_refused_and_nothing_changes(
-    setup, auth, client, session, bad
-):
+def test_a_judgment_off_the_scale_is_refused_and_nothing_changes(setup, auth, client, session, bad):
     auth.login(setup["lead"])
     engagement = setup["engagement"]
     before = _state(session, engagement)
@@ -117,7 +115,7 @@ def test_applied_ahp_is_shown_again_audited_and_exported(setup, auth, client, se
         data={"ri": "saaty", **judgments, "action": "apply"},
     )
     assert response.status_code == 302
-    weights, notes, audits_after, rev_after = _state(session, engagement)
+    _weights, notes, audits_after, rev_after = _state(session, engagement)
     assert notes["A"]["judgments"] == {"A1-A2": "4", "A1-A3": "6", "A2-A3": "2"}
     assert audits_after == audits + 1 and rev_after > rev
     entry = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc())).first()
@@ -152,7 +150,7 @@ def test_new_judgments_giving_the_same_points_are_still_recorded(setup, auth, cl
     url = f"/engagements/{engagement.id}/indicators/A/weights/ahp"
     same = {"ri": "saaty", "pair-A1-A2": "1", "pair-A1-A3": "1", "pair-A2-A3": "1"}
     client.post(url, data={**same, "action": "apply"})
-    weights, notes, audits, rev = _state(session, engagement)
+    weights, _notes, audits, rev = _state(session, engagement)
     client.post(url, data={**same, "ri": "cn", "action": "apply"})
     weights2, notes2, audits2, rev2 = _state(session, engagement)
     assert weights2 == weights and notes2["A"]["ri"] == "cn"

@@ -375,7 +375,9 @@ def weighting_sheet(wb: Workbook, result: EngagementResult) -> None:
     the judgment matrix, the derived weights, λmax, CR and the RI table (from the notes kept
     with the indicator system, carried by the evaluated result)."""
     notes = result.figures.get("weight_notes") or {}
-    derived = {k: n for k, n in notes.items() if isinstance(n, dict) and n.get("method") != "direct"}
+    derived = {
+        k: n for k, n in notes.items() if isinstance(n, dict) and n.get("method") != "direct"
+    }
     if not derived:
         return
     template = result.figures["template"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -15,6 +14,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
+from workbench.core import weights as core_weights
 from workbench.core.budget import Denominator, RateKind
 from workbench.core.evaluation import EngagementResult, LeafStatus, Source, points
 from workbench.core.goals import GoalNature, split_value
@@ -37,7 +37,6 @@ from workbench.core.scoring import (
     QualitativeLevel,
     score_leaf,
 )
-from workbench.core import weights as core_weights
 from workbench.core.weights import RI_CN, RI_SAATY
 from workbench.db import db
 from workbench.engagements.access import can_edit_engagement, get_engagement_or_404
@@ -319,6 +318,17 @@ def download_bundled(code: str, fmt: str):  # type: ignore[no-untyped-def]
     return _send_template(template, fmt, code)
 
 
+def _method_from_form(form: NodeForm, node: Any) -> dict[str, Any] | None:
+    """A leaf's scoring method as typed (YAML); a parse error goes on the field."""
+    if not node.is_leaf:
+        return None
+    try:
+        return load_yaml(form.method.data or "") or {}
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
+        form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        return None
+
+
 @bp.route("/indicators/<code>/edit", methods=["GET", "POST"])
 @login_required
 def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
@@ -347,14 +357,9 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             [(c.code, f"{c.code} {c.name} ({c.weight})") for c in node.children]
         )
     if form.validate_on_submit():
-        method = None
-        if node.is_leaf:
-            try:
-                method = load_yaml(form.method.data or "") or {}
-            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
-                form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        method = _method_from_form(form, node)
         if not form.errors:
-            try:
+            with unit_of_work(form) as work:
                 services.update_node(
                     db.session,
                     current_user,
@@ -363,11 +368,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                     {k: getattr(form, k).data for k in services.NODE_TEXT_FIELDS},
                     method,
                 )
-                db.session.commit()
-            except (services.ScoringError, StaleDataError) as exc:
-                db.session.rollback()
-                form.form_errors.append(_message(exc))
-            else:
+            if work.ok:
                 flash(_("Indicator saved."), "success")
                 _warn_about_dropped_scores(engagement)
                 return redirect(
@@ -485,8 +486,7 @@ def _weight_forms(
         "entropy": lambda **kw: entropy_weights_form(children, **kw),
     }
     return {
-        mode: make() if mode == posted else make(formdata=None)
-        for mode, make in factories.items()
+        mode: make() if mode == posted else make(formdata=None) for mode, make in factories.items()
     }
 
 
@@ -559,7 +559,9 @@ def _apply_weights(engagement, current, code, points, forms, derived, form):  # 
     with unit_of_work(form) as work:
         services.set_child_weights(db.session, current_user, current, code, weights, note)
     if not work.ok:
-        return _weights_page(engagement, code, forms, None if isinstance(derived, dict) else derived)
+        return _weights_page(
+            engagement, code, forms, None if isinstance(derived, dict) else derived
+        )
     flash(_("Points saved."), "success")
     _warn_about_dropped_scores(engagement)
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
@@ -604,9 +606,7 @@ def _refusal(derived: core_weights.DerivedWeights, applying: bool) -> str | None
 
 def _derived_weights(engagement_id: int, code: str | None, mode: str):  # type: ignore[no-untyped-def]
     """Calculate (and with “Apply”, save) points derived by ``mode``."""
-    engagement, current, children, points, forms, form = _posted_weights(
-        engagement_id, code, mode
-    )
+    engagement, current, children, points, forms, form = _posted_weights(engagement_id, code, mode)
     if form is None:
         return _weights_page(engagement, code, forms)
     try:
@@ -762,6 +762,72 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
     )
 
 
+def _leaf_form(node: Any) -> LeafInputForm:
+    """The input form of one leaf, with the choices its method offers."""
+    form = LeafInputForm()
+    form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
+    form.level.choices = pairs(
+        [("", "—"), *((lvl.value, str(lbl)) for lvl, lbl in LEVEL_LABELS.items())]
+    )
+    if isinstance(node.method, ChecklistMethod):
+        form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
+    return form
+
+
+def _checked_input(form: LeafInputForm, node: Any, derived: LeafInput | None) -> LeafInput:
+    """What the form records for ``node``; InvalidInput unless it scores the leaf (or the leaf
+    is marked not applicable)."""
+    data = _leaf_input_from_form(form, node)
+    merged = frames.merge_inputs({node.code: derived} if derived else {}, {node.code: data})
+    if form.not_applicable.data or score_leaf(node, merged[node.code]).score is not None:
+        return data
+    if isinstance(node.method, DeductionMethod):
+        raise InvalidInput(
+            N_(
+                "List the findings, or tick “No deduction” and write its basis; "
+                "or mark the indicator not applicable."
+            )
+        )
+    raise InvalidInput(
+        N_("Enter the values needed to score this indicator, or mark it not applicable.")
+    )
+
+
+def _save_leaf(engagement, node, derived, form):  # type: ignore[no-untyped-def]
+    """Save the leaf's inputs: a redirect when saved or stale, None (the reason on the form)
+    when refused."""
+    try:
+        data = _checked_input(form, node, derived)
+        services.save_input(
+            db.session,
+            current_user,
+            engagement,
+            node.code,
+            data,
+            not_applicable=form.not_applicable.data,
+            expected_version=int(form.version.data) if form.version.data else None,
+        )
+        db.session.commit()
+    except (services.ScoringError, StaleDataError, sa.exc.IntegrityError) as exc:
+        db.session.rollback()  # (ScoringError is a ValueError: caught before ValueError)
+        if str(exc) in ERRORS and str(exc) != "stale":
+            form.form_errors.append(_message(exc))
+            return None
+        # saved by someone else since this form was opened: show their values
+        flash(str(ERRORS["stale"]), "danger")
+        return redirect(request.url)
+    except InvalidInput as exc:
+        db.session.rollback()
+        form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
+        return None
+    except ValueError:
+        db.session.rollback()
+        form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
+        return None
+    flash(_("Score saved: %(code)s %(name)s.", code=node.code, name=node.name), "success")
+    return redirect(url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{node.code}")
+
+
 @bp.route("/scores/<code>", methods=["GET", "POST"])
 @login_required
 def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
@@ -780,62 +846,14 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         abort(404)
     row = services.stored_input(db.session, engagement, code)
     derived = _derived_input(result, code, row)
-    form = LeafInputForm()
-    form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
-    form.level.choices = pairs(
-        [("", "—"), *((lvl.value, str(lbl)) for lvl, lbl in LEVEL_LABELS.items())]
-    )
-    if isinstance(node.method, ChecklistMethod):
-        form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
+    form = _leaf_form(node)
     if request.method == "GET":
         # only what was entered: values derived from funds or goals stay live, not frozen
         _fill_form(form, frames.input_from_json(row.data) if row else None, row)
     elif form.validate_on_submit():
-        try:
-            data = _leaf_input_from_form(form, node)
-            merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
-            if not form.not_applicable.data and score_leaf(node, merged).score is None:
-                if isinstance(node.method, DeductionMethod):
-                    raise InvalidInput(
-                        N_(
-                            "List the findings, or tick “No deduction” and write its basis; "
-                            "or mark the indicator not applicable."
-                        )
-                    )
-                raise InvalidInput(
-                    N_(
-                        "Enter the values needed to score this indicator, or mark "
-                        "it not applicable."
-                    )
-                )
-            services.save_input(
-                db.session,
-                current_user,
-                engagement,
-                code,
-                data,
-                not_applicable=form.not_applicable.data,
-                expected_version=int(form.version.data) if form.version.data else None,
-            )
-            db.session.commit()
-        except (services.ScoringError, StaleDataError, sa.exc.IntegrityError) as exc:
-            db.session.rollback()  # (ScoringError is a ValueError: caught before ValueError)
-            if str(exc) in ERRORS and str(exc) != "stale":
-                form.form_errors.append(_message(exc))
-            else:  # saved by someone else since this form was opened: show their values
-                flash(str(ERRORS["stale"]), "danger")
-                return redirect(request.url)
-        except InvalidInput as exc:
-            db.session.rollback()
-            form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
-        except ValueError:
-            db.session.rollback()
-            form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
-        else:
-            flash(_("Score saved: %(code)s %(name)s.", code=code, name=node.name), "success")
-            return redirect(
-                url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{code}"
-            )
+        done = _save_leaf(engagement, node, derived, form)
+        if done is not None:
+            return done
     node_score = result.get(code)
     return render_template(
         "scoring/input.html",
