@@ -155,3 +155,19 @@ def test_new_judgments_giving_the_same_points_are_still_recorded(setup, auth, cl
     weights2, notes2, audits2, rev2 = _state(session, engagement)
     assert weights2 == weights and notes2["A"]["ri"] == "cn"
     assert audits2 == audits + 1 and rev2 > rev
+
+
+def test_the_refusal_reads_in_chinese_in_the_chinese_interface(setup, auth, client, session):
+    auth.login(setup["lead"])
+    with client.session_transaction() as browser:
+        browser["lang"] = "zh_Hans_CN"
+    engagement = setup["engagement"]
+    before = _state(session, engagement)
+    form = {"pair-A1-A2": "11", "pair-A1-A3": "3", "pair-A2-A3": "3", "action": "apply"}
+    page = client.post(f"/engagements/{engagement.id}/indicators/A/weights/ahp", data=form)
+    html = page.get_data(as_text=True)
+    assert "A1:A2：请从 1–9 标度中选择判断值。" in html and "choose a judgment" not in html
+    group = {"group": "3 5 3\n3 12 1", "action": "apply"}
+    page = client.post(f"/engagements/{engagement.id}/indicators/A/weights/group-ahp", data=group)
+    assert "专家 2：判断值不在 1–9 标度内。" in page.get_data(as_text=True)
+    assert _state(session, engagement) == before

@@ -259,6 +259,8 @@ def _group_lines(n: int) -> Any:
                 raise ValidationError(
                     _("Expert %(k)s: not a judgment on the 1–9 scale.", k=number)
                 ) from exc
+            if any(not 1 / 9.01 < x < 9.01 for x in upper):  # 0.333 for 1/3 is fine
+                raise ValidationError(_("Expert %(k)s: not a judgment on the 1–9 scale.", k=number))
             if len(upper) != want:
                 raise ValidationError(
                     _(
