@@ -171,3 +171,17 @@ def test_the_refusal_reads_in_chinese_in_the_chinese_interface(setup, auth, clie
     page = client.post(f"/engagements/{engagement.id}/indicators/A/weights/group-ahp", data=group)
     assert "专家 2：判断值不在 1–9 标度内。" in page.get_data(as_text=True)
     assert _state(session, engagement) == before
+
+
+def test_an_older_ahp_note_with_only_its_matrix_is_shown_back(setup, auth, client, session):
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    system = services.system_of(session, engagement)
+    third = 1 / 3
+    system.weight_notes = {
+        "A": {"method": "ahp", "cr": 0.0, "matrix": [[1, 3, 1], [third, 1, third], [1, 3, 1]]}
+    }
+    session.commit()
+    html = client.get(f"/engagements/{engagement.id}/indicators/A/weights").get_data(as_text=True)
+    shown = {n: _selected(html, n) for n in ("pair-A1-A2", "pair-A1-A3", "pair-A2-A3")}
+    assert shown == {"pair-A1-A2": "3", "pair-A1-A3": "1", "pair-A2-A3": "1/3"}

@@ -409,3 +409,26 @@ def weights_by_entropy(
     note = {"method": "entropy", "objects": len(frame), "directions": dict(directions)}
     constant = tuple(c for c in codes if shares[c] <= 0)
     return DerivedWeights(shares, note, entropy=weights, constant=constant)
+
+
+def applied_judgments(note: Mapping[str, Any] | None, codes: Sequence[str]) -> dict[str, str]:
+    """The AHP judgments kept in a weighting ``note``, as ``{"a-b": "1/3"}``.
+
+    Notes written before the judgments were kept carry only the matrix (rows in the order of
+    ``codes`` then): its upper triangle is read back onto the scale.
+
+    >>> applied_judgments({"method": "ahp", "matrix": [[1, 0.2], [5, 1]]}, ["a", "b"])
+    {'a-b': '1/5'}
+    """
+    if not note or note.get("method") != "ahp":
+        return {}
+    if note.get("judgments"):
+        return {str(k): str(v) for k, v in note["judgments"].items()}
+    matrix = note.get("matrix") or []
+    if len(matrix) != len(codes):
+        return {}
+    return {
+        f"{a}-{codes[j]}": judgment_text(float(matrix[i][j]))
+        for i, a in enumerate(codes)
+        for j in range(i + 1, len(codes))
+    }

@@ -478,7 +478,7 @@ def _weight_forms(
 ) -> dict[str, Any]:
     """The four forms of the points page; the posted one (``posted``: its mode) reads the
     request, the others show the stored state (AHP: the applied judgments)."""
-    applied = (note or {}).get("judgments") if (note or {}).get("method") == "ahp" else None
+    applied = core_weights.applied_judgments(note, [c.code for c in children])
     factories = {
         "direct": lambda **kw: direct_weights_form(children, points, **kw),
         "ahp": lambda **kw: ahp_weights_form(children, applied, **kw),
