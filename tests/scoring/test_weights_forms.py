@@ -83,9 +83,9 @@ def test_bad_direct_points_are_refused_and_nothing_changes(setup, auth, client, 
     before = _state(session, engagement)
     url = f"/engagements/{engagement.id}/indicators/A/weights/direct"
     page = client.post(url, data={"w-A1": "abc", "w-A2": "5", "w-A3": "5"})
-    assert "A1: enter a positive number of points with at most 2 decimals." in page.get_data(
-        as_text=True
-    )
+    html = page.get_data(as_text=True)
+    assert "A1: enter a positive number of points with at most 2 decimals." in html
+    assert 'value="abc"' in html  # what was typed stays for correction
     page = client.post(url, data={"w-A1": "4", "w-A2": "5", "w-A3": "5"})
     assert "The points add up to 14, not 15." in page.get_data(as_text=True)
     assert _state(session, engagement) == before

@@ -543,8 +543,9 @@ def _posted_weights(engagement_id: int, code: str | None, mode: str):  # type: i
         if "csrf_token" in form.errors:
             abort(400)
         for name, messages in form.errors.items():
-            if name != "csrf_token":
-                form.form_errors.extend(m for m in messages if m not in form.form_errors)
+            # a field's last message is its own check, which names the indicator or pair
+            if name is not None and messages and messages[-1] not in form.form_errors:
+                form.form_errors.append(messages[-1])
         form = None
     return engagement, current, children, points, forms, form
 
