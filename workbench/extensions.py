@@ -21,4 +21,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def login_username_key() -> str:
     """Rate-limit key for the login form: the submitted user name, case-folded."""
+    # Deliberately the raw request.form, not LoginForm: Flask-Limiter calls this key function
+    # before the view runs (and before any form validation), and it only reads a key to count
+    # attempts by; nothing is stored or changed from it. The login view itself validates the
+    # same field through its form class.
     return "login-user:" + (request.form.get("username") or "").strip().casefold()

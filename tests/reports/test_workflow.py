@@ -316,3 +316,29 @@ def test_a_template_that_cannot_be_stored_is_a_message_and_nothing_is_kept(
     assert response.status_code == 200
     assert "could not be stored" in response.get_data(as_text=True)
     assert session.scalar(sa.select(sa.func.count()).select_from(ReportTemplateFile)) == before
+
+
+def test_a_finding_and_a_recommendation_are_deleted_only_in_their_engagement(
+    demo, client, session, make_engagement
+):
+    from workbench.reports.models import Finding, Recommendation
+
+    login(client, demo["users"]["zhang.wei"])
+    eid = demo["engagement"].id
+    url = f"/engagements/{eid}/report"
+    client.post(url + "/findings/add", data={"kind": "other", "title": "待删除的发现"})
+    finding = session.scalar(sa.select(Finding).where(Finding.title == "待删除的发现"))
+    rec = session.scalar(sa.select(Recommendation).where(Recommendation.engagement_id == eid))
+    assert finding is not None and rec is not None
+    other = make_engagement(lead=demo["users"]["zhang.wei"])
+    session.commit()
+    # another engagement's URL does not reach these items
+    for kind, item in (("findings", finding), ("recommendations", rec)):
+        wrong = client.post(f"/engagements/{other.id}/report/{kind}/delete", data={"id": item.id})
+        assert wrong.status_code == 404
+    ids = finding.id, rec.id
+    for kind, item_id in zip(("findings", "recommendations"), ids, strict=True):
+        assert client.post(url + f"/{kind}/delete", data={"id": item_id}).status_code == 302
+    session.expire_all()
+    assert session.get(Finding, ids[0]) is None
+    assert session.get(Recommendation, ids[1]) is None

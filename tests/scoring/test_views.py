@@ -66,10 +66,10 @@ def test_ahp_calculates_cr_and_applies_points(setup, auth, client, session):
         "pair-A2-A3": "3",
         "action": "calculate",
     }
-    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    page = client.post(f"/engagements/{eid}/indicators/A/weights/ahp", data=form)
     assert "CR = 0.033" in page.get_data(as_text=True)
     form["action"] = "apply"
-    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=form).status_code == 302
+    assert client.post(f"/engagements/{eid}/indicators/A/weights/ahp", data=form).status_code == 302
     template = services.template_of(services.system_of(session, setup["engagement"]))
     weights = [template.find(c).weight for c in ("A1", "A2", "A3")]
     assert sum(weights) == 15 and weights[0] > weights[1] > weights[2]
@@ -86,7 +86,7 @@ def test_inconsistent_ahp_is_not_applied(setup, auth, client, session):
         "pair-A2-A3": "9",
         "action": "apply",
     }
-    response = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    response = client.post(f"/engagements/{eid}/indicators/A/weights/ahp", data=form)
     assert response.status_code == 200
     assert "not below 0.10" in response.get_data(as_text=True)
 
@@ -146,12 +146,13 @@ def test_group_ahp_from_several_experts(setup, auth, client, session):
         "group": "3 5 3\n1 3 3\n5, 9, 1/3",
         "action": "apply",
     }
-    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=form).status_code == 302
+    url = f"/engagements/{eid}/indicators/A/weights/group-ahp"
+    assert client.post(url, data=form).status_code == 302
     system = services.system_of(session, setup["engagement"])
     assert system.weight_notes["A"]["method"] == "group_ahp"
     assert system.weight_notes["A"]["experts"] == 3
     wrong = {**form, "group": "3 5\n1 3 3"}
-    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=wrong)
+    page = client.post(url, data=wrong)
     assert "Expert 1: 2 judgments, 3 needed." in page.get_data(as_text=True)
 
 
@@ -166,7 +167,8 @@ def test_entropy_weights_from_a_pasted_table(setup, auth, client, session):
         "dir-A3": "-1",
         "action": "calculate",
     }
-    page = client.post(f"/engagements/{eid}/indicators/A/weights", data=form)
+    url = f"/engagements/{eid}/indicators/A/weights/entropy"
+    page = client.post(url, data=form)
     # A2 is the same in every row: no information, so entropy cannot weight it
     assert "A2: the same value in every row" in page.get_data(as_text=True)
     good = {
@@ -174,11 +176,9 @@ def test_entropy_weights_from_a_pasted_table(setup, auth, client, session):
         "action": "calculate",
         "entropy_table": "A1,A2,A3\n0.9,10,3\n0.5,14,9\n0.7,12,5\n",
     }
-    assert 'id="entropy-result"' in client.post(
-        f"/engagements/{eid}/indicators/A/weights", data=good
-    ).get_data(as_text=True)
+    assert 'id="entropy-result"' in client.post(url, data=good).get_data(as_text=True)
     good["action"] = "apply"
-    assert client.post(f"/engagements/{eid}/indicators/A/weights", data=good).status_code == 302
+    assert client.post(url, data=good).status_code == 302
     template = services.template_of(services.system_of(session, setup["engagement"]))
     assert sum(template.find(c).weight for c in ("A1", "A2", "A3")) == 15
 

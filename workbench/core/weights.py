@@ -278,3 +278,157 @@ def entropy_weights(df: pd.DataFrame, directions: Mapping[Any, int] | None = Non
     if d.sum() <= 0:
         return pd.Series(1.0 / len(d), index=x.columns, name="weight")
     return (d / d.sum()).rename("weight")
+
+
+#: Saaty's full 1–9 scale as typed on the AHP page, strongest for the left indicator first:
+#: 9, 8, …, 2, 1, 1/2, …, 1/9 (2, 4, 6, 8 are the intermediate judgments).
+SAATY_JUDGMENTS: tuple[str, ...] = (
+    *(str(k) for k in range(9, 1, -1)),
+    "1",
+    *(f"1/{k}" for k in range(2, 10)),
+)
+
+
+def parse_judgment(text: str) -> float:
+    """A judgment as typed ("3", "1/5", "0.2") as a number.
+
+    >>> parse_judgment("1/4")
+    0.25
+    >>> parse_judgment(" 7 ")
+    7.0
+
+    Raises ``ValueError`` for text that is not a positive number or ``1/k``.
+    """
+    text = text.strip()
+    value = 1 / float(text[2:]) if text.startswith("1/") else float(text)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def judgment_text(value: float) -> str:
+    """The scale entry closest to ``value`` ("1/3" for 0.3333): how a judgment is printed.
+
+    >>> judgment_text(0.2), judgment_text(4.0)
+    ('1/5', '4')
+    """
+    return min(SAATY_JUDGMENTS, key=lambda t: abs(np.log(parse_judgment(t) / value)))
+
+
+def matrix_from_upper(values: Sequence[float], n: int) -> list[list[float]]:
+    """The reciprocal n × n matrix whose upper triangle, row by row, is ``values``.
+
+    >>> matrix_from_upper([3.0, 5.0, 2.0], 3)[2]
+    [0.2, 0.5, 1.0]
+    """
+    if len(values) != n * (n - 1) // 2:
+        raise InvalidMatrix(f"{len(values)} judgments for {n} indicators")
+    matrix = [[1.0] * n for _ in range(n)]
+    k = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            matrix[i][j], matrix[j][i] = values[k], 1 / values[k]
+            k += 1
+    return matrix
+
+
+@dataclass(frozen=True)
+class DerivedWeights:
+    """Weight shares of the children of one indicator and the note kept with the tree.
+
+    ``note`` is what the report and the Excel export print about how the points were set
+    (method, RI table, CR, λmax; for AHP the judgments as typed, the matrix and the weights);
+    ``constant`` lists entropy columns without information (they would get no points).
+    """
+
+    shares: dict[str, float]
+    note: dict[str, Any]
+    ahp: AHPResult | None = None
+    entropy: pd.Series | None = None
+    constant: tuple[str, ...] = ()
+
+
+def weights_by_ahp(
+    codes: Sequence[str], upper: Sequence[float], ri: Literal["saaty", "cn"] = "saaty"
+) -> DerivedWeights:
+    """AHP weights of ``codes`` from the upper triangle of their comparison matrix.
+
+    >>> d = weights_by_ahp(["a", "b"], [3.0])
+    >>> d.note["judgments"], d.note["weights"]
+    ({'a-b': '3'}, {'a': 0.75, 'b': 0.25})
+    """
+    codes = list(codes)
+    matrix = matrix_from_upper(upper, len(codes))
+    # labelled, so that the hint names indicators, not positions
+    result = ahp(pd.DataFrame(matrix, index=codes, columns=codes), ri=ri)
+    pairs = [f"{a}-{b}" for i, a in enumerate(codes) for b in codes[i + 1 :]]
+    shares = {c: float(w) for c, w in zip(codes, result.weights, strict=True)}
+    note = {
+        "method": "ahp",
+        "ri": result.ri_table,
+        "cr": round(result.cr, 4),
+        "lambda_max": round(result.lambda_max, 4),
+        "codes": codes,
+        "matrix": [[round(x, 4) for x in row] for row in matrix],
+        "judgments": {p: judgment_text(v) for p, v in zip(pairs, upper, strict=True)},
+        "weights": {c: round(w, 4) for c, w in shares.items()},
+    }
+    return DerivedWeights(shares, note, ahp=result)
+
+
+def weights_by_group_ahp(
+    codes: Sequence[str],
+    experts: Sequence[Sequence[float]],
+    ri: Literal["saaty", "cn"] = "saaty",
+) -> DerivedWeights:
+    """Group AHP (geometric mean of the experts' matrices) from each expert's upper triangle."""
+    codes = list(codes)
+    frames = [
+        pd.DataFrame(matrix_from_upper(u, len(codes)), index=codes, columns=codes) for u in experts
+    ]
+    result = group_ahp(frames, ri=ri)
+    shares = {c: float(w) for c, w in zip(codes, result.weights, strict=True)}
+    note = {
+        "method": "group_ahp",
+        "experts": len(frames),
+        "ri": result.ri_table,
+        "cr": round(result.cr, 4),
+        "lambda_max": round(result.lambda_max, 4),
+        "weights": {c: round(w, 4) for c, w in shares.items()},
+    }
+    return DerivedWeights(shares, note, ahp=result)
+
+
+def weights_by_entropy(
+    codes: Sequence[str], rows: Sequence[Mapping[str, float]], directions: Mapping[str, int]
+) -> DerivedWeights:
+    """Entropy weights of ``codes`` from one row of values per evaluated object."""
+    frame = pd.DataFrame(list(rows))
+    weights = entropy_weights(frame, directions)
+    shares = {c: float(weights[c]) for c in codes}
+    note = {"method": "entropy", "objects": len(frame), "directions": dict(directions)}
+    constant = tuple(c for c in codes if shares[c] <= 0)
+    return DerivedWeights(shares, note, entropy=weights, constant=constant)
+
+
+def applied_judgments(note: Mapping[str, Any] | None, codes: Sequence[str]) -> dict[str, str]:
+    """The AHP judgments kept in a weighting ``note``, as ``{"a-b": "1/3"}``.
+
+    Notes written before the judgments were kept carry only the matrix (rows in the order of
+    ``codes`` then): its upper triangle is read back onto the scale.
+
+    >>> applied_judgments({"method": "ahp", "matrix": [[1, 0.2], [5, 1]]}, ["a", "b"])
+    {'a-b': '1/5'}
+    """
+    if not note or note.get("method") != "ahp":
+        return {}
+    if note.get("judgments"):
+        return {str(k): str(v) for k, v in note["judgments"].items()}
+    matrix = note.get("matrix") or []
+    if len(matrix) != len(codes):
+        return {}
+    return {
+        f"{a}-{codes[j]}": judgment_text(float(matrix[i][j]))
+        for i, a in enumerate(codes)
+        for j in range(i + 1, len(codes))
+    }

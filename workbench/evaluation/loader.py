@@ -99,6 +99,8 @@ def load_inputs(session: Session, engagement: Engagement) -> EvaluationInputs | 
             "survey_rates": rates,
             "derived": derived,
             "template": template,
+            # how each level's points were set (AHP judgments, matrix, CR): the Excel export
+            "weight_notes": dict(system.weight_notes or {}),
         },
         revision=revision.current(session, engagement.id),
     )

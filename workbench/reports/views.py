@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import (
@@ -529,13 +529,19 @@ def update_finding(engagement_id: int):  # type: ignore[no-untyped-def]
     return _findings_done(engagement, work, _("Saved."))
 
 
+def _delete_item(engagement_id: int, model: Any, delete: Any):  # type: ignore[no-untyped-def]
+    """Delete the engagement's finding or recommendation named by the posted ``id`` (404 if it
+    is another engagement's) through ``delete(session, actor, item)``."""
+    engagement, form = _posted(engagement_id, ItemForm)
+    item = owned_or_404(model, _id(form.id), engagement)
+    with unit_of_work(form) as work, _refused():
+        delete(db.session, current_user, item)
+    return _findings_done(engagement, work, _("Deleted."))
+
+
 @bp.post("/findings/delete")
 def delete_finding(engagement_id: int):  # type: ignore[no-untyped-def]
-    engagement, form = _posted(engagement_id, ItemForm)
-    finding = owned_or_404(Finding, _id(form.id), engagement)
-    with unit_of_work(form) as work, _refused():
-        services.delete_finding(db.session, current_user, finding)
-    return _findings_done(engagement, work, _("Deleted."))
+    return _delete_item(engagement_id, Finding, services.delete_finding)
 
 
 def _save_recommendation(engagement, form: RecommendationForm, rec: Recommendation | None):  # type: ignore[no-untyped-def]
@@ -566,11 +572,7 @@ def update_recommendation(engagement_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/recommendations/delete")
 def delete_recommendation(engagement_id: int):  # type: ignore[no-untyped-def]
-    engagement, form = _posted(engagement_id, ItemForm)
-    rec = owned_or_404(Recommendation, _id(form.id), engagement)
-    with unit_of_work(form) as work, _refused():
-        services.delete_recommendation(db.session, current_user, rec)
-    return _findings_done(engagement, work, _("Deleted."))
+    return _delete_item(engagement_id, Recommendation, services.delete_recommendation)
 
 
 RECTIFICATION_LABELS = {

@@ -354,6 +354,9 @@ def set_child_weights(
             _set_weight(node, new)
     if note is not None:
         notes = dict(system.weight_notes or {})
+        before = notes.get(parent or "_top")
+        if before != note:  # e.g. new AHP judgments giving the same points: still a change
+            changes[f"{parent or '_top'}.weighting"] = {"before": before, "after": note}
         notes[parent or "_top"] = note
         system.weight_notes = notes
     return _save_tree(

@@ -354,9 +354,91 @@ def scores_workbook(engagement: Any, result: EngagementResult) -> bytes:
     for i, width in enumerate([16] * depth + [8, 8, 9, 12, 40, 60], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.print_title_rows = "2:2"  # header repeated on every printed page
+    weighting_sheet(wb, result)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+WEIGHTING_SHEET = "权重确定"
+METHODS_ZH = {
+    "ahp": "层次分析法",
+    "group_ahp": "群组层次分析法",
+    "entropy": "熵权法",
+    "direct": "直接赋值",
+}
+RI_ZH = {"saaty": "Saaty 表", "cn": "国内教材表"}
+
+
+def weighting_sheet(wb: Workbook, result: EngagementResult) -> None:
+    """A sheet 权重确定 with how the points of each level were derived, when any were: for AHP
+    the judgment matrix, the derived weights, λmax, CR and the RI table (from the notes kept
+    with the indicator system, carried by the evaluated result)."""
+    notes = result.figures.get("weight_notes") or {}
+    derived = {
+        k: n for k, n in notes.items() if isinstance(n, dict) and n.get("method") != "direct"
+    }
+    if not derived:
+        return
+    template = result.figures["template"]
+    ws = wb.create_sheet(WEIGHTING_SHEET)
+    ws.append(["权重确定方法与判断矩阵"])
+    ws["A1"].font = Font(bold=True, size=14)
+    for parent, note in derived.items():
+        ws.append([])
+        if parent == "_top":
+            title = f"{template.name}（一级指标）"
+        else:
+            try:
+                title = f"{parent} {template.find(parent).name} 的下级指标"
+            except KeyError:
+                continue  # the level was removed since
+        method = METHODS_ZH.get(note.get("method"), note.get("method"))
+        ws.append([safe_cell(f"{title}：{method}")])
+        ws.cell(row=ws.max_row, column=1).font = Font(bold=True)
+        _note_rows(ws, template, note)
+    ws.column_dimensions["A"].width = 28
+    for i in range(2, 18):
+        ws.column_dimensions[get_column_letter(i)].width = 10
+
+
+def _node_name(template: Template, code: str) -> str:
+    try:
+        return f"{code} {template.find(code).name}"
+    except KeyError:
+        return code
+
+
+def _note_rows(ws: Any, template: Template, note: dict[str, Any]) -> None:
+    codes = note.get("codes") or list(note.get("weights") or {})
+    matrix = note.get("matrix")
+    if matrix and len(matrix) == len(codes):
+        ws.append(["判断矩阵", *[safe_cell(_node_name(template, c)) for c in codes]])
+        for cell in ws[ws.max_row]:
+            cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BORDER
+        for code, row in zip(codes, matrix, strict=True):
+            ws.append([safe_cell(_node_name(template, code)), *row])
+            for cell in ws[ws.max_row]:
+                cell.border = BORDER
+                if isinstance(cell.value, float):
+                    cell.number_format = "0.0000"
+    weights = note.get("weights") or {}
+    if weights:
+        ws.append(["权重", *[weights.get(c) for c in codes]])
+        for cell in ws[ws.max_row][1:]:
+            cell.number_format = "0.0000"
+    if note.get("experts") is not None:
+        ws.append(["专家人数", note["experts"]])
+    if note.get("objects") is not None:
+        ws.append(["评价对象数", note["objects"]])
+    if note.get("lambda_max") is not None:
+        ws.append(["λmax", note["lambda_max"]])
+    if note.get("cr") is not None:
+        cr = float(note["cr"])
+        ws.append(["一致性比率 CR", cr, "通过（CR < 0.10）" if cr < 0.10 else "未通过"])
+        ws.cell(row=ws.max_row, column=2).number_format = "0.0000"
+    if note.get("ri"):
+        ws.append(["随机一致性指标 RI", RI_ZH.get(note["ri"], note["ri"])])
 
 
 def rule_zh(leaf: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -15,6 +14,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.accounts.models import Role
+from workbench.core import weights as core_weights
 from workbench.core.budget import Denominator, RateKind
 from workbench.core.evaluation import EngagementResult, LeafStatus, Source, points
 from workbench.core.goals import GoalNature, split_value
@@ -37,7 +37,7 @@ from workbench.core.scoring import (
     QualitativeLevel,
     score_leaf,
 )
-from workbench.core.weights import RI_CN, RI_SAATY, InvalidMatrix, ahp, entropy_weights, group_ahp
+from workbench.core.weights import RI_CN, RI_SAATY
 from workbench.db import db
 from workbench.engagements.access import can_edit_engagement, get_engagement_or_404
 from workbench.engagements.forms import EmptyForm
@@ -45,16 +45,20 @@ from workbench.engagements.hub import hub
 from workbench.labels import choices, label, pairs
 from workbench.scoring import frames, services, spreadsheet
 from workbench.scoring.forms import (
-    SAATY_SCALE,
     AddLeafForm,
     InstantiateForm,
     LeafInputForm,
     NodeForm,
     RemoveNodeForm,
     UploadTemplateForm,
-    WeightsForm,
+    ahp_weights_form,
+    child_pairs,
+    direct_weights_form,
+    entropy_weights_form,
+    group_ahp_weights_form,
 )
 from workbench.scoring.models import CustomTemplate
+from workbench.web import unit_of_work
 
 bp = Blueprint(
     "scoring", __name__, url_prefix="/engagements/<int:engagement_id>", template_folder="templates"
@@ -314,6 +318,17 @@ def download_bundled(code: str, fmt: str):  # type: ignore[no-untyped-def]
     return _send_template(template, fmt, code)
 
 
+def _method_from_form(form: NodeForm, node: Any) -> dict[str, Any] | None:
+    """A leaf's scoring method as typed (YAML); a parse error goes on the field."""
+    if not node.is_leaf:
+        return None
+    try:
+        return load_yaml(form.method.data or "") or {}
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
+        form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        return None
+
+
 @bp.route("/indicators/<code>/edit", methods=["GET", "POST"])
 @login_required
 def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
@@ -342,14 +357,9 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             [(c.code, f"{c.code} {c.name} ({c.weight})") for c in node.children]
         )
     if form.validate_on_submit():
-        method = None
-        if node.is_leaf:
-            try:
-                method = load_yaml(form.method.data or "") or {}
-            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
-                form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        method = _method_from_form(form, node)
         if not form.errors:
-            try:
+            with unit_of_work(form) as work:
                 services.update_node(
                     db.session,
                     current_user,
@@ -358,11 +368,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                     {k: getattr(form, k).data for k in services.NODE_TEXT_FIELDS},
                     method,
                 )
-                db.session.commit()
-            except (services.ScoringError, StaleDataError) as exc:
-                db.session.rollback()
-                form.form_errors.append(_message(exc))
-            else:
+            if work.ok:
                 flash(_("Indicator saved."), "success")
                 _warn_about_dropped_scores(engagement)
                 return redirect(
@@ -452,65 +458,41 @@ def remove(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
 
 
-def _parse_judgment(text: str) -> float:
-    text = text.strip()
-    if text.startswith("1/"):
-        return 1 / float(text[2:])
-    return float(text)
-
-
-@bp.route("/indicators/weights", methods=["GET", "POST"], defaults={"code": None})
-@bp.route("/indicators/<code>/weights", methods=["GET", "POST"])
-@login_required
-def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
-    """Set the points of an indicator's children: directly or by AHP."""
-    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
-    current = _system_or_redirect(engagement)
-    if current is None:
-        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+def _weights_target(engagement: Any, code: str | None) -> tuple[Any, list[Any], Decimal, str]:
+    """Load the indicator system and the children whose points are set (404 if none)."""
+    current = _system_or_redirect(engagement) or abort(404)
     template = services.template_of(current)
     if code is None:
-        children, points, title = template.indicators, template.total, template.name
-    else:
-        try:
-            parent = template.find(code)
-        except KeyError:
-            abort(404)
-        children, points, title = parent.children, parent.weight, f"{code} {parent.name}"
-    if not children:
+        return current, template.indicators, template.total, template.name
+    try:
+        parent = template.find(code)
+    except KeyError:
         abort(404)
-    form = WeightsForm()
-    result, proposal, errors, entropy = None, None, [], None
-    pairs_list = [(a, b) for i, a in enumerate(children) for b in children[i + 1 :]]
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        mode = form.mode.data
-        if mode == "direct":
-            entered, errors = _direct_points(children, points)
-            if not errors:
-                done = _apply_weights(
-                    engagement, current, code, entered, {"method": "direct"}, errors
-                )
-                if done:
-                    return done
-        else:
-            shares, note, result, entropy, errors = _derived_shares(mode, children, form.ri.data)
-            if shares is not None:
-                proposal = services.scale_to_points(shares, points)
-                if form.action.data == "apply":
-                    if result is not None and not result.consistent:
-                        errors.append(
-                            _(
-                                "CR = %(cr).3f is not below 0.10: revise the judgments "
-                                "before applying.",
-                                cr=result.cr,
-                            )
-                        )
-                    else:
-                        done = _apply_weights(engagement, current, code, proposal, note, errors)
-                        if done:
-                            return done
+    if not parent.children:
+        abort(404)
+    return current, parent.children, parent.weight, f"{code} {parent.name}"
+
+
+def _weight_forms(
+    children: list[Any], points: Decimal, note: dict[str, Any] | None, posted: Any = None
+) -> dict[str, Any]:
+    """The four forms of the points page; the posted one (``posted``: its mode) reads the
+    request, the others show the stored state (AHP: the applied judgments)."""
+    applied = core_weights.applied_judgments(note, [c.code for c in children])
+    factories = {
+        "direct": lambda **kw: direct_weights_form(children, points, **kw),
+        "ahp": lambda **kw: ahp_weights_form(children, applied, **kw),
+        "group_ahp": lambda **kw: group_ahp_weights_form(children, **kw),
+        "entropy": lambda **kw: entropy_weights_form(children, **kw),
+    }
+    return {
+        mode: make() if mode == posted else make(formdata=None) for mode, make in factories.items()
+    }
+
+
+def _weights_page(engagement, code, forms, derived=None, errors=()):  # type: ignore[no-untyped-def]
+    """Render the points page (GET, a calculation, or a refusal with the values typed)."""
+    current, children, points, title = _weights_target(engagement, code)
     return render_template(
         "scoring/weights.html",
         engagement=engagement,
@@ -518,12 +500,12 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         points=points,
         title=title,
         code=code,
-        form=form,
-        result=result,
-        proposal=proposal,
-        errors=errors,
-        pairs=pairs_list,
-        entropy=entropy,
+        forms=forms,
+        result=derived.ahp if derived else None,
+        entropy=derived.entropy if derived else None,
+        proposal=services.scale_to_points(derived.shares, points) if derived else None,
+        errors=[*errors, *(e for f in forms.values() for e in f.form_errors)],
+        pairs=child_pairs(children),
         note_labels={
             "direct": _("entered directly"),
             "ahp": "AHP",
@@ -532,175 +514,137 @@ def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-de
         },
         ri_saaty=",".join(str(x) for x in RI_SAATY),
         ri_cn=",".join(str(x) for x in RI_CN),
-        scale=SAATY_SCALE,
-        posted=request.form,
         note=(current.weight_notes or {}).get(code or "_top"),
     )
 
 
-def _direct_points(children: list[Any], points: Decimal) -> tuple[dict[str, Decimal], list[str]]:
-    entered: dict[str, Decimal] = {}
-    errors: list[str] = []
-    for child in children:
-        try:
-            value = to_decimal(request.form.get(f"w-{child.code}"))
-        except ValueError:
-            value = None
-        if value is None or value <= 0 or value != value.quantize(Decimal("0.01")):
-            errors.append(
-                _(
-                    "%(code)s: enter a positive number of points with at most 2 decimals.",
-                    code=child.code,
-                )
-            )
-        else:
-            entered[child.code] = value
-    if not errors and sum(entered.values()) != points:
-        errors.append(
-            _(
-                "The points add up to %(sum)s, not %(points)s.",
-                sum=sum(entered.values()),
-                points=points,
-            )
-        )
-    return entered, errors
+@bp.get("/indicators/weights", defaults={"code": None})
+@bp.get("/indicators/<code>/weights")
+@login_required
+def weights(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """The points of an indicator's children: entered directly or derived (AHP, entropy)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    if _system_or_redirect(engagement) is None:
+        return redirect(url_for("scoring.system", engagement_id=engagement.id))
+    current, children, points, _title = _weights_target(engagement, code)
+    note = (current.weight_notes or {}).get(code or "_top")
+    return _weights_page(engagement, code, _weight_forms(children, points, note))
 
 
-def _matrix_from_upper(values: list[float], n: int) -> list[list[float]]:
-    matrix = [[1.0] * n for _ in range(n)]
-    k = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            matrix[i][j], matrix[j][i] = values[k], 1 / values[k]
-            k += 1
-    return matrix
-
-
-def _derived_shares(mode: str, children: list[Any], ri: str):  # type: ignore[no-untyped-def]
-    """Weight shares from the AHP form, several experts' judgments, or an entropy table.
-
-    Returns (shares or None, note for the report, AHP result or None, entropy weights or None,
-    errors).
-    """
-    n = len(children)
-    codes = [c.code for c in children]
-    try:
-        if mode == "ahp":
-            upper = [
-                _parse_judgment(request.form.get(f"pair-{a.code}-{b.code}", "1"))
-                for i, a in enumerate(children)
-                for b in children[i + 1 :]
-            ]
-            matrix = _matrix_from_upper(upper, n)
-            # labelled, so that the hint names indicators, not positions
-            result = ahp(pd.DataFrame(matrix, index=codes, columns=codes), ri=ri)
-            note = {
-                "method": "ahp",
-                "ri": result.ri_table,
-                "cr": round(result.cr, 4),
-                "lambda_max": round(result.lambda_max, 4),
-                "matrix": [[round(x, 4) for x in row] for row in matrix],
-            }
-        elif mode == "group_ahp":
-            lines = [line for line in request.form.get("group", "").splitlines() if line.strip()]
-            matrices = []
-            for number, line in enumerate(lines, start=1):
-                upper = [
-                    _parse_judgment(x) for x in line.replace("，", ",").replace(",", " ").split()
-                ]
-                if len(upper) != n * (n - 1) // 2:
-                    raise ValueError(
-                        _(
-                            "Expert %(k)s: %(got)s judgments, %(want)s needed.",
-                            k=number,
-                            got=len(upper),
-                            want=n * (n - 1) // 2,
-                        )
-                    )
-                matrices.append(_matrix_from_upper(upper, n))
-            if len(matrices) < 2:
-                raise ValueError(_("Enter one line of judgments per expert, at least two."))
-            result = group_ahp(
-                [pd.DataFrame(m, index=codes, columns=codes) for m in matrices], ri=ri
-            )
-            note = {
-                "method": "group_ahp",
-                "experts": len(matrices),
-                "ri": result.ri_table,
-                "cr": round(result.cr, 4),
-            }
-        elif mode == "entropy":
-            frame = _entropy_frame(request.form.get("entropy_table", ""), children)
-            directions = {
-                c.code: -1 if request.form.get(f"dir-{c.code}") == "-1" else 1 for c in children
-            }
-            weights = entropy_weights(frame, directions)
-            shares = {c: float(weights[c]) for c in codes}
-            constant = [c for c in codes if shares[c] <= 0]
-            if constant:
-                raise ValueError(
-                    _(
-                        "%(codes)s: the same value in every row, so no information "
-                        "and no points; entropy weights cannot be used here.",
-                        codes="、".join(constant),
-                    )
-                )
-            note = {"method": "entropy", "objects": len(frame), "directions": directions}
-            return shares, note, None, weights, []
-        else:
+def _posted_weights(engagement_id: int, code: str | None, mode: str):  # type: ignore[no-untyped-def]
+    """Load, check and validate a POST of the points page: (engagement, system, children,
+    points, forms, the posted form or None when it failed validation)."""
+    engagement = get_engagement_or_404(engagement_id, need="internal_edit")
+    current, children, points, _title = _weights_target(engagement, code)
+    note = (current.weight_notes or {}).get(code or "_top")
+    forms = _weight_forms(children, points, note, posted=mode)
+    form = forms[mode]
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
             abort(400)
-    except (ValueError, ZeroDivisionError, InvalidMatrix) as exc:
-        return None, None, None, None, [str(exc)]
-    shares = {c: float(w) for c, w in zip(codes, result.weights, strict=True)}
-    return shares, note, result, None, []
+        for name, messages in form.errors.items():
+            # a field's last message is its own check, which names the indicator or pair
+            if name is not None and messages and messages[-1] not in form.form_errors:
+                form.form_errors.append(messages[-1])
+        form = None
+    return engagement, current, children, points, forms, form
 
 
-def _entropy_frame(text: str, children: list[Any]) -> pd.DataFrame:
-    """A pasted table (tab, comma or space separated; header row of codes or names)."""
-    rows = [
-        line.replace("\t", ",").replace("，", ",") for line in text.splitlines() if line.strip()
-    ]
-    if len(rows) < 4:
-        # with two objects min–max normalisation makes every column 0/1: no information
-        raise ValueError(_("Paste a header row and at least three rows of data."))
-    split = [[cell.strip() for cell in (r.split(",") if "," in r else r.split())] for r in rows]
-    header = split[0]
-    index = {}
-    for child in children:
-        for key in (child.code, child.name):
-            if key in header:
-                index[child.code] = header.index(key)
-                break
-        else:
-            raise ValueError(
-                _(
-                    "No column for %(code)s %(name)s in the header row.",
-                    code=child.code,
-                    name=child.name,
-                )
-            )
-    data = []
-    for number, row in enumerate(split[1:], start=2):
-        try:
-            data.append({code: float(row[i]) for code, i in index.items()})
-        except (ValueError, IndexError) as exc:
-            raise ValueError(_("Row %(row)s is not a row of numbers.", row=number)) from exc
-    return pd.DataFrame(data)
-
-
-def _apply_weights(engagement, current, code, weights, note, errors):  # type: ignore[no-untyped-def]
-    """Save the points; on a refusal add the reason to ``errors`` and return None, so that the
-    page shows it with the values the user typed."""
-    try:
+def _apply_weights(engagement, current, code, points, forms, derived, form):  # type: ignore[no-untyped-def]
+    """Save the points (audited, data revision bumped by the service); on a refusal show the
+    page again with the reason and the values typed."""
+    weights = derived if isinstance(derived, dict) else None
+    if weights is None:
+        weights = services.scale_to_points(derived.shares, points)
+    note = {"method": "direct"} if isinstance(derived, dict) else derived.note
+    with unit_of_work(form) as work:
         services.set_child_weights(db.session, current_user, current, code, weights, note)
-        db.session.commit()
-    except (services.ScoringError, StaleDataError) as exc:
-        db.session.rollback()
-        errors.append(_message(exc))
-        return None
+    if not work.ok:
+        return _weights_page(
+            engagement, code, forms, None if isinstance(derived, dict) else derived
+        )
     flash(_("Points saved."), "success")
     _warn_about_dropped_scores(engagement)
     return redirect(url_for("scoring.system", engagement_id=engagement.id))
+
+
+@bp.post("/indicators/weights/direct", defaults={"code": None})
+@bp.post("/indicators/<code>/weights/direct")
+@login_required
+def weights_direct(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """Save points entered directly."""
+    engagement, current, _children, points, forms, form = _posted_weights(
+        engagement_id, code, "direct"
+    )
+    if form is None:
+        return _weights_page(engagement, code, forms)
+    return _apply_weights(engagement, current, code, points, forms, form.entered(), form)
+
+
+def _derive(mode: str, codes: list[str], form: Any) -> core_weights.DerivedWeights:
+    if mode == "ahp":
+        return core_weights.weights_by_ahp(codes, form.upper(), form.ri.data)
+    if mode == "group_ahp":
+        return core_weights.weights_by_group_ahp(codes, form.judgments, form.ri.data)
+    return core_weights.weights_by_entropy(codes, form.table, form.directions())
+
+
+def _refusal(derived: core_weights.DerivedWeights, applying: bool) -> str | None:
+    """Why derived weights cannot be used (entropy without information) or applied (CR)."""
+    if derived.constant:
+        return _(
+            "%(codes)s: the same value in every row, so no information "
+            "and no points; entropy weights cannot be used here.",
+            codes="、".join(derived.constant),
+        )
+    if applying and derived.ahp is not None and not derived.ahp.consistent:
+        return _(
+            "CR = %(cr).3f is not below 0.10: revise the judgments before applying.",
+            cr=derived.ahp.cr,
+        )
+    return None
+
+
+def _derived_weights(engagement_id: int, code: str | None, mode: str):  # type: ignore[no-untyped-def]
+    """Calculate (and with “Apply”, save) points derived by ``mode``."""
+    engagement, current, children, points, forms, form = _posted_weights(engagement_id, code, mode)
+    if form is None:
+        return _weights_page(engagement, code, forms)
+    try:
+        derived = _derive(mode, [c.code for c in children], form)
+    except (ValueError, ZeroDivisionError) as exc:  # InvalidMatrix is a ValueError
+        return _weights_page(engagement, code, forms, errors=[str(exc)])
+    refusal = _refusal(derived, form.applying)
+    if refusal is not None:
+        shown = None if derived.constant else derived
+        return _weights_page(engagement, code, forms, shown, errors=[refusal])
+    if not form.applying:
+        return _weights_page(engagement, code, forms, derived)
+    return _apply_weights(engagement, current, code, points, forms, derived, form)
+
+
+@bp.post("/indicators/weights/ahp", defaults={"code": None})
+@bp.post("/indicators/<code>/weights/ahp")
+@login_required
+def weights_ahp(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """Points by AHP from one set of pairwise judgments."""
+    return _derived_weights(engagement_id, code, "ahp")
+
+
+@bp.post("/indicators/weights/group-ahp", defaults={"code": None})
+@bp.post("/indicators/<code>/weights/group-ahp")
+@login_required
+def weights_group_ahp(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """Points by group AHP from several experts' judgments."""
+    return _derived_weights(engagement_id, code, "group_ahp")
+
+
+@bp.post("/indicators/weights/entropy", defaults={"code": None})
+@bp.post("/indicators/<code>/weights/entropy")
+@login_required
+def weights_entropy(engagement_id: int, code: str | None):  # type: ignore[no-untyped-def]
+    """Points by the entropy weight method from a pasted table."""
+    return _derived_weights(engagement_id, code, "entropy")
 
 
 def _result(engagement) -> EngagementResult | None:  # type: ignore[no-untyped-def]
@@ -819,6 +763,72 @@ def _leaf_input_from_form(form: LeafInputForm, node: Any) -> LeafInput:
     )
 
 
+def _leaf_form(node: Any) -> LeafInputForm:
+    """The input form of one leaf, with the choices its method offers."""
+    form = LeafInputForm()
+    form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
+    form.level.choices = pairs(
+        [("", "—"), *((lvl.value, str(lbl)) for lvl, lbl in LEVEL_LABELS.items())]
+    )
+    if isinstance(node.method, ChecklistMethod):
+        form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
+    return form
+
+
+def _checked_input(form: LeafInputForm, node: Any, derived: LeafInput | None) -> LeafInput:
+    """What the form records for ``node``; InvalidInput unless it scores the leaf (or the leaf
+    is marked not applicable)."""
+    data = _leaf_input_from_form(form, node)
+    merged = frames.merge_inputs({node.code: derived} if derived else {}, {node.code: data})
+    if form.not_applicable.data or score_leaf(node, merged[node.code]).score is not None:
+        return data
+    if isinstance(node.method, DeductionMethod):
+        raise InvalidInput(
+            N_(
+                "List the findings, or tick “No deduction” and write its basis; "
+                "or mark the indicator not applicable."
+            )
+        )
+    raise InvalidInput(
+        N_("Enter the values needed to score this indicator, or mark it not applicable.")
+    )
+
+
+def _save_leaf(engagement, node, derived, form):  # type: ignore[no-untyped-def]
+    """Save the leaf's inputs: a redirect when saved or stale, None (the reason on the form)
+    when refused."""
+    try:
+        data = _checked_input(form, node, derived)
+        services.save_input(
+            db.session,
+            current_user,
+            engagement,
+            node.code,
+            data,
+            not_applicable=form.not_applicable.data,
+            expected_version=int(form.version.data) if form.version.data else None,
+        )
+        db.session.commit()
+    except (services.ScoringError, StaleDataError, sa.exc.IntegrityError) as exc:
+        db.session.rollback()  # (ScoringError is a ValueError: caught before ValueError)
+        if str(exc) in ERRORS and str(exc) != "stale":
+            form.form_errors.append(_message(exc))
+            return None
+        # saved by someone else since this form was opened: show their values
+        flash(str(ERRORS["stale"]), "danger")
+        return redirect(request.url)
+    except InvalidInput as exc:
+        db.session.rollback()
+        form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
+        return None
+    except ValueError:
+        db.session.rollback()
+        form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
+        return None
+    flash(_("Score saved: %(code)s %(name)s.", code=node.code, name=node.name), "success")
+    return redirect(url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{node.code}")
+
+
 @bp.route("/scores/<code>", methods=["GET", "POST"])
 @login_required
 def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
@@ -837,62 +847,14 @@ def score_input(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         abort(404)
     row = services.stored_input(db.session, engagement, code)
     derived = _derived_input(result, code, row)
-    form = LeafInputForm()
-    form.nature.choices = pairs([("", "—"), *((c.value, c.label) for c in choices(GoalNature))])
-    form.level.choices = pairs(
-        [("", "—"), *((lvl.value, str(lbl)) for lvl, lbl in LEVEL_LABELS.items())]
-    )
-    if isinstance(node.method, ChecklistMethod):
-        form.met.choices = pairs([(str(i), e) for i, e in enumerate(node.method.elements)])
+    form = _leaf_form(node)
     if request.method == "GET":
         # only what was entered: values derived from funds or goals stay live, not frozen
         _fill_form(form, frames.input_from_json(row.data) if row else None, row)
     elif form.validate_on_submit():
-        try:
-            data = _leaf_input_from_form(form, node)
-            merged = frames.merge_inputs({code: derived} if derived else {}, {code: data})[code]
-            if not form.not_applicable.data and score_leaf(node, merged).score is None:
-                if isinstance(node.method, DeductionMethod):
-                    raise InvalidInput(
-                        N_(
-                            "List the findings, or tick “No deduction” and write its basis; "
-                            "or mark the indicator not applicable."
-                        )
-                    )
-                raise InvalidInput(
-                    N_(
-                        "Enter the values needed to score this indicator, or mark "
-                        "it not applicable."
-                    )
-                )
-            services.save_input(
-                db.session,
-                current_user,
-                engagement,
-                code,
-                data,
-                not_applicable=form.not_applicable.data,
-                expected_version=int(form.version.data) if form.version.data else None,
-            )
-            db.session.commit()
-        except (services.ScoringError, StaleDataError, sa.exc.IntegrityError) as exc:
-            db.session.rollback()  # (ScoringError is a ValueError: caught before ValueError)
-            if str(exc) in ERRORS and str(exc) != "stale":
-                form.form_errors.append(_message(exc))
-            else:  # saved by someone else since this form was opened: show their values
-                flash(str(ERRORS["stale"]), "danger")
-                return redirect(request.url)
-        except InvalidInput as exc:
-            db.session.rollback()
-            form.form_errors.append(_("Not saved: %(detail)s", detail=exc.render(_)))
-        except ValueError:
-            db.session.rollback()
-            form.form_errors.append(_("Not saved: %(detail)s", detail=_("Not a valid number.")))
-        else:
-            flash(_("Score saved: %(code)s %(name)s.", code=code, name=node.name), "success")
-            return redirect(
-                url_for("scoring.scores", engagement_id=engagement.id) + f"#leaf-{code}"
-            )
+        done = _save_leaf(engagement, node, derived, form)
+        if done is not None:
+            return done
     node_score = result.get(code)
     return render_template(
         "scoring/input.html",
