@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from docx import Document
 
-from workbench.core.evaluation import EngagementResult, LeafStatus
+from workbench.core.evaluation import EngagementResult
 from workbench.core.indicators import parse_template
-from workbench.core.scoring import LeafInput
+from workbench.core.scoring import LeafInput, LeafStatus
 from workbench.evaluation import result_of
 from workbench.reports.context import build_context
 from workbench.reports.render import bundled_path, render
