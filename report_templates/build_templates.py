@@ -228,6 +228,7 @@ def build_chinese(kind: str) -> Document:
 
     doc.add_heading("七、其他需要说明的问题", 1)
     _loop(doc, "{%p for x in others %}", [("{{ loop.index }}. {{ x.title }}。{{ x.text }}", None)])
+    _none(doc, "others_none")
 
     doc.add_heading("附件", 1)
     doc.add_heading("附件1 绩效评价指标体系及评分表", 2)

@@ -638,17 +638,20 @@ def work_carried_out(
             )
         )
     dims = result.dimensions if result else []
-    leaves = len(result.applicable_leaves) if result else 0
-    if dims:
+    if result is not None and dims:
         names = "、".join(clean_text(d.name) for d in dims)
+        # the system as designed (every leaf, 不适用 ones too), then the applicable part of it
+        full = sum((leaf.template_weight for leaf in result.leaves), Decimal(0))
         summary = (
-            f"评价指标体系按照“{names}”设置{len(dims)}项一级指标、{leaves}项三级指标，"
-            f"满分{points(result.applicable_weight) if result else '100.00'}分，详见附件1。"
+            f"评价指标体系按照“{names}”设置{len(dims)}项一级指标、{len(result.leaves)}项"
+            f"三级指标，满分{points(full)}分，详见附件1。"
         )
-        if result is not None and result.not_applicable:
+        if result.not_applicable:
             na = [result.node(c) for c in result.not_applicable]
             summary += (
-                f"其中{_names(na)}指标不适用于本项目，不计入适用分值，"
+                f"其中{_names(na)}指标不适用于本项目，不计入适用分值，适用的"
+                f"{len(result.applicable_leaves)}项三级指标分值合计"
+                f"{points(result.applicable_weight)}分，"
                 "综合得分按“得分 ÷ 适用分值 × 100”折算为百分制。"
             )
         if result is not None:  # e.g. 产出、效益 below 60 % of the applicable points
@@ -774,15 +777,14 @@ def conclusion(
     section = Section(values=values)
     if result is not None and result.dimensions:
         section.tables["dimension_table"] = dimension_table(result)
-        section.charts["dimension_chart"] = Chart(
-            "各一级指标得分率",
-            [clean_text(d.name) for d in result.dimensions],
-            {
-                "得分率": [
-                    float(d.rate * 100) if d.rate is not None else 0.0 for d in result.dimensions
-                ]
-            },
-        )
+        # a dimension not yet scored has no bar (the table prints “—”, never a 0.00 % bar)
+        rated = [d for d in result.dimensions if d.rate is not None]
+        if rated:
+            section.charts["dimension_chart"] = Chart(
+                "各一级指标得分率",
+                [clean_text(d.name) for d in rated],
+                {"得分率": [float(d.rate * 100) for d in rated if d.rate is not None]},
+            )
     return section
 
 
@@ -881,13 +883,15 @@ def findings(
                 {"title": clean_text(f.title), "text": clean_text(f.text)}
                 for f in items
                 if f.kind == "other"
-            ]
-            or [{"title": "无", "text": "本次评价无其他需要说明的问题。"}],
+            ],
             # a section without findings prints a sentence, never an empty heading
             "experiences_none": ""
             if any(f.kind == "experience" for f in items)
             else "本次评价未总结需要推广的主要经验及做法。",
             "problems_none": "" if problems else "本次评价未发现需要说明的问题。",
+            "others_none": ""
+            if any(f.kind == "other" for f in items)
+            else "本次评价无其他需要说明的问题。",
             "recommendations_none": ""
             if recommendations
             else (

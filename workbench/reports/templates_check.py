@@ -108,6 +108,7 @@ DOCUMENTED_VARIABLES = frozenset(
         "recommendations",
         "recommendations_none",
         "others",
+        "others_none",
         "surveys",
         "survey_none",
         "expert_text",
