@@ -363,7 +363,7 @@ def test_thin_report_with_unassessed_deductions_reads_whole(thin_deduction, sess
         assert paragraphs[paragraphs.index(heading) + 1] == sentence
     problems = check_placeholders(printed) + check_same_figures(printed) + check_text_total(printed)
     assert not [p.message for p in problems if "标题下没有内容" in p.message or "表题" in p.message]
-    assert not [p for p in check_same_figures(printed) + check_text_total(printed)]
+    assert check_same_figures(printed) == [] and check_text_total(printed) == []
     # the system as designed, then its applicable part
     assert (
         "设置4项一级指标、7项三级指标，满分100.00分，详见附件1。其中“群众满意度”指标不适用于"
@@ -381,7 +381,7 @@ def test_thin_report_once_the_deductions_are_assessed(thin_deduction, session, d
     result = result_of(session, thin_deduction)
     assert result.complete and result.printed_raw_total == "80.84"
     assert result.printed_total == "89.82"  # 80.84 × 100 ÷ 90
-    context, paragraphs, tables, printed = built_report(session, thin_deduction)
+    context, paragraphs, tables, _printed = built_report(session, thin_deduction)
     assert_one_set_of_numbers(result, paragraphs, tables)
     assert "过程" in context.charts["dimension_chart"].labels
     b1 = next(p for p in paragraphs if p.startswith("1. 资金使用合规性（"))
