@@ -138,6 +138,13 @@ def _toc(doc, heading: str) -> None:
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
 
+def _none(doc, name: str) -> None:
+    """The sentence a section prints when it has no items (no empty paragraph otherwise)."""
+    _p(doc, "{%p if " + name + " %}")
+    _p(doc, "{{ " + name + " }}")
+    _p(doc, "{%p endif %}")
+
+
 def _table(doc, caption: str, name: str) -> None:
     _p(doc, caption, "表题")
     _p(doc, "{{p " + name + " }}")
@@ -198,6 +205,7 @@ def build_chinese(kind: str) -> Document:
         "{%p for x in experiences %}",
         [("{{ loop.index }}. {{ x.title }}。{{ x.text }}", None)],
     )
+    _none(doc, "experiences_none")
     doc.add_heading("（二）存在的问题及原因分析", 2)
     _loop(
         doc,
@@ -208,6 +216,7 @@ def build_chinese(kind: str) -> Document:
             ("原因分析：{{ x.cause }}", None),
         ],
     )
+    _none(doc, "problems_none")
 
     doc.add_heading("六、有关建议", 1)
     _loop(
@@ -215,9 +224,11 @@ def build_chinese(kind: str) -> Document:
         "{%p for x in recommendations %}",
         [("{{ loop.index }}. {{ x.text }}（针对问题{{ x.problems }}）", None)],
     )
+    _none(doc, "recommendations_none")
 
     doc.add_heading("七、其他需要说明的问题", 1)
     _loop(doc, "{%p for x in others %}", [("{{ loop.index }}. {{ x.title }}。{{ x.text }}", None)])
+    _none(doc, "others_none")
 
     doc.add_heading("附件", 1)
     doc.add_heading("附件1 绩效评价指标体系及评分表", 2)

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from workbench.core.evaluation import (
     EvaluationInputs,
-    LeafStatus,
     PanelInput,
     Settings,
     Source,
@@ -19,7 +18,7 @@ from workbench.core.evaluation import (
 )
 from workbench.core.indicators import parse_template
 from workbench.core.numbers import round_half_up
-from workbench.core.scoring import LeafInput, grade
+from workbench.core.scoring import LeafInput, LeafStatus, grade
 
 NO_MC = Settings(sensitivity_draws=0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
@@ -235,6 +236,14 @@ def test_methods_name_the_source_of_every_expert_and_survey_figure():
     assert "计入“满意度”指标的满意率为80.00%，该指标得分17.78分" in methods
     assert "（数据来源：专家提交的评分表，明细见附件4）" in methods
     assert "设置3项一级指标、6项三级指标，满分100.00分" in values["indicator_summary"]
+    # the sample falls short of 381: the conclusion says so, and what it means for the score
+    conclusion = reporting.conclusion(full(), FACTS, [survey]).values["conclusion"]
+    assert conclusion.endswith(
+        f"满意度调查“{survey.title}”（有效样本100份，所需381份）样本量不足，"
+        "据此评分的“满意度”指标得分及满意度调查结论仅供参考。"
+    )
+    enough = replace(survey, respondents=381)
+    assert "样本" not in reporting.conclusion(full(), FACTS, [enough]).values["conclusion"]
 
 
 def test_without_a_panel_no_expert_panel_wording_and_the_typed_expert_leaf_is_named():
@@ -353,7 +362,23 @@ def test_findings_number_problems_and_link_recommendations():
     assert [p["recommended"] for p in values["problems"]] == [True, False]
     assert values["recommendations"] == [{"text": "建议", "problems": "1"}]
     assert values["problems"][1]["cause"] == "—"
-    assert values["others"][0]["title"] == "无"
+    assert values["others"] == [] and values["others_none"] == "本次评价无其他需要说明的问题。"
+    assert values["experiences_none"] == values["problems_none"] == ""
+    assert values["recommendations_none"] == ""
+
+
+def test_a_section_without_findings_prints_a_sentence():
+    """A thin engagement: each of 五、六、七 says in a sentence that it has nothing, so no
+    heading stands alone (the templates print ``…_none`` only when it is not empty)."""
+    values = reporting.findings([], []).values
+    assert values["experiences"] == values["problems"] == values["recommendations"] == []
+    assert values["experiences_none"] == "本次评价未总结需要推广的主要经验及做法。"
+    assert values["problems_none"] == "本次评价未发现需要说明的问题。"
+    assert values["recommendations_none"] == "本次评价未发现需要整改的问题，不提出建议。"
+    assert values["others_none"] == "本次评价无其他需要说明的问题。"
+    # problems but no recommendation yet: said so, not “no problems”
+    problem = [reporting.FindingFacts(1, "problem", "问题甲", "说明", "原因")]
+    assert reporting.findings(problem, []).values["recommendations_none"] == "本次评价未提出建议。"
 
 
 # --- 附件 ---------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ def test_cli_builds_the_demo_report_from_an_empty_database(app, tmp_path):
     assert result.exit_code == 0, result.output
     assert "88.25 良" in result.output  # the sum of the official leaf scores (#14)
     # one set of numbers (#14): no blocking problem (D13 prints 3.33 everywhere)
-    assert not [line for line in result.output.splitlines() if line.startswith("QA:")]
-    assert "QA warning: 指标“完成及时性”（C31）扣1.33分" in result.output
+    # and no warning either: the demo's problems take up every indicator losing points and the
+    # unmet goal, and its conclusion carries the insufficient survey samples
+    assert not [line for line in result.output.splitlines() if line.startswith("QA")]
     doc = Document(str(out))
     assert any(p.text == "一、基本情况" for p in doc.paragraphs)
     missing = runner.invoke(args=["report", "build", "999", "--out", str(out)])

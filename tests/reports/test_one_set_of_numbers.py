@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from docx import Document
 
-from workbench.core.evaluation import EngagementResult, LeafStatus
+from workbench.core.evaluation import EngagementResult
 from workbench.core.indicators import parse_template
-from workbench.core.scoring import LeafInput
+from workbench.core.scoring import LeafInput, LeafStatus
 from workbench.evaluation import result_of
 from workbench.reports.context import build_context
 from workbench.reports.render import bundled_path, render
@@ -39,6 +39,77 @@ THIN = parse_template(
                         "name": "目标明确性",
                         "weight": 15,
                         "method": {"type": "manual"},
+                    },
+                ],
+            },
+            {
+                "code": "C",
+                "name": "产出",
+                "weight": 40,
+                "children": [
+                    {"code": "C1", "name": "产出质量", "weight": 40, "method": {"type": "expert"}},
+                ],
+            },
+            {
+                "code": "D",
+                "name": "效益",
+                "weight": 30,
+                "children": [
+                    {"code": "D1", "name": "社会效益", "weight": 20, "method": {"type": "manual"}},
+                    {
+                        "code": "D2",
+                        "name": "群众满意度",
+                        "weight": 10,
+                        "method": {"type": "survey", "target": "0.9"},
+                    },
+                ],
+            },
+        ],
+    }
+)
+
+
+#: THIN with a 过程 dimension of two deduction (扣分制) indicators, nobody has looked at yet
+THIN_DEDUCTION = parse_template(
+    {
+        "code": "thin-deduction",
+        "name": "薄评价（扣分制）",
+        "indicators": [
+            {
+                "code": "A",
+                "name": "决策",
+                "weight": 20,
+                "children": [
+                    {
+                        "code": "A1",
+                        "name": "立项规范性",
+                        "weight": 10,
+                        "method": {"type": "manual"},
+                    },
+                    {
+                        "code": "A2",
+                        "name": "目标明确性",
+                        "weight": 10,
+                        "method": {"type": "manual"},
+                    },
+                ],
+            },
+            {
+                "code": "B",
+                "name": "过程",
+                "weight": 10,
+                "children": [
+                    {
+                        "code": "B1",
+                        "name": "资金使用合规性",
+                        "weight": 5,
+                        "method": {"type": "deduction", "default_points": 1},
+                    },
+                    {
+                        "code": "B2",
+                        "name": "制度执行有效性",
+                        "weight": 5,
+                        "method": {"type": "deduction", "default_points": 1},
                     },
                 ],
             },
@@ -225,3 +296,95 @@ def test_without_an_indicator_system_no_orphan_caption(session, demo, make_engag
     assert table_with(tables, "一级指标", "得分率") is None
     assert "评价指标体系待建立。" in paragraphs
     assert "表1 资金投入和使用情况（单位：万元）" in paragraphs  # its table is always there
+
+
+@pytest.fixture
+def thin_deduction(session, demo, make_engagement):
+    """The issue's thin engagement: one 不适用 indicator, no panel, no survey, an expert
+    indicator typed by the team, and two deduction (扣分制) indicators nobody has assessed."""
+    lead = demo["users"]["zhang.wei"]
+    engagement = make_engagement(lead=lead)
+    scoring.instantiate(session, lead, engagement, THIN_DEDUCTION)
+    for code, data, na in (
+        ("A1", LeafInput(score=Decimal(10)), False),
+        ("A2", LeafInput(score=Decimal("7.335"), reason="部分指标未量化"), False),
+        ("C1", LeafInput(score=Decimal("33.5"), reason="抽检有不合格批次"), False),
+        ("D1", LeafInput(score=Decimal(20), reason="受益人口超过目标"), False),
+        ("D2", LeafInput(), True),
+    ):
+        scoring.save_input(session, lead, engagement, code, data, not_applicable=na)
+    session.commit()
+    return engagement
+
+
+def built_report(session, engagement):
+    from workbench.reports.printed import printed_report
+
+    context = build_context(session, engagement)
+    data = render(context, bundled_path("project"))
+    doc = Document(io.BytesIO(data))
+    paragraphs = [p.text for p in doc.paragraphs]
+    tables = [[[c.text for c in r.cells] for r in t.rows] for t in doc.tables]
+    return context, paragraphs, tables, printed_report(data)
+
+
+def test_thin_report_with_unassessed_deductions_reads_whole(thin_deduction, session, demo):
+    from workbench.core.reportqa import check_placeholders, check_same_figures, check_text_total
+
+    result = result_of(session, thin_deduction)
+    assert result.not_applicable == ("D2",) and result.panel is None and not result.complete
+    context, paragraphs, tables, printed = built_report(session, thin_deduction)
+    # the deduction indicators print “尚未评价”, never full marks, in every place
+    seen = leaf_occurrences(result, paragraphs, tables)
+    for code in ("B1", "B2"):
+        node = result.node(code)
+        assert node.status is LeafStatus.UNASSESSED and seen[code] == {"尚未评价"}
+        assert f"{node.name}（分值5.00分）。该指标尚未评价。" in "\n".join(paragraphs)
+        annex = table_with(tables, "一级指标", "扣分原因")
+        assert next(r for r in annex if r[2] == node.name)[3:6] == ["5.00", "尚未评价", "—"]
+    for code, printed_scores in seen.items():
+        if result.node(code).status is LeafStatus.SCORED:
+            assert printed_scores == {result.node(code).printed_score}, code
+    # no total is stated while indicators are unassessed, and no table states one either
+    assert any(p.startswith("评价指标尚未全部评价，综合得分待定。") for p in paragraphs)
+    dims = table_with(tables, "一级指标", "得分率")
+    assert dims[-1][2] == "—" and ["过程", "10.00", "—", "—"] in dims
+    assert "过程" not in context.charts["dimension_chart"].labels  # no 0.00 % bar
+    # no panel: no expert-panel wording anywhere
+    everything = "\n".join(paragraphs + [c for t in tables for r in t for c in r])
+    assert "专家组" not in everything.replace("未经专家组评分", "")
+    # each section of 五、六、七 says it has nothing in a sentence: no heading stands alone
+    for heading, sentence in (
+        ("（一）主要经验及做法", "本次评价未总结需要推广的主要经验及做法。"),
+        ("（二）存在的问题及原因分析", "本次评价未发现需要说明的问题。"),
+        ("六、有关建议", "本次评价未发现需要整改的问题，不提出建议。"),
+        ("七、其他需要说明的问题", "本次评价无其他需要说明的问题。"),
+    ):
+        assert paragraphs[paragraphs.index(heading) + 1] == sentence
+    problems = check_placeholders(printed) + check_same_figures(printed) + check_text_total(printed)
+    assert not [p.message for p in problems if "标题下没有内容" in p.message or "表题" in p.message]
+    assert check_same_figures(printed) == [] and check_text_total(printed) == []
+    # the system as designed, then its applicable part
+    assert (
+        "设置4项一级指标、7项三级指标，满分100.00分，详见附件1。其中“群众满意度”指标不适用于"
+        "本项目，不计入适用分值，适用的6项三级指标分值合计90.00分"
+    ) in context.values["indicator_summary"]
+
+
+def test_thin_report_once_the_deductions_are_assessed(thin_deduction, session, demo):
+    lead = demo["users"]["zhang.wei"]
+    for code, basis in (("B1", "抽查全部支出凭证，未发现违规事项"), ("B2", "合同、验收资料齐全")):
+        scoring.save_input(
+            session, lead, thin_deduction, code, LeafInput(no_deduction=True, reason=basis)
+        )
+    session.commit()
+    result = result_of(session, thin_deduction)
+    assert result.complete and result.printed_raw_total == "80.84"
+    assert result.printed_total == "89.82"  # 80.84 × 100 ÷ 90
+    context, paragraphs, tables, _printed = built_report(session, thin_deduction)
+    assert_one_set_of_numbers(result, paragraphs, tables)
+    assert "过程" in context.charts["dimension_chart"].labels
+    b1 = next(p for p in paragraphs if p.startswith("1. 资金使用合规性（"))
+    assert "得分5.00分" in b1 and "抽查全部支出凭证，未发现违规事项" in b1
+    everything = "\n".join(paragraphs + [c for t in tables for r in t for c in r])
+    assert "专家组" not in everything.replace("未经专家组评分", "")

@@ -40,6 +40,7 @@ from workbench.core.scoring import (
     DEFAULT_BANDS,
     InvalidInput,
     LeafInput,
+    LeafStatus,
     NodeScore,
     ScoreResult,
     Sensitivity,
@@ -54,13 +55,6 @@ CENT = Decimal("0.01")
 
 #: the dimensions whose applicable share must reach 60 % (2020 framework: 产出 + 效益)
 RESULT_DIMENSIONS = ("产出", "效益", "效果")
-
-
-class LeafStatus(enum.StrEnum):
-    SCORED = "scored"
-    UNASSESSED = "unassessed"
-    NOT_APPLICABLE = "not_applicable"
-    INVALID = "invalid"
 
 
 class Source(enum.StrEnum):
@@ -500,7 +494,7 @@ def evaluate(inputs: EvaluationInputs, settings: Settings | None = None) -> Enga
                 **base,
             )
         status = getattr(outcome, "status", None)
-        if outcome.score is None or status == "unassessed":
+        if outcome.score is None or status == LeafStatus.UNASSESSED:
             unassessed.append(ind.code)
             return Node(status=LeafStatus.UNASSESSED, exact=None, score=None, rate=None, **base)
         official = round_half_up(outcome.score)

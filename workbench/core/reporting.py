@@ -23,7 +23,6 @@ from typing import Any
 from workbench.core.budget import BudgetTable, FundSource, rates_sentence
 from workbench.core.evaluation import (
     EngagementResult,
-    LeafStatus,
     Node,
     Source,
     percent,
@@ -32,7 +31,7 @@ from workbench.core.evaluation import (
 from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import clean_text, round_half_up
 from workbench.core.reportqa import SumRule, TableSpec
-from workbench.core.scoring import DEFAULT_BANDS, join_sentences
+from workbench.core.scoring import DEFAULT_BANDS, LeafStatus, join_sentences
 
 FUND_SOURCE_ZH = {
     FundSource.FISCAL: "财政拨款",
@@ -639,17 +638,20 @@ def work_carried_out(
             )
         )
     dims = result.dimensions if result else []
-    leaves = len(result.applicable_leaves) if result else 0
-    if dims:
+    if result is not None and dims:
         names = "、".join(clean_text(d.name) for d in dims)
+        # the system as designed (every leaf, 不适用 ones too), then the applicable part of it
+        full = sum((leaf.template_weight for leaf in result.leaves), Decimal(0))
         summary = (
-            f"评价指标体系按照“{names}”设置{len(dims)}项一级指标、{leaves}项三级指标，"
-            f"满分{points(result.applicable_weight) if result else '100.00'}分，详见附件1。"
+            f"评价指标体系按照“{names}”设置{len(dims)}项一级指标、{len(result.leaves)}项"
+            f"三级指标，满分{points(full)}分，详见附件1。"
         )
-        if result is not None and result.not_applicable:
+        if result.not_applicable:
             na = [result.node(c) for c in result.not_applicable]
             summary += (
-                f"其中{_names(na)}指标不适用于本项目，不计入适用分值，"
+                f"其中{_names(na)}指标不适用于本项目，不计入适用分值，适用的"
+                f"{len(result.applicable_leaves)}项三级指标分值合计"
+                f"{points(result.applicable_weight)}分，"
                 "综合得分按“得分 ÷ 适用分值 × 100”折算为百分制。"
             )
         if result is not None:  # e.g. 产出、效益 below 60 % of the applicable points
@@ -706,6 +708,27 @@ def conclusion_sentence(result: EngagementResult | None, project: str) -> str:
     return f"经综合评价，{clean_text(project)}{result.total_sentence_zh()}"
 
 
+def sample_sentence(result: EngagementResult | None, surveys: Sequence[SurveyFacts]) -> str:
+    """The conclusion's caveat when a survey's valid sample is below the size it needs (±5 %,
+    95 %): which surveys, their samples, and that the indicator they feed is indicative only.
+
+    Empty when every sample suffices (or there is no survey).
+    """
+    short = [s for s in surveys if s.respondents < s.required]
+    if not short:
+        return ""
+    named = "、".join(
+        f"“{clean_text(s.title)}”（有效样本{s.respondents}份，所需{s.required}份）" for s in short
+    )
+    leaves = []
+    for s in short:
+        node = result.get(s.leaf_code) if result is not None and s.leaf_code else None
+        if node is not None and f"“{clean_text(node.name)}”" not in leaves:
+            leaves.append(f"“{clean_text(node.name)}”")
+    fed = f"据此评分的{'、'.join(leaves)}指标得分及" if leaves else ""
+    return f"满意度调查{named}样本量不足，{fed}满意度调查结论仅供参考。"
+
+
 def dimension_table(result: EngagementResult) -> TableSpec:
     """表3: each applicable 一级指标 with its applicable 分值 and official score; 合计 = the
     applicable 分值 and the sum of the official scores (the sentence's 得分)."""
@@ -736,26 +759,32 @@ def dimension_table(result: EngagementResult) -> TableSpec:
     )
 
 
-def conclusion(result: EngagementResult | None, facts: EngagementFacts) -> Section:
-    """三、综合评价情况及评价结论: total, grade, the sentence, 表3 and its chart."""
+def conclusion(
+    result: EngagementResult | None,
+    facts: EngagementFacts,
+    surveys: Sequence[SurveyFacts] = (),
+) -> Section:
+    """三、综合评价情况及评价结论: total, grade, the sentence (with the caveat of a survey whose
+    sample is insufficient), 表3 and its chart."""
     bands = result.settings.bands if result else DEFAULT_BANDS
     values: dict[str, Any] = {
         "total": result.printed_total if result and result.complete else None,
         "grade": result.grade if result and result.complete else None,
-        "conclusion": conclusion_sentence(result, facts.project_name) + bands_sentence(bands),
+        "conclusion": conclusion_sentence(result, facts.project_name)
+        + bands_sentence(bands)
+        + sample_sentence(result, surveys),
     }
     section = Section(values=values)
     if result is not None and result.dimensions:
         section.tables["dimension_table"] = dimension_table(result)
-        section.charts["dimension_chart"] = Chart(
-            "各一级指标得分率",
-            [clean_text(d.name) for d in result.dimensions],
-            {
-                "得分率": [
-                    float(d.rate * 100) if d.rate is not None else 0.0 for d in result.dimensions
-                ]
-            },
-        )
+        # a dimension not yet scored has no bar (the table prints “—”, never a 0.00 % bar)
+        rated = [d for d in result.dimensions if d.rate is not None]
+        if rated:
+            section.charts["dimension_chart"] = Chart(
+                "各一级指标得分率",
+                [clean_text(d.name) for d in rated],
+                {"得分率": [float(d.rate * 100) for d in rated if d.rate is not None]},
+            )
     return section
 
 
@@ -854,8 +883,20 @@ def findings(
                 {"title": clean_text(f.title), "text": clean_text(f.text)}
                 for f in items
                 if f.kind == "other"
-            ]
-            or [{"title": "无", "text": "本次评价无其他需要说明的问题。"}],
+            ],
+            # a section without findings prints a sentence, never an empty heading
+            "experiences_none": ""
+            if any(f.kind == "experience" for f in items)
+            else "本次评价未总结需要推广的主要经验及做法。",
+            "problems_none": "" if problems else "本次评价未发现需要说明的问题。",
+            "others_none": ""
+            if any(f.kind == "other" for f in items)
+            else "本次评价无其他需要说明的问题。",
+            "recommendations_none": ""
+            if recommendations
+            else (
+                "本次评价未提出建议。" if problems else "本次评价未发现需要整改的问题，不提出建议。"
+            ),
         }
     )
 
@@ -924,7 +965,9 @@ def score_table(result: EngagementResult) -> TableSpec:
     return TableSpec(
         headers=[["一级指标", "二级指标", "三级指标", "分值", "得分", "得分率", "扣分原因"]],
         rows=rows,
-        widths=[1.4, 1.8, 3.0, 1.6, 1.6, 2.0, 4.2],
+        # 15.6 cm: 分值/得分 hold a bold “100.00”, 得分率 a “100.00%”, 二级指标 four characters,
+        # on one line even in a wider fallback font (DejaVu for Times New Roman)
+        widths=[1.3, 2.0, 3.0, 1.9, 1.9, 2.3, 3.2],
         merge_columns=[0, 1],
         sums=[
             SumRule(m, 4, list(range(m)), "附件1 指标得分"),
@@ -1239,7 +1282,7 @@ def report(
     add(basic_information(facts, budget, goals))
     add(work_carried_out(result, facts, surveys, weighting))
     add(timeline(timeline_, local_date(facts.report_date)))
-    add(conclusion(result, facts))
+    add(conclusion(result, facts, surveys))
     add(indicator_analysis(result))
     add(findings(findings_, recommendations))
     add(annexes(result, surveys))

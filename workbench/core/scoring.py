@@ -94,11 +94,18 @@ class InvalidInput(DomainError):
 
 
 class LeafStatus(enum.StrEnum):
-    """Whether a leaf has been assessed. (Not applicable is the tree's business: see
-    :func:`score_template`.)"""
+    """A leaf's status — the one enum for it, in the engine and in the evaluated result
+    (:mod:`workbench.core.evaluation`).
+
+    The engine (:func:`score_leaf`) gives ``SCORED`` or ``UNASSESSED``; the evaluated result
+    adds ``NOT_APPLICABLE`` (the tree's 不适用, see :func:`score_template`) and ``INVALID`` (a
+    recorded input the leaf's method cannot score).
+    """
 
     SCORED = "scored"
     UNASSESSED = "unassessed"  # nobody has recorded a result yet: no score at all
+    NOT_APPLICABLE = "not_applicable"  # 不适用: out of the applicable base
+    INVALID = "invalid"  # the recorded input does not fit the method
 
 
 class QualitativeLevel(enum.StrEnum):

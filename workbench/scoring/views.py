@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workbench.accounts.models import Role
 from workbench.core import weights as core_weights
 from workbench.core.budget import Denominator, RateKind
-from workbench.core.evaluation import EngagementResult, LeafStatus, Source, points
+from workbench.core.evaluation import EngagementResult, Source, points
 from workbench.core.goals import GoalNature, split_value
 from workbench.core.indicators import (
     ChecklistMethod,
@@ -34,6 +34,7 @@ from workbench.core.scoring import (
     Finding,
     InvalidInput,
     LeafInput,
+    LeafStatus,
     QualitativeLevel,
     score_leaf,
 )
