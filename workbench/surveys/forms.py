@@ -133,8 +133,9 @@ class CleaningForm(BaseForm):
     )
     straightline = BooleanField(_l("Same answer to every item of a matrix (3 items or more)"))
     burst_count = IntegerField(
-        _l("Burst: more than this many responses from one IP or device"),
+        _l("Burst: more than this many responses from one device, or from one address with the same answers and duration"),
         validators=[Optional(), NumberRange(min=1, max=100_000)],
+        description=_l("A shared address alone (one Wi-Fi for a village or school) never excludes a response."),
     )
     burst_minutes = DecimalField(
         _l("… within this many minutes"),
