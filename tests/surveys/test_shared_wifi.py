@@ -122,3 +122,32 @@ def test_a_device_is_limited_on_its_own(setup, client, auth, session, app_with):
     another = app.test_client()  # the next phone on the same Wi-Fi is not affected
     another.get(f"{url}?t=C00003")
     assert another.post(f"{url}?t=C00003", data=answers_for(survey)).status_code == 303
+
+
+def test_optional_codes_are_said_so_and_a_used_code_is_linked(setup, client, auth, session, app):
+    """Codes exist but are not required: the publish page says so plainly, and a code used
+    on the general link is still marked used and linked to its response."""
+    survey = published(setup, client, auth, session)
+    eid, sid = setup["engagement"].id, survey.id
+    client.post(f"/engagements/{eid}/surveys/{sid}/tokens", data={"labels": "张家\n李家"})
+    page = client.get(f"/engagements/{eid}/surveys/{sid}/publish").get_data(as_text=True)
+    assert 'id="codes-optional"' in page and "Codes are optional" in page
+    tokens = session.scalars(sa.select(SurveyToken).order_by(SurveyToken.id)).all()
+    url = f"/s/{survey.public_token}"
+    phone = app.test_client()
+    phone.get(f"{url}?t={tokens[0].code}")
+    assert phone.post(f"{url}?t={tokens[0].code}", data=answers_for(survey)).status_code == 303
+    anyone = app.test_client()  # the general link still opens it without a code
+    anyone.get(url)
+    assert anyone.post(url, data=answers_for(survey)).status_code == 303
+    session.expire_all()
+    assert session.get(SurveyToken, tokens[0].id).used_at is not None
+    linked = session.scalars(sa.select(SurveyResponse.token_id).order_by(SurveyResponse.id)).all()
+    assert linked == [tokens[0].id, None]
+    again = app.test_client()  # the used code does not open it twice
+    assert "already been used" in again.get(f"{url}?t={tokens[0].code}").get_data(as_text=True)
+    # required codes: the page says so instead
+    survey.require_token = True
+    session.commit()
+    page = client.get(f"/engagements/{eid}/surveys/{sid}/publish").get_data(as_text=True)
+    assert 'id="codes-optional"' not in page

@@ -95,7 +95,9 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
     if state != "open":
         raise SurveyError(state)
     token = None
-    if survey.require_token:
+    if survey.require_token or code:
+        # codes are required, or optional and one was given: either way a used code is
+        # marked used and linked to its response (submit)
         token = token_for(session, survey, code)
         if token is None:
             raise SurveyError("token_required" if not code else "token_unknown")
