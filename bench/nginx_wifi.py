@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import survey_load as sl  # noqa: E402
+import survey_load as sl
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -96,9 +96,7 @@ def screen(url: str, instance: Path, survey_id: int) -> dict[str, int]:
             )
         )
         stored = db.session.scalar(
-            sa.select(sa.func.count(SurveyResponse.id)).where(
-                SurveyResponse.survey_id == survey_id
-            )
+            sa.select(sa.func.count(SurveyResponse.id)).where(SurveyResponse.survey_id == survey_id)
         )
         db.engine.dispose()
     return {

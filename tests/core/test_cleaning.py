@@ -3,11 +3,10 @@
 import datetime as dt
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
 
 from workbench.core.cleaning import (
     RULES,
@@ -127,7 +126,9 @@ def test_a_shared_address_alone_excludes_nobody():
     answers, within minutes: none is flagged (the old rule flagged 11 of 12)."""
     minute = dt.timedelta(minutes=1)
     rows = [
-        row(240.0 + 17 * i, T0 + i * minute / 2, "wifi", q1=f"甲{i % 3}", q2=f"乙{i % 4}", q3="满意")
+        row(
+            240.0 + 17 * i, T0 + i * minute / 2, "wifi", q1=f"甲{i % 3}", q2=f"乙{i % 4}", q3="满意"
+        )
         for i in range(12)
     ]
     assert screen(rows, Rules(burst_count=2, burst_minutes=10)) == [[]] * 12
@@ -161,15 +162,20 @@ def test_a_shared_address_needs_same_answers_and_near_identical_duration():
         duplicate_keys=[duplicate_key(r.answers) for r in rows],
         labels=["#W1", "#W2", "#W3", "#W4", "#W5"],
     )
-    assert flagged == {3: [("burst", "10 分钟内同一地址4份，答案与#W1相同、用时相近（202 s / 200 s）")]}
+    assert flagged == {
+        3: [("burst", "10 分钟内同一地址4份，答案与#W1相同、用时相近（202 s / 200 s）")]
+    }
     # without the answers to compare, an address flags nothing
-    assert screen_columns(
-        np.array([r.duration_s for r in rows]),
-        [r.submitted_at for r in rows],
-        [r.source_key for r in rows],
-        {},
-        Rules(burst_count=2, burst_minutes=10),
-    ) == {}
+    assert (
+        screen_columns(
+            np.array([r.duration_s for r in rows]),
+            [r.submitted_at for r in rows],
+            [r.source_key for r in rows],
+            {},
+            Rules(burst_count=2, burst_minutes=10),
+        )
+        == {}
+    )
 
 
 def test_attention():

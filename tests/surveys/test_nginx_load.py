@@ -14,9 +14,7 @@ import nginx_wifi  # noqa: E402
 
 from tests.conftest import PG_URL, USE_PG  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    nginx_wifi.nginx_binary() is None, reason="nginx is not installed"
-)
+pytestmark = pytest.mark.skipif(nginx_wifi.nginx_binary() is None, reason="nginx is not installed")
 
 
 def test_200_respondents_behind_nginx_from_one_address(tmp_path):
