@@ -128,7 +128,8 @@ def run(url: str, tmp: Path, *, respondents: int, concurrency: int, workers: int
     app_port, proxy_port = sl.free_port(), sl.free_port()
     log = tmp / "gunicorn.log"
     env = {**sl.server_env(url), "WORKBENCH_TRUSTED_PROXIES": "1"}
-    env.pop("WORKBENCH_SURVEY_RATE_LIMIT")  # the defaults, as deployed
+    for name in ("RATE_LIMIT", "ADDRESS_RATE_LIMIT", "CEILING"):
+        env.pop(f"WORKBENCH_SURVEY_{name}", None)  # the defaults, as deployed
     app_spec = f"workbench:create_app({{'INSTANCE_PATH': {str(instance)!r}}})"
     with log.open("ab") as out:  # the child keeps its own descriptor
         server = subprocess.Popen(
