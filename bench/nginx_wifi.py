@@ -98,6 +98,7 @@ def screen(url: str, instance: Path, survey_id: int) -> dict[str, int]:
         stored = db.session.scalar(
             sa.select(sa.func.count(SurveyResponse.id)).where(SurveyResponse.survey_id == survey_id)
         )
+        db.session.remove()  # its connection closed, not left to the garbage collector
         db.engine.dispose()
     return {
         "stored": int(stored or 0),

@@ -312,6 +312,7 @@ def prepare(url: str, instance: Path, *, marker: bool = False) -> tuple[int, str
         )
         db.session.commit()
         result = survey.id, str(survey.public_token)
+        db.session.remove()  # the reload above checked out a connection: closed, not leaked
         db.engine.dispose()
     return result
 
