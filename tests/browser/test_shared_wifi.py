@@ -88,6 +88,16 @@ def fill(page, questions, n: int, skip: int | None = None) -> None:
             page.locator(f"#q{i} textarea").fill(f"第{n}户：希望按时维护")
 
 
+def until(page, script: str) -> None:
+    """Wait (up to 10 s) for ``script`` to be true; polled from here, since the page's CSP
+    refuses Playwright's in-page wait_for_function."""
+    for _ in range(100):
+        if page.evaluate(script):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true: {script}")
+
+
 def count() -> int:
     return db.session.scalar(sa.select(sa.func.count(SurveyResponse.id)))
 
@@ -129,10 +139,13 @@ def test_one_wifi_many_phones_then_the_ceiling_keeps_the_answers(
     assert checked == ["其他"]
     page.get_by_role("button", name="提交").click()
     page.wait_for_selector("#form-errors")
-    # scrolled to the first missing item, which has the focus
-    assert page.evaluate("document.activeElement.closest('fieldset').id") == "q7"
-    top = page.evaluate("document.getElementById('q7').getBoundingClientRect().top")
-    assert 0 <= top < 844
+    # scrolled to the first missing item, which has the focus (once the page has loaded)
+    until(page, "document.activeElement.closest('fieldset')?.id === 'q7'")
+    until(
+        page,
+        "(() => { const t = document.activeElement.getBoundingClientRect().top;"
+        " return t >= 0 && t < innerHeight; })()",
+    )
     assert count() == 3
     page.locator("#q7 label").filter(has_text="满意").nth(1).click()
     page.get_by_role("button", name="提交").click()

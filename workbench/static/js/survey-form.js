@@ -5,14 +5,17 @@
   if (!form) return;
 
   // After a refused submission: scroll to the first question that needs an answer, focus it.
+  // Once the page has loaded (its styles and layout final, nothing moves it any more).
   var alert = document.getElementById("form-errors");
-  if (alert && alert.dataset.first) {
-    var first = document.getElementById(alert.dataset.first);
-    if (first) {
-      first.scrollIntoView({ block: "start" });
-      var input = first.querySelector("input:not([type=hidden]), textarea");
-      if (input) input.focus({ preventScroll: true });
-    }
+  var first = alert && alert.dataset.first && document.getElementById(alert.dataset.first);
+  function showFirst() {
+    first.scrollIntoView({ block: "start", behavior: "instant" });  // not Bootstrap's smooth scrolling
+    var input = first.querySelector("input:not([type=hidden]), textarea");
+    if (input) input.focus();  // brings it into view as well
+  }
+  if (first) {
+    if (document.readyState === "complete") showFirst();
+    else window.addEventListener("load", showFirst);
   }
 
   // Length limits: the count as one types (the limit itself is shown before typing).
