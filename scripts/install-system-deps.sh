@@ -4,11 +4,14 @@
 #   fonts-noto-cjk  - so Chinese renders in screenshots instead of tofu boxes
 #   libreoffice-writer-nogui, poppler-utils - render Word reports to PDF/PNG (tests, PDF download)
 #   fonts-arphic-ukai - a 楷体 face; scripts/fontconfig maps 仿宋/宋体/黑体/楷体 to the free faces
+#   nginx           - the reverse proxy of the shared-Wi-Fi load test (tests/surveys/test_nginx_load.py,
+#                     scripts/loadtest_nginx.sh), run on its own config and port; the system
+#                     service the package installs is stopped and disabled again
 # Usage: scripts/install-system-deps.sh [extra-package ...]
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-want=(chromium fonts-noto-cjk fonts-arphic-ukai libreoffice-writer-nogui poppler-utils "$@")
+want=(chromium fonts-noto-cjk fonts-arphic-ukai libreoffice-writer-nogui poppler-utils nginx "$@")
 
 install_aliases() {
   local target=/etc/fonts/conf.d/64-zh-cn-office-aliases.conf
@@ -39,4 +42,7 @@ echo "system packages: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "system packages: installed ${missing[*]}"
+if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true  # the tests start their own
+fi
 install_aliases

@@ -169,11 +169,22 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "RATELIMIT_ENABLED": _bool("WORKBENCH_RATELIMIT", True),
         "LOGIN_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_RATE_LIMIT", "10 per minute"),
         "LOGIN_USER_RATE_LIMIT": os.environ.get("WORKBENCH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
-        # submissions of the public questionnaire per IP (a village office may share one)
-        "SURVEY_RATE_LIMIT": os.environ.get("WORKBENCH_SURVEY_RATE_LIMIT", "30 per minute"),
-        # views of the public questionnaire per IP (counted apart from the submissions)
+        # stored submissions of the public questionnaire (only stored ones count: a form sent
+        # back for a missing answer costs nothing), per survey: per browser/device id ...
+        "SURVEY_RATE_LIMIT": os.environ.get("WORKBENCH_SURVEY_RATE_LIMIT", "10 per minute"),
+        # ... per address (a village or school shares one Wi-Fi address: a loose backstop) ...
+        "SURVEY_ADDRESS_RATE_LIMIT": os.environ.get(
+            "WORKBENCH_SURVEY_ADDRESS_RATE_LIMIT", "600 per minute"
+        ),
+        # ... and all respondents together: the ceiling that protects the server
+        "SURVEY_CEILING": os.environ.get("WORKBENCH_SURVEY_CEILING", "1200 per minute"),
+        # views of the public questionnaire per browser (per address before the browser has
+        # its id, with the looser second limit: a whole class opens the link at once)
         "SURVEY_READ_RATE_LIMIT": os.environ.get(
             "WORKBENCH_SURVEY_READ_RATE_LIMIT", "120 per minute"
+        ),
+        "SURVEY_ADDRESS_READ_RATE_LIMIT": os.environ.get(
+            "WORKBENCH_SURVEY_ADDRESS_READ_RATE_LIMIT", "1200 per minute"
         ),
         # import jobs: seconds between a running job's heartbeats, and without one before the
         # job counts as dead (its worker was killed) and is marked failed

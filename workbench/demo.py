@@ -377,16 +377,21 @@ def _ensure_surveys(session: Session, lead: User) -> None:
             mood = rng.choices((0, 1, 2, 3), weights=(40, 42, 13, 5))[0]
             answer(n, form(town, mood), rng.uniform(150, 420), f"10.1.{n // 250}.{n % 250}")
     # planted bad responses: clicked through in seconds, failed the attention check,
-    # and a burst of five from one address within minutes
+    # and a burst of five from one address within minutes, the last three copying the first
+    # two's answers with near-identical durations (the burst rule's second signal: a shared
+    # address alone flags nobody)
     for _ in range(3):
         n += 1
         answer(n, form(rng.choice(DEMO_TOWNS), 0), rng.uniform(9, 18), f"10.2.0.{n}")
     for _ in range(2):
         n += 1
         answer(n, form(rng.choice(DEMO_TOWNS), 1, attention="非常满意"), 200, f"10.3.0.{n}")
+    copied: list[dict[str, list[str]]] = []
     for k in range(5):
         n += 1
-        answer(n, form("临川镇", 0), 160 + k, "10.9.9.9", now - dt.timedelta(minutes=30 - k))
+        drawn = form("临川镇", 0)  # drawn for every one: the random sequence stays as it was
+        copied.append(drawn if k < 2 else copied[k % 2])
+        answer(n, copied[k], 160 + k, "10.9.9.9", now - dt.timedelta(minutes=30 - k))
     session.expire(survey, ["responses"])
     surveys.save_cleaning(
         session,

@@ -245,6 +245,11 @@ register(
         "token_used": _l("This code has already been used to answer. Thank you."),
         "duplicate": _l("You have already answered this questionnaire on this device. Thank you."),
         "quota_full": _l("We have enough answers from your group. Thank you for your interest."),
+        # throttled (surveys/throttle.py): the form comes back with the answers filled in
+        "busy": _l(
+            "Many people are submitting: your answers have not been saved yet. "
+            "Please wait a moment and press Submit again."
+        ),
     }
 )
 

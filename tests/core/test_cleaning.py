@@ -3,18 +3,27 @@
 import datetime as dt
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.core.cleaning import RULES, Row, Rules, rule_counts, screen
+from workbench.core.cleaning import (
+    RULES,
+    Row,
+    Rules,
+    duplicate_key,
+    rule_counts,
+    screen,
+    screen_columns,
+)
 
 T0 = dt.datetime(2026, 11, 22, 9, 0, 0)
 MATRIX = ["5、满意程度—质量", "5、满意程度—便利", "5、满意程度—公开"]
 
 
-def row(duration=300.0, at=None, source="", **answers):
-    return Row(duration, at, source, answers)
+def row(duration=300.0, at=None, source="", device="", **answers):
+    return Row(duration, at, source, answers, device)
 
 
 def rules_of(reasons):
@@ -76,39 +85,97 @@ def test_straightline_needs_three_answered_items():
 def test_burst_within_the_window():
     minute = dt.timedelta(minutes=1)
     rows = [
-        row(at=T0, source="ip-a"),
-        row(at=T0 + 2 * minute, source="ip-a"),
-        row(at=T0 + 4 * minute, source="ip-a"),  # third within 10 minutes: flagged
-        row(at=T0 + 5 * minute, source="ip-b"),  # another source
-        row(at=T0 + 5 * minute, source=""),  # unknown source
-        row(at=None, source="ip-a"),  # unknown time
-        row(at=T0 + 30 * minute, source="ip-a"),  # window has moved on
-        row(at=T0 + 31 * minute, source="ip-a"),
+        row(at=T0, device="dev-a"),
+        row(at=T0 + 2 * minute, device="dev-a"),
+        row(at=T0 + 4 * minute, device="dev-a"),  # third within 10 minutes: flagged
+        row(at=T0 + 5 * minute, device="dev-b"),  # another device
+        row(at=T0 + 5 * minute, device=""),  # unknown device
+        row(at=None, device="dev-a"),  # unknown time
+        row(at=T0 + 30 * minute, device="dev-a"),  # window has moved on
+        row(at=T0 + 31 * minute, device="dev-a"),
     ]
     reasons = screen(rows, Rules(burst_count=2, burst_minutes=10))
-    assert reasons == [[], [], [("burst", "3 in 10 min")], [], [], [], [], []]
+    assert reasons == [[], [], [("burst", "10 分钟内同一设备3份：#1、#2、#3")], [], [], [], [], []]
 
 
 def test_burst_flags_every_response_after_the_allowed_count_in_time_order():
     second = dt.timedelta(seconds=1)
     # rows given out of time order: the latest two of four are flagged
     rows = [
-        row(at=T0 + 3 * second, source="k"),
-        row(at=T0, source="k"),
-        row(at=T0 + 2 * second, source="k"),
-        row(at=T0 + 1 * second, source="k"),
+        row(at=T0 + 3 * second, device="k"),
+        row(at=T0, device="k"),
+        row(at=T0 + 2 * second, device="k"),
+        row(at=T0 + 1 * second, device="k"),
     ]
     reasons = screen(rows, Rules(burst_count=2, burst_minutes=1))
-    assert reasons == [[("burst", "4 in 1 min")], [], [("burst", "3 in 1 min")], []]
+    assert rules_of(reasons) == [["burst"], [], ["burst"], []]
+    assert reasons[0][0][1] == "1 分钟内同一设备4份：#2、#4、#3、#1"
 
 
 def test_burst_window_edge_is_inclusive():
     rows = [
-        row(at=T0, source="k"),
-        row(at=T0 + dt.timedelta(minutes=10), source="k"),
-        row(at=T0 + dt.timedelta(minutes=20, seconds=1), source="k"),
+        row(at=T0, device="k"),
+        row(at=T0 + dt.timedelta(minutes=10), device="k"),
+        row(at=T0 + dt.timedelta(minutes=20, seconds=1), device="k"),
     ]
     assert rules_of(screen(rows, Rules(burst_count=1, burst_minutes=10))) == [[], ["burst"], []]
+
+
+def test_a_shared_address_alone_excludes_nobody():
+    """12 genuine respondents on one Wi-Fi (one address), normal and different durations and
+    answers, within minutes: none is flagged (the old rule flagged 11 of 12)."""
+    minute = dt.timedelta(minutes=1)
+    rows = [
+        row(
+            240.0 + 17 * i, T0 + i * minute / 2, "wifi", q1=f"甲{i % 3}", q2=f"乙{i % 4}", q3="满意"
+        )
+        for i in range(12)
+    ]
+    assert screen(rows, Rules(burst_count=2, burst_minutes=10)) == [[]] * 12
+
+
+def test_a_shared_address_needs_same_answers_and_near_identical_duration():
+    minute = dt.timedelta(minutes=1)
+    same = {"q1": "男", "q2": "满意", "q3": "无"}
+    rows = [
+        row(200.0, T0, "wifi", **same),
+        row(300.0, T0 + minute, "wifi", **same),  # same answers, other duration: kept
+        row(120.0, T0 + 2 * minute, "wifi", q1="女", q2="满意", q3="无"),
+        row(202.0, T0 + 3 * minute, "wifi", **same),  # same answers, 202 s vs 200 s: flagged
+        row(201.0, T0 + 4 * minute, "other", **same),  # another address
+    ]
+    reasons = screen(rows, Rules(burst_count=2, burst_minutes=10))
+    assert reasons == [
+        [],
+        [],
+        [],
+        [("burst", "10 分钟内同一地址4份，答案与#1相同、用时相近（202 s / 200 s）")],
+        [],
+    ]
+    # the evidence names the responses as the caller labels them
+    flagged = screen_columns(
+        np.array([r.duration_s for r in rows]),
+        [r.submitted_at for r in rows],
+        [r.source_key for r in rows],
+        {},
+        Rules(burst_count=2, burst_minutes=10),
+        duplicate_keys=[duplicate_key(r.answers) for r in rows],
+        labels=["#W1", "#W2", "#W3", "#W4", "#W5"],
+    )
+    assert flagged == {
+        3: [("burst", "10 分钟内同一地址4份，答案与#W1相同、用时相近（202 s / 200 s）")]
+    }
+    # without the answers to compare, an address flags nothing
+    assert (
+        screen_columns(
+            np.array([r.duration_s for r in rows]),
+            [r.submitted_at for r in rows],
+            [r.source_key for r in rows],
+            {},
+            Rules(burst_count=2, burst_minutes=10),
+        )
+        == {}
+    )
 
 
 def test_attention():
@@ -171,9 +238,9 @@ def test_rules_off_by_default():
 def test_reasons_follow_rules_order():
     same = dict.fromkeys(MATRIX, "满意")
     rows = [
-        Row(10, T0, "k", {**same, "key": "", "check": "一般"}),
-        Row(10, T0, "k", {**same, "key": "", "check": "一般"}),
-        Row(1000, T0, "k", {"key": "x", "check": "满意"}),
+        Row(10, T0, "k", {**same, "key": "", "check": "一般"}, "d"),
+        Row(10, T0, "k", {**same, "key": "", "check": "一般"}, "d"),
+        Row(1000, T0, "k", {"key": "x", "check": "满意"}, "d"),
         Row(1000, None, "", {"key": "y", "check": "满意"}),
     ]
     rules = Rules(

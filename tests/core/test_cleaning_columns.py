@@ -53,21 +53,7 @@ def reference_screen(rows, rules):  # the row-by-row definition (before vectoris
             if all(values) and len(set(values)) == 1:
                 out[i].append(("straightline", f"{len(values)} × {values[0]}"))
     if rules.burst_count:
-        window = dt.timedelta(minutes=rules.burst_minutes)
-        by_source = defaultdict(list)
-        for i, r in enumerate(rows):
-            if r.source_key and r.submitted_at is not None:
-                by_source[r.source_key].append(i)
-        for indices in by_source.values():
-            indices.sort(key=lambda j: rows[j].submitted_at)
-            recent = deque()
-            for j in indices:
-                at = rows[j].submitted_at
-                while recent and at - rows[recent[0]].submitted_at > window:
-                    recent.popleft()
-                recent.append(j)
-                if len(recent) > rules.burst_count:
-                    out[j].append(("burst", f"{len(recent)} in {rules.burst_minutes:g} min"))
+        reference_burst(rows, rules, out)
     for column, expected in rules.attention.items():
         for i, r in enumerate(rows):
             answer = str(r.answers.get(column, "")).strip()
@@ -91,6 +77,53 @@ def reference_screen(rows, rules):  # the row-by-row definition (before vectoris
     return [sorted(reasons, key=lambda x: order[x[0]]) for reasons in out]
 
 
+def reference_burst(rows, rules, out):
+    """The burst rule row by row: more than the allowed count within the window from one
+    device, or from one address with a twin (same answers, near-identical duration)."""
+    window = dt.timedelta(minutes=rules.burst_minutes)
+
+    def walk(key_of, evidence):
+        by_source = defaultdict(list)
+        for i, r in enumerate(rows):
+            if key_of(r) and r.submitted_at is not None:
+                by_source[key_of(r)].append(i)
+        for indices in by_source.values():
+            indices.sort(key=lambda j: rows[j].submitted_at)
+            recent = deque()
+            for j in indices:
+                at = rows[j].submitted_at
+                while recent and at - rows[recent[0]].submitted_at > window:
+                    recent.popleft()
+                recent.append(j)
+                if len(recent) <= rules.burst_count or any(x == "burst" for x, _ in out[j]):
+                    continue
+                detail = evidence(j, list(recent))
+                if detail:
+                    out[j].append(("burst", f"{rules.burst_minutes:g} 分钟内{detail}"[:300]))
+
+    def device(j, recent):
+        more = "…" if len(recent) > 10 else ""
+        return f"同一设备{len(recent)}份：" + "、".join(f"#{i + 1}" for i in recent[:10]) + more
+
+    def twin(j, recent):
+        key, mine = duplicate_key(rows[j].answers), rows[j].duration_s
+        if key is None or mine is None:
+            return None
+        for i in recent:
+            other = rows[i].duration_s
+            if i == j or other is None or duplicate_key(rows[i].answers) != key:
+                continue
+            if abs(mine - other) <= max(5.0, 0.1 * max(mine, other)):
+                return (
+                    f"同一地址{len(recent)}份，答案与#{i + 1}相同、"
+                    f"用时相近（{_s(mine)} s / {_s(other)} s）"
+                )
+        return None
+
+    walk(lambda r: r.device_key, device)
+    walk(lambda r: r.source_key, twin)
+
+
 _answer = st.sampled_from(["", "满意", " 满意 ", "一般", "男", 5, "5"])
 _keys = ["q1", "q2", "q3", "q4", "q5"]
 _rows = st.lists(
@@ -100,6 +133,7 @@ _rows = st.lists(
         submitted_at=st.none() | st.integers(0, 1800).map(lambda s: T0 + dt.timedelta(seconds=s)),
         source_key=st.sampled_from(["", "a", "b", "c"]),
         answers=st.dictionaries(st.sampled_from(_keys), _answer, max_size=5),
+        device_key=st.sampled_from(["", "x", "y"]),
     ),
     max_size=40,
 )
@@ -135,16 +169,16 @@ def test_durations_print_the_same_on_both_paths(seconds):
 
 
 def test_a_burst_from_one_source_in_a_large_survey_is_found():
-    # 3,000 responses from distinct sources plus 6 from one source within 5 minutes
-    rows = [Row(300, T0 + dt.timedelta(minutes=i), f"s{i}", {}) for i in range(3000)]
-    rows += [Row(300, T0 + dt.timedelta(minutes=i), "same", {}) for i in range(6)]
+    # 3,000 responses from distinct devices plus 6 from one device within 5 minutes
+    rows = [Row(300, T0 + dt.timedelta(minutes=i), "", {}, f"s{i}") for i in range(3000)]
+    rows += [Row(300, T0 + dt.timedelta(minutes=i), "", {}, "same") for i in range(6)]
     rules = Rules(burst_count=3, burst_minutes=10)
     reasons = screen(rows, rules)
     assert reasons == reference_screen(rows, rules)
     assert [r for r in reasons if r] == [
-        [("burst", "4 in 10 min")],
-        [("burst", "5 in 10 min")],
-        [("burst", "6 in 10 min")],
+        [("burst", "10 分钟内同一设备4份：#3001、#3002、#3003、#3004")],
+        [("burst", "10 分钟内同一设备5份：#3001、#3002、#3003、#3004、#3005")],
+        [("burst", "10 分钟内同一设备6份：#3001、#3002、#3003、#3004、#3005、#3006")],
     ]
 
 

@@ -10,8 +10,12 @@ Rules (each off unless configured):
 ``too_fast_median``    duration below ``min_median_fraction`` × the median duration
 ``straightline``       the same answer to every item of a matrix (``straightline_groups``),
                        only for matrices of at least 3 answered items
-``burst``              more than ``burst_count`` responses from one hashed IP/device within
-                       ``burst_minutes`` (every response of the burst after the allowed count)
+``burst``              more than ``burst_count`` responses within ``burst_minutes`` from one
+                       device (the browser id: every response of the burst after the allowed
+                       count), or from one address *and* with a second signal: the same answers
+                       as another response of the window and a near-identical duration. A shared
+                       address alone (a village's or a school's Wi-Fi) never breaks it; the
+                       detail names the signal and the responses it saw
 ``attention``          an attention check answered other than expected
 ``missing_key``        a key item left blank
 ``duplicate``          the same answers to every question as an earlier response (only
@@ -21,9 +25,10 @@ Rules (each off unless configured):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import defaultdict, deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,8 +96,9 @@ class Row:
 
     duration_s: float | None
     submitted_at: dt.datetime | None
-    source_key: str  # hashed IP or device; "" when unknown
+    source_key: str  # hashed address (IP); "" when unknown
     answers: Mapping[str, str]
+    device_key: str = ""  # hashed browser/device id; "" when unknown
 
 
 def _s(seconds: float) -> str:
@@ -166,7 +172,10 @@ def screen(rows: Sequence[Row], rules: Rules) -> list[list[tuple[str, str]]]:
         [r.source_key for r in rows],
         columns,
         rules,
-        duplicate_keys=[duplicate_key(r.answers) for r in rows] if rules.duplicates else None,
+        duplicate_keys=[duplicate_key(r.answers) for r in rows]
+        if rules.duplicates or rules.burst_count
+        else None,
+        device_key=[r.device_key for r in rows],
     )
     return [flagged.get(i, []) for i in range(len(rows))]
 
@@ -179,6 +188,8 @@ def screen_columns(
     rules: Rules,
     *,
     duplicate_keys: Sequence[Hashable | None] | None = None,
+    device_key: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> dict[int, list[tuple[str, str]]]:
     """:func:`screen` over columns: the rules are evaluated on whole arrays and only the
     flagged rows get a detail string (and a list), so 100,000 responses take milliseconds.
@@ -190,13 +201,18 @@ def screen_columns(
     submitted_at : sequence of datetime or None
         Submission times (all naive or all aware), for the burst rule.
     source_key : sequence of str
-        Hashed IP or device, ``""`` when unknown.
+        Hashed address (IP), ``""`` when unknown.
     answers : mapping of column to numpy.ndarray of str
         The stripped answers (``""`` when blank or missing) of at least
         :func:`screened_columns`; a column absent from the mapping counts as blank.
     rules : Rules
     duplicate_keys : sequence, optional
-        :func:`duplicate_key` of each response; required when ``rules.duplicates``.
+        :func:`duplicate_key` of each response; required when ``rules.duplicates``. Without
+        them the burst rule cannot see identical answers, so it flags devices only.
+    device_key : sequence of str, optional
+        Hashed browser/device id, ``""`` when unknown.
+    labels : sequence of str, optional
+        How the burst rule names the responses in its evidence (default ``#1``, ``#2`` …).
 
     Returns
     -------
@@ -241,7 +257,13 @@ def screen_columns(
         for i in np.flatnonzero(same).tolist():
             out[i].append(("straightline", f"{len(group)} × {first[i]}"))
     if rules.burst_count:
-        _burst(submitted_at, source_key, rules.burst_count, rules.burst_minutes, out)
+        names = list(labels) if labels is not None else [f"#{i + 1}" for i in range(n)]
+        window = (rules.burst_count, rules.burst_minutes)
+        devices = device_key if device_key is not None else [""] * n
+        _burst(submitted_at, devices, window, out, lambda j, recent: _devices(recent, names))
+        if duplicate_keys is not None:
+            twin = functools.partial(_twin, durations, duplicate_keys, names)
+            _burst(submitted_at, source_key, window, out, twin)
     for name, expected in rules.attention.items():
         values = column(name)
         for i in np.flatnonzero(values != expected).tolist():
@@ -268,15 +290,54 @@ def screen_columns(
     return dict(out)
 
 
+def _devices(recent: Sequence[int], names: Sequence[str]) -> str:
+    shown = "、".join(names[i] for i in list(recent)[:10])
+    more = "…" if len(recent) > 10 else ""
+    return f"同一设备{len(recent)}份：{shown}{more}"
+
+
+#: near-identical durations: within this many seconds, or this fraction of the longer one
+TWIN_SECONDS = 5.0
+TWIN_FRACTION = 0.1
+
+
+def _twin(
+    durations: np.ndarray,
+    keys: Sequence[Hashable | None],
+    names: Sequence[str],
+    j: int,
+    recent: Sequence[int],
+) -> str | None:
+    """The second signal for a response from a busy address: an earlier response of the
+    window with the same answers (see :func:`duplicate_key`) and a near-identical duration;
+    ``None`` without one (then the shared address alone flags nothing)."""
+    key, mine = keys[j], durations[j]
+    if key is None or math.isnan(mine):
+        return None
+    for i in recent:
+        other = durations[i]
+        if i == j or keys[i] != key or math.isnan(other):
+            continue
+        if abs(mine - other) <= max(TWIN_SECONDS, TWIN_FRACTION * max(mine, other)):
+            return (
+                f"同一地址{len(recent)}份，答案与{names[i]}相同、"
+                f"用时相近（{_s(mine)} s / {_s(other)} s）"
+            )
+    return None
+
+
 def _burst(
     submitted_at: Sequence[dt.datetime | None],
     source_key: Sequence[str],
-    allowed: int,
-    minutes: float,
+    window: tuple[int, float],
     out: defaultdict[int, list[tuple[str, str]]],
+    evidence: Callable[[int, Sequence[int]], str | None],
 ) -> None:
-    """The burst rule: only sources with more than ``allowed`` responses can break it, so
-    the sliding window runs over those alone."""
+    """The burst rule over one kind of source (devices or addresses): only sources with more
+    than the allowed count can break it, so the sliding window runs over those alone; a
+    response past the allowed count is flagged when ``evidence`` (given it and the window's
+    responses) names a reason, at most once."""
+    allowed, minutes = window
     codes, _ = pd.factorize(pd.Series(source_key, dtype=object), use_na_sentinel=True)
     timed = np.fromiter((t is not None for t in submitted_at), dtype=bool, count=len(codes))
     usable = timed & (np.asarray([bool(k) for k in source_key], dtype=bool))
@@ -286,7 +347,7 @@ def _burst(
     busy = np.flatnonzero(counts > allowed)
     if busy.size == 0:
         return
-    window = dt.timedelta(minutes=minutes)
+    span = dt.timedelta(minutes=minutes)
     candidates = np.flatnonzero(usable & np.isin(codes, busy))
     by_source: dict[int, list[int]] = defaultdict(list)
     for j in candidates.tolist():
@@ -296,11 +357,14 @@ def _burst(
         recent: deque[int] = deque()
         for j in indices:
             at = submitted_at[j]
-            while recent and at - submitted_at[recent[0]] > window:  # type: ignore[operator]
+            while recent and at - submitted_at[recent[0]] > span:  # type: ignore[operator]
                 recent.popleft()
             recent.append(j)
-            if len(recent) > allowed:
-                out[j].append(("burst", f"{len(recent)} in {minutes:g} min"))
+            if len(recent) <= allowed or any(rule == "burst" for rule, _ in out.get(j, ())):
+                continue
+            detail = evidence(j, list(recent))
+            if detail:
+                out[j].append(("burst", f"{minutes:g} 分钟内{detail}"[:300]))
 
 
 def rule_counts(reasons: Sequence[Sequence[tuple[str, str]]]) -> dict[str, int]:

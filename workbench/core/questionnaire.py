@@ -34,6 +34,12 @@ DEFAULT_LIKERT = ("非常满意", "满意", "一般", "不满意", "非常不满
 DONT_KNOW_LABEL = "不了解/说不清"
 QUESTION_TYPES = ("single", "multiple", "likert", "matrix", "rating", "number", "text", "textarea")
 MAX_TEXT = 2000  # characters kept of a free-text answer
+#: options that mean "none of these": a multiple choice takes one of them only on its own
+NONE_OPTIONS = ("暂未发现明显问题", "以上都没有", "以上均无", "以上都不是", "都没有", "没有", "无")
+#: an option starting so ("其他", "其他（请注明）") gets a text box; its text is kept with the
+#: answer as 问卷星 exports it: ``其他〖text〗``
+OTHER_PREFIX = "其他"
+MAX_OTHER = 200
 
 
 class Question(BaseModel):
@@ -82,6 +88,21 @@ class Question(BaseModel):
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError("the minimum is above the maximum")
         return self
+
+    def exclusive_options(self) -> list[str]:
+        """The options of a multiple choice that are ticked only on their own (``NONE_OPTIONS``).
+
+        >>> q = Question(type="multiple", text="问题", options=["漏水", "暂未发现明显问题"])
+        >>> q.exclusive_options()
+        ['暂未发现明显问题']
+        """
+        return [o for o in self.options if o in NONE_OPTIONS] if self.type == "multiple" else []
+
+    def other_option(self) -> str | None:
+        """The choice option that asks for the respondent's own words, if any."""
+        if self.type not in ("single", "multiple"):
+            return None
+        return next((o for o in self.options if o.startswith(OTHER_PREFIX)), None)
 
     def choices(self) -> list[str]:
         """The answers a respondent can pick (empty for free answers)."""
@@ -156,7 +177,15 @@ def check_answers(
     """Check a submitted form (``q<i>`` or ``q<i>.<j>`` → values) against the questions.
 
     Returns ``(answers by header, errors by field name)``; errors are codes the web layer
-    translates: ``required``, ``choice``, ``number``, ``range``, ``too_long``.
+    translates: ``required``, ``choice``, ``exclusive``, ``number``, ``range``, ``too_long``,
+    ``other_too_long``.
+    The text of an "其他" option comes as ``q<i>.other`` and is kept as ``其他〖text〗``.
+
+    >>> q = Question(type="multiple", text="问题", options=["漏水", "暂未发现明显问题", "其他"])
+    >>> check_answers([q], {"q1": ["漏水", "暂未发现明显问题"]})[1]
+    {'q1': 'exclusive'}
+    >>> check_answers([q], {"q1": ["漏水", "其他"], "q1.other": [" 水压低 "]})[0]
+    {'1、问题': '漏水┋其他〖水压低〗'}
     """
     answers: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -174,15 +203,24 @@ def check_answers(
             answers[col.header] = ""
             continue
         allowed = q.choices()
+        other, other_error = _other_text(q, form.get(f"{name}.other", []))
+        if other_error:
+            errors[name] = other_error
         if q.type == "multiple":
             picked = [v for v in allowed if v in values]  # questionnaire order
             if len(picked) != len(set(values)):
                 errors[name] = "choice"
-            answers[col.header] = MULTI_SEPARATOR.join(picked)
+            elif len(picked) > 1 and set(picked) & set(q.exclusive_options()):
+                errors[name] = "exclusive"
+            answers[col.header] = MULTI_SEPARATOR.join(
+                f"{v}〖{other}〗" if other and v == q.other_option() else v for v in picked
+            )
             continue
         value = values[0]
         if allowed and value not in allowed:
             errors[name] = "choice"
+        elif other and value == q.other_option():
+            value = f"{value}〖{other}〗"
         elif q.type == "number":
             try:
                 number = float(value)
@@ -199,6 +237,16 @@ def check_answers(
             errors[name] = "too_long"
         answers[col.header] = value
     return answers, errors
+
+
+def _other_text(q: Question, posted: Sequence[str]) -> tuple[str, str | None]:
+    """The words typed for the question's "其他" option (brackets removed), and an error code
+    when they are too long."""
+    if q.other_option() is None:
+        return "", None
+    text = " ".join(clean_text(v).strip() for v in posted if clean_text(v).strip())
+    text = text.replace("〖", "(").replace("〗", ")")
+    return (text, None) if len(text) <= MAX_OTHER else ("", "other_too_long")
 
 
 class QuestionnaireError(ValueError):

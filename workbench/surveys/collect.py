@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,7 +95,9 @@ def gate(session: Session, survey: Survey, *, device_hash: str, code: str) -> Su
     if state != "open":
         raise SurveyError(state)
     token = None
-    if survey.require_token:
+    if survey.require_token or code:
+        # codes are required, or optional and one was given: either way a used code is
+        # marked used and linked to its response (submit)
         token = token_for(session, survey, code)
         if token is None:
             raise SurveyError("token_required" if not code else "token_unknown")
@@ -168,6 +170,7 @@ def submit(
     code: str = "",
     gated: tuple[SurveyToken | None] | None = None,
     questions: Sequence[Question] | None = None,
+    admit: Callable[[], bool] | None = None,
 ) -> tuple[SurveyResponse | None, dict[str, str]]:
     """Check and store one response. Returns ``(response, {})`` or ``(None, field errors)``;
     raises :class:`SurveyError` when the survey does not take this response at all.
@@ -175,13 +178,17 @@ def submit(
     ``gated``: the caller has just passed :func:`gate` in this transaction; its result (the
     token), so that it is not run twice. The unique index on the browser id and the conditional
     update of the token are what stop a simultaneous second submission, not the gate.
-    ``questions``: ``questions_of(survey)`` when the caller has it already."""
+    ``questions``: ``questions_of(survey)`` when the caller has it already.
+    ``admit``: asked once the answers are complete, before anything is stored; ``False``
+    (throttled) raises ``SurveyError("busy")``, so an incomplete form consumes no quota."""
     token = (
         gated[0] if gated is not None else gate(session, survey, device_hash=device_hash, code=code)
     )
     answers, errors = check_answers(questions_of(survey) if questions is None else questions, form)
     if errors:
         return None, errors
+    if admit is not None and not admit():
+        raise SurveyError("busy")
     if survey.group_column:
         group = answers.get(survey.group_column, "")
         quota = (survey.group_targets.get(group) or {}).get("quota")

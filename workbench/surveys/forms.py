@@ -133,8 +133,13 @@ class CleaningForm(BaseForm):
     )
     straightline = BooleanField(_l("Same answer to every item of a matrix (3 items or more)"))
     burst_count = IntegerField(
-        _l("Burst: more than this many responses from one IP or device"),
+        _l(
+            "Burst: more than this many responses from one device, or from one address with the same answers and duration"  # noqa: E501
+        ),
         validators=[Optional(), NumberRange(min=1, max=100_000)],
+        description=_l(
+            "A shared address alone (one Wi-Fi for a village or school) never excludes a response."
+        ),
     )
     burst_minutes = DecimalField(
         _l("… within this many minutes"),
@@ -256,6 +261,10 @@ ANSWER_ERRORS = {
     "number": _l("Enter a number."),
     "range": _l("The number is outside the allowed range."),
     "too_long": _l("The answer is too long (2,000 characters at most)."),
+    "other_too_long": _l("The words for “其他” are too long (200 characters at most)."),
+    "exclusive": _l(
+        "“None of these” answers (such as 暂未发现明显问题) cannot be ticked together with others."
+    ),
 }
 
 
@@ -297,4 +306,6 @@ def answer_form(questions: Sequence[Question]) -> AnswerForm:
         else:
             name = f"q{number}.{questions[col.question].items.index(col.item) + 1}"
         fields[name.replace(".", "_")] = AnswerField(name=name)
+        if col.item is None and questions[col.question].other_option():
+            fields[f"q{number}_other"] = AnswerField(name=f"q{number}.other")
     return type("QuestionnaireAnswerForm", (AnswerForm,), fields)()

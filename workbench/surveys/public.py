@@ -25,7 +25,7 @@ from workbench.db import db, utcnow
 from workbench.engagements.models import Engagement
 from workbench.error_messages import message_for
 from workbench.extensions import limiter
-from workbench.surveys import collect
+from workbench.surveys import collect, throttle
 from workbench.surveys.forms import AnswerForm, answer_form
 from workbench.surveys.models import Survey
 from workbench.surveys.services import SurveyError, questions_of
@@ -34,12 +34,16 @@ from workbench.web import unit_of_work
 bp = Blueprint("public_survey", __name__, url_prefix="/s", template_folder="templates")
 
 
-def _limit() -> str:
-    return str(current_app.config.get("SURVEY_RATE_LIMIT", "30 per minute"))
+def _read_key() -> str:
+    """Views are counted per browser (its id in the session); before it has one, per address."""
+    device = session.get("device")
+    return f"survey-read:device:{device}" if device else f"survey-read:{request.remote_addr}"
 
 
 def _read_limit() -> str:
-    return str(current_app.config.get("SURVEY_READ_RATE_LIMIT", "120 per minute"))
+    per_browser = bool(session.get("device"))
+    setting = "SURVEY_READ_RATE_LIMIT" if per_browser else "SURVEY_ADDRESS_READ_RATE_LIMIT"
+    return str(current_app.config.get(setting) or "120 per minute")
 
 
 def _survey(public_token: str) -> Survey:
@@ -82,8 +86,8 @@ def _message(survey: Survey, code: str, status: int = 200):  # type: ignore[no-u
 
 
 @bp.route("/<public_token>", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"])
-@limiter.limit(_read_limit, methods=["GET"], per_method=True)
+# submissions: surveys/throttle.py, per browser and per survey, counted once stored
+@limiter.limit(_read_limit, key_func=_read_key, methods=["GET"], per_method=True)
 def answer(public_token: str):  # type: ignore[no-untyped-def]
     """Show the questionnaire, or store the answers and thank the respondent."""
     survey = _survey(public_token)
@@ -109,26 +113,33 @@ def answer(public_token: str):  # type: ignore[no-untyped-def]
             abort(400)
         values = form.answers()
         salt = current_app.config["SECRET_KEY"]
+        ip_hash = collect.salted(salt, survey.id, request.remote_addr or "")
+        quota = {"device": device_hash, "address": ip_hash}
+        survey_id = survey.id
         with unit_of_work(form, commit=False) as work:
             response, errors = collect.submit(
                 db.session,
                 survey,
                 values,
                 started_at=_started_at(started_key),
-                ip_hash=collect.salted(salt, survey.id, request.remote_addr or ""),
+                ip_hash=ip_hash,
                 ua_hash=collect.salted(salt, survey.id, request.user_agent.string[:500]),
                 device_hash=device_hash,
                 code=code,
                 gated=(token,),  # just checked above: not twice per answer
                 questions=questions,
+                admit=lambda: throttle.allows(survey_id, **quota),
             )
         if not work.ok:
-            # a second response from this browser is refused as by the gate above
             refused = str(work.error)
+            if refused == "busy":  # throttled: the answers come back, filled in
+                return _form_page(survey, questions, form, {}, values, code, notice=work.message)
+            # a second response from this browser is refused as by the gate above
             return _message(survey, refused, 403 if refused == "duplicate" else 409)
         if response is not None:
             # only then: a commit would expire the survey the form below is rendered from
             db.session.commit()
+            throttle.count(survey_id, **quota)  # only a stored response counts
             if token is not None:  # this phone may open the next household's code
                 session.pop(started_key, None)
             return redirect(url_for("public_survey.thanks", public_token=public_token), 303)
@@ -153,7 +164,9 @@ def _form_page(  # type: ignore[no-untyped-def]
     errors: dict[str, str],
     values: dict[str, list[str]],
     code: str,
+    notice: str = "",
 ):
+    """The questionnaire; ``notice``: throttled, the answers were not stored (429)."""
     return render_template(
         "surveys/public/form.html",
         survey=survey,
@@ -164,7 +177,8 @@ def _form_page(  # type: ignore[no-untyped-def]
         code=code,
         preview=False,
         full_groups=_full_groups(survey),
-    ), (422 if errors else 200)
+        notice=notice,
+    ), (429 if notice else 422 if errors else 200)
 
 
 def _full_groups(survey: Survey) -> list[str]:

@@ -423,15 +423,19 @@ def _screen(session: Session, survey: Survey) -> _State:
     """Load the responses and apply the rules (the expensive part the memo saves)."""
     rules = effective_rules(survey)
     wanted = [*screened_columns(rules), *_stat_columns(survey)]
-    meta, texts, records = _load(session, survey, wanted, full=rules.duplicates)
+    # the burst rule compares answers too (a shared address alone flags nothing)
+    full = rules.duplicates or bool(rules.burst_count)
+    meta, texts, records = _load(session, survey, wanted, full=full)
     n = len(meta["id"])
     reasons = screen_columns(
         np.array(meta["duration_s"], dtype=float).reshape(n),  # None → NaN
         meta["submitted_at"],
-        [ip or device for ip, device in zip(meta["ip_hash"], meta["device_hash"], strict=True)],
+        [ip or "" for ip in meta["ip_hash"]],
         texts,
         rules,
         duplicate_keys=[duplicate_key(a) for a in records] if records is not None else None,
+        device_key=[device or "" for device in meta["device_hash"]],
+        labels=[f"#{row_no}" for row_no in meta["row_no"]],
     )
     overrides = np.empty(n, dtype=object)
     overrides[:] = meta["override"]
@@ -610,7 +614,7 @@ ZH_RULES = {
     "too_fast": "答题过快",
     "too_fast_median": "答题时间低于中位数比例",
     "straightline": "矩阵题连续相同作答",
-    "burst": "同一IP/设备集中提交",
+    "burst": "同一设备或同址雷同答卷集中提交",
     "attention": "未通过注意力测试题",
     "missing_key": "关键题缺答",
     "duplicate": "与此前答卷完全相同",

@@ -79,7 +79,7 @@ RULE_LABELS = {
     "too_fast": _l("too fast"),
     "too_fast_median": _l("too fast for the median"),
     "straightline": _l("same answer throughout"),
-    "burst": _l("burst from one IP/device"),
+    "burst": _l("burst from one device, or same answers from one address"),
     "attention": _l("failed attention check"),
     "missing_key": _l("key item missing"),
     "duplicate": _l("duplicate"),
