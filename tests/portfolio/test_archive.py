@@ -44,7 +44,9 @@ def test_archiving_makes_a_verifiable_package(demo, client, session, app, tmp_pa
     )
     for state in ("fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, users["zhang.wei"], engagement, EngagementState(state))
-    engagements.transition(session, users["wang.fang"], engagement, EngagementState.ISSUED)
+    engagements.transition(
+        session, users["wang.fang"], engagement, EngagementState.ISSUED, issued_report=True
+    )
     session.commit()
     app.instance_path = str(tmp_path / "instance")  # where the report files were written
     login(client, "zhang.wei")
@@ -292,7 +294,9 @@ def test_archiving_runs_in_the_background_and_changes_state_only_when_complete(
     )
     for state in ("fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, users["zhang.wei"], engagement, EngagementState(state))
-    engagements.transition(session, users["wang.fang"], engagement, EngagementState.ISSUED)
+    engagements.transition(
+        session, users["wang.fang"], engagement, EngagementState.ISSUED, issued_report=True
+    )
     session.commit()
     eid = engagement.id
     app.instance_path = str(tmp_path / "instance")

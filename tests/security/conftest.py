@@ -257,7 +257,9 @@ def _archived_engagement(session: Any, users: dict[str, User], client_org: Any, 
     engagements.add_member(session, lead, engagement, users["reviewer"], MemberRole.REVIEWER)
     for state in ("design", "fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, lead, engagement, EngagementState(state))
-    engagements.transition(session, users["reviewer"], engagement, EngagementState.ISSUED)
+    engagements.transition(
+        session, users["reviewer"], engagement, EngagementState.ISSUED, issued_report=True
+    )
     engagements.transition(session, lead, engagement, EngagementState.ARCHIVED)
     instance = Path(app.instance_path)
     archive.build_package(session, engagement, instance / "archives", instance / "reports")

@@ -379,6 +379,7 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             target,
             note=form.note.data or None,
             expected_version=form.expected_version(),
+            issued_report=bool(_issued_reports(engagement)),
         )
     if work.ok:
         flash(_("Status changed to “%(state)s”.", state=label(target)), "success")

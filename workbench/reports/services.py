@@ -38,6 +38,7 @@ from workbench.core.reportqa import (
 )
 from workbench.db import utcnow
 from workbench.engagements import revision
+from workbench.engagements import services as engagements
 from workbench.engagements.models import Engagement, MemberRole
 from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
@@ -542,6 +543,16 @@ def send_for_comments(
     )
 
 
+#: the longest comment on the 征求意见稿 and the longest response (characters); the boxes say
+#: so before anything is typed, and the services refuse a longer text (nothing is cut)
+COMMENT_MAX = 2000
+
+
+def _check_length(text: str) -> None:
+    if len(text) > COMMENT_MAX:
+        raise ReportError("comment_too_long", str(COMMENT_MAX))
+
+
 def add_comment(
     session: Session, actor: User, version: ReportVersion, *, party: str, author: str, text: str
 ) -> ReportComment:
@@ -550,6 +561,7 @@ def add_comment(
     text = clean_text(text)  # NUL reaches the audit summary too (PostgreSQL refuses it)
     if party not in ("client", "unit") or not text.strip():
         raise ReportError("comment_text_required")
+    _check_length(text.strip())
     comment = ReportComment(
         version_id=version.id,
         party=party,
@@ -575,6 +587,7 @@ def respond(session: Session, actor: User, comment: ReportComment, response: str
     response = clean_text(response)  # NUL reaches the audit entry too (PostgreSQL refuses it)
     if not response.strip():
         raise ReportError("response_required")
+    _check_length(response.strip())
     comment.response = response.strip()
     comment.responded_by_id = actor.id
     session.flush()
@@ -679,6 +692,11 @@ def issue(
         },
         summary=f"v{final.number} {final.report_no}",
     )
+    # the engagement is 已出具 from this moment, in the same transaction (never 立项 or 复核
+    # next to an issued report)
+    engagements.mark_issued(
+        session, actor, engagement, note=f"报告出具：v{final.number} {final.report_no}"
+    )
     return final
 
 
@@ -735,6 +753,7 @@ def update_rectification(
 ) -> None:
     if status not in RECTIFICATION_STATUSES:
         raise ReportError("report_bad_status")
+    _check_length(clean_text(note).strip())
     before = item.status
     item.owner = clean_text(owner).strip()[:120]
     item.deadline = deadline
@@ -751,6 +770,18 @@ def update_rectification(
         changes={"status": {"before": before, "after": status}},
         summary=f"{item.number}. {item.title}",
     )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def local_today(zone: str = "Asia/Shanghai") -> dt.date:
+    """Today as people in the bureau read it (Beijing): from 00:00 to 08:00 there the UTC
+    date is still yesterday, and a deadline of yesterday is already past."""
+    from zoneinfo import ZoneInfo
+
+    return _now().astimezone(ZoneInfo(zone)).date()
 
 
 def overdue(item: RectificationItem, today: dt.date) -> bool:

@@ -594,7 +594,9 @@ def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
     if request.method == "POST":
         return _update_rectification(engagement)
     items = services.rectification_items(db.session, engagement)
-    today = dt.datetime.now(dt.UTC).date()
+    today = services.local_today(
+        current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    )
     return render_template(
         "reports/rectification.html",
         engagement=engagement,
@@ -640,7 +642,9 @@ def _update_rectification(engagement):  # type: ignore[no-untyped-def]
 @bp.get("/rectification.xlsx")
 def rectification_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     engagement = get_engagement_or_404(engagement_id, need="view")
-    today = dt.datetime.now(dt.UTC).date()
+    today = services.local_today(
+        current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    )
     zh = {"open": "未开始", "progress": "整改中", "done": "已完成"}
     rows = [
         [
