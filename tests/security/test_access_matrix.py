@@ -142,6 +142,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET portfolio.index": ANY_USER,
     "GET portfolio.export": ANY_USER,
     "GET portfolio.rules": BUREAUS_ONLY,
+    "GET portfolio.my_work": ANY_USER,  # 我的待办: each user's own items only
+    "GET portfolio.my_work_xlsx": ANY_USER,
     "POST portfolio.rules": BUREAUS_ONLY,
     # the public questionnaire
     "GET public_survey.answer": PUBLIC_LINK,
