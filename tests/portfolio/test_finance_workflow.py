@@ -179,3 +179,55 @@ def test_my_work_lists_each_role_its_own_items(demo, client, session, tmp_path, 
     assert 'data-work="review"' not in client.get("/portfolio/work").get_data(as_text=True)
     login(client, "zhang.wei")
     assert 'data-work="review"' in client.get("/portfolio/work").get_data(as_text=True)
+
+
+def test_rectification_items_take_checked_attachments(
+    demo, client, session, app, tmp_path, monkeypatch
+):
+    app.instance_path = str(tmp_path)
+    engagement, users, version, choice, levels = out_for_comments(session, tmp_path / "reports")
+    services.issue(
+        session,
+        users["wang.fang"],
+        engagement,
+        version,
+        choice,
+        tmp_path / "reports",
+        levels,
+        report_no="2号",
+    )
+    session.commit()
+    item = session.scalars(sa.select(RectificationItem).order_by(RectificationItem.number)).first()
+    login(client, "czj.liu")
+    url = f"/engagements/{engagement.id}/report/rectification"
+
+    def attach(data, name):
+        return client.post(
+            url + "/attach",
+            data={"id": item.id, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        ).get_data(as_text=True)
+
+    page = attach(b"%PDF-1.4 rectified", "../../整改报告.pdf")
+    session.expire_all()
+    stored = session.get(RectificationItem, item.id).files
+    assert [f.filename for f in stored] == ["整改报告.pdf"]  # no path from the name
+    assert (tmp_path / "rectification" / stored[0].sha256).exists()
+    assert "整改报告.pdf" in page
+    download = client.get(f"{url}/files/{stored[0].id}")
+    assert download.status_code == 200 and download.data == b"%PDF-1.4 rectified"
+    # not a document, a name that lies about the content, too large: refused, nothing kept
+    assert "is not a PDF" in attach(b"MZ\x90\x00", "x.pdf")
+    assert "does not match" in attach(b"%PDF-1.4", "x.png")
+    from workbench.reports import views
+
+    monkeypatch.setattr(services.workpapers, "MAX_EVIDENCE", 100)  # the request limit is 20 MB
+    monkeypatch.setattr(views, "MAX_EVIDENCE", 100)
+    assert "larger than 20 MB" in attach(b"%PDF-" + b"0" * 100, "big.pdf")
+    session.expire_all()
+    assert len(session.get(RectificationItem, item.id).files) == 1
+    audited = session.scalars(
+        sa.select(AuditEntry.action).where(AuditEntry.action == "rectification.attach")
+    ).all()
+    assert audited == ["rectification.attach"]

@@ -106,6 +106,7 @@ class World:
             "response_id": self.ids["response"],
             "comment_id": self.ids["comment"],
             "evidence_id": self.ids["evidence"],
+            "file_id": self.ids["rectification_file"],
             "user_id": self.ids["spare_user"],
             "organisation_id": self.ids["other_org"],
             "expert_id": self.ids["expert_a"],
@@ -348,6 +349,16 @@ def _build_world(app: Flask, session: Any) -> World:
     ids["rectification"] = session.scalar(
         sa.select(RectificationItem.id).where(RectificationItem.engagement_id == engagement.id)
     )
+    from workbench.reports import services as report_services
+
+    ids["rectification_file"] = report_services.attach_rectification(
+        session,
+        lead,
+        session.get(RectificationItem, ids["rectification"]),
+        instance / "rectification",
+        b"%PDF-1.4 rectified",
+        "整改.pdf",
+    ).id
     from workbench.reports.models import Finding, Recommendation
 
     for key, model in (("finding", Finding), ("recommendation", Recommendation)):

@@ -36,6 +36,7 @@ from workbench.core.reportqa import (
     run_checks,
     run_printed_checks,
 )
+from workbench.core.safefiles import check_zip, clean_filename
 from workbench.db import utcnow
 from workbench.engagements import revision
 from workbench.engagements import services as engagements
@@ -44,6 +45,7 @@ from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
     Finding,
     Recommendation,
+    RectificationFile,
     RectificationItem,
     ReportComment,
     ReportReview,
@@ -55,6 +57,7 @@ from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.sandbox import TemplateRefused
 from workbench.scoring import services as scoring
 from workbench.storage import store_bytes
+from workbench.workpapers import services as workpapers
 
 __all__ = ["blocking", "bundled_path"]
 
@@ -770,6 +773,55 @@ def update_rectification(
         changes={"status": {"before": before, "after": status}},
         summary=f"{item.number}. {item.title}",
     )
+
+
+def attach_rectification(
+    session: Session,
+    actor: User,
+    item: RectificationItem,
+    folder: Path,
+    data: bytes,
+    filename: str,
+) -> RectificationFile:
+    """Attach a file to a rectification item: its size is checked first, then its content
+    (a zip container by :func:`workbench.core.safefiles.check_zip` before anything opens it),
+    and it is stored under its SHA-256, whole or not at all, before the row is written."""
+    if not data:
+        raise ReportError("workpaper_empty")
+    if len(data) > workpapers.MAX_EVIDENCE:
+        raise ReportError("workpaper_too_large")
+    if data.startswith(b"PK"):
+        check_zip(data)  # bounded work before the type sniffing opens the archive
+    kind = workpapers.sniff(data)
+    if kind is None:
+        raise ReportError("workpaper_bad_type", clean_filename(filename, default="upload"))
+    name = clean_filename(filename, default=f"attachment{workpapers.EXTENSIONS[kind][0]}")
+    if not name.lower().endswith(workpapers.EXTENSIONS[kind]):
+        raise ReportError("workpaper_type_mismatch", name)
+    digest = hashlib.sha256(data).hexdigest()
+    store_bytes(folder / digest, data, sha256=digest)  # the name is never part of the path
+    attached = RectificationFile(
+        item_id=item.id,
+        engagement_id=item.engagement_id,
+        filename=name[:200],
+        kind=kind,
+        sha256=digest,
+        size=len(data),
+        uploaded_by_id=actor.id,
+    )
+    session.add(attached)
+    session.flush()
+    record(
+        session,
+        actor,
+        "rectification.attach",
+        "rectification",
+        item.id,
+        engagement_id=item.engagement_id,
+        changes={"sha256": {"before": None, "after": digest}},
+        summary=f"{item.number}. {name}"[:200],
+    )
+    return attached
 
 
 def _now() -> dt.datetime:
