@@ -231,3 +231,34 @@ def test_rectification_items_take_checked_attachments(
         sa.select(AuditEntry.action).where(AuditEntry.action == "rectification.attach")
     ).all()
     assert audited == ["rectification.attach"]
+
+
+def test_the_consultation_draft_header_names_its_sign_offs(demo, client, session, app, tmp_path):
+    from docx import Document
+
+    from workbench.accounts.models import User
+
+    app.instance_path = str(tmp_path)
+    folder = tmp_path / "reports"
+    engagement = session.scalar(sa.select(Engagement))
+    users = {u.username: u for u in session.scalars(sa.select(User))}
+    choice = services.template_choices(session, engagement, folder)[0]
+    levels = services.review_levels(None)
+    version = services.build(session, users["zhang.wei"], engagement, choice, folder)
+    header = Document(io.BytesIO(services.file_of(version, folder))).sections[0].header
+    assert header.paragraphs[0].text == "草稿 — 未经复核签发，不作正式结论使用"
+    services.submit_for_review(session, users["zhang.wei"], version)
+    for signer in ("zhang.wei", "wang.fang"):
+        services.sign(session, users[signer], engagement, version, levels, approve=True, comment="")
+    session.commit()
+    content = version.content_hash
+    login(client, "wang.fang")
+    client.post(f"/engagements/{engagement.id}/report/versions/{version.id}/consult")
+    session.expire_all()
+    version = session.get(ReportVersion, version.id)
+    assert version.status == "consultation" and version.content_hash == content
+    login(client, "czj.liu")
+    word = client.get(f"/engagements/{engagement.id}/report/versions/{version.id}.docx")
+    text = Document(io.BytesIO(word.data)).sections[0].header.paragraphs[0].text
+    assert text.startswith("征求意见稿 — 项目负责人复核：张伟（") and "质控复核：王芳（" in text
+    assert "未经复核" not in text

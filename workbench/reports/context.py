@@ -42,8 +42,20 @@ def local_date(value: dt.datetime | dt.date, zone: str = "Asia/Shanghai") -> str
     return reporting.local_date(value)
 
 
+def _local_day(value: dt.datetime, zone: str) -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(zone)).date() if value.tzinfo else value.date()
+
+
 def _facts(
-    session: Session, engagement: Engagement, report_no: str, when: dt.date, draft: bool
+    session: Session,
+    engagement: Engagement,
+    report_no: str,
+    when: dt.date,
+    draft: bool,
+    signoffs: tuple[tuple[str, str, dt.datetime], ...] = (),
+    zone: str = "Asia/Shanghai",
 ) -> reporting.EngagementFacts:
     from workbench.accounts.models import User
 
@@ -63,6 +75,7 @@ def _facts(
         report_no=report_no,
         report_date=when,
         draft=draft,
+        signoffs=tuple((level, who, _local_day(at, zone)) for level, who, at in signoffs),
     )
 
 
@@ -217,8 +230,10 @@ def build_context(
     when: dt.date | None = None,
     draft: bool = True,
     zone: str = "Asia/Shanghai",
+    signoffs: tuple[tuple[str, str, dt.datetime], ...] = (),
 ) -> ReportContext:
-    """Gather the report of ``engagement`` as it stands now."""
+    """Gather the report of ``engagement`` as it stands now (``signoffs``: the 征求意见稿's
+    sign-offs as (level, reviewer, when), printed in its header)."""
     from workbench.evaluation import result_of
     from workbench.scoring.services import budget_for
 
@@ -231,7 +246,7 @@ def build_context(
     findings, recommendations = _findings(session, engagement)
     return reporting.report(
         result,
-        _facts(session, engagement, report_no, when, draft),
+        _facts(session, engagement, report_no, when, draft, signoffs, zone),
         # the denominators the scores use: the indicator system's declared ones win
         budget=budget if budget is not None else budget_for(session, engagement),
         goals=_goals(engagement),

@@ -527,13 +527,29 @@ def sign(
 
 
 def send_for_comments(
-    session: Session, actor: User, version: ReportVersion, levels: Sequence[str]
+    session: Session,
+    actor: User,
+    version: ReportVersion,
+    levels: Sequence[str],
+    *,
+    template: TemplateChoice | None = None,
+    folder: Path | None = None,
 ) -> None:
-    """After every level has signed, the 征求意见稿 goes to the client and evaluated unit."""
+    """After every level has signed, the 征求意见稿 goes to the client and evaluated unit.
+
+    With ``template`` and ``folder`` (the pages always give them) the file is built again
+    with a header naming who signed at which level, in place of the draft's "未经复核签发";
+    what it says must be what was signed (else ``changed_since_review``)."""
     if version.status != "review" or next_level(version, levels) is not None:
         raise ReportError("not_signed")
+    before = version.sha256
+    if template is not None and folder is not None:
+        _sign_header(session, version, template, folder)
     version.status = "consultation"
     session.flush()
+    changes = {"status": {"before": "review", "after": "consultation"}}
+    if version.sha256 != before:
+        changes["sha256"] = {"before": before, "after": version.sha256}
     record(
         session,
         actor,
@@ -541,9 +557,34 @@ def send_for_comments(
         "report",
         version.id,
         engagement_id=version.engagement_id,
-        changes={"status": {"before": "review", "after": "consultation"}},
+        changes=changes,
         summary=f"v{version.number}",
     )
+
+
+def _sign_header(
+    session: Session, version: ReportVersion, template: TemplateChoice, folder: Path
+) -> None:
+    """Re-render the signed draft with its sign-offs in the header (the text is unchanged:
+    the draft mark is left out of the content hash)."""
+    engagement = session.get(Engagement, version.engagement_id)
+    assert engagement is not None
+    signed = sorted((r for r in version.reviews if r.decision == "approve"), key=lambda r: r.level)
+    context = build_context(
+        session,
+        engagement,
+        draft=True,
+        signoffs=tuple((r.level_name, r.reviewer, r.at) for r in signed),
+    )
+    if content_hash(context) != version.content_hash:
+        raise ReportError("changed_since_review")
+    try:
+        data = render(context, template.path)
+    except (TemplateError, ValueError, RecursionError) as exc:
+        raise ReportError("template_refused", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    store_bytes(folder / f"{digest}.docx", data, sha256=digest)
+    version.stored_as, version.sha256, version.size = f"{digest}.docx", digest, len(data)
 
 
 #: the longest comment on the 征求意见稿 and the longest response (characters); the boxes say

@@ -389,7 +389,14 @@ def consult(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def
     engagement, _form = _posted(engagement_id, EmptyForm)
     version = _version_or_404(engagement, version_id)
     with unit_of_work() as work, _refused():
-        services.send_for_comments(db.session, current_user, version, _levels())
+        services.send_for_comments(
+            db.session,
+            current_user,
+            version,
+            _levels(),
+            template=_template_choice(engagement, version.template),
+            folder=_folder(),
+        )
     if work.ok:
         flash(_("The 征求意见稿 is out for comments."), "success")
     return _back(engagement, "#versions")
