@@ -71,6 +71,8 @@ def test_issued_cannot_be_chosen_by_hand_without_an_issued_report(demo, client, 
     session.commit()
     version = engagement.version
     login(client, "wang.fang")
+    page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
+    assert 'value="issued"' not in page and 'id="issue-hint"' in page  # no button, a pointer
     page = client.post(
         f"/engagements/{engagement.id}/transition",
         data={"target": "issued", "version": str(version)},
