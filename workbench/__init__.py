@@ -106,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         declared_denominators=scoring_services.declared_denominators,
         result_of=evaluation.result_of,
     )
+    app.jinja_env.globals["comment_max"] = reports_services.COMMENT_MAX
     app.register_blueprint(engagements_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(templates_library_bp)

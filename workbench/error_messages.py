@@ -75,6 +75,10 @@ register(
         "reviewer_only": _l(
             "Only the engagement's reviewer or an administrator can decide on a draft under review."
         ),
+        "issued_needs_report": _l(
+            "The engagement can only be marked as issued by issuing its report (正式稿): it "
+            "has no issued report yet. Nothing was changed."
+        ),
         "member_not_staff": _l("Only staff of the evaluation firm can join the team."),
         "reviewer_role_needed": _l(
             "Only users with the reviewer role can be the engagement's reviewer."
@@ -287,6 +291,9 @@ register(
         "all_signed": _l("Every level has signed already."),
         "not_your_level": _l("The %(detail)s is signed by another member of the team."),
         "comment_required": _l("A rejection needs a comment."),
+        "comment_too_long": _l(
+            "The text is longer than %(detail)s characters; shorten it. Nothing was saved."
+        ),
         "not_signed": _l("Every review level must sign first."),
         "not_consultation": _l("This version is not out for comments."),
         "already_signed": _l("The %(detail)s has just been signed by someone else."),

@@ -418,6 +418,7 @@ NOT_DATA_ACTIONS = {
     "report.issue",
     "report.template",
     "rectification.update",
+    "rectification.attach",  # a rectification file feeds no score
     "workpapers.evidence",  # evidence files feed no score
     "workpapers.paper",
     "workpapers.review",

@@ -115,9 +115,35 @@ def test_only_the_reviewer_issues_a_report(session, make_engagement, make_user):
         services.transition(session, lead, engagement, state)
     with pytest.raises(services.EngagementError, match="reviewer_only"):
         services.transition(session, lead, engagement, EngagementState.ISSUED)
-    services.transition(session, reviewer, engagement, EngagementState.ISSUED)
+    services.transition(session, reviewer, engagement, EngagementState.ISSUED, issued_report=True)
     session.commit()
     assert engagement.state is EngagementState.ISSUED
+
+
+def test_issued_cannot_be_set_by_hand_without_an_issued_report(session, make_engagement, make_user):
+    engagement = make_engagement()
+    lead = engagement.members[0].user
+    for state in list(EngagementState)[1:6]:
+        services.transition(session, lead, engagement, state)
+    session.commit()
+    version = engagement.version
+    with pytest.raises(services.EngagementError, match="issued_needs_report"):
+        services.transition(session, make_user(Role.ADMIN), engagement, EngagementState.ISSUED)
+    session.rollback()
+    assert engagement.state is EngagementState.REVIEW
+    assert engagement.version == version
+
+
+def test_mark_issued_moves_any_stage_and_is_audited(session, make_engagement):
+    engagement = make_engagement()
+    lead = engagement.members[0].user
+    assert services.mark_issued(session, lead, engagement, note="报告出具：v1 X号")
+    session.commit()
+    assert engagement.state is EngagementState.ISSUED
+    moved = entries(session, engagement, "engagement.transition")
+    assert moved[-1].changes == {"state": {"before": "setup", "after": "issued"}}
+    assert moved[-1].summary == "报告出具：v1 X号"
+    assert not services.mark_issued(session, lead, engagement, note="again")
 
 
 def test_team_rules(session, make_engagement, make_user):

@@ -42,9 +42,7 @@ def test_archiving_makes_a_verifiable_package(demo, client, session, app, tmp_pa
         "验收报告.pdf",
         indicator_code="C21",
     )
-    for state in ("fieldwork", "expert_scoring", "drafting", "review"):
-        engagements.transition(session, users["zhang.wei"], engagement, EngagementState(state))
-    engagements.transition(session, users["wang.fang"], engagement, EngagementState.ISSUED)
+    assert engagement.state is EngagementState.ISSUED  # issuing the report moved it
     session.commit()
     app.instance_path = str(tmp_path / "instance")  # where the report files were written
     login(client, "zhang.wei")
@@ -292,7 +290,9 @@ def test_archiving_runs_in_the_background_and_changes_state_only_when_complete(
     )
     for state in ("fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, users["zhang.wei"], engagement, EngagementState(state))
-    engagements.transition(session, users["wang.fang"], engagement, EngagementState.ISSUED)
+    engagements.transition(
+        session, users["wang.fang"], engagement, EngagementState.ISSUED, issued_report=True
+    )
     session.commit()
     eid = engagement.id
     app.instance_path = str(tmp_path / "instance")

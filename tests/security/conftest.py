@@ -106,6 +106,7 @@ class World:
             "response_id": self.ids["response"],
             "comment_id": self.ids["comment"],
             "evidence_id": self.ids["evidence"],
+            "file_id": self.ids["rectification_file"],
             "user_id": self.ids["spare_user"],
             "organisation_id": self.ids["other_org"],
             "expert_id": self.ids["expert_a"],
@@ -257,7 +258,9 @@ def _archived_engagement(session: Any, users: dict[str, User], client_org: Any, 
     engagements.add_member(session, lead, engagement, users["reviewer"], MemberRole.REVIEWER)
     for state in ("design", "fieldwork", "expert_scoring", "drafting", "review"):
         engagements.transition(session, lead, engagement, EngagementState(state))
-    engagements.transition(session, users["reviewer"], engagement, EngagementState.ISSUED)
+    engagements.transition(
+        session, users["reviewer"], engagement, EngagementState.ISSUED, issued_report=True
+    )
     engagements.transition(session, lead, engagement, EngagementState.ARCHIVED)
     instance = Path(app.instance_path)
     archive.build_package(session, engagement, instance / "archives", instance / "reports")
@@ -346,6 +349,16 @@ def _build_world(app: Flask, session: Any) -> World:
     ids["rectification"] = session.scalar(
         sa.select(RectificationItem.id).where(RectificationItem.engagement_id == engagement.id)
     )
+    from workbench.reports import services as report_services
+
+    ids["rectification_file"] = report_services.attach_rectification(
+        session,
+        lead,
+        session.get(RectificationItem, ids["rectification"]),
+        instance / "rectification",
+        b"%PDF-1.4 rectified",
+        "整改.pdf",
+    ).id
     from workbench.reports.models import Finding, Recommendation
 
     for key, model in (("finding", Finding), ("recommendation", Recommendation)):

@@ -142,6 +142,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET portfolio.index": ANY_USER,
     "GET portfolio.export": ANY_USER,
     "GET portfolio.rules": BUREAUS_ONLY,
+    "GET portfolio.my_work": ANY_USER,  # 我的待办: each user's own items only
+    "GET portfolio.my_work_xlsx": ANY_USER,
     "POST portfolio.rules": BUREAUS_ONLY,
     # the public questionnaire
     "GET public_survey.answer": PUBLIC_LINK,
@@ -168,6 +170,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET reports.rectification": VIEW,
     "POST reports.rectification": VIEW,  # the bureau follows up its rectification too
     "GET reports.rectification_xlsx": VIEW,
+    "POST reports.rectification_attach": VIEW,  # the bureau attaches its evidence too
+    "GET reports.rectification_file": VIEW,
     "GET reports.bundled": INTERNAL,
     "GET reports.templates": INTERNAL,
     "POST reports.templates": MANAGE,  # the lead and admins (firm-wide: admins only)
@@ -272,6 +276,7 @@ DATA: dict[str, Params] = {
     "POST accounts.set_language": lambda w: {"lang": "en"},
     "POST reports.rectification": lambda w: {"id": w.ids["rectification"], "status": "progress"},
     "POST reports.client_comment": lambda w: {"text": "意见"},
+    "POST reports.rectification_attach": lambda w: {"id": w.ids["rectification"]},
     "POST reports.update_finding": lambda w: {
         "id": w.ids["finding"],
         "kind": "other",
@@ -335,6 +340,14 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
         expect(forbidden=(*TEAM, "client")),
     ),
     (
+        "an archived engagement's rectification takes no file",
+        "POST",
+        "reports.rectification_attach",
+        _archived,
+        lambda w: {"id": w.ids["rectification"]},
+        expect(forbidden=(*TEAM, "client")),
+    ),
+    (
         "an archived engagement is not managed any more",
         "POST",
         "experts.settings",
@@ -348,6 +361,14 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
     ("a report of another engagement", "GET", "reports.download", _other, None, NOBODY),
     ("a seat of another engagement", "GET", "experts.offline_sheet", _other, None, NOBODY),
     ("evidence of another engagement", "GET", "workpapers.download", _other, None, NOBODY),
+    (
+        "a rectification file of another engagement",
+        "GET",
+        "reports.rectification_file",
+        _other,
+        None,
+        NOBODY,
+    ),
     (
         "a goal of another engagement",
         "GET",

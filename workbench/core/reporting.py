@@ -127,6 +127,9 @@ class EngagementFacts:
     report_no: str = ""
     report_date: dt.date = dt.date(2000, 1, 1)
     draft: bool = True
+    #: the sign-offs a 征求意见稿 carries, in level order: (level, reviewer, date); empty for
+    #: a draft not signed yet (its header says so) and for the issued report (no mark)
+    signoffs: tuple[tuple[str, str, dt.date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,29 @@ def leaf_paragraph(k: int, node: Node) -> str:
 # --- 一、基本情况 -------------------------------------------------------------------------------
 
 
+def draft_mark(facts: EngagementFacts) -> str:
+    """The header of a draft: the sign-offs it actually has (a 征求意见稿), else that it has
+    none; the issued report has no mark.
+
+    >>> draft_mark(EngagementFacts("t", "p", "c", "f"))
+    '草稿 — 未经复核签发，不作正式结论使用'
+    >>> print(draft_mark(EngagementFacts("t", "p", "c", "f", signoffs=(
+    ...     ("项目负责人复核", "张伟", dt.date(2026, 12, 1)),
+    ...     ("质控复核", "王芳", dt.date(2026, 12, 2))))).replace("；", "；\n"))
+    征求意见稿 — 项目负责人复核：张伟（2026年12月1日）；
+    质控复核：王芳（2026年12月2日）。正式结论以出具的正式稿为准
+    """
+    if not facts.draft:
+        return ""
+    if not facts.signoffs:
+        return "草稿 — 未经复核签发，不作正式结论使用"
+    signed = "；".join(
+        f"{clean_text(level)}：{clean_text(who)}（{local_date(when)}）"
+        for level, who, when in facts.signoffs
+    )
+    return f"征求意见稿 — {signed}。正式结论以出具的正式稿为准"
+
+
 def cover(facts: EngagementFacts) -> Section:
     """Cover and header facts."""
     title = clean_text(facts.title)
@@ -323,9 +349,7 @@ def cover(facts: EngagementFacts) -> Section:
             "report_date": local_date(when),
             "report_date_en": when.strftime("%d %B %Y"),
             "fiscal_year": facts.fiscal_year,
-            "draft_mark": "征求意见稿 / 草稿 — 未经复核签发，不作正式结论使用"
-            if facts.draft
-            else "",
+            "draft_mark": draft_mark(facts),
         }
     )
 
@@ -1223,7 +1247,13 @@ def english_summary(
             f"{len(values['surveys'])} satisfaction survey(s) (annex 3 of the Chinese report)."
         )
     section.values["en"] = {
-        "draft_mark": "DRAFT — not reviewed, not for citation" if values.get("draft_mark") else "",
+        "draft_mark": (
+            "DRAFT FOR COMMENTS — signed off by the reviewers; the issued report is final"
+            if str(values.get("draft_mark", "")).startswith("征求意见稿")
+            else "DRAFT — not reviewed, not for citation"
+            if values.get("draft_mark")
+            else ""
+        ),
         "report_no": (
             "(assigned on issue)"
             if str(values.get("report_no", "")).startswith("（")

@@ -237,12 +237,16 @@ def transition(
     *,
     note: str | None = None,
     expected_version: int | None = None,
+    issued_report: bool = False,
 ) -> Engagement:
     """Move the engagement through the workflow (:mod:`workbench.core.workflow`).
 
-    Raises :class:`~workbench.core.errors.InvalidTransition` for a move the workflow forbids and
+    Raises :class:`~workbench.core.errors.InvalidTransition` for a move the workflow forbids,
     :class:`EngagementError` ``("reviewer_only")`` when a review decision is made by someone who
-    is not the engagement's 复核人 or an admin.
+    is not the engagement's 复核人 or an admin, and ``("issued_needs_report")`` for a move to
+    已出具 when the engagement has no issued report (``issued_report``: the caller, who may
+    read the reports, says whether it has one; issuing a report moves the engagement itself,
+    :func:`mark_issued`).
     """
     _check_version(engagement, expected_version)
     source = engagement.state
@@ -251,6 +255,8 @@ def transition(
         actor.role is Role.ADMIN or engagement.member_role(actor) is MemberRole.REVIEWER
     ):
         raise EngagementError("reviewer_only")
+    if target is EngagementState.ISSUED and not issued_report:
+        raise EngagementError("issued_needs_report")
     engagement.state = target
     _touch(engagement)
     session.flush()
@@ -265,6 +271,30 @@ def transition(
         summary=note,
     )
     return engagement
+
+
+def mark_issued(session: Session, actor: User, engagement: Engagement, *, note: str) -> bool:
+    """Issuing a report moves the engagement to 已出具, from whatever stage it stood at (the
+    report workflow, not the status buttons, decides that the report is out); audited as a
+    transition in the issuing transaction. False (nothing changed) when it already is
+    已出具 or archived (a re-issue)."""
+    source = engagement.state
+    if source in (EngagementState.ISSUED, EngagementState.ARCHIVED):
+        return False
+    engagement.state = EngagementState.ISSUED
+    _touch(engagement)
+    session.flush()
+    record(
+        session,
+        actor,
+        "engagement.transition",
+        "engagement",
+        engagement.id,
+        engagement_id=engagement.id,
+        changes={"state": {"before": source.value, "after": EngagementState.ISSUED.value}},
+        summary=note,
+    )
+    return True
 
 
 # --- team -------------------------------------------------------------------------------------

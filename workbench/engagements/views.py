@@ -298,6 +298,8 @@ def _transitions(engagement: Engagement) -> list[EngagementState]:
         target
         for target in allowed_transitions(engagement.state)
         if (review if (engagement.state, target) in REVIEW_DECISIONS else manage)
+        # 已出具 follows the issued report (issuing it moves the engagement)
+        and (target is not EngagementState.ISSUED or _issued_reports(engagement))
     ]
 
 
@@ -379,6 +381,7 @@ def transition(engagement_id: int):  # type: ignore[no-untyped-def]
             target,
             note=form.note.data or None,
             expected_version=form.expected_version(),
+            issued_report=bool(_issued_reports(engagement)),
         )
     if work.ok:
         flash(_("Status changed to “%(state)s”.", state=label(target)), "success")

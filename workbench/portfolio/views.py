@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -17,8 +26,9 @@ from workbench.engagements.access import visible_engagements_filter
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.models import Engagement
 from workbench.forms import query_int
-from workbench.portfolio import services
+from workbench.portfolio import services, work
 from workbench.portfolio.forms import RulesForm, rules_form
+from workbench.reports import services as reports
 from workbench.web import unit_of_work
 from workbench.xlsx import send_table
 
@@ -149,4 +159,57 @@ def rules():  # type: ignore[no-untyped-def]
         defaults=DEFAULT_RULES,
         grades=GRADES,
         empty_form=EmptyForm(),
+    )
+
+
+# --- 我的待办 ---------------------------------------------------------------------------------
+
+WORK_KINDS = ("review", "answer", "sheets", "comment", "issued", "rectification")
+WORK_ZH = {
+    "review": "待复核的报告",
+    "answer": "待答复的意见",
+    "sheets": "未提交的专家评分表",
+    "comment": "待提意见的征求意见稿",
+    "issued": "已出具的报告",
+    "rectification": "到期的整改事项",
+}
+
+
+def _my_work() -> list[work.WorkItem]:
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    levels = reports.review_levels(current_app.config.get("REPORT_REVIEW_LEVELS"))
+    return work.work_of(db.session, current_user, levels, reports.local_today(zone))
+
+
+def work_url(item: work.WorkItem) -> str:
+    return url_for(item.endpoint, **dict(item.params)) + item.anchor
+
+
+@bp.get("/work")
+@login_required
+def my_work():  # type: ignore[no-untyped-def]
+    """我的待办: what waits for the signed-in user, each item linked to where it is done."""
+    items = _my_work()
+    groups = [(k, [i for i in items if i.kind == k]) for k in WORK_KINDS]
+    return render_template(
+        "portfolio/work.html", groups=[g for g in groups if g[1]], work_url=work_url
+    )
+
+
+@bp.get("/work.xlsx")
+@login_required
+def my_work_xlsx():  # type: ignore[no-untyped-def]
+    rows = [
+        [
+            WORK_ZH[i.kind],
+            i.engagement.title,
+            i.title,
+            i.due,
+            "是" if i.overdue else "",
+            work_url(i),
+        ]
+        for i in _my_work()
+    ]
+    return send_table(
+        "我的待办", ["事项", "评价项目", "内容", "期限", "逾期", "链接"], rows, "my-work.xlsx"
     )

@@ -47,8 +47,18 @@ def local_date(value: dt.datetime | dt.date, zone: str = "Asia/Shanghai") -> str
     return reporting.local_date(value)
 
 
+def _local_day(value: dt.datetime, zone: str) -> dt.date:
+    return value.astimezone(ZoneInfo(zone)).date() if value.tzinfo else value.date()
+
+
 def _facts(
-    session: Session, engagement: Engagement, report_no: str, when: dt.date, draft: bool
+    session: Session,
+    engagement: Engagement,
+    report_no: str,
+    when: dt.date,
+    draft: bool,
+    signoffs: tuple[tuple[str, str, dt.datetime], ...] = (),
+    zone: str = "Asia/Shanghai",
 ) -> reporting.EngagementFacts:
     creator = session.get(User, engagement.created_by_id) if engagement.created_by_id else None
     firm = creator.organisation.name if creator and creator.organisation else "评价机构"
@@ -66,6 +76,7 @@ def _facts(
         report_no=report_no,
         report_date=when,
         draft=draft,
+        signoffs=tuple((level, who, _local_day(at, zone)) for level, who, at in signoffs),
     )
 
 
@@ -217,8 +228,10 @@ def build_context(
     when: dt.date | None = None,
     draft: bool = True,
     zone: str = "Asia/Shanghai",
+    signoffs: tuple[tuple[str, str, dt.datetime], ...] = (),
 ) -> ReportContext:
-    """Gather the report of ``engagement`` as it stands now."""
+    """Gather the report of ``engagement`` as it stands now (``signoffs``: the 征求意见稿's
+    sign-offs as (level, reviewer, when), printed in its header)."""
 
     if when is None:
         when = dt.datetime.now(ZoneInfo(zone)).date()  # the date people read in Beijing
@@ -227,7 +240,7 @@ def build_context(
     findings, recommendations = _findings(session, engagement)
     return reporting.report(
         result,
-        _facts(session, engagement, report_no, when, draft),
+        _facts(session, engagement, report_no, when, draft, signoffs, zone),
         # the denominators the scores use: the indicator system's declared ones win
         budget=budget if budget is not None else budget_for(session, engagement),
         goals=_goals(engagement),

@@ -88,6 +88,13 @@ class RectificationForm(BaseForm):
     note = TextAreaField()
 
 
+class AttachForm(BaseForm):
+    """A file showing how a rectification item was dealt with."""
+
+    id = IntegerField(validators=[Optional()])
+    file = FileField()
+
+
 class TemplateForm(BaseForm):
     """Upload a Word template, for the engagement or (admins) the whole firm."""
 

@@ -196,3 +196,32 @@ class RectificationItem(db.Model):
     status: Mapped[str] = mapped_column(sa.String(12), default="open")  # open | progress | done
     note: Mapped[str] = mapped_column(sa.Text, default="")  # 整改情况
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    files: Mapped[list[RectificationFile]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="RectificationFile.id"
+    )
+
+
+class RectificationFile(db.Model):
+    """A file showing how a problem was rectified (整改佐证), stored under its SHA-256 in
+    ``instance/rectification/`` (the uploaded name is only shown, never part of a path)."""
+
+    __tablename__ = "rectification_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rectification_items.id", ondelete="CASCADE"), index=True
+    )
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # pdf | docx | xlsx | png | jpeg
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[RectificationItem] = relationship(back_populates="files")

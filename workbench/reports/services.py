@@ -36,13 +36,16 @@ from workbench.core.reportqa import (
     run_checks,
     run_printed_checks,
 )
+from workbench.core.safefiles import check_zip, clean_filename
 from workbench.db import utcnow
 from workbench.engagements import revision
+from workbench.engagements import services as engagements
 from workbench.engagements.models import Engagement, MemberRole
 from workbench.reports.context import ReportContext, build_context, grade_of
 from workbench.reports.models import (
     Finding,
     Recommendation,
+    RectificationFile,
     RectificationItem,
     ReportComment,
     ReportReview,
@@ -54,6 +57,7 @@ from workbench.reports.render import TEMPLATES, bundled_path, render
 from workbench.reports.sandbox import TemplateRefused
 from workbench.scoring import services as scoring
 from workbench.storage import store_bytes
+from workbench.workpapers import services as workpapers
 
 __all__ = ["blocking", "bundled_path"]
 
@@ -523,13 +527,29 @@ def sign(
 
 
 def send_for_comments(
-    session: Session, actor: User, version: ReportVersion, levels: Sequence[str]
+    session: Session,
+    actor: User,
+    version: ReportVersion,
+    levels: Sequence[str],
+    *,
+    template: TemplateChoice | None = None,
+    folder: Path | None = None,
 ) -> None:
-    """After every level has signed, the 征求意见稿 goes to the client and evaluated unit."""
+    """After every level has signed, the 征求意见稿 goes to the client and evaluated unit.
+
+    With ``template`` and ``folder`` (the pages always give them) the file is built again
+    with a header naming who signed at which level, in place of the draft's "未经复核签发";
+    what it says must be what was signed (else ``changed_since_review``)."""
     if version.status != "review" or next_level(version, levels) is not None:
         raise ReportError("not_signed")
+    before = version.sha256
+    if template is not None and folder is not None:
+        _sign_header(session, version, template, folder)
     version.status = "consultation"
     session.flush()
+    changes = {"status": {"before": "review", "after": "consultation"}}
+    if version.sha256 != before:
+        changes["sha256"] = {"before": before, "after": version.sha256}
     record(
         session,
         actor,
@@ -537,9 +557,44 @@ def send_for_comments(
         "report",
         version.id,
         engagement_id=version.engagement_id,
-        changes={"status": {"before": "review", "after": "consultation"}},
+        changes=changes,
         summary=f"v{version.number}",
     )
+
+
+def _sign_header(
+    session: Session, version: ReportVersion, template: TemplateChoice, folder: Path
+) -> None:
+    """Re-render the signed draft with its sign-offs in the header (the text is unchanged:
+    the draft mark is left out of the content hash)."""
+    engagement = session.get(Engagement, version.engagement_id)
+    assert engagement is not None
+    signed = sorted((r for r in version.reviews if r.decision == "approve"), key=lambda r: r.level)
+    context = build_context(
+        session,
+        engagement,
+        draft=True,
+        signoffs=tuple((r.level_name, r.reviewer, r.at) for r in signed),
+    )
+    if content_hash(context) != version.content_hash:
+        raise ReportError("changed_since_review")
+    try:
+        data = render(context, template.path)
+    except (TemplateError, ValueError, RecursionError) as exc:
+        raise ReportError("template_refused", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    store_bytes(folder / f"{digest}.docx", data, sha256=digest)
+    version.stored_as, version.sha256, version.size = f"{digest}.docx", digest, len(data)
+
+
+#: the longest comment on the 征求意见稿 and the longest response (characters); the boxes say
+#: so before anything is typed, and the services refuse a longer text (nothing is cut)
+COMMENT_MAX = 2000
+
+
+def _check_length(text: str) -> None:
+    if len(text) > COMMENT_MAX:
+        raise ReportError("comment_too_long", str(COMMENT_MAX))
 
 
 def add_comment(
@@ -550,6 +605,7 @@ def add_comment(
     text = clean_text(text)  # NUL reaches the audit summary too (PostgreSQL refuses it)
     if party not in ("client", "unit") or not text.strip():
         raise ReportError("comment_text_required")
+    _check_length(text.strip())
     comment = ReportComment(
         version_id=version.id,
         party=party,
@@ -575,6 +631,7 @@ def respond(session: Session, actor: User, comment: ReportComment, response: str
     response = clean_text(response)  # NUL reaches the audit entry too (PostgreSQL refuses it)
     if not response.strip():
         raise ReportError("response_required")
+    _check_length(response.strip())
     comment.response = response.strip()
     comment.responded_by_id = actor.id
     session.flush()
@@ -679,6 +736,11 @@ def issue(
         },
         summary=f"v{final.number} {final.report_no}",
     )
+    # the engagement is 已出具 from this moment, in the same transaction (never 立项 or 复核
+    # next to an issued report)
+    engagements.mark_issued(
+        session, actor, engagement, note=f"报告出具：v{final.number} {final.report_no}"
+    )
     return final
 
 
@@ -735,6 +797,7 @@ def update_rectification(
 ) -> None:
     if status not in RECTIFICATION_STATUSES:
         raise ReportError("report_bad_status")
+    _check_length(clean_text(note).strip())
     before = item.status
     item.owner = clean_text(owner).strip()[:120]
     item.deadline = deadline
@@ -751,6 +814,67 @@ def update_rectification(
         changes={"status": {"before": before, "after": status}},
         summary=f"{item.number}. {item.title}",
     )
+
+
+def attach_rectification(
+    session: Session,
+    actor: User,
+    item: RectificationItem,
+    folder: Path,
+    data: bytes,
+    filename: str,
+) -> RectificationFile:
+    """Attach a file to a rectification item: its size is checked first, then its content
+    (a zip container by :func:`workbench.core.safefiles.check_zip` before anything opens it),
+    and it is stored under its SHA-256, whole or not at all, before the row is written."""
+    if not data:
+        raise ReportError("workpaper_empty")
+    if len(data) > workpapers.MAX_EVIDENCE:
+        raise ReportError("workpaper_too_large")
+    if data.startswith(b"PK"):
+        check_zip(data)  # bounded work before the type sniffing opens the archive
+    kind = workpapers.sniff(data)
+    if kind is None:
+        raise ReportError("workpaper_bad_type", clean_filename(filename, default="upload"))
+    name = clean_filename(filename, default=f"attachment{workpapers.EXTENSIONS[kind][0]}")
+    if not name.lower().endswith(workpapers.EXTENSIONS[kind]):
+        raise ReportError("workpaper_type_mismatch", name)
+    digest = hashlib.sha256(data).hexdigest()
+    store_bytes(folder / digest, data, sha256=digest)  # the name is never part of the path
+    attached = RectificationFile(
+        item_id=item.id,
+        engagement_id=item.engagement_id,
+        filename=name[:200],
+        kind=kind,
+        sha256=digest,
+        size=len(data),
+        uploaded_by_id=actor.id,
+    )
+    session.add(attached)
+    session.flush()
+    record(
+        session,
+        actor,
+        "rectification.attach",
+        "rectification",
+        item.id,
+        engagement_id=item.engagement_id,
+        changes={"sha256": {"before": None, "after": digest}},
+        summary=f"{item.number}. {name}"[:200],
+    )
+    return attached
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def local_today(zone: str = "Asia/Shanghai") -> dt.date:
+    """Today as people in the bureau read it (Beijing): from 00:00 to 08:00 there the UTC
+    date is still yesterday, and a deadline of yesterday is already past."""
+    from zoneinfo import ZoneInfo
+
+    return _now().astimezone(ZoneInfo(zone)).date()
 
 
 def overdue(item: RectificationItem, today: dt.date) -> bool:

@@ -43,6 +43,7 @@ from workbench.forms import BaseForm
 from workbench.reports import services
 from workbench.reports.context import build_context
 from workbench.reports.forms import (
+    AttachForm,
     BuildForm,
     ClientCommentForm,
     CommentForm,
@@ -58,6 +59,7 @@ from workbench.reports.forms import (
 from workbench.reports.models import (
     Finding,
     Recommendation,
+    RectificationFile,
     RectificationItem,
     ReportComment,
     ReportVersion,
@@ -65,6 +67,7 @@ from workbench.reports.models import (
 from workbench.reports.templates_check import check_template, store_template
 from workbench.storage import StorageError
 from workbench.web import Work, unit_of_work
+from workbench.workpapers.services import MAX_EVIDENCE
 from workbench.xlsx import send_table
 
 bp = Blueprint(
@@ -74,6 +77,14 @@ bp = Blueprint(
     template_folder="templates",
 )
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+#: the attachment kinds :func:`workbench.workpapers.services.sniff` recognises
+MIME = {
+    "pdf": "application/pdf",
+    "docx": DOCX_MIME,
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+}
 
 QA_LABELS = {
     "sum": _l("Totals"),
@@ -378,7 +389,14 @@ def consult(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def
     engagement, _form = _posted(engagement_id, EmptyForm)
     version = _version_or_404(engagement, version_id)
     with unit_of_work() as work, _refused():
-        services.send_for_comments(db.session, current_user, version, _levels())
+        services.send_for_comments(
+            db.session,
+            current_user,
+            version,
+            _levels(),
+            template=_template_choice(engagement, version.template),
+            folder=_folder(),
+        )
     if work.ok:
         flash(_("The 征求意见稿 is out for comments."), "success")
     return _back(engagement, "#versions")
@@ -596,7 +614,9 @@ def rectification(engagement_id: int):  # type: ignore[no-untyped-def]
     if request.method == "POST":
         return _update_rectification(engagement)
     items = services.rectification_items(db.session, engagement)
-    today = dt.datetime.now(dt.UTC).date()
+    today = services.local_today(
+        current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    )
     return render_template(
         "reports/rectification.html",
         engagement=engagement,
@@ -639,10 +659,52 @@ def _update_rectification(engagement):  # type: ignore[no-untyped-def]
     return redirect(back + f"#item-{item.id}")
 
 
+@bp.post("/rectification/attach")
+def rectification_attach(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The bureau or the team attaches a file to a rectification item (size checked first,
+    then the content; stored under its checksum)."""
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    if not _may_update_rectification(engagement):
+        abort(403)
+    form = _form(AttachForm)
+    item = owned_or_404(RectificationItem, _id(form.id), engagement)
+    file = form.file.data
+    # never more than one byte past the limit is read: a larger file is refused unread
+    data = file.stream.read(MAX_EVIDENCE + 1) if file else b""
+    with unit_of_work() as work, _refused():
+        services.attach_rectification(
+            db.session,
+            current_user,
+            item,
+            _folder("rectification"),
+            data,
+            (file.filename if file else "") or "",
+        )
+    if work.ok:
+        flash(_("File stored."), "success")
+    return redirect(
+        url_for("reports.rectification", engagement_id=engagement.id) + f"#item-{item.id}"
+    )
+
+
+@bp.get("/rectification/files/<int:file_id>")
+def rectification_file(engagement_id: int, file_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="view")
+    attached = owned_or_404(RectificationFile, file_id, engagement)
+    return send_file(
+        io.BytesIO((_folder("rectification") / attached.sha256).read_bytes()),
+        mimetype=MIME[attached.kind],
+        as_attachment=True,
+        download_name=attached.filename,
+    )
+
+
 @bp.get("/rectification.xlsx")
 def rectification_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
     engagement = get_engagement_or_404(engagement_id, need="view")
-    today = dt.datetime.now(dt.UTC).date()
+    today = services.local_today(
+        current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    )
     zh = {"open": "未开始", "progress": "整改中", "done": "已完成"}
     rows = [
         [
