@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from workbench.core.budget import EXECUTION_RATE_DENOMINATORS, FUNDING_RATE_DENOMINATORS, FundSource
-from workbench.core.goals import GoalNature, split_value
+from workbench.core.goals import GoalNature, parse_date, split_value
 from workbench.core.workflow import EngagementState
 from workbench.engagements.models import CommissionScope, EvaluationKind, MemberRole
 from workbench.forms import BaseForm, MoneyField, non_negative
@@ -146,6 +146,8 @@ class GoalForm(BaseForm):
 
     def _numeric(self, field: StringField) -> None:
         if self.nature.data != GoalNature.QUALITATIVE.value and field.data:
+            if parse_date(field.data) is not None:  # a date target (≤2025年12月31日)
+                return
             try:
                 split_value(field.data)
             except ValueError as exc:
