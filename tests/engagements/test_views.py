@@ -220,13 +220,15 @@ def test_budget_form_saves_and_shows_rates(world, auth, client, session):
         "version": str(engagement.version),
         "funding_denominator": "adjusted",
         "execution_denominator": "adjusted",
-        "fiscal_initial": "1,200",
-        "fiscal_adjusted": "1350",
-        "fiscal_available": "1350",
-        "fiscal_executed": "1287.46",
-        "other_adjusted": "150",
-        "other_available": "120",
-        "other_executed": "96.5",
+        "lines-0-name": "财政拨款",
+        "lines-0-initial": "1,200",
+        "lines-0-adjusted": "1350",
+        "lines-0-available": "1350",
+        "lines-0-executed": "1287.46",
+        "lines-1-name": "其他资金",
+        "lines-1-adjusted": "150",
+        "lines-1-available": "120",
+        "lines-1-executed": "96.5",
     }
     assert client.post(f"/engagements/{engagement.id}/budget", data=data).status_code == 302
     page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
@@ -242,7 +244,8 @@ def test_negative_budget_is_refused(world, auth, client, session):
         "version": str(engagement.version),
         "funding_denominator": "adjusted",
         "execution_denominator": "adjusted",
-        "fiscal_executed": "-5",
+        "lines-0-name": "财政拨款",
+        "lines-0-executed": "-5",
     }
     response = client.post(f"/engagements/{engagement.id}/budget", data=data)
     assert response.status_code == 200
