@@ -85,6 +85,9 @@ register(
         ),
         "last_lead": _l("An engagement needs at least one engagement lead."),
         "negative_amount": _l("Amounts must not be negative."),
+        "fund_source_name_missing": _l("Every fund source row with figures needs a name."),
+        "fund_source_name_too_long": _l("A fund source name is at most 60 characters."),
+        "fund_source_repeated": _l("Each fund source may appear only once."),
         # the archive package build (engagements/archiving.py), shown on the overview
         "archive_stale": _l(
             "The engagement changed while its package was built; archive it again."

@@ -226,6 +226,8 @@ FIELD_LABELS: dict[str, object] = {
     "adjusted": _l("Adjusted budget"),
     "available": _l("Funds received"),
     "executed": _l("Executed"),
+    "source": _l("Source"),
+    "position": _l("Position"),
     "template": _l("Indicator system template"),
     "data": _l("Recorded values"),
     "not_applicable": _l("Not applicable"),

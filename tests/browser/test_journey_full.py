@@ -203,14 +203,17 @@ def test_full_engagement_journey(live_server, browser, artifacts, make_user, mak
 
     # --- 2. funds and goals -------------------------------------------------------------------
     page.goto(f"{eng}/budget")
-    for source, values in {
-        "fiscal": ("1200", "1350", "1350", "1350"),
-        "carryover": ("80", "80", "80", "80"),
-    }.items():
+    for row, (source, values) in enumerate(
+        {
+            "财政拨款": ("1200", "1350", "1350", "1350"),
+            "上年结转": ("80", "80", "80", "80"),
+        }.items()
+    ):
+        page.locator(f"#lines-{row}-name").fill(source)
         for key, value in zip(
             ("initial", "adjusted", "available", "executed"), values, strict=True
         ):
-            page.locator(f"#{source}_{key}").fill(value)
+            page.locator(f"#lines-{row}-{key}").fill(value)
     shot(page, "budget")
     page.get_by_role("button", name="保存").click()
     page.wait_for_selector("#engagement-title")

@@ -12,6 +12,7 @@ from workbench.core.budget import (
     rate_statements,
     rates_sentence,
     resolve_denominators,
+    source_name,
 )
 
 
@@ -143,3 +144,30 @@ def test_rate_statements_without_figures_have_no_value() -> None:
     assert statements[RateKind.EXECUTION].value is None
     assert statements[RateKind.EXECUTION].denominator is None
     assert statements[RateKind.EXECUTION].formula == "预算执行率 = 实际支出 ÷ 调整后预算数 × 100%"
+
+
+def test_sources_are_named_rows_of_any_number():
+    table = budget_table(
+        [
+            BudgetFigures(name, D("10"), D("10"), D(available), D("5"))
+            for name, available in (
+                ("中央财政资金", "10"),
+                ("省级财政资金", "10"),
+                ("市级财政资金", "5"),
+                ("县级财政资金", "5"),
+                ("上年结转", "10"),
+            )
+        ]
+    )
+    assert len(table.rows) == 5 and table.total.figures.adjusted == D("50")
+    assert table.total.funding_rate == D("0.8") and table.total.execution_rate == D("0.5")
+
+
+def test_source_names_must_be_given_and_distinct():
+    with pytest.raises(ValueError, match="repeated"):
+        budget_table([BudgetFigures("上年结转"), BudgetFigures(FundSource.CARRYOVER)])
+    with pytest.raises(ValueError, match="repeated"):
+        budget_table([BudgetFigures("单位 自筹"), BudgetFigures(" 单位 自筹 ")])
+    with pytest.raises(ValueError, match="name"):
+        budget_table([BudgetFigures("  ")])
+    assert source_name(FundSource.FISCAL) == "财政拨款"

@@ -107,7 +107,8 @@ def test_one_bad_row_rejects_the_whole_table_with_row_numbers() -> None:
 def test_missing_required_column_is_reported() -> None:
     rows, errors = parse_goal_table(frame([["产出指标", "x"]], headers=["一级指标", "三级指标"]))
     assert rows == []
-    assert {e.column for e in errors} == {"指标性质", "指标值"}
+    # 指标性质 may be missing: real 申报表 write the comparator into the value ("≥95%")
+    assert {e.column for e in errors} == {"指标值"}
 
 
 def test_headers_are_matched_by_name_not_position() -> None:
@@ -120,3 +121,141 @@ def test_headers_are_matched_by_name_not_position() -> None:
 def test_overlong_text_is_an_error() -> None:
     rows, errors = parse_goal_table(frame([["产出指标", "", "x" * 201, "定性", "好", "", "", ""]]))
     assert rows == [] and errors[0].column == "三级指标"
+
+
+# --- real 申报表 values (issue #15) ------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from workbench.core.goals import (  # noqa: E402
+    DeclaredValue,
+    ValueKind,
+    parse_declared_value,
+)
+
+DECLARED = ["一级指标", "二级指标", "三级指标", "指标值", "实际完成值"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("≥1.2万亩", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "1.2", "万亩")),
+        ("≤90万元", DeclaredValue(GoalNature.LE, ValueKind.NUMBER, "90", "万元")),
+        ("≤2025年12月31日", DeclaredValue(GoalNature.LE, ValueKind.DATE, "2025-12-31", "")),
+        ("100%", DeclaredValue(None, ValueKind.NUMBER, "100", "%")),
+        ("≥95%", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "95", "%")),
+        ("＞＝ 95 ％", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "95", "%")),
+        (">=1,200人次", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "1200", "人次")),
+        ("=3座", DeclaredValue(GoalNature.EQ, ValueKind.NUMBER, "3", "座")),
+        ("不低于90%", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "90", "%")),
+        ("2025-06-30", DeclaredValue(None, ValueKind.DATE, "2025-06-30", "")),
+        ("2025.6.30", DeclaredValue(None, ValueKind.DATE, "2025-06-30", "")),
+        ("≤2025年6月底", DeclaredValue(GoalNature.LE, ValueKind.DATE, "2025-06-30", "")),
+        ("1000.00", DeclaredValue(None, ValueKind.NUMBER, "1000.00", "")),
+        ("明显改善", DeclaredValue(None, ValueKind.TEXT, "明显改善", "")),
+        ("95%以上", DeclaredValue(GoalNature.GE, ValueKind.NUMBER, "95", "%")),
+        ("5万元及以下", DeclaredValue(GoalNature.LE, ValueKind.NUMBER, "5", "万元")),
+        ("3年以上持续发挥效益", DeclaredValue(None, ValueKind.TEXT, "3年以上持续发挥效益", "")),
+    ],
+)
+def test_parse_declared_value(text: str, expected: DeclaredValue) -> None:
+    assert parse_declared_value(text) == expected
+
+
+def test_comparator_without_a_measurable_value_is_an_error() -> None:
+    with pytest.raises(ValueError, match="measurable"):
+        parse_declared_value("≥较好")
+
+
+_UNITS = st.sampled_from(["", "%", "万亩", "万元", "亩", "人次", "个", "公里"])
+_COMPARATORS = st.sampled_from(["≥", "≤", "=", ">", "<", ">=", "<=", ""])
+
+
+@given(
+    comparator=_COMPARATORS,
+    number=st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False),
+    unit=_UNITS,
+)
+def test_declared_number_round_trips(comparator: str, number: object, unit: str) -> None:
+    parsed = parse_declared_value(f"{comparator}{number}{unit}")
+    assert parsed.kind is ValueKind.NUMBER
+    assert parsed.number == str(number) and parsed.unit == unit
+    assert parsed.comparator is (parse_nature(comparator) if comparator else None)
+
+
+@given(st.dates(min_value=__import__("datetime").date(1990, 1, 1)), _COMPARATORS)
+def test_declared_date_round_trips(date: object, comparator: str) -> None:
+    text = f"{comparator}{date.year}年{date.month}月{date.day}日"  # type: ignore[attr-defined]
+    parsed = parse_declared_value(text)
+    assert parsed.kind is ValueKind.DATE and parsed.number == str(date)
+
+
+def test_real_declaration_table_imports_comparator_unit_and_text() -> None:
+    rows, errors = parse_goal_table(
+        frame(
+            [
+                ["产出指标", "数量指标", "高标准农田建设面积", "≥1.2万亩", "1.25万亩"],
+                ["成本指标", "经济成本指标", "亩均建设成本", "≤90万元", "88"],
+                ["产出指标", "时效指标", "完工时间", "≤2025年12月31日", "2025-11-30"],
+                ["产出指标", "质量指标", "验收合格率", "100%", "100%"],
+                ["满意度指标", "服务对象满意度", "农户满意度", "≥95%", ""],
+                ["效益指标", "生态效益", "农田生态环境", "明显改善", "有所改善"],
+            ],
+            headers=DECLARED,
+        )
+    )
+    assert errors == []
+    got = [(r.nature, r.target_value, r.unit, r.actual_value) for r in rows]
+    assert got == [
+        (GoalNature.GE, "1.2", "万亩", "1.25"),
+        (GoalNature.LE, "90", "万元", "88"),
+        (GoalNature.LE, "2025年12月31日", "", "2025年11月30日"),
+        (GoalNature.EQ, "100", "%", "100"),
+        (GoalNature.GE, "95", "%", ""),
+        (GoalNature.QUALITATIVE, "明显改善", "", "有所改善"),
+    ]
+    assert goal_status(rows[0].nature, rows[0].target_value, rows[0].actual_value) is (
+        GoalStatus.MET
+    )
+    assert goal_status(rows[2].nature, rows[2].target_value, rows[2].actual_value) is (
+        GoalStatus.MET
+    )
+
+
+def test_unit_column_combines_with_wan_and_must_agree() -> None:
+    headers = ["一级指标", "三级指标", "指标值", "计量单位"]
+    rows, errors = parse_goal_table(frame([["产出指标", "面积", "≥1.2万", "亩"]], headers=headers))
+    assert errors == [] and (rows[0].target_value, rows[0].unit) == ("1.2", "万亩")
+    rows, errors = parse_goal_table(
+        frame([["产出指标", "面积", "≥1.2万亩", "公里"]], headers=headers)
+    )
+    assert rows == [] and errors[0].column == "计量单位" and errors[0].row == 2
+
+
+def test_unparseable_rows_are_listed_and_nothing_is_imported() -> None:
+    rows, errors = parse_goal_table(
+        frame(
+            [
+                ["产出指标", "数量指标", "面积", "≥1.2万亩", "1.3万亩"],
+                ["产出指标", "数量指标", "长度", "≥较多", ""],
+                ["产出指标", "时效指标", "完工时间", "≤2025年12月31日", "12月底前"],
+                ["产出指标", "数量指标", "座数", "≥3座", "3公里"],
+            ],
+            headers=DECLARED,
+        )
+    )
+    assert rows == []
+    assert [(e.row, e.column) for e in errors] == [
+        (3, "指标值"),
+        (4, "实际完成值"),
+        (5, "实际完成值"),
+    ]
+
+
+def test_nature_column_must_agree_with_the_comparator_in_the_value() -> None:
+    headers = ["一级指标", "三级指标", "指标性质", "指标值"]
+    rows, errors = parse_goal_table(frame([["产出指标", "面积", "≤", "≥1.2万亩"]], headers=headers))
+    assert rows == [] and errors[0].column == "指标性质"
+    rows, errors = parse_goal_table(frame([["产出指标", "面积", "≥", "≥1.2万亩"]], headers=headers))
+    assert errors == [] and rows[0].nature is GoalNature.GE

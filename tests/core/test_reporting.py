@@ -197,6 +197,31 @@ def test_funds_totals_are_the_sums_of_the_printed_rows_and_the_text_prints_them(
     assert section.tables["goals_table"].rows == [["—"] * 6]  # no goals: one dash row
 
 
+def test_funds_table_prints_the_configured_sources_in_their_order():
+    budget = budget_table(
+        [
+            BudgetFigures("中央财政资金", D("500"), D("500"), D("500"), D("450")),
+            BudgetFigures("县级财政资金", D("100"), D("120"), D("120"), D("120")),
+            BudgetFigures("单位自筹", D("30"), D("30"), D("10"), D("10")),
+            BudgetFigures(FundSource.CARRYOVER, D("20"), D("20"), D("20"), D("20")),
+        ]
+    )
+    section = reporting.basic_information(FACTS, budget, [])
+    table = section.tables["funds_table"]
+    assert [r[0] for r in table.rows] == [
+        "中央财政资金",
+        "县级财政资金",
+        "单位自筹",
+        "上年结转",
+        "合计",
+    ]
+    assert table.rows[-1][2] == "670.00" and check_sums(table) == []
+    assert (
+        "项目资金来源包括中央财政资金、县级财政资金、单位自筹、上年结转。"
+        in (section.values["funds_text"])
+    )
+
+
 def test_goals_table_states_completion():
     goals = [
         reporting.GoalFacts(

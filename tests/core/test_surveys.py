@@ -241,3 +241,49 @@ def test_the_stratified_measure_weights_the_groups_and_ignores_a_group_link():
     assert m.kind is MeasureKind.STRATIFIED and m.rate == Decimal(str(stratified.rate))
     assert m.respondents == 20 and m.label.startswith("分层加权满意率")
     assert survey_measure(None, groups, SurveyLink("stratified")).rate is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("第6题(运动)", (6, "运动")),
+        ("第8题(ACG文化(动漫、游戏等))", (8, "ACG文化(动漫、游戏等)")),
+        ("5(选项A)", (5, "选项A")),
+        ("6（子问题1）", (6, "子问题1")),
+        ("3、性别", None),
+        ("序号", None),
+    ],
+)
+def test_sub_columns_of_an_option_number_export(header, expected):
+    from workbench.core.surveys import sub_column
+
+    assert sub_column(header) == expected
+
+
+def test_sub_columns_are_grouped_under_their_question():
+    from workbench.core.surveys import group_columns, question_number
+
+    headers = ["序号", "4、年龄", "5(选项A)", "5(选项B)", "6(子问题1)", "6(子问题2)", "7、其他"]
+    groups = group_columns(headers)
+    assert [(g.number, [o for _h, o in g.columns]) for g in groups] == [
+        (None, [""]),
+        (4, [""]),
+        (5, ["选项A", "选项B"]),
+        (6, ["子问题1", "子问题2"]),
+        (7, [""]),
+    ]
+    assert question_number("5(选项A)") == 5
+    assert sum(len(g.columns) for g in groups) == len(headers)  # every column kept once
+
+
+def test_real_code_export_groups_the_multiple_choice_options():
+    from pathlib import Path
+
+    from workbench.core.surveys import group_columns, read_wjx
+
+    path = Path(__file__).resolve().parents[1] / "fixtures/wenjuanxing/reportgen_800_800_2.xls"
+    data = read_wjx(path)
+    assert data.flavour == "code"
+    groups = {g.number: g for g in group_columns(list(data.answers.columns))}
+    assert [o for _h, o in groups[6].columns][:2] == ["运动", "阅读"]
+    assert len(groups[8].columns) == 10 and groups[8].title == "第8题"

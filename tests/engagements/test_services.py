@@ -193,7 +193,8 @@ def test_budget_is_saved_with_full_precision_and_audited(session, make_engagemen
     assert line.adjusted == D("1350.123456")
     assert table.total.execution_rate == D("1287.46") / D("1350.123456")
     change = entries(session, engagement, "budget.update")[-1].changes
-    assert change["fiscal.executed"] == {"before": None, "after": "1287.46"}
+    assert change["财政拨款.executed"] == {"before": None, "after": "1287.46"}
+    assert change["财政拨款.source"] == {"before": None, "after": "财政拨款"}
     assert change["execution_denominator"] == {"before": "adjusted", "after": "available"}
 
 

@@ -220,13 +220,15 @@ def test_budget_form_saves_and_shows_rates(world, auth, client, session):
         "version": str(engagement.version),
         "funding_denominator": "adjusted",
         "execution_denominator": "adjusted",
-        "fiscal_initial": "1,200",
-        "fiscal_adjusted": "1350",
-        "fiscal_available": "1350",
-        "fiscal_executed": "1287.46",
-        "other_adjusted": "150",
-        "other_available": "120",
-        "other_executed": "96.5",
+        "lines-0-name": "财政拨款",
+        "lines-0-initial": "1,200",
+        "lines-0-adjusted": "1350",
+        "lines-0-available": "1350",
+        "lines-0-executed": "1287.46",
+        "lines-1-name": "其他资金",
+        "lines-1-adjusted": "150",
+        "lines-1-available": "120",
+        "lines-1-executed": "96.5",
     }
     assert client.post(f"/engagements/{engagement.id}/budget", data=data).status_code == 302
     page = client.get(f"/engagements/{engagement.id}").get_data(as_text=True)
@@ -242,7 +244,8 @@ def test_negative_budget_is_refused(world, auth, client, session):
         "version": str(engagement.version),
         "funding_denominator": "adjusted",
         "execution_denominator": "adjusted",
-        "fiscal_executed": "-5",
+        "lines-0-name": "财政拨款",
+        "lines-0-executed": "-5",
     }
     response = client.post(f"/engagements/{engagement.id}/budget", data=data)
     assert response.status_code == 200
@@ -314,6 +317,56 @@ def test_goal_import_is_all_or_nothing(world, auth, client, session):
     )
     assert response.status_code == 302
     assert goal_count(session, engagement) == 2
+
+
+def test_goal_import_reads_a_real_declaration_table(world, auth, client, session):
+    """A 申报表 writes comparator, 万 and unit into 指标值 and has no 指标性质 column."""
+    engagement = world["engagement"]
+    auth.login(world["lead"])
+    headers = ("一级指标", "二级指标", "三级指标", "指标值")
+    bad = xlsx_upload(
+        [
+            ["产出指标", "数量指标", "高标准农田面积", "≥1.2万亩"],
+            ["产出指标", "数量指标", "管网长度", "≥若干"],
+        ],
+        headers=headers,
+    )
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (bad, "goals.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Row 3" in response.get_data(as_text=True)
+    assert goal_count(session, engagement) == 0
+    good = xlsx_upload(
+        [
+            ["产出指标", "数量指标", "高标准农田面积", "≥1.2万亩"],
+            ["成本指标", "经济成本指标", "项目总成本", "≤90万元"],
+            ["产出指标", "时效指标", "完工时间", "≤2025年12月31日"],
+            ["产出指标", "质量指标", "验收合格率", "100%"],
+            ["效益指标", "生态效益指标", "农田生态环境", "明显改善"],
+        ],
+        headers=headers,
+    )
+    response = client.post(
+        f"/engagements/{engagement.id}/goals/import",
+        data={"file": (good, "goals.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    goals = session.scalars(
+        sa.select(GoalIndicator)
+        .where(GoalIndicator.engagement_id == engagement.id)
+        .order_by(GoalIndicator.position, GoalIndicator.id)
+    ).all()
+    assert [(g.nature.value, g.target_value, g.unit) for g in goals] == [
+        ("ge", "1.2", "万亩"),
+        ("le", "90", "万元"),
+        ("le", "2025年12月31日", ""),
+        ("eq", "100", "%"),
+        ("qualitative", "明显改善", ""),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from workbench.surveys import jobs
@@ -158,21 +157,63 @@ def test_background_import_reports_progress(setup, app, session, monkeypatch):
     assert not jobs.upload_path(job).exists()  # the upload is removed once imported
 
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "wenjuanxing"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wenjuanxing"
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the clone")
-@pytest.mark.parametrize("name", ["reportgen_800_800_0.xls", "reportgen_800_800_2.xls"])
-def test_real_wjx_exports_import_through_the_page(setup, client, auth, session, name):
+def test_real_text_export_imports_through_the_page(setup, client, auth, session):
     auth.login(setup["lead"])
     eid = setup["engagement"].id
+    name = "reportgen_800_800_0.xls"
     job_url = upload(client, eid, (FIXTURES / name).read_bytes(), name, kind="wjx")
     assert "800 responses imported" in client.get(job_url).get_data(as_text=True)
     survey = session.scalar(sa.select(Survey))
-    assert len(survey.responses) == 800
-    assert survey.flavour == ("text" if name.endswith("_0.xls") else "code")
+    assert len(survey.responses) == 800 and survey.flavour == "text"
+
+
+def test_real_code_export_waits_for_confirmation_with_options_grouped(setup, client, auth, session):
+    """The option-number export is never imported unseen: the mapping step groups the
+    multiple-choice sub-columns under their question with the option texts the file holds,
+    and nothing is imported until the evaluator confirms (#15)."""
+    auth.login(setup["lead"])
+    eid = setup["engagement"].id
+    name = "reportgen_800_800_2.xls"
+    job_url = upload(client, eid, (FIXTURES / name).read_bytes(), name, kind="wjx")
+    job = session.scalar(sa.select(ImportJob))
+    assert job.status == "mapping"
+    page = client.get(job_url).get_data(as_text=True)
+    assert 'id="code-export"' in page and 'name="confirm_codes"' in page
+    groups = re.findall(
+        r'<tbody class="question-group" data-question="(\d*)">(.*?)</tbody>', page, re.S
+    )
+    by_number = dict(groups)
+    options = re.findall(r'<span class="option-text">(.*?)</span>', by_number["6"])
+    assert options[:3] == ["运动", "阅读", "影视"] and len(options) == 14
+    assert (
+        "第6题" in by_number["6"]
+        and len(re.findall(r'<span class="option-text">', by_number["8"])) == 10
+    )
+    headers = list(jobs.read_frame(job, nrows=2)[0].columns)
+    mapping = jobs.guess_mapping(None, headers)
+    data = {f"col-{i}": mapping[h] for i, h in enumerate(headers)}
+    client.post(job_url, data=data)  # not confirmed
+    session.expire_all()
+    assert session.get(ImportJob, job.id).status == "mapping"
+    assert session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 0
+    client.post(job_url, data={**data, "confirm_codes": "y"})
+    assert "800 responses imported" in client.get(job_url).get_data(as_text=True)
+    survey = session.scalar(sa.select(Survey))
+    assert len(survey.responses) == 800 and survey.flavour == "code"
     # −2/−3 codes are stored as blanks, never as answers
     assert not any(v in ("-2", "-3") for r in survey.responses[:200] for v in r.answers.values())
+    # the levels step pre-selects no level for an option number
+    mapping_page = client.post(
+        f"/engagements/{eid}/surveys/{survey.id}/mapping",
+        data={"columns": ["1、手机部数"]},
+    ).get_data(as_text=True)
+    assert 'id="codes-not-guessed"' in mapping_page
+    selects = re.findall(r'<select[^>]*name="level-\d+".*?</select>', mapping_page, re.S)
+    assert len(selects) == 4  # the codes 1–4 found in the file
+    assert not any(" selected" in select for select in selects)
 
 
 def test_local_times_become_utc_and_a_waiting_import_can_be_discarded(setup, client, auth, session):

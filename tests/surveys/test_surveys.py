@@ -75,20 +75,32 @@ def test_import_map_and_feed_the_satisfaction_indicator(setup, client, auth, ses
     assert d12.source is Source.SURVEY
 
 
-def test_code_export_maps_option_numbers(setup, client, auth, session):
+def test_code_export_never_guesses_levels_from_option_numbers(setup, client, auth, session):
+    """问卷星 numbers options in questionnaire order: 1 may be 非常不满意 as well as 非常满意.
+    The import waits for a confirmation and no number is pre-mapped to a level (#15)."""
     auth.login(setup["lead"])
     eid = setup["engagement"].id
-    upload(client, eid, export(["1", "2", "2", "5", "-3"], gender="1"))
+    job = upload(client, eid, export(["1", "2", "2", "5", "-3"], gender="1"))
+    assert session.scalar(sa.select(sa.func.count(Survey.id))) == 0  # waits for the mapping
+    page = client.get(job.location).get_data(as_text=True)
+    assert 'name="confirm_codes"' in page
+    client.post(
+        job.location,
+        data={
+            "col-0": "meta:row_no",
+            "col-1": "meta:submitted",
+            "col-2": "meta:duration",
+            "col-6": "new",
+            "col-7": "new",
+            "confirm_codes": "y",
+        },
+    )
     survey = session.scalar(sa.select(Survey))
-    assert survey.flavour == "code"
+    assert survey.flavour == "code" and len(survey.responses) == 5
     from workbench.surveys.services import guess_level
 
-    assert [guess_level(v, "code") for v in ("1", "2", "5", "6")] == [
-        "非常满意",
-        "满意",
-        "非常不满意",
-        "不了解",
-    ]
+    assert [guess_level(v, "code") for v in ("1", "2", "5", "6")] == ["", "", "", ""]
+    assert guess_level("满意", "code") == "满意"  # a label is still itself
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,48 @@ from workbench.core.numbers import decimal_sum
 
 
 class FundSource(enum.StrEnum):
-    """Where the money comes from (资金来源)."""
+    """The three fixed sources of the funds table before sources became configurable (#15).
+
+    Kept as shorthands: a :class:`BudgetFigures` row may name its source by one of these or
+    by any text (its 资金来源 as the engagement calls it); :func:`source_name` prints both.
+    """
 
     FISCAL = "fiscal"  # 财政拨款 (当年)
     CARRYOVER = "carryover"  # 上年结转
     OTHER = "other"  # 其他资金
+
+
+#: what the three shorthands print as (and what existing rows were migrated to)
+LEGACY_SOURCE_NAMES = {
+    FundSource.FISCAL: "财政拨款",
+    FundSource.CARRYOVER: "上年结转",
+    FundSource.OTHER: "其他资金",
+}
+#: the sources a team usually picks from; any other name may be typed
+STANDARD_SOURCES = (
+    "中央财政资金",
+    "省级财政资金",
+    "市级财政资金",
+    "县级财政资金",
+    "财政拨款",
+    "上年结转",
+    "单位自筹",
+    "社会资金",
+    "其他资金",
+)
+#: the longest source name stored
+MAX_SOURCE_NAME = 60
+
+
+def source_name(source: FundSource | str | None) -> str:
+    """The printed name of a source: a shorthand's Chinese name, any other text trimmed.
+
+    >>> source_name(FundSource.CARRYOVER), source_name(" 县级财政资金 "), source_name(None)
+    ('上年结转', '县级财政资金', '')
+    """
+    if isinstance(source, FundSource):
+        return LEGACY_SOURCE_NAMES[source]
+    return "" if source is None else " ".join(str(source).split())
 
 
 class Denominator(enum.StrEnum):
@@ -66,7 +103,7 @@ DENOMINATOR_ZH = {
 class BudgetFigures:
     """One row of the funds table, in 万元. ``None`` means "not recorded"."""
 
-    source: FundSource | None  # None for the total row
+    source: FundSource | str | None  # the 资金来源 name (or a shorthand); None for the total
     initial: Decimal | None = None
     adjusted: Decimal | None = None
     available: Decimal | None = None
@@ -131,7 +168,8 @@ def budget_table(
     Parameters
     ----------
     figures
-        One :class:`BudgetFigures` per source (order kept). Sources must not repeat.
+        One :class:`BudgetFigures` per source (order kept), as many as the engagement
+        configured. Source names must be given and must not repeat.
     funding_denominator
         Denominator of 资金到位率: ``ADJUSTED`` (default) or ``INITIAL``.
     execution_denominator
@@ -168,11 +206,14 @@ def budget_table(
     if execution_denominator not in EXECUTION_RATE_DENOMINATORS:
         raise ValueError(f"预算执行率 cannot be divided by {execution_denominator.value}")
     items = list(figures)
-    seen: set[FundSource | None] = set()
+    seen: set[str] = set()
     for item in items:
-        if item.source in seen:
-            raise ValueError(f"fund source repeated: {item.source}")
-        seen.add(item.source)
+        name = source_name(item.source)
+        if not name:
+            raise ValueError("a fund source needs a name")
+        if name in seen:
+            raise ValueError(f"fund source repeated: {name}")
+        seen.add(name)
         for name in ("initial", "adjusted", "available", "executed"):
             value = getattr(item, name)
             if value is not None and value < 0:

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from workbench.core.budget import BudgetTable, FundSource, rates_sentence
+from workbench.core.budget import (
+    LEGACY_SOURCE_NAMES,
+    BudgetTable,
+    rates_sentence,
+    source_name,
+)
 from workbench.core.evaluation import (
     EngagementResult,
     Node,
@@ -33,11 +38,8 @@ from workbench.core.numbers import clean_text, round_half_up
 from workbench.core.reportqa import SumRule, TableSpec
 from workbench.core.scoring import DEFAULT_BANDS, LeafStatus, join_sentences
 
-FUND_SOURCE_ZH = {
-    FundSource.FISCAL: "财政拨款",
-    FundSource.CARRYOVER: "上年结转",
-    FundSource.OTHER: "其他资金",
-}
+#: the shorthands' printed names (rows now carry their own 资金来源 name: see source_name)
+FUND_SOURCE_ZH = LEGACY_SOURCE_NAMES
 CHINESE_NUMBERS = "一二三四五六七八九十"
 AGGREGATION_ZH = {
     "mean": "算术平均",
@@ -371,7 +373,7 @@ def funds_table(budget: BudgetTable) -> tuple[TableSpec, dict[str, str]]:
     for r in budget.rows:
         rows.append(
             [
-                FUND_SOURCE_ZH.get(r.figures.source, "") if r.figures.source else "",
+                source_name(r.figures.source),
                 *[money(getattr(r.figures, c)) for c in columns],
                 rate_text(r.funding_rate),
                 rate_text(r.execution_rate),
@@ -416,7 +418,7 @@ def funds_table(budget: BudgetTable) -> tuple[TableSpec, dict[str, str]]:
 
 def funds_text(budget: BudgetTable, totals: Mapping[str, str]) -> str:
     sources = "、".join(
-        FUND_SOURCE_ZH[r.figures.source]
+        source_name(r.figures.source)
         for r in budget.rows
         if r.figures.source and r.figures.adjusted
     )
@@ -1188,7 +1190,18 @@ def english_summary(
     """The English summary (OECD DAC headings) over the same printed figures and tables."""
     section = Section()
     funds = tables["funds_table"]
-    english = {"财政拨款": "Fiscal", "上年结转": "Carry-over", "其他资金": "Other", "合计": "Total"}
+    english = {
+        "财政拨款": "Fiscal",
+        "中央财政资金": "Central fiscal funds",
+        "省级财政资金": "Provincial fiscal funds",
+        "市级财政资金": "Municipal fiscal funds",
+        "县级财政资金": "County fiscal funds",
+        "上年结转": "Carry-over",
+        "单位自筹": "Self-raised",
+        "社会资金": "Private funds",
+        "其他资金": "Other",
+        "合计": "Total",
+    }
     section.tables["en.funds_table"] = TableSpec(
         headers=[
             [

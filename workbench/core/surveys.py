@@ -426,7 +426,10 @@ def _respondents(summary: LikertSummary | None) -> int:
 
 #: Canonical metadata columns of a 问卷星 export (found by name, in any order).
 WJX_META = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
-_CODE_HEADER = re.compile(r"^第\s*\d+\s*题\s*[(（]")
+_CODE_HEADER = re.compile(r"^(?:第\s*\d+\s*题|\d+)\s*[(（]")
+#: a sub-column of a multiple-choice or matrix question in the option-number export:
+#: "第6题(运动)", "5(选项A)", "6(子问题1)" (the option text may hold brackets itself)
+_SUB_COLUMN = re.compile(r"^\s*(?:第\s*(\d+)\s*题|(\d+))\s*[(（](.*)[)）]\s*$")
 _QUESTION_HEADER = re.compile(r"^\s*(\d+)\s*[、.．]")
 _DURATION = re.compile(r"(?:(\d+)\s*小?时)?\s*(?:(\d+)\s*分钟?)?\s*(?:(\d+)\s*秒)?")
 MISSING_CODES = ("-2", "-3")
@@ -590,9 +593,59 @@ def _all_numeric(answers: pd.DataFrame) -> bool:
 
 
 def question_number(header: str) -> int | None:
-    """``"13、您对…"`` → 13; ``"第6题(运动)"`` → 6; otherwise None."""
+    """``"13、您对…"`` → 13; ``"第6题(运动)"`` → 6; ``"5(选项A)"`` → 5; otherwise None."""
+    sub = sub_column(header)
+    if sub is not None:
+        return sub[0]
     match = _QUESTION_HEADER.match(header) or re.match(r"^第\s*(\d+)\s*题", header)
     return int(match.group(1)) if match else None
+
+
+def sub_column(header: str) -> tuple[int, str] | None:
+    """A multiple-choice or matrix sub-column as ``(question number, option text)``.
+
+    >>> sub_column("第8题(ACG文化(动漫、游戏等))"), sub_column("6(子问题1)"), sub_column("3、性别")
+    ((8, 'ACG文化(动漫、游戏等)'), (6, '子问题1'), None)
+    """
+    match = _SUB_COLUMN.match(header)
+    if not match:
+        return None
+    return int(match.group(1) or match.group(2)), match.group(3).strip()
+
+
+@dataclass(frozen=True)
+class ColumnGroup:
+    """The columns of one question as a 问卷星 export lays them out: the question's own
+    column and/or its sub-columns (one per option of a multiple choice, one per item of a
+    matrix), each with the option text the header carries (``""`` for the question's own)."""
+
+    number: int | None
+    title: str
+    columns: tuple[tuple[str, str], ...]
+
+
+def group_columns(headers: Sequence[str]) -> list[ColumnGroup]:
+    """Group the question columns of an export under their question, in file order.
+
+    A header with a question number (``"6、兴趣爱好"``, ``"第6题(运动)"``, ``"6(子问题1)"``)
+    joins the group of that number; any other header is a group of its own.
+
+    >>> [(g.number, g.title, len(g.columns)) for g in group_columns(
+    ...     ["序号", "5、满意度", "第6题(运动)", "第6题(阅读)", "7(子问题1)", "7(子问题2)"])]
+    [(None, '序号', 1), (5, '5、满意度', 1), (6, '第6题', 2), (7, '第7题', 2)]
+    """
+    groups: dict[object, tuple[int | None, str, list[tuple[str, str]]]] = {}
+    for header in headers:
+        sub = sub_column(header)
+        number = sub[0] if sub else question_number(header)
+        key: object = number if number is not None else ("header", header)
+        if key not in groups:
+            title = f"第{number}题" if sub else header
+            groups[key] = (number, title, [])
+        elif not sub:  # the question's own column names the group
+            groups[key] = (number, header, groups[key][2])
+        groups[key][2].append((header, sub[1] if sub else ""))
+    return [ColumnGroup(n, t, tuple(cols)) for n, t, cols in groups.values()]
 
 
 @dataclass(frozen=True)

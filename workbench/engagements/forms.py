@@ -7,6 +7,9 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -17,8 +20,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from workbench.core.budget import EXECUTION_RATE_DENOMINATORS, FUNDING_RATE_DENOMINATORS, FundSource
-from workbench.core.goals import GoalNature, split_value
+from workbench.core.budget import (
+    EXECUTION_RATE_DENOMINATORS,
+    FUNDING_RATE_DENOMINATORS,
+    MAX_SOURCE_NAME,
+    source_name,
+)
+from workbench.core.goals import GoalNature, parse_date, split_value
 from workbench.core.workflow import EngagementState
 from workbench.engagements.models import CommissionScope, EvaluationKind, MemberRole
 from workbench.forms import BaseForm, MoneyField, non_negative
@@ -79,9 +87,44 @@ class EngagementForm(VersionedForm):
             raise ValidationError(_l("The end date is before the start date."))
 
 
-class BudgetForm(VersionedForm):
-    """Funds by source (万元) and the rate denominators; fields are built per source."""
+BUDGET_COLUMNS = (
+    ("initial", _l("Initial budget")),
+    ("adjusted", _l("Adjusted budget")),
+    ("available", _l("Funds received")),
+    ("executed", _l("Executed")),
+)
+#: empty rows offered under the configured ones, to add sources without script
+SPARE_FUND_ROWS = 3
 
+
+class FundLineForm(Form):
+    """One 资金来源 row (a sub-form: the CSRF token sits on :class:`BudgetForm`)."""
+
+    line_id = HiddenField()
+    name = StringField(_l("Source"), validators=[Optional(), Length(max=MAX_SOURCE_NAME)])
+    initial = MoneyField(_l("Initial budget"), validators=[Optional(), non_negative])
+    adjusted = MoneyField(_l("Adjusted budget"), validators=[Optional(), non_negative])
+    available = MoneyField(_l("Funds received"), validators=[Optional(), non_negative])
+    executed = MoneyField(_l("Executed"), validators=[Optional(), non_negative])
+    remove = BooleanField(_l("Remove"))
+
+    def figures(self) -> dict[str, object]:
+        return {key: self[key].data for key, _title in BUDGET_COLUMNS}
+
+    def is_blank(self) -> bool:
+        return not (self.name.data or "").strip() and all(
+            v is None for v in self.figures().values()
+        )
+
+    def validate_name(self, field: StringField) -> None:
+        if not (field.data or "").strip() and not self.remove.data and not self.is_blank():
+            raise ValidationError(_l("Name the source of these figures."))
+
+
+class BudgetForm(VersionedForm):
+    """The funds table: any number of named sources (万元) and the rate denominators."""
+
+    lines = FieldList(FormField(FundLineForm), min_entries=0)
     funding_denominator = SelectField(_l("Denominator of the funding rate"), choices=[])
     execution_denominator = SelectField(_l("Denominator of the execution rate"), choices=[])
 
@@ -94,21 +137,18 @@ class BudgetForm(VersionedForm):
             [(d.value, label(d)) for d in EXECUTION_RATE_DENOMINATORS]
         )
 
+    def kept_lines(self) -> list[FundLineForm]:
+        """The rows to store: not ticked for removal and not left blank."""
+        return [
+            entry.form
+            for entry in self.lines
+            if not entry.form.remove.data and not entry.form.is_blank()
+        ]
 
-BUDGET_COLUMNS = (
-    ("initial", _l("Initial budget")),
-    ("adjusted", _l("Adjusted budget")),
-    ("available", _l("Funds received")),
-    ("executed", _l("Executed")),
-)
-
-for _source in FundSource:
-    for _key, _title in BUDGET_COLUMNS:
-        setattr(
-            BudgetForm,
-            f"{_source.value}_{_key}",
-            MoneyField(_title, validators=[Optional(), non_negative]),
-        )
+    def validate_lines(self, field: FieldList) -> None:
+        names = [source_name(line.name.data) for line in self.kept_lines()]
+        if len(set(names)) != len(names):
+            raise ValidationError(_l("Each fund source may appear only once."))
 
 
 class GoalTextForm(VersionedForm):
@@ -146,6 +186,8 @@ class GoalForm(BaseForm):
 
     def _numeric(self, field: StringField) -> None:
         if self.nature.data != GoalNature.QUALITATIVE.value and field.data:
+            if parse_date(field.data) is not None:  # a date target (≤2025年12月31日)
+                return
             try:
                 split_value(field.data)
             except ValueError as exc:

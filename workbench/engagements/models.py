@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workbench.accounts.models import Organisation, User
-from workbench.core.budget import Denominator, FundSource
+from workbench.core.budget import Denominator
 from workbench.core.goals import GoalNature
 from workbench.core.kinds import CommissionScope, EvaluationKind, MemberRole
 from workbench.core.workflow import EngagementState
@@ -84,6 +84,7 @@ class Engagement(db.Model):
     budget_lines: Mapped[list[BudgetLine]] = relationship(
         back_populates="engagement",
         cascade="all, delete-orphan",
+        order_by="(BudgetLine.position, BudgetLine.id)",
     )
     goals: Mapped[list[GoalIndicator]] = relationship(
         back_populates="engagement",
@@ -126,13 +127,15 @@ class BudgetLine(db.Model):
     """One fund source of the engagement's project budget, all amounts in 万元."""
 
     __tablename__ = "budget_lines"
-    __table_args__ = (sa.UniqueConstraint("engagement_id", "source"),)
+    __table_args__ = (sa.UniqueConstraint("engagement_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(
         sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[FundSource] = mapped_column(enum_type(FundSource, 20))
+    #: 资金来源 as the engagement names it (中央财政资金, 上年结转, 单位自筹, …; issue #15)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    position: Mapped[int] = mapped_column(default=0)
     initial: Mapped[Decimal | None] = mapped_column(Money)  # 年初预算数
     adjusted: Mapped[Decimal | None] = mapped_column(Money)  # 调整后(全年)预算数
     available: Mapped[Decimal | None] = mapped_column(Money)  # 实际到位资金
@@ -141,7 +144,7 @@ class BudgetLine(db.Model):
     engagement: Mapped[Engagement] = relationship(back_populates="budget_lines")
 
     def __repr__(self) -> str:
-        return f"<BudgetLine e{self.engagement_id} {self.source.value}>"
+        return f"<BudgetLine e{self.engagement_id} {self.name}>"
 
 
 class GoalIndicator(db.Model):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import Organisation, Role, User
 from workbench.audit.services import diff, json_safe, record, snapshot
 from workbench.core.budget import (
+    MAX_SOURCE_NAME,
     BudgetFigures,
     BudgetTable,
     Denominator,
@@ -20,6 +22,7 @@ from workbench.core.budget import (
     RateKind,
     budget_table,
     resolve_denominators,
+    source_name,
 )
 from workbench.core.goals import GoalNature, GoalRow, normalise_percent
 from workbench.core.safefiles import clean_filename
@@ -364,24 +367,36 @@ def remove_member(
 # --- budget -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FundLine:
+    """One row of the funds table as the team entered it: the 资金来源 name, its figures
+    (万元, by :data:`BUDGET_FIELDS`) and, for a row already stored, its id (so that a rename
+    keeps the row)."""
+
+    name: str
+    values: Mapping[str, Decimal | None]
+    line_id: int | None = None
+
+
 def budget_of(
     engagement: Engagement, declared: Mapping[RateKind, Denominator] | None = None
 ) -> BudgetTable:
-    """The engagement's funds table with derived rates, one row per source in fixed order.
+    """The engagement's funds table with derived rates, one row per configured source in
+    the team's order.
 
     ``declared``: the denominators the indicator system's template declares; they win over
     the engagement's settings (see :func:`workbench.scoring.services.budget_for`, which
     passes them)."""
-    by_source = {line.source: line for line in engagement.budget_lines}
+    lines = sorted(engagement.budget_lines, key=lambda line: (line.position, line.id or 0))
     figures = [
         BudgetFigures(
-            source=source,
-            initial=by_source[source].initial if source in by_source else None,
-            adjusted=by_source[source].adjusted if source in by_source else None,
-            available=by_source[source].available if source in by_source else None,
-            executed=by_source[source].executed if source in by_source else None,
+            source=line.name,
+            initial=line.initial,
+            adjusted=line.adjusted,
+            available=line.available,
+            executed=line.executed,
         )
-        for source in FundSource
+        for line in lines
     ]
     used, fixed = resolve_denominators(
         {
@@ -393,33 +408,82 @@ def budget_of(
     return budget_table(figures, used[RateKind.FUNDING], used[RateKind.EXECUTION], fixed)
 
 
+def _fund_lines(
+    lines: Sequence[FundLine] | Mapping[FundSource | str, Mapping[str, Decimal | None]],
+) -> list[FundLine]:
+    """The rows to store; a mapping (source → figures, the pre-#15 call) skips blank rows."""
+    if isinstance(lines, Mapping):
+        return [
+            FundLine(source_name(source), values)
+            for source, values in lines.items()
+            if any(v is not None for v in values.values())
+        ]
+    return [FundLine(source_name(line.name), line.values, line.line_id) for line in lines]
+
+
+def _check_fund_lines(items: Sequence[FundLine]) -> None:
+    names = [item.name for item in items]
+    if any(not name for name in names):
+        raise EngagementError("fund_source_name_missing")
+    if any(len(name) > MAX_SOURCE_NAME for name in names):
+        raise EngagementError("fund_source_name_too_long")
+    if len(set(names)) != len(names):
+        raise EngagementError("fund_source_repeated")
+    if any(v is not None and v < 0 for item in items for v in item.values.values()):
+        raise EngagementError("negative_amount")
+
+
 def save_budget(
     session: Session,
     actor: User,
     engagement: Engagement,
     *,
-    lines: Mapping[FundSource, Mapping[str, Decimal | None]],
+    lines: Sequence[FundLine] | Mapping[FundSource | str, Mapping[str, Decimal | None]],
     funding_denominator: Denominator,
     execution_denominator: Denominator,
     expected_version: int | None,
 ) -> BudgetTable:
-    """Replace the funds figures (万元) and the rate denominators (audited per field)."""
+    """Replace the funds table (万元) and the rate denominators (audited per field).
+
+    The table becomes exactly ``lines``, in that order: a row matched by id (or, without an
+    id, by name) keeps its identity and may be renamed; stored rows not given are removed.
+    Audit keys are ``<source>.<field>``; ``<source>.source`` records an added, renamed or
+    removed row."""
     _check_version(engagement, expected_version)
-    if any(v is not None and v < 0 for values in lines.values() for v in values.values()):
-        raise EngagementError("negative_amount")
-    by_source = {line.source: line for line in engagement.budget_lines}
+    items = _fund_lines(lines)
+    _check_fund_lines(items)
+    by_id = {line.id: line for line in engagement.budget_lines}
+    by_name = {line.name: line for line in engagement.budget_lines}
+    matched: list[BudgetLine | None] = []
+    for item in items:
+        if item.line_id is not None:
+            if item.line_id not in by_id:
+                raise StaleEdit()
+            matched.append(by_id[item.line_id])
+        else:
+            matched.append(by_name.get(item.name))
     changes: dict[str, dict[str, Any]] = {}
-    for source, values in lines.items():
-        line = by_source.get(source)
+    kept = {id(line) for line in matched if line is not None}
+    for line in list(engagement.budget_lines):
+        if id(line) not in kept:
+            changes[f"{line.name}.source"] = {"before": line.name, "after": None}
+            engagement.budget_lines.remove(line)
+    session.flush()  # removed rows free their names before a rename takes one
+    for position, (item, line) in enumerate(zip(items, matched, strict=True)):
         if line is None:
-            if all(v is None for v in values.values()):
-                continue
-            line = BudgetLine(source=source)
+            line = BudgetLine(name=item.name, position=position)
             engagement.budget_lines.append(line)
+            changes[f"{item.name}.source"] = {"before": None, "after": item.name}
+        elif line.name != item.name:
+            changes[f"{item.name}.source"] = {"before": line.name, "after": item.name}
+            line.name = item.name
+        if line.position != position:
+            changes[f"{item.name}.position"] = {"before": line.position + 1, "after": position + 1}
+            line.position = position
         for key in BUDGET_FIELDS:
-            old, new = getattr(line, key), values.get(key)
+            old, new = getattr(line, key), item.values.get(key)
             if (old is None) != (new is None) or (old is not None and Decimal(old) != new):
-                changes[f"{source.value}.{key}"] = {
+                changes[f"{item.name}.{key}"] = {
                     "before": json_safe(old),
                     "after": json_safe(new),
                 }

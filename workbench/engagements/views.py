@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workbench.accounts.access import require_role
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
 from workbench.audit.models import AuditEntry
-from workbench.core.budget import Denominator, FundSource, RateKind
+from workbench.core.budget import STANDARD_SOURCES, Denominator, RateKind, source_name
 from workbench.core.goals import (
     GOAL_COLUMNS,
     export_nature,
@@ -46,6 +46,7 @@ from workbench.engagements.access import (
 )
 from workbench.engagements.forms import (
     BUDGET_COLUMNS,
+    SPARE_FUND_ROWS,
     BudgetForm,
     EmptyForm,
     EngagementForm,
@@ -467,9 +468,9 @@ def remove_member(engagement_id: int, member_id: int):  # type: ignore[no-untype
 @bp.route("/<int:engagement_id>/budget", methods=["GET", "POST"])
 @login_required
 def budget(engagement_id: int):  # type: ignore[no-untyped-def]
-    """Edit the funds table (万元) and the rate denominators."""
+    """Edit the funds table (万元): its sources (add, rename, remove) and the denominators."""
     engagement = get_engagement_or_404(engagement_id, need="edit")
-    form = BudgetForm()
+    form = BudgetForm() if request.method == "POST" else _budget_form(engagement)
     # a denominator the indicator system's template declares wins: its setting is read-only
     # here (kept as stored, and used again if the system is replaced by one that declares none)
     declared = hub().declared_denominators(db.session, engagement)
@@ -481,26 +482,20 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
         if kind in declared:
             field.render_kw = {"disabled": True}
             field.data = getattr(engagement, f"{kind.value}_denominator").value
-    if request.method == "GET":
-        form.version.data = str(engagement.version)
-        form.funding_denominator.data = engagement.funding_denominator.value
-        form.execution_denominator.data = engagement.execution_denominator.value
-        for line in engagement.budget_lines:
-            for key, _title in BUDGET_COLUMNS:
-                getattr(form, f"{line.source.value}_{key}").data = getattr(line, key)
     if form.validate_on_submit():
-        lines = {
-            source: {
-                key: getattr(form, f"{source.value}_{key}").data for key, _title in BUDGET_COLUMNS
-            }
-            for source in FundSource
-        }
         with unit_of_work(form) as work:
             table = services.save_budget(
                 db.session,
                 current_user,
                 engagement,
-                lines=lines,
+                lines=[
+                    services.FundLine(
+                        line.name.data or "",
+                        line.figures(),  # type: ignore[arg-type]
+                        int(line.line_id.data) if (line.line_id.data or "").isdigit() else None,
+                    )
+                    for line in form.kept_lines()
+                ],
                 funding_denominator=Denominator(form.funding_denominator.data),
                 execution_denominator=Denominator(form.execution_denominator.data),
                 expected_version=form.expected_version(),
@@ -520,10 +515,29 @@ def budget(engagement_id: int):  # type: ignore[no-untyped-def]
         "engagements/budget.html",
         engagement=engagement,
         form=form,
-        sources=[*FundSource],
         columns=BUDGET_COLUMNS,
+        suggestions=STANDARD_SOURCES,
         table=services.budget_of(engagement, declared),
     )
+
+
+def _budget_form(engagement: Engagement) -> BudgetForm:
+    """The funds form filled with the configured sources and a few empty rows to add."""
+    rows = [
+        {"line_id": str(line.id), "name": line.name}
+        | {key: getattr(line, key) for key, _title in BUDGET_COLUMNS}
+        for line in sorted(engagement.budget_lines, key=lambda line: (line.position, line.id))
+    ]
+    form = BudgetForm(
+        formdata=None,
+        data={
+            "lines": rows + [{}] * SPARE_FUND_ROWS,
+            "version": str(engagement.version),
+            "funding_denominator": engagement.funding_denominator.value,
+            "execution_denominator": engagement.execution_denominator.value,
+        },
+    )
+    return form
 
 
 def _budget(engagement: Engagement):  # type: ignore[no-untyped-def]
@@ -552,7 +566,7 @@ def budget_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
         ],
         [
             [
-                label(r.figures.source) if r.figures.source else _("Total"),
+                source_name(r.figures.source) if r.figures.source else _("Total"),
                 r.figures.initial,
                 r.figures.adjusted,
                 r.figures.available,
@@ -786,8 +800,15 @@ GOAL_TEMPLATE_NOTES = [
         "每行一个绩效指标，表头不可改动（也可使用英文表头 level1, level2, name, nature, target, "
         "unit, actual, deviation reason）。"
     ],
-    ["一级指标、三级指标、指标性质、指标值为必填；指标性质填 ≥、≤、＝、>、< 或 定性。"],
-    ["定量指标的指标值与实际完成值须为数字，可带 %（如 95%）。"],
+    [
+        "一级指标、三级指标、指标值为必填；指标性质填 ≥、≤、＝、>、< 或 定性，"
+        "也可省略而把比较符号写在指标值里（如 ≥1.2万亩、≤90万元、≤2025年12月31日、≥95%），"
+        "文字指标值（如 明显改善）按定性处理。"
+    ],
+    [
+        "定量指标的指标值与实际完成值须为数字（可带单位，如 95%、1.2万亩）或日期；"
+        "单位须与计量单位一致。"
+    ],
     ["示例：产出指标 | 数量指标 | 新建供水管网长度 | ≥ | 120 | 公里 | 126.5 |"],
 ]
 

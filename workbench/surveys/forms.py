@@ -216,9 +216,11 @@ def question_form(index: int) -> BaseForm:
 def column_mapping_form(n_columns: int) -> BaseForm:
     """Where each column of an uploaded file goes (``col-<i>``: a question, a meta role, or
     nothing; the view keeps only targets it knows)."""
-    fields = {
+    fields: dict[str, object] = {
         f"col-{i}": StringField(validators=[Optional(), Length(max=500)]) for i in range(n_columns)
     }
+    # an option-number export: the evaluator confirms the numbers are taken as they are (#15)
+    fields["confirm_codes"] = BooleanField()
     return type("ColumnMappingForm", (BaseForm,), fields)()  # type: ignore[no-any-return]
 
 

@@ -106,8 +106,9 @@ def create(
     options: Mapping[str, Any],
     survey: Survey | None,
 ) -> ImportJob:
-    """Store the upload and a job; it waits for a mapping unless it is a 问卷星 export that
-    becomes a new survey (its columns are taken as they are).
+    """Store the upload and a job; it waits for a mapping unless it is a 问卷星 export with
+    option texts that becomes a new survey (its columns are taken as they are). An
+    option-number export always waits: the evaluator confirms what the numbers are (#15).
 
     Raises :class:`~workbench.core.safefiles.UnsafeFile` (nothing stored) for a file past the
     upload limits: no job exists for a file that a reader must not open."""
@@ -123,7 +124,8 @@ def create(
         kind=kind,
         filename=filename[:200],
         stored_as=stored,
-        status="queued" if kind == "wjx" and survey is None else "mapping",
+        status="queued" if kind == "wjx" and survey is None and not _is_code(data, filename)
+        else "mapping",
         options=dict(options),
     )
     if job.status == "queued":
@@ -131,6 +133,15 @@ def create(
     session.add(job)
     session.flush()
     return job
+
+
+def _is_code(data: bytes, filename: str) -> bool:
+    """Whether a 问卷星 upload is the option-number flavour (False when unreadable: the import
+    then fails with the reader's reason, as before)."""
+    try:
+        return read_wjx(data, filename, nrows=200).flavour == "code"
+    except WjxFormatError:
+        return False
 
 
 def upload_path(job: ImportJob) -> Path:

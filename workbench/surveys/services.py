@@ -109,8 +109,9 @@ def distinct_answers(survey: Survey, columns: list[str]) -> list[str]:
 
 
 def guess_level(answer: str, flavour: str) -> str:
-    """A starting mapping: known labels map to themselves; option numbers 1..5 to 非常满意 …
-    非常不满意 (the usual 问卷星 order), 6 to 不了解."""
+    """A starting mapping: known labels map to themselves. An option number is never guessed
+    (#15): 问卷星 numbers the options in the order the questionnaire listed them, which may run
+    from 非常满意 down or from 非常不满意 up; the evaluator says what each number means."""
     text = answer.strip()
     if text in LEVELS:
         return text
@@ -119,8 +120,6 @@ def guess_level(answer: str, flavour: str) -> str:
     for level in LEVELS:  # "满意（4分）" and similar
         if text.startswith(level):
             return level
-    if flavour == "code" and text.isdigit() and 1 <= int(text) <= 6:
-        return LEVELS[int(text) - 1]
     return ""
 
 

@@ -39,7 +39,7 @@ from workbench.core.questionnaire import (
     level_map as level_map_of,
 )
 from workbench.core.safefiles import UnsafeFile, load_yaml
-from workbench.core.surveys import WjxFormatError
+from workbench.core.surveys import WjxFormatError, group_columns
 from workbench.db import db
 from workbench.engagements.access import can_edit_engagement, get_engagement_or_404, owned_or_404
 from workbench.engagements.forms import EmptyForm
@@ -290,14 +290,15 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     preview_error = None
     headers: list[str] = []
     frame = None
+    flavour = "text"
     if job.status == "mapping":
         try:
-            frame, _flavour = jobs.read_frame(job, nrows=5)
+            frame, flavour = jobs.read_frame(job, nrows=5)
             headers = list(frame.columns)
         except WjxFormatError as exc:
             preview_error = str(exc)
     if request.method == "POST" and job.status == "mapping" and headers:
-        _start_mapped(job, survey, headers)
+        _start_mapped(job, survey, headers, flavour)
         return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
     mapping = job.options.get("mapping") or jobs.guess_mapping(survey, headers)
     preview = (
@@ -314,6 +315,8 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
         mapping=mapping,
         preview=preview,
         preview_error=preview_error,
+        flavour=flavour,
+        groups=group_columns(headers),
         errors=import_errors(job),
         progress=jobs.progress(job),
         empty_form=EmptyForm(),
@@ -327,12 +330,22 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-def _start_mapped(job: ImportJob, survey: Survey | None, headers: list[str]) -> None:
+def _start_mapped(job: ImportJob, survey: Survey | None, headers: list[str], flavour: str) -> None:
     """Claim the job with the posted column mapping and start it (once: a double submit finds
-    it claimed); a target the page did not offer maps the column to nothing."""
+    it claimed); a target the page did not offer maps the column to nothing. An
+    option-number export starts only once the evaluator confirms how its numbers are read."""
     form = column_mapping_form(len(headers))
     if not form.validate_on_submit():
         abort(400)
+    if flavour == "code" and not form.confirm_codes.data:
+        flash(
+            _(
+                "Nothing was imported: confirm that the option numbers are stored as they are "
+                "and that you will say what each number means in the next step."
+            ),
+            "danger",
+        )
+        return
     allowed = {"", "new", *jobs.META_ROLES, *(survey.columns if survey else [])}
     mapping = {}
     for i, header in enumerate(headers):
