@@ -4,7 +4,7 @@ The three fixed sources become named rows (fiscal → 财政拨款, carryover �
 other → 其他资金) in that order; their figures are kept.
 
 Revision ID: h22fund000001
-Revises: a14rev000001
+Revises: f22att000001
 Create Date: 2026-12-07 22:00:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'h22fund000001'
-down_revision = 'a14rev000001'
+down_revision = 'f22att000001'
 branch_labels = None
 depends_on = None
 

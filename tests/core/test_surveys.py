@@ -276,12 +276,11 @@ def test_sub_columns_are_grouped_under_their_question():
     assert sum(len(g.columns) for g in groups) == len(headers)  # every column kept once
 
 
+@needs_fixtures
 def test_real_code_export_groups_the_multiple_choice_options():
-    from pathlib import Path
-
     from workbench.core.surveys import group_columns, read_wjx
 
-    path = Path(__file__).resolve().parents[1] / "fixtures/wenjuanxing/reportgen_800_800_2.xls"
+    path = FIXTURES / "reportgen_800_800_2.xls"
     data = read_wjx(path)
     assert data.flavour == "code"
     groups = {g.number: g for g in group_columns(list(data.answers.columns))}
