@@ -7,7 +7,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -29,7 +28,6 @@ from workbench.core.indicators import (
 )
 from workbench.core.messages import N_
 from workbench.core.numbers import to_decimal
-from workbench.core.safefiles import load_yaml
 from workbench.core.scoring import (
     Finding,
     InvalidInput,
@@ -43,7 +41,7 @@ from workbench.engagements.access import can_edit_engagement, get_engagement_or_
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.hub import hub
 from workbench.labels import choices, label, pairs
-from workbench.scoring import frames, services, spreadsheet
+from workbench.scoring import frames, method_forms, services, spreadsheet
 from workbench.scoring.forms import (
     SAATY_SCALE,
     AddLeafForm,
@@ -328,12 +326,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     except KeyError:
         abort(404)
     form = NodeForm(obj=node)
-    if request.method == "GET" and node.method is not None:
-        form.method.data = yaml.safe_dump(
-            node.method.model_dump(mode="json", exclude_defaults=True),
-            allow_unicode=True,
-            sort_keys=False,
-        ).strip()
+    mform = method_forms.build(node, engagement.goals, _posted()) if node.is_leaf else None
     siblings = _siblings(template, code)
     add_form, remove_form = AddLeafForm(prefix="add"), RemoveNodeForm(prefix="remove")
     remove_form.give_to.choices = pairs([(n.code, f"{n.code} {n.name}") for n in siblings])
@@ -342,12 +335,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             [(c.code, f"{c.code} {c.name} ({c.weight})") for c in node.children]
         )
     if form.validate_on_submit():
-        method = None
-        if node.is_leaf:
-            try:
-                method = load_yaml(form.method.data or "") or {}
-            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
-                form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
+        method = method_forms.take(form, mform, node) if mform is not None else None
         if not form.errors:
             try:
                 services.update_node(
@@ -364,6 +352,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                 form.form_errors.append(_message(exc))
             else:
                 flash(_("Indicator saved."), "success")
+                method_forms.announce(mform)
                 _warn_about_dropped_scores(engagement)
                 return redirect(
                     url_for("scoring.system", engagement_id=engagement.id) + f"#node-{code}"
@@ -373,10 +362,15 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         engagement=engagement,
         node=node,
         form=form,
+        mform=mform,
         add_form=add_form,
         remove_form=remove_form,
         siblings=siblings,
     )
+
+
+def _posted() -> Any:
+    return request.form if request.method == "POST" else None
 
 
 def _siblings(template: Template, code: str) -> list[Any]:
