@@ -41,7 +41,7 @@ from workbench.engagements.access import can_edit_engagement, get_engagement_or_
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.hub import hub
 from workbench.labels import choices, label, pairs
-from workbench.scoring import frames, method_forms, services, spreadsheet
+from workbench.scoring import frames, method_forms, services, spreadsheet, template_order
 from workbench.scoring.forms import (
     SAATY_SCALE,
     AddLeafForm,
@@ -131,7 +131,9 @@ def system(engagement_id: int):  # type: ignore[no-untyped-def]
     current = services.system_of(db.session, engagement)
     templates = services.all_templates(db.session)
     form = InstantiateForm()
-    form.template.choices = pairs([(code, t.name) for code, t in templates.items()])
+    form.template.choices = pairs(
+        [(c, t.name) for c, t in template_order.ordered(templates, engagement.kind)]
+    )
     template = services.template_of(current) if current else None
     return render_template(
         "scoring/system.html",
