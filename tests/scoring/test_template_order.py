@@ -28,6 +28,8 @@ def test_templates_for_the_engagement_kind_come_first(
     lead = make_user(Role.EVALUATOR)
     engagement = make_engagement(lead=lead, kind=kind)
     auth.login(lead)
-    offered = _offered(client.get(f"/engagements/{engagement.id}/indicators").get_data(as_text=True))
+    offered = _offered(
+        client.get(f"/engagements/{engagement.id}/indicators").get_data(as_text=True)
+    )
     assert set(offered[: len(first)]) == first, offered
     assert offered[0] == sorted(first, key=lambda c: c != "project-2020")[0]
