@@ -210,3 +210,31 @@ def test_describe_covers_every_method():
     ):
         text = method_forms.describe(method, Decimal(5))
         assert text and not any("a" <= ch <= "z" for ch in text.lower()), text
+
+
+def test_saving_the_texts_alone_records_no_method_change(setup, auth, client, session):
+    """The form as the page fills it, posted back unchanged: only the name is audited."""
+    import re
+    from html import unescape
+
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    url = f"/engagements/{engagement.id}/indicators/C11/edit"
+    html = client.get(url).get_data(as_text=True)
+    data = {
+        name: unescape(value)
+        for name, value in re.findall(r'<input[^>]*name="(m-[a-z_]+)"[^>]*value="([^"]*)"', html)
+        if name != "m-rewrite_criteria"  # an unticked checkbox is not posted
+    }
+    for name, body in re.findall(r'<select[^>]*name="(m-[a-z_]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(
+            r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', body
+        )
+        if chosen:
+            data[name] = chosen.group(1) or chosen.group(2)
+    node = _tree(session, engagement).find("C11")
+    data.update({"name": "改名后的指标", "criteria": node.criteria})
+    assert data["m-type"] == "ratio"
+    assert client.post(url, data=data).status_code == 302
+    entry = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert set(entry.changes) == {"name"}, entry.changes

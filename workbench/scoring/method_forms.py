@@ -420,7 +420,9 @@ def take(form: Any, mform: MethodForm, node: Indicator) -> dict[str, Any] | None
     form.criteria.data, mform.outcome = settle_criteria(
         node, method, form.criteria.data or "", bool(mform.rewrite_criteria.data)
     )
-    return method
+    # stored as the tree stores it (defaults left out), and an unchanged method exactly as it
+    # was: a save of the texts alone records no method change in the audit log
+    return _normal(node.method if same(node.method, method) else method)
 
 
 def announce(mform: MethodForm | None) -> None:
