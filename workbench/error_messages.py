@@ -292,7 +292,8 @@ register(
         "qa_failed": _l("The quality checks fail: fix the listed problems and build again."),
         "not_in_review": _l("This version is not under review."),
         "all_signed": _l("Every level has signed already."),
-        "not_your_level": _l("The %(detail)s is signed by another member of the team."),
+        "lead_signs": _l("The %(detail)s is signed by the engagement lead (项目负责人)."),
+        "reviewer_signs": _l("The %(detail)s is signed by the engagement's reviewer (复核人)."),
         "comment_required": _l("A rejection needs a comment."),
         "comment_too_long": _l(
             "The text is longer than %(detail)s characters; shorten it. Nothing was saved."

@@ -276,8 +276,102 @@ def field_label(field: str) -> str:
             head_text = label(FundSource(head))
         except ValueError:
             head_text = head
-        return f"{head_text} · {FIELD_LABELS.get(tail, tail)}"
-    return str(FIELD_LABELS.get(field, field))
+        return f"{head_text} · {FIELD_LABELS.get(tail, VALUE_KEYS.get(tail, tail))}"
+    return str(FIELD_LABELS.get(field, VALUE_KEYS.get(field, field)))
+
+
+#: Keys inside a structured audit value (a leaf's recorded data, a scoring method, screening
+#: rules) as people read them: the audit log shows lines, never a raw dict.
+VALUE_KEYS: dict[str, object] = {
+    "type": _l("Scoring method"),
+    "met": _l("Points met"),
+    "evidence": _l("Evidence referred to"),
+    "reason": _l("Reason for the score"),
+    "findings": _l("Findings"),
+    "text": _l("Text"),
+    "points": _l("Points"),
+    "numerator": _l("Numerator"),
+    "denominator": _l("Denominator"),
+    "level": _l("Level"),
+    "score": _l("Score"),
+    "actual": _l("Actual value"),
+    "target": _l("Target value"),
+    "nature": _l("Nature"),
+    "unit": _l("Unit"),
+    "goal": _l("Linked performance goal"),
+    "rate": _l("Satisfaction rate (%)"),
+    "not_applicable": _l("Not applicable"),
+    "no_deduction": _l("No deduction (无扣分事项)"),
+    "formula": _l("Formula"),
+    "full_score_at": _l("Full marks at a rate of (%)"),
+    "zero_score_at": _l("No points at a rate of (%)"),
+    "numerator_label": _l("Numerator label"),
+    "denominator_label": _l("Denominator label"),
+    "elements": _l("Elements (one per line)"),
+    "points_each": _l("Points per element met"),
+    "default_points": _l("Points deducted per finding"),
+    "mode": _l("Survey scoring"),
+    "bands": _l("Bands (one per line: lowest rate % | share of the points %)"),
+    "min_rate": _l("Lowest rate"),
+    "share": _l("Share of the points"),
+    "min_seconds": _l("Shortest answering time (seconds)"),
+    "min_median_fraction": _l("Shortest time as a share of the median"),
+    "burst_count": _l("Answers in a burst"),
+    "burst_minutes": _l("Burst window (minutes)"),
+    "attention": _l("Attention check"),
+    "duplicates": _l("Duplicate answers"),
+    "criteria": _l("Scoring criteria (评分标准)"),
+    "method": _l("Scoring method"),
+    "weight": _l("Points"),
+    "definition": _l("Definition (指标解释)"),
+    "key_points": _l("Key points (评价要点)"),
+    "data_source": _l("Data source"),
+    "name_en": _l("English name"),
+    "goals_imported": _l("Goal indicators imported"),
+    "goals_removed": _l("Goal indicators removed"),
+}
+#: Stored words inside those values, by the key they stand under.
+VALUE_WORDS: dict[str, dict[str, object]] = {
+    "type": {
+        "target": _l("Target vs actual"),
+        "ratio": _l("Rate"),
+        "qualitative": _l("Qualitative"),
+        "deduction": _l("Deductions"),
+        "checklist": _l("Checklist"),
+        "expert": _l("Expert panel"),
+        "survey": _l("Survey"),
+        "manual": _l("Evaluator's score"),
+    },
+    "level": {
+        "achieved": _l("Achieved (80–100%)"),
+        "partial": _l("Partly achieved (60–80%)"),
+        "not_achieved": _l("Not achieved (0–60%)"),
+    },
+    "conflict": {"none": _l("No conflict declared"), "declared": _l("Conflict declared")},
+    "status": {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")},
+    "measure": {"rate": _l("Satisfaction rate"), "mean": _l("Mean")},
+    "mode": {"proportional": _l("In proportion to the target"), "banded": _l("By bands")},
+}
+
+
+def _readable(key: str, value: object) -> str:
+    """A structured value as one readable line: ``键：值；键：值``, lists joined with 、."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    if isinstance(value, dict):
+        return "；".join(
+            f"{VALUE_KEYS.get(str(k), k)}：{_readable(str(k), v)}" for k, v in value.items()
+        )
+    if isinstance(value, list):
+        if key == "met" and all(isinstance(v, bool) for v in value):
+            return str(_l("%(n)s of %(m)s", n=sum(value), m=len(value)))
+        return "、".join(
+            f"（{_readable(key, v)}）" if isinstance(v, dict) else _readable(key, v) for v in value
+        )
+    words = VALUE_WORDS.get(key, {})
+    return str(words.get(value, value)) if isinstance(value, str) else str(value)
 
 
 def field_value(field: str, value: object, names: dict[int, str] | None = None) -> str:
@@ -285,6 +379,8 @@ def field_value(field: str, value: object, names: dict[int, str] | None = None) 
     if value is None or value == "":
         return "—"
     key = field.rsplit(".", 1)[-1]
+    if isinstance(value, dict | list) or key in VALUE_WORDS:
+        return _readable(key, value)
     if key in ENUM_FIELDS and isinstance(value, str):
         try:
             return label(ENUM_FIELDS[key](value))

@@ -311,12 +311,16 @@ def test_panel_score_step_beyond_its_column_is_a_validation_error(fuzz: Fuzz) ->
         assert not changed_tables(before, row_counts())
 
 
-def test_deeply_nested_method_yaml_is_refused(fuzz: Fuzz) -> None:
-    """yaml.safe_load raised RecursionError on deep nesting (500); now a form error."""
+def test_junk_in_the_method_fields_is_refused(fuzz: Fuzz) -> None:
+    """The method was YAML once (deep nesting raised RecursionError, a 500); now its fields are
+    a form per method and junk in them is a form error."""
     client = fuzz.client("lead")
     url = f"/engagements/{fuzz.world.engagement_id}/indicators/D11/edit"
     before = row_counts()
-    response = client.post(url, data={"name": "社会效益", "method": "[" * 3000})
+    response = client.post(
+        url,
+        data={"name": "社会效益", "m-type": "[" * 3000, "m-full_score_at": "[" * 3000},
+    )
     assert response.status_code == 200
     assert not changed_tables(before, row_counts())
 

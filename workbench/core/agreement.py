@@ -31,7 +31,22 @@ from scipy import stats
 
 
 class TooFewRatings(ValueError):
-    """Not enough raters or complete rows to compute an agreement statistic."""
+    """Not enough raters or complete rows to compute an agreement statistic.
+
+    ``short_of`` is ``"raters"`` or ``"rows"``; ``needed``/``got``/``dropped`` let the web
+    layer say it in the reader's language (the message itself is English, for logs)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        short_of: str = "rows",
+        needed: int = 0,
+        got: int = 0,
+        dropped: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.short_of, self.needed, self.got, self.dropped = short_of, needed, got, dropped
 
 
 @dataclass(frozen=True)
@@ -51,13 +66,22 @@ def _complete(ratings: pd.DataFrame, min_rows: int) -> tuple[pd.DataFrame, int]:
     if not isinstance(ratings, pd.DataFrame):
         raise TypeError("ratings must be a DataFrame (rows = objects, columns = raters)")
     if ratings.shape[1] < 2:
-        raise TooFewRatings(f"agreement needs at least 2 raters, got {ratings.shape[1]}")
+        raise TooFewRatings(
+            f"agreement needs at least 2 raters, got {ratings.shape[1]}",
+            short_of="raters",
+            needed=2,
+            got=ratings.shape[1],
+        )
     numeric = ratings.apply(pd.to_numeric, errors="coerce").astype(float)
     complete = numeric.dropna(axis=0, how="any")
     if len(complete) < min_rows:
         raise TooFewRatings(
             f"agreement needs at least {min_rows} rows scored by every rater, got "
-            f"{len(complete)} ({len(numeric) - len(complete)} dropped for missing scores)"
+            f"{len(complete)} ({len(numeric) - len(complete)} dropped for missing scores)",
+            short_of="rows",
+            needed=min_rows,
+            got=len(complete),
+            dropped=len(numeric) - len(complete),
         )
     return complete, len(numeric) - len(complete)
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench.core.messages import N_
 from workbench.core.safefiles import SURVEY_TABLE, UnsafeFile, check_table
 
 DEFAULT_LEVEL_SCORES: dict[str, float] = {
@@ -436,7 +437,8 @@ MISSING_CODES = ("-2", "-3")
 
 
 class WjxFormatError(ValueError):
-    """The file is not a readable 问卷星 export; the message says why."""
+    """The file is not a readable 问卷星 export; the message (an ``N_`` template the web layer
+    translates, or a safety check's text) says why."""
 
 
 @dataclass
@@ -466,7 +468,7 @@ def duration_seconds(text: object) -> float:
 def _read_any(source: str | Path | bytes, name: str, nrows: int | None = None) -> pd.DataFrame:
     data = Path(source).read_bytes() if not isinstance(source, bytes) else source
     if not data:
-        raise WjxFormatError("the file is empty")
+        raise WjxFormatError(N_("the file is empty"))
     lower = name.lower()
     try:
         check_table(data, SURVEY_TABLE)  # before any parser: bombs and oversized sheets
@@ -481,7 +483,7 @@ def _read_any(source: str | Path | bytes, name: str, nrows: int | None = None) -
                 io.BytesIO(data), engine="calamine", dtype=str, keep_default_na=False, nrows=nrows
             )
         if lower.endswith((".xls", ".xlsx")):
-            raise WjxFormatError("the file is not a valid Excel workbook")
+            raise WjxFormatError(N_("the file is not a valid Excel workbook"))
         for encoding in ("utf-8-sig", "gb18030"):
             try:
                 text = data.decode(encoding)
@@ -489,12 +491,15 @@ def _read_any(source: str | Path | bytes, name: str, nrows: int | None = None) -
             except UnicodeDecodeError:
                 continue
         else:
-            raise WjxFormatError("the CSV file is neither UTF-8 nor GBK/GB18030")
+            raise WjxFormatError(N_("the CSV file is neither UTF-8 nor GBK/GB18030"))
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, nrows=nrows)
     except WjxFormatError:
         raise
     except Exception as exc:  # parser errors on truncated or hostile files
-        raise WjxFormatError(f"the file could not be read: {str(exc)[:200]}") from exc
+        # the parser's own text ("Cannot detect file format" …) is English and says no more
+        raise WjxFormatError(
+            N_("the file could not be read: it is damaged or not a table of this type")
+        ) from exc
 
 
 def _excel_text_cells(data: bytes) -> pd.DataFrame | None:
@@ -563,11 +568,11 @@ def read_wjx(
     frame = _read_any(source, name, nrows)
     frame.columns = [str(c).strip() for c in frame.columns]
     if "序号" not in frame.columns:
-        raise WjxFormatError("no 序号 column: this does not look like a 问卷星 export")
+        raise WjxFormatError(N_("no 序号 column: this does not look like a 问卷星 export"))
     meta_cols = [c for c in WJX_META if c in frame.columns]
     questions = [c for c in frame.columns if c not in WJX_META]
     if not questions:
-        raise WjxFormatError("no question columns were found")
+        raise WjxFormatError(N_("no question columns were found"))
     notes = [f"metadata column {c} is missing" for c in WJX_META if c not in frame.columns]
     meta = pd.DataFrame(index=frame.index)
     for col in WJX_META:
@@ -714,10 +719,10 @@ def read_table(
     frame = _read_any(source, name, nrows)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] == 0:
-        raise WjxFormatError("the file has no columns")
+        raise WjxFormatError(N_("the file has no columns"))
     headers = list(frame.columns)
     # pandas renames a repeated header "x" to "x.1": a repeated header is ambiguous
     mangled = [h for h in headers if re.fullmatch(r".+\.\d+", h) and h.rsplit(".", 1)[0] in headers]
     if mangled or len(set(headers)) != len(headers):
-        raise WjxFormatError("two columns have the same header")
+        raise WjxFormatError(N_("two columns have the same header"))
     return frame

@@ -110,8 +110,9 @@ def read_table(data: bytes, filename: str, limits: TableLimits = SMALL_TABLE) ->
     except UnreadableTable:
         raise
     except Exception as exc:  # any parser failure on hostile or truncated input
+        # the parser's own text ("Cannot detect file format" …) is English: not shown
         raise UnreadableTable(
-            Message(N_("The file could not be read: {error}"), {"error": str(exc)[:200]})
+            Message(N_("The file could not be read: it is damaged or not a table of this type."))
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame

@@ -664,10 +664,8 @@ def import_goals(
         engagement.id,
         engagement_id=engagement.id,
         changes={
-            "goals": {
-                "before": f"{removed} removed" if replace else None,
-                "after": f"{len(rows)} imported",
-            }
+            "goals_imported": {"before": None, "after": len(rows)},
+            **({"goals_removed": {"before": None, "after": removed}} if replace else {}),
         },
         summary=clean_filename(filename, default=""),
     )

@@ -260,7 +260,7 @@ def declare(
             "conflict": {"before": None, "after": member.conflict.value},
             "confidentiality": {"before": None, "after": now.isoformat()},
         },
-        summary=(("回避 / recused: " + member.conflict_text) if has_conflict else "")
+        summary=(("回避：" + member.conflict_text) if has_conflict else "")
         + (f"（书面声明，由 {entered_by.display_name} 代为录入）" if entered_by else ""),
     )
 

@@ -270,12 +270,29 @@ def _statistics(engagement, codes: set[str], members) -> dict[str, Any]:  # type
     try:
         out["kendall"] = kendall_w(rates)
     except TooFewRatings as exc:
-        out["kendall_error"] = str(exc)
+        out["kendall_error"] = _too_few(exc)
     try:
         out["icc"] = icc(rates)
     except TooFewRatings as exc:
-        out["icc_error"] = str(exc)
+        out["icc_error"] = _too_few(exc)
     return out
+
+
+def _too_few(exc: TooFewRatings) -> str:
+    """Why an agreement statistic is missing, in the reader's language."""
+    if exc.short_of == "raters":
+        return _(
+            "needs at least %(needed)s experts' scores; %(got)s so far.",
+            needed=exc.needed,
+            got=exc.got,
+        )
+    return _(
+        "needs at least %(needed)s indicators scored by every expert; %(got)s so far "
+        "(%(dropped)s left out for missing scores).",
+        needed=exc.needed,
+        got=exc.got,
+        dropped=exc.dropped,
+    )
 
 
 def _seat_or_404(engagement, member_id: int) -> PanelMember:  # type: ignore[no-untyped-def]

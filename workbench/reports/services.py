@@ -62,6 +62,7 @@ from workbench.workpapers import services as workpapers
 __all__ = ["blocking", "bundled_path"]
 
 KINDS = ("experience", "problem", "other")
+KIND_ZH = {"experience": "经验做法", "problem": "存在问题", "other": "其他"}
 DEFAULT_LEVELS = ("项目负责人复核", "质控复核")
 #: who may sign each default level (team role); admins may sign any level
 LEVEL_ROLES = {0: MemberRole.LEAD, 1: MemberRole.REVIEWER}
@@ -147,7 +148,8 @@ def save_finding(
         finding.id,
         engagement_id=engagement.id,
         changes={"finding": {"before": before, "after": finding.title}},
-        summary=f"{kind}: {finding.title}",
+        # the log is read in Chinese: the kind as the report names it, not its stored value
+        summary=f"{KIND_ZH.get(kind, kind)}：{finding.title}",
     )
     return finding
 
@@ -492,7 +494,12 @@ def sign(
     if level is None:
         raise ReportError("all_signed")
     if not may_sign(engagement, actor, level):
-        raise ReportError("not_your_level", levels[level])
+        # name the role that signs this level (the reviewer refused at 项目负责人复核 must read
+        # that the lead signs it, not a vague "another member")
+        wanted = LEVEL_ROLES.get(level, MemberRole.REVIEWER)
+        raise ReportError(
+            "lead_signs" if wanted is MemberRole.LEAD else "reviewer_signs", levels[level]
+        )
     if not approve and not comment.strip():
         raise ReportError("comment_required")
     session.add(

@@ -65,7 +65,7 @@ class UploadTemplateForm(BaseForm):
 
 
 class NodeForm(BaseForm):
-    """Texts of an indicator and, for a leaf, its scoring method (YAML)."""
+    """Texts of an indicator (a leaf's scoring method: :mod:`workbench.scoring.method_forms`)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     name_en = StringField(_l("English name"), validators=[Optional(), Length(max=200)])
@@ -73,14 +73,6 @@ class NodeForm(BaseForm):
     key_points = TextAreaField(_l("Key points (评价要点)"), validators=[Length(max=5000)])
     criteria = TextAreaField(_l("Scoring criteria (评分标准)"), validators=[Length(max=5000)])
     data_source = StringField(_l("Data source"), validators=[Length(max=500)])
-    method = TextAreaField(
-        _l("Scoring method (YAML)"),
-        validators=[Length(max=5000)],
-        # the node's method object is not text: a POST without this field must not reach
-        # the validators with it (the view fills the YAML on GET)
-        filters=[lambda value: value if value is None or isinstance(value, str) else ""],
-        description=_l("e.g. {type: target, nature: ge, target: 95}"),
-    )
 
 
 class AddLeafForm(BaseForm):

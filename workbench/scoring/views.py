@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -29,7 +28,6 @@ from workbench.core.indicators import (
 )
 from workbench.core.messages import N_
 from workbench.core.numbers import to_decimal
-from workbench.core.safefiles import load_yaml
 from workbench.core.scoring import (
     Finding,
     InvalidInput,
@@ -44,7 +42,7 @@ from workbench.engagements.access import can_edit_engagement, get_engagement_or_
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.hub import hub
 from workbench.labels import choices, label, pairs
-from workbench.scoring import frames, services, spreadsheet
+from workbench.scoring import frames, method_forms, services, spreadsheet, template_order
 from workbench.scoring.forms import (
     AddLeafForm,
     InstantiateForm,
@@ -138,7 +136,9 @@ def system(engagement_id: int):  # type: ignore[no-untyped-def]
     current = services.system_of(db.session, engagement)
     templates = services.all_templates(db.session)
     form = InstantiateForm()
-    form.template.choices = pairs([(code, t.name) for code, t in templates.items()])
+    form.template.choices = pairs(
+        [(c, t.name) for c, t in template_order.ordered(templates, engagement.kind)]
+    )
     template = services.template_of(current) if current else None
     return render_template(
         "scoring/system.html",
@@ -319,17 +319,6 @@ def download_bundled(code: str, fmt: str):  # type: ignore[no-untyped-def]
     return _send_template(template, fmt, code)
 
 
-def _method_from_form(form: NodeForm, node: Any) -> dict[str, Any] | None:
-    """A leaf's scoring method as typed (YAML); a parse error goes on the field."""
-    if not node.is_leaf:
-        return None
-    try:
-        return load_yaml(form.method.data or "") or {}
-    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
-        form.method.errors.append(_("Not valid YAML: %(error)s", error=str(exc)[:200]))
-        return None
-
-
 @bp.route("/indicators/<code>/edit", methods=["GET", "POST"])
 @login_required
 def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
@@ -344,12 +333,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
     except KeyError:
         abort(404)
     form = NodeForm(obj=node)
-    if request.method == "GET" and node.method is not None:
-        form.method.data = yaml.safe_dump(
-            node.method.model_dump(mode="json", exclude_defaults=True),
-            allow_unicode=True,
-            sort_keys=False,
-        ).strip()
+    mform = method_forms.build(node, engagement.goals, _posted()) if node.is_leaf else None
     siblings = _siblings(template, code)
     add_form, remove_form = AddLeafForm(prefix="add"), RemoveNodeForm(prefix="remove")
     remove_form.give_to.choices = pairs([(n.code, f"{n.code} {n.name}") for n in siblings])
@@ -358,7 +342,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
             [(c.code, f"{c.code} {c.name} ({c.weight})") for c in node.children]
         )
     if form.validate_on_submit():
-        method = _method_from_form(form, node)
+        method = method_forms.take(form, mform, node) if mform is not None else None
         if not form.errors:
             with unit_of_work(form) as work:
                 services.update_node(
@@ -371,6 +355,7 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
                 )
             if work.ok:
                 flash(_("Indicator saved."), "success")
+                method_forms.announce(mform)
                 _warn_about_dropped_scores(engagement)
                 return redirect(
                     url_for("scoring.system", engagement_id=engagement.id) + f"#node-{code}"
@@ -380,10 +365,15 @@ def edit_node(engagement_id: int, code: str):  # type: ignore[no-untyped-def]
         engagement=engagement,
         node=node,
         form=form,
+        mform=mform,
         add_form=add_form,
         remove_form=remove_form,
         siblings=siblings,
     )
+
+
+def _posted() -> Any:
+    return request.form if request.method == "POST" else None
 
 
 def _siblings(template: Template, code: str) -> list[Any]:

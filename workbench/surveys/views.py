@@ -114,6 +114,8 @@ def import_errors(job: ImportJob) -> list[str]:
     out = []
     for code, params in job.errors or []:
         message = CODES.get(f"survey_import_{code}")
+        # a reason is a core message template (N_) or a safety check's text: translated here
+        params = {k: _(v) if isinstance(v, str) and v else v for k, v in params.items()}
         out.append(str(message) % params if message else code)
     return out
 
@@ -296,7 +298,7 @@ def job(engagement_id: int, job_id: int):  # type: ignore[no-untyped-def]
             frame, flavour = jobs.read_frame(job, nrows=5)
             headers = list(frame.columns)
         except WjxFormatError as exc:
-            preview_error = str(exc)
+            preview_error = _(str(exc))
     if request.method == "POST" and job.status == "mapping" and headers:
         _start_mapped(job, survey, headers, flavour)
         return redirect(url_for("surveys.job", engagement_id=engagement.id, job_id=job.id))
