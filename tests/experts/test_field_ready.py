@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.experts.test_panel import declare, panel, submit  # noqa: F401  (the fixture)
+from tests.experts.test_panel import declare, submit
 from workbench.accounts.models import Role
 from workbench.audit.models import AuditEntry
 from workbench.core.reporting import expert_table
@@ -15,7 +15,7 @@ from workbench.engagements import services as engagements
 from workbench.engagements.models import Engagement, MemberRole
 from workbench.evaluation import result_of
 from workbench.experts import services
-from workbench.experts.models import Conflict, SheetScore
+from workbench.experts.models import Conflict
 from workbench.workpapers import services as workpapers
 
 
@@ -69,9 +69,7 @@ def test_the_service_refuses_a_round_one_reason_for_a_changed_score(panel, sessi
     with pytest.raises(services.SheetInvalid) as refused:
         services.save_sheet(session, member, template, {**values, "D11": ("12", "理由")},
                             round_no=2, submit=True)  # fmt: skip
-    assert [(p.code, p.problem) for p in refused.value.problems] == [
-        ("D11", "new_reason_required")
-    ]
+    assert [(p.code, p.problem) for p in refused.value.problems] == [("D11", "new_reason_required")]
 
 
 # --- 2. what the sheet shows ------------------------------------------------------------------
@@ -101,7 +99,7 @@ def test_the_team_shares_a_document_and_only_it_reaches_the_expert(
     panel, shared, client, session, auth
 ):
     engagement = panel["engagement"]
-    member, token = panel["links"]["甲专家"]
+    _member, token = panel["links"]["甲专家"]
     declare(client, token)
     before = _revision(session, engagement)
     auth.login(panel["lead"])
@@ -158,10 +156,8 @@ def test_the_sheet_shows_key_points_criteria_sources_goals_deadline_and_contact(
 
 
 def test_without_a_contact_the_engagement_leads_are_shown(panel, client, session):
-    engagement = panel["engagement"]
-    engagements.add_member(session, panel["lead"], engagement, panel["lead"], MemberRole.LEAD) \
-        if engagement.member_role(panel["lead"]) is None else None  # fmt: skip
-    session.commit()
+    # the engagement's creator leads it
+    assert panel["engagement"].member_role(panel["lead"]) is MemberRole.LEAD
     token = panel["links"]["甲专家"][1]
     declare(client, token)
     page = client.get(f"/x/{token}").get_data(as_text=True)
@@ -245,14 +241,14 @@ def test_the_lead_undoes_a_mistaken_recusal_with_a_reason_and_the_expert_scores(
     session.expire_all()
     assert member.recused
     before = _revision(session, engagement)
-    assert client.post(url, data={"reason": "专家勾选有误，经电话核实无利益冲突"}).status_code == 302
+    assert (
+        client.post(url, data={"reason": "专家勾选有误，经电话核实无利益冲突"}).status_code == 302
+    )
     auth.logout()
     session.expire_all()
     assert member.conflict is Conflict.NONE and not member.recused
     assert _revision(session, engagement) > before
-    entry = session.scalar(
-        sa.select(AuditEntry).where(AuditEntry.action == "panel.undo_recusal")
-    )
+    entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "panel.undo_recusal"))
     assert "经电话核实无利益冲突" in entry.summary and "误选" in entry.summary
     assert 'id="sheet-form"' in client.get(f"/x/{token}").get_data(as_text=True)
     assert submit(client, token).status_code == 302
@@ -304,5 +300,3 @@ def test_the_expert_info_is_for_the_lead_only(panel, client, session, auth, make
     )
     assert response.status_code == 403
     assert services.settings_of(session, engagement).named_in_report is True
-
-
