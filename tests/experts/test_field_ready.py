@@ -123,6 +123,7 @@ def test_the_team_shares_a_document_and_only_it_reaches_the_expert(
     assert client.get(f"/x/{token}/documents/{shared['internal'].id}").status_code == 404
     assert client.get(f"/x/{token}/documents/{shared['foreign'].id}").status_code == 404
     assert client.get(f"/x/not-a-token/documents/{shared['doc'].id}").status_code == 404
+    assert client.get(f"/x/{token}/documents/{2**63}").status_code == 404  # no driver overflow
 
 
 def test_an_undeclared_expert_cannot_download_yet(panel, shared, client, session):

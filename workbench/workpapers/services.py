@@ -18,6 +18,7 @@ from workbench.core.numbers import clean_text
 from workbench.core.safefiles import clean_filename, load_yaml
 from workbench.db import utcnow
 from workbench.engagements import revision
+from workbench.engagements.access import MAX_ID
 from workbench.engagements.models import Engagement
 from workbench.storage import StorageError, store_bytes
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
@@ -186,6 +187,8 @@ def shared_download(
 ) -> tuple[str, str, bytes] | None:
     """(file name, MIME type, content) of a document shared with ``engagement``'s panel;
     None for any other id (another engagement's, or not shared)."""
+    if not 0 < evidence_id <= MAX_ID:  # a huge id overflows the driver
+        return None
     evidence = session.get(EvidenceFile, evidence_id)
     if (
         evidence is None
