@@ -17,7 +17,6 @@ from workbench.audit.services import record
 from workbench.core.numbers import clean_text
 from workbench.core.safefiles import clean_filename, load_yaml
 from workbench.db import utcnow
-from workbench.engagements import revision
 from workbench.engagements.access import MAX_ID
 from workbench.engagements.models import Engagement
 from workbench.storage import StorageError, store_bytes
@@ -167,8 +166,7 @@ def set_shared(session: Session, actor: User, evidence: EvidenceFile, shared: bo
     if evidence.shared_with_panel == shared:
         return
     evidence.shared_with_panel = shared
-    session.flush()
-    revision.bump(session, evidence.engagement_id)  # what the panel is asked to judge
+    session.flush()  # no revision bump: no score reads it (as for the evidence itself)
     record(
         session, actor, "workpapers.share", "evidence", evidence.id,
         engagement_id=evidence.engagement_id,
