@@ -90,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workbench.scoring.views import library as templates_library_bp
     from workbench.surveys.public import bp as public_survey_bp
     from workbench.surveys.views import bp as surveys_bp
+    from workbench.workpapers import services as workpapers_services
     from workbench.workpapers.views import bp as workpapers_bp
 
     accounts.init_app(app)
@@ -105,6 +106,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         archive_facts=archiving.package_facts,
         declared_denominators=scoring_services.declared_denominators,
         result_of=evaluation.result_of,
+        panel_documents=workpapers_services.shared_documents,
+        panel_document=lambda db_session, engagement, evidence_id: (
+            workpapers_services.shared_download(
+                db_session, engagement, evidence_id, Path(app.instance_path) / "evidence"
+            )
+        ),
     )
     app.jinja_env.globals["comment_max"] = reports_services.COMMENT_MAX
     app.register_blueprint(engagements_bp)

@@ -128,6 +128,8 @@ CODES.update(
         ),
         "weight_positive": _l("An expert's weight must be more than 0."),
         "nothing_submitted": _l("No sheet has been submitted yet."),
+        "not_recused": _l("This expert is not recused."),
+        "contact_too_long": _l("Please give the contact in at most 200 characters."),
     }
 )
 #: a scoring sheet saved in another tab ("stale" alone is ambiguous: found by type)

@@ -24,13 +24,13 @@ from workbench.core.goals import GoalNature, GoalRow
 from workbench.core.panel import Aggregation
 from workbench.core.scoring import LeafInput, QualitativeLevel
 from workbench.core.workflow import EngagementState
-from workbench.db import db
+from workbench.db import db, utcnow
 from workbench.engagements import revision
 from workbench.engagements import services as engagements
 from workbench.engagements.models import Engagement, GoalIndicator, MemberRole
 from workbench.evaluation import result_of
 from workbench.experts import services as experts
-from workbench.experts.models import PanelMember
+from workbench.experts.models import Conflict, PanelMember
 from workbench.reports import services as reports
 from workbench.reports.models import Finding, Recommendation
 from workbench.scoring import services as scoring
@@ -194,6 +194,12 @@ def _first_response(world: World) -> SurveyResponse:
     ).first()
 
 
+def _recused(member: Any) -> Any:
+    """The seat as a recused expert's (set directly: the declaration is a write of its own)."""
+    member.conflict, member.conflict_text, member.declared_at = Conflict.DECLARED, "亲属", utcnow()
+    return member
+
+
 #: every kind of write the evaluated result depends on (the writers of issue #14)
 WRITES: dict[str, Callable[[Any, World], Any]] = {
     # survey responses and screening
@@ -280,6 +286,12 @@ WRITES: dict[str, Callable[[Any, World], Any]] = {
     "panel.round2": lambda s, w: experts.open_round2(s, w.lead, w.engagement),
     "panel.settings": lambda s, w: experts.save_settings(
         s, w.lead, w.engagement, aggregation=Aggregation.MEDIAN, trim_min_n=5, step=D("0.5")
+    ),
+    "panel.expert_info": lambda s, w: experts.save_expert_info(
+        s, w.lead, w.engagement, named_in_report=False, deadline=None, contact=""
+    ),
+    "panel.undo_recusal": lambda s, w: experts.undo_recusal(
+        s, w.lead, _recused(w.member(w.invited_id)), "专家误选，经核实无利益冲突"
     ),
     # funds, goals
     "budget.update (figures)": lambda s, w: engagements.save_budget(
@@ -425,6 +437,7 @@ NOT_DATA_ACTIONS = {
     "workpapers.request",
     "workpapers.request_list",
     "workpapers.received",
+    "workpapers.share",  # which documents the experts may read: no score reads it
 }
 
 

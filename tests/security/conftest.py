@@ -409,6 +409,10 @@ def _build_world(app: Flask, session: Any) -> World:
         session, lead, engagement, instance / "evidence", b"%PDF-1.4 evidence", "证据.pdf"
     )
     ids["evidence"] = evidence.id
+    workpapers.set_shared(session, lead, evidence, True)  # the experts may download it
+    ids["unshared_evidence"] = workpapers.upload_evidence(
+        session, lead, engagement, instance / "evidence", b"%PDF-1.4 internal", "内部底稿.pdf"
+    ).id
     ids["request_item"] = workpapers.add_request(session, lead, engagement, "资料", ["D11"]).id
     ids["paper"] = workpapers.save_paper(
         session,
@@ -447,6 +451,12 @@ def _build_world(app: Flask, session: Any) -> World:
     )
     for actor, role in (("member", MemberRole.MEMBER), ("reviewer", MemberRole.REVIEWER)):
         engagements.add_member(session, lead, other, users[actor], role)
+    # a document shared with the other engagement's panel: not for this engagement's experts
+    other_doc = workpapers.upload_evidence(
+        session, lead, other, instance / "evidence", b"%PDF-1.4 other", "另一项评价资料.pdf"
+    )
+    workpapers.set_shared(session, lead, other_doc, True)
+    ids["other_shared_evidence"] = other_doc.id
     session.commit()
     ids["engagement_version"] = engagement.version
 

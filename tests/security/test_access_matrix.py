@@ -138,6 +138,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST experts.save": EXPERT_LINK,
     "POST experts.submit": EXPERT_LINK,
     "POST experts.draft": EXPERT_LINK,
+    "GET experts.saved": EXPERT_LINK,
+    "GET experts.document": EXPERT_LINK,  # a document shared with the expert's own panel
+    "POST experts.expert_info": MANAGE,
+    "POST experts.undo_recusal": MANAGE,
     # portfolio
     "GET portfolio.index": ANY_USER,
     "GET portfolio.export": ANY_USER,
@@ -239,6 +243,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST workpapers.save_paper": INTERNAL,
     "POST workpapers.review": expect(ok=("reviewer", "admin"), forbidden=("lead", "member")),
     "GET workpapers.download": INTERNAL,
+    "POST workpapers.share": INTERNAL,
 }
 
 Params = Callable[[World], dict[str, Any]]
@@ -273,6 +278,9 @@ DATA: dict[str, Params] = {
     "POST workpapers.received": lambda w: {"id": w.ids["request_item"], "received": "1"},
     "POST workpapers.save_paper": lambda w: {"code": "D11", "problems": "无"},
     "POST workpapers.review": lambda w: {"id": w.ids["paper"]},
+    "POST workpapers.share": lambda w: {"id": w.ids["evidence"], "shared": "0"},
+    "POST experts.expert_info": lambda w: {"named_in_report": "anonymous", "contact": "x"},
+    "POST experts.undo_recusal": lambda w: {"reason": "误选"},
     "POST accounts.set_language": lambda w: {"lang": "en"},
     "POST reports.rectification": lambda w: {"id": w.ids["rectification"], "status": "progress"},
     "POST reports.client_comment": lambda w: {"text": "意见"},
@@ -367,6 +375,30 @@ VARIANTS: list[tuple[str, str, str, Params, Params | None, dict[str, str]]] = [
         "reports.rectification_file",
         _other,
         None,
+        NOBODY,
+    ),
+    (
+        "a document not shared with the panel",
+        "GET",
+        "experts.document",
+        lambda w: {"evidence_id": w.ids["unshared_evidence"]},
+        None,
+        expect(anonymous="404"),
+    ),
+    (
+        "a document shared with another engagement's panel",
+        "GET",
+        "experts.document",
+        lambda w: {"evidence_id": w.ids["other_shared_evidence"]},
+        None,
+        expect(anonymous="404"),
+    ),
+    (
+        "sharing evidence of another engagement",
+        "POST",
+        "workpapers.share",
+        _other,
+        lambda w: {"id": w.ids["evidence"], "shared": "0"},
         NOBODY,
     ),
     (

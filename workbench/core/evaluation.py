@@ -119,6 +119,8 @@ class PanelInput:
     trim_min_n: int = 5
     expert_weights: Mapping[Any, float] = field(default_factory=dict)
     expert_names: Mapping[Any, str] = field(default_factory=dict)
+    #: the report's expert table says 专家A, 专家B, … instead of the names
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,16 @@ class PanelSummary:
     kendall_w: float | None
     chi2: float | None
     pvalue: float | None
+    #: the engagement chose an anonymised expert table: see :meth:`label`
+    anonymous: bool = False
+
+    def label(self, expert: Any) -> str:
+        """How the report names ``expert``: the name, or 专家A, 专家B, … in column order
+        (past 26 experts: 专家27, 专家28, …) when the engagement anonymises the table."""
+        if not self.anonymous:
+            return str(self.names.get(expert, expert))
+        i = self.experts.index(expert) if expert in self.experts else len(self.experts)
+        return "专家" + (chr(ord("A") + i) if i < 26 else str(i + 1))
 
 
 @dataclass(frozen=True)
@@ -402,6 +414,7 @@ def _panel(
         kendall_w=w,
         chi2=chi2,
         pvalue=p,
+        anonymous=panel.anonymous,
     )
     return summary, derived
 

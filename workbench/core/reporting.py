@@ -1043,7 +1043,7 @@ def expert_table(result: EngagementResult) -> TableSpec | None:
             [
                 "指标",
                 "分值",
-                *[clean_text(panel.names.get(e, str(e))) for e in panel.experts],
+                *[clean_text(panel.label(e)) for e in panel.experts],
                 "综合得分",
             ]
         ],

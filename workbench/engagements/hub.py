@@ -61,6 +61,11 @@ class Hub:
     #: cached by data revision), None without an indicator system (evaluation): the scores and
     #: panel pages sit below ``workbench.evaluation`` and read the one result through here
     result_of: Callable[[Session, Engagement], Any] = _none
+    #: the evidence files the team shared with the expert panel (workpapers)
+    panel_documents: Callable[[Session, Engagement], Sequence[Any]] = _empty
+    #: (file name, MIME type, bytes) of a document shared with the engagement's panel, None
+    #: for any other id (workpapers)
+    panel_document: Callable[[Session, Engagement, int], tuple[str, str, bytes] | None] = _none
 
 
 def provide(app: Flask, **providers: Any) -> None:

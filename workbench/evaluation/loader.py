@@ -60,6 +60,7 @@ def _panel(session: Session, engagement: Engagement) -> PanelInput | None:
         trim_min_n=settings.trim_min_n,
         expert_weights={m.expert_id: float(m.weight) for m in members},
         expert_names={m.expert_id: m.expert.name for m in members},
+        anonymous=not settings.named_in_report,
     )
 
 

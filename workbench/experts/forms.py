@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     IntegerField,
     RadioField,
     SelectField,
@@ -91,11 +92,39 @@ class PanelSettingsForm(BaseForm):
         ]
 
 
+class ExpertInfoForm(BaseForm):
+    """What the experts are told: named or anonymised expert table, deadline, contact."""
+
+    named_in_report = RadioField(
+        _l("The report's expert table"),
+        choices=[
+            SelectChoice("named", _l("shows the experts' names")),
+            SelectChoice("anonymous", _l("says Expert A, Expert B, … instead of the names")),
+        ],
+        validators=[DataRequired()],
+    )
+    deadline = DateField(_l("Scoring deadline"), validators=[Optional()])
+    contact = StringField(
+        _l("Contact at the firm for the experts"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Name and phone; empty: the engagement leads are shown."),
+    )
+
+
+class UndoRecusalForm(BaseForm):
+    """Undo a recusal declared by mistake, with a reason."""
+
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
 class DeclareForm(BaseForm):
     """The expert's conflict-of-interest declaration and confidentiality undertaking."""
 
+    # nothing pre-selected: the expert chooses explicitly (a missing choice is refused)
     conflict = RadioField(
-        choices=[SelectChoice("none"), SelectChoice("declared")], validators=[DataRequired()]
+        choices=[SelectChoice("none"), SelectChoice("declared")],
+        validators=[DataRequired()],
+        default=None,
     )
     conflict_text = TextAreaField(validators=[Optional()])  # length checked by the service
     confidentiality = BooleanField()

@@ -56,6 +56,11 @@ class PanelSettings(db.Model):
     trim_min_n: Mapped[int] = mapped_column(default=5)
     step: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3), default=Decimal("0.5"))
     round2_open: Mapped[bool] = mapped_column(default=False)
+    #: the report's expert table prints the experts' names (else 专家A, 专家B, …)
+    named_in_report: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    #: when the experts are asked to have scored, and whom at the firm they may ask
+    deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
+    contact: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     def __repr__(self) -> str:
         return f"<PanelSettings e{self.engagement_id} {self.aggregation.value}>"

@@ -36,7 +36,8 @@ class SheetProblem:
     """One problem on a scoring sheet (indicator code and message code)."""
 
     code: str
-    problem: str  # out_of_range | off_step | comment_required | missing | not_a_number
+    #: out_of_range | off_step | comment_required | new_reason_required | missing | not_a_number
+    problem: str
 
 
 class SheetStale(PanelError):
@@ -340,6 +341,10 @@ def save_sheet(
         changed = code in previous and previous[code].score != score
         if not comment and code in previous and not changed:
             comment = previous[code].comment  # an unchanged score keeps its round-1 reason
+        if changed and submit and _same_text(comment, previous[code].comment):
+            # a changed score needs a new reason: the round-1 comment does not explain it
+            problems.append(SheetProblem(code, "new_reason_required"))
+            continue
         if (score < leaf.weight or changed) and not comment and submit:
             problems.append(SheetProblem(code, "comment_required"))
             continue
@@ -382,6 +387,75 @@ def save_sheet(
                 if entered_by
                 else ""
             ),
+        )
+
+
+def _same_text(comment: str, before: str) -> bool:
+    """Whether a round-2 reason is empty or only repeats the round-1 comment (spacing aside)."""
+    return "".join(comment.split()) in ("", "".join((before or "").split()))
+
+
+def undo_recusal(session: Session, actor: User, member: PanelMember, reason: str) -> None:
+    """Undo a recusal the expert declared by mistake (lead only, with a reason; audited).
+
+    The declaration stays recorded (time, confidentiality); the seat counts as having no
+    conflict from now on, so the expert's link opens the scoring sheet.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise PanelError("reason_required")
+    if not member.recused:
+        raise PanelError("not_recused")
+    before_text = member.conflict_text
+    member.conflict = Conflict.NONE
+    session.flush()
+    revision.bump(session, member.engagement_id)  # the expert's scores may count again
+    record(
+        session,
+        actor,
+        "panel.undo_recusal",
+        "panel_member",
+        member.id,
+        engagement_id=member.engagement_id,
+        changes={"conflict": {"before": Conflict.DECLARED.value, "after": Conflict.NONE.value}},
+        summary=f"{member.expert.name}: {reason}（原声明 / declared: {before_text}）",
+    )
+
+
+def save_expert_info(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    *,
+    named_in_report: bool,
+    deadline: dt.date | None,
+    contact: str,
+) -> None:
+    """What the experts are told: whether the report names them next to their scores (else
+    专家A, 专家B, …), the deadline and whom at the firm to ask. Audited."""
+    contact = contact.strip()
+    if len(contact) > 200:
+        raise PanelError("contact_too_long")
+    settings = settings_of(session, engagement)
+    fields = ["named_in_report", "deadline", "contact"]
+    before = snapshot(settings, fields)
+    settings.named_in_report, settings.deadline, settings.contact = (
+        named_in_report,
+        deadline,
+        contact,
+    )
+    changes = diff(before, snapshot(settings, fields))
+    if changes:
+        session.flush()
+        revision.bump(session, engagement.id)  # the report's expert table changes with it
+        record(
+            session,
+            actor,
+            "panel.expert_info",
+            "panel_settings",
+            settings.id,
+            engagement_id=engagement.id,
+            changes=changes,
         )
 
 

@@ -42,17 +42,19 @@ from workbench.engagements.access import (
 )
 from workbench.engagements.forms import EmptyForm
 from workbench.engagements.hub import hub
-from workbench.engagements.models import Engagement
+from workbench.engagements.models import Engagement, MemberRole
 from workbench.experts import offline, services
 from workbench.experts.forms import (
     NOT_A_NUMBER,
     DeclareForm,
     ExpertForm,
+    ExpertInfoForm,
     InviteForm,
     OfflineUploadForm,
     PanelSettingsForm,
     ReopenForm,
     SheetFormBase,
+    UndoRecusalForm,
     sheet_form,
 )
 from workbench.experts.models import Expert, PanelMember
@@ -72,6 +74,10 @@ PROBLEMS = {
     "out_of_range": _l("outside 0 to the maximum"),
     "off_step": _l("not on the score step"),
     "comment_required": _l("a comment is required when deducting or changing a score"),
+    "new_reason_required": _l(
+        "a changed score in the second round needs a new reason: the first-round reason "
+        "does not count"
+    ),
 }
 
 
@@ -219,6 +225,8 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
     expert_codes = {c for c, _label in choices}
     settings_form = PanelSettingsForm(obj=settings)
     settings_form.aggregation.data = settings.aggregation.value
+    info_form = ExpertInfoForm(obj=settings)
+    info_form.named_in_report.data = "named" if settings.named_in_report else "anonymous"
     return render_template(
         "experts/panel.html",
         engagement=engagement,
@@ -227,6 +235,8 @@ def panel(engagement_id: int):  # type: ignore[no-untyped-def]
         invite_form=invite_form,
         mail_enabled=mail_enabled(),
         settings_form=settings_form,
+        info_form=info_form,
+        undo_form=UndoRecusalForm(),
         settings=settings,
         reopen_form=ReopenForm(),
         upload_form=OfflineUploadForm(),
@@ -432,6 +442,47 @@ def settings(engagement_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("experts.panel", engagement_id=engagement.id))
 
 
+@bp.post("/engagements/<int:engagement_id>/panel/expert-info")
+def expert_info(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Named or anonymised expert table, deadline and contact shown to the experts."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    form = ExpertInfoForm()
+    if not form.validate_on_submit():
+        flash(_("Check what the experts are told."), "danger")
+        return redirect(url_for("experts.panel", engagement_id=engagement.id))
+    with unit_of_work() as work:
+        services.save_expert_info(
+            db.session,
+            current_user,
+            engagement,
+            named_in_report=form.named_in_report.data == "named",
+            deadline=form.deadline.data,
+            contact=form.contact.data or "",
+        )
+    if work.ok:
+        flash(_("Panel settings saved."), "success")
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
+@bp.post("/engagements/<int:engagement_id>/panel/<int:member_id>/undo-recusal")
+def undo_recusal(engagement_id: int, member_id: int):  # type: ignore[no-untyped-def]
+    """Undo a recusal declared by mistake, with a reason (lead only; audited)."""
+    engagement = get_engagement_or_404(engagement_id, need="manage")
+    member = _seat_or_404(engagement, member_id)
+    form = UndoRecusalForm()
+    if not form.validate_on_submit():
+        flash(_("A reason is required."), "danger")
+    else:
+        with unit_of_work() as work:
+            services.undo_recusal(db.session, current_user, member, form.reason.data)
+        if work.ok:
+            flash(
+                _("%(name)s is no longer recused and can score.", name=member.expert.name),
+                "success",
+            )
+    return redirect(url_for("experts.panel", engagement_id=engagement.id))
+
+
 @bp.post("/engagements/<int:engagement_id>/panel/round2")
 def round2(engagement_id: int):  # type: ignore[no-untyped-def]
     """Open the Delphi revision round."""
@@ -579,11 +630,38 @@ def sheet(token: str):  # type: ignore[no-untyped-def]
     member = _member_or_gone(token)
     if member.declared_at is None:
         return render_template(
-            "experts/declare.html", member=member, token=token, form=DeclareForm()
+            "experts/declare.html",
+            member=member,
+            token=token,
+            form=DeclareForm(),
+            settings=services.settings_of(db.session, member.engagement),
         )
     if member.recused:
         return render_template("experts/recused.html", member=member)
     return _render_sheet(member, token)
+
+
+def _stored_values(member: PanelMember, round_no: int) -> dict[str, tuple[str, str]]:
+    """Indicator code → (score text, comment) as saved for ``round_no``. The revision round
+    starts from the round-1 scores, not their reasons: a changed score needs a new one."""
+    values = {
+        c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
+        for c, s in services.scores_of(member, round_no).items()
+    }
+    if round_no == 2:
+        for code, s in services.scores_of(member, 1).items():
+            values.setdefault(
+                code, (format(s.score.normalize(), "f") if s.score is not None else "", "")
+            )
+    return values
+
+
+def _contact(engagement: Engagement, settings) -> str:  # type: ignore[no-untyped-def]
+    """Whom the experts may ask: the panel's contact, else the engagement leads."""
+    if settings.contact:
+        return str(settings.contact)
+    leads = [m.user for m in engagement.members if m.role is MemberRole.LEAD]
+    return "；".join(f"{u.display_name} {u.email or ''}".strip() for u in leads)
 
 
 def _render_sheet(
@@ -596,20 +674,8 @@ def _render_sheet(
     template = scoring.template_of(scoring.system_of(db.session, member.engagement))
     round_no = services.current_round(db.session, member)
     leaves = [leaf for leaf in template.leaves() if leaf.code in member.indicator_codes]
-    saved = services.scores_of(member, round_no)
-    first = services.scores_of(member, 1) if round_no == 2 else {}
     if values is None:
-        values = {
-            c: (format(s.score.normalize(), "f") if s.score is not None else "", s.comment)
-            for c, s in saved.items()
-        }
-        if round_no == 2:  # start the revision from the round-1 score and its reason
-            for code, s in first.items():
-                values.setdefault(
-                    code,
-                    (format(s.score.normalize(), "f") if s.score is not None else "", s.comment),
-                )
-    done = sum(1 for leaf in leaves if values.get(leaf.code, ("", ""))[0])
+        values = _stored_values(member, round_no)
     settings = services.settings_of(db.session, member.engagement)
     return render_template(
         "experts/sheet.html",
@@ -619,11 +685,14 @@ def _render_sheet(
         values=values,
         problems=problems or {},
         round_no=round_no,
-        done=done,
+        done=sum(1 for leaf in leaves if values.get(leaf.code, ("", ""))[0]),
         locked=services.submitted_at(member, round_no) is not None,
         summary=services.round1_summary(db.session, member.engagement) if round_no == 2 else {},
-        first=first,
+        first=services.scores_of(member, 1) if round_no == 2 else {},
         step=settings.step,
+        settings=settings,
+        contact=_contact(member.engagement, settings),
+        documents=hub().panel_documents(db.session, member.engagement),
     ), status
 
 
@@ -642,7 +711,11 @@ def declare(token: str):  # type: ignore[no-untyped-def]
     form = DeclareForm()
     error = None
     if not form.validate_on_submit():
-        error = _("Please answer the declaration.")
+        error = (
+            _("Please choose whether you have a conflict of interest.")
+            if form.conflict.errors
+            else _("Please answer the declaration.")
+        )
     else:
         with unit_of_work() as work:
             services.declare(
@@ -655,7 +728,12 @@ def declare(token: str):  # type: ignore[no-untyped-def]
         error = None if work.ok else work.message
     if error:  # show the page again with what the expert chose and wrote
         return render_template(
-            "experts/declare.html", member=member, token=token, form=form, error=error
+            "experts/declare.html",
+            member=member,
+            token=token,
+            form=form,
+            error=error,
+            settings=services.settings_of(db.session, member.engagement),
         ), 422
     return redirect(url_for("experts.sheet", token=token))
 
@@ -731,8 +809,47 @@ def draft(token: str):  # type: ignore[no-untyped-def]
         problems = _sheet_problems(work.error)
         if problems is not None:
             return jsonify(ok=False, problems=problems), 422
+        if isinstance(work.error, services.SheetStale):  # the page reloads the saved values
+            return jsonify(ok=False, stale=True, error=work.message, **_saved(member)), 409
         return jsonify(ok=False, error=work.message), 409
     return jsonify(ok=True, version=member.version)  # the page saves with it from now on
+
+
+def _saved(member: PanelMember) -> dict[str, Any]:
+    """The seat's version and its saved values of the round being worked on."""
+    db.session.refresh(member)  # another tab may have saved since this request began
+    round_no = services.current_round(db.session, member)
+    return {
+        "version": member.version,
+        "values": {code: list(v) for code, v in _stored_values(member, round_no).items()},
+        "locked": services.submitted_at(member, round_no) is not None,
+    }
+
+
+@bp.get("/x/<token>/saved")
+@limiter.limit(_expert_limit)
+def saved(token: str):  # type: ignore[no-untyped-def]
+    """What the sheet holds now (JSON): a tab shown again compares it with its own version."""
+    member = _member_or_gone(token)
+    if member.declared_at is None or member.recused:
+        abort(404)
+    return jsonify(ok=True, **_saved(member))
+
+
+@bp.get("/x/<token>/documents/<int:evidence_id>")
+@limiter.limit(_expert_limit)
+def document(token: str, evidence_id: int):  # type: ignore[no-untyped-def]
+    """A document the team shared with this expert's panel (any other id: 404)."""
+    member = _member_or_gone(token)
+    if member.declared_at is None or member.recused:
+        abort(404)  # the documents are confidential: after the undertaking, not when recused
+    found = hub().panel_document(db.session, member.engagement, evidence_id)
+    if found is None:
+        abort(404)
+    filename, mimetype, data = found
+    return send_file(
+        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+    )
 
 
 # --- paper and Excel sheets -------------------------------------------------------------------

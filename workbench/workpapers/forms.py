@@ -48,3 +48,10 @@ class ReviewForm(BaseForm):
     """Mark a working paper reviewed (its id)."""
 
     id = IntegerField(validators=[Optional()])
+
+
+class ShareForm(BaseForm):
+    """Share an evidence file (its id) with the expert panel (``shared`` "1") or stop."""
+
+    id = IntegerField(validators=[Optional()])
+    shared = StringField()

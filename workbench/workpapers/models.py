@@ -48,6 +48,8 @@ class EvidenceFile(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the team shares the document with the expert panel (experts may download it)
+    shared_with_panel: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class WorkingPaper(db.Model):

@@ -17,6 +17,7 @@ from workbench.audit.services import record
 from workbench.core.numbers import clean_text
 from workbench.core.safefiles import clean_filename, load_yaml
 from workbench.db import utcnow
+from workbench.engagements.access import MAX_ID
 from workbench.engagements.models import Engagement
 from workbench.storage import StorageError, store_bytes
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
@@ -148,6 +149,52 @@ def evidence_of(session: Session, engagement: Engagement) -> list[EvidenceFile]:
             .order_by(EvidenceFile.filename, EvidenceFile.version)
         )
     )
+
+
+MIME = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+}
+
+
+def set_shared(session: Session, actor: User, evidence: EvidenceFile, shared: bool) -> None:
+    """Share a document with the expert panel (the experts may download it from their sheet)
+    or stop sharing it. Audited."""
+    if evidence.shared_with_panel == shared:
+        return
+    evidence.shared_with_panel = shared
+    session.flush()  # no revision bump: no score reads it (as for the evidence itself)
+    record(
+        session, actor, "workpapers.share", "evidence", evidence.id,
+        engagement_id=evidence.engagement_id,
+        changes={"shared_with_panel": {"before": not shared, "after": shared}},
+        summary=f"{evidence.filename} v{evidence.version}",
+    )  # fmt: skip
+
+
+def shared_documents(session: Session, engagement: Engagement) -> list[EvidenceFile]:
+    """The documents the team shared with the engagement's expert panel."""
+    return [e for e in evidence_of(session, engagement) if e.shared_with_panel]
+
+
+def shared_download(
+    session: Session, engagement: Engagement, evidence_id: int, folder: Path
+) -> tuple[str, str, bytes] | None:
+    """(file name, MIME type, content) of a document shared with ``engagement``'s panel;
+    None for any other id (another engagement's, or not shared)."""
+    if not 0 < evidence_id <= MAX_ID:  # a huge id overflows the driver
+        return None
+    evidence = session.get(EvidenceFile, evidence_id)
+    if (
+        evidence is None
+        or evidence.engagement_id != engagement.id
+        or not evidence.shared_with_panel
+    ):
+        return None
+    return evidence.filename, MIME[evidence.kind], (folder / evidence.sha256).read_bytes()
 
 
 def upload_evidence(

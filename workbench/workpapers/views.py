@@ -35,6 +35,7 @@ from workbench.workpapers.forms import (
     ReceivedForm,
     RequestForm,
     ReviewForm,
+    ShareForm,
     UploadForm,
 )
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
@@ -45,13 +46,7 @@ bp = Blueprint(
     url_prefix="/engagements/<int:engagement_id>/workpapers",
     template_folder="templates",
 )
-MIME = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-}
+MIME = services.MIME
 
 
 def _folder() -> Path:
@@ -169,6 +164,23 @@ def upload(engagement_id: int):  # type: ignore[no-untyped-def]
         )
     if work.ok:
         flash(_("File stored."), "success")
+    return _back(engagement)
+
+
+@bp.post("/evidence/share")
+def share(engagement_id: int):  # type: ignore[no-untyped-def]
+    """Share an evidence file with the expert panel, or stop sharing it (audited)."""
+    engagement, form = _posted(engagement_id, ShareForm)
+    evidence = owned_or_404(EvidenceFile, _id(form.id), engagement)
+    with unit_of_work() as work:
+        services.set_shared(db.session, current_user, evidence, form.shared.data == "1")
+    if work.ok:
+        flash(
+            _("Shared with the expert panel.")
+            if evidence.shared_with_panel
+            else _("No longer shared with the expert panel."),
+            "success",
+        )
     return _back(engagement)
 
 
