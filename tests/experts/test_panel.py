@@ -12,7 +12,6 @@ from workbench.db import utcnow
 from workbench.evaluation import result_of
 from workbench.experts import services
 from workbench.experts.models import SheetScore
-from workbench.scoring import services as scoring
 
 
 def declare(client, token, conflict="none", text=""):
