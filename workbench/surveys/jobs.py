@@ -124,7 +124,8 @@ def create(
         kind=kind,
         filename=filename[:200],
         stored_as=stored,
-        status="queued" if kind == "wjx" and survey is None and not _is_code(data, filename)
+        status="queued"
+        if kind == "wjx" and survey is None and not _is_code(data, filename)
         else "mapping",
         options=dict(options),
     )
