@@ -166,8 +166,15 @@ def test_problems_of_the_issued_report_are_followed_up(demo, client, session, tm
     )
     session.commit()
     items = session.scalars(sa.select(RectificationItem).order_by(RectificationItem.number)).all()
-    assert [i.number for i in items] == [1, 2, 3] and "管护" in items[2].title
-    assert "管护经费保障机制" in items[2].recommendation
+    from workbench.reports.models import Finding
+
+    problems = session.scalars(
+        sa.select(Finding).where(Finding.engagement_id == engagement.id, Finding.kind == "problem")
+    ).all()
+    # one item per problem of the report, numbered as printed, carrying its recommendation
+    assert len(problems) >= 3 and [i.number for i in items] == list(range(1, len(problems) + 1))
+    upkeep = [i for i in items if "管护" in i.title]
+    assert upkeep and "管护经费保障机制" in upkeep[0].recommendation
     login(client, "czj.liu")
     url = f"/engagements/{engagement.id}/report/rectification"
     yesterday = (dt.date.today() - dt.timedelta(days=2)).isoformat()
