@@ -172,9 +172,7 @@ def main() -> None:
             thread.join(timeout=5)
             with app.app_context():
                 db.engine.dispose()
-    print(
-        f"demo total {total} {grade}: wrote demo-report-issued.png, demo-client-issued-report.png"
-    )
+    print(f"demo total {total} {grade}: wrote {', '.join(SHOTS)} in {IMG}")
 
 
 if __name__ == "__main__":
