@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := workbench
 
-.PHONY: run test fuzz venv install system-deps migrate demo serve lint translations clean bench
+.PHONY: run test fuzz venv install system-deps migrate demo serve lint translations clean bench \
+	guide-screenshots
 
 ## run: install into .venv, migrate the SQLite database, load demo data, serve on 127.0.0.1:5000
 run: install migrate demo serve
@@ -72,6 +73,11 @@ bench: install
 	$(BIN)/python bench/survey_load.py
 	$(BIN)/python bench/crash_durability.py
 	$(BIN)/python bench/backup_under_load.py
+
+## guide-screenshots: issue the demo report in Chromium on a throw-away database and write the
+## user guide's report screenshots (docs/guide/img/demo-report-issued.png, demo-client-issued-report.png)
+guide-screenshots: install system-deps
+	$(BIN)/python scripts/guide_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts/*.png

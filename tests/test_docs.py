@@ -34,3 +34,23 @@ def test_the_guide_states_the_demo_total_and_grade(session):
     assert caption in guide, caption
     for image in re.findall(r"\]\((img/[^)]+)\)", guide):
         assert (ROOT / "docs" / "guide" / image).exists(), image
+
+
+#: The guide's report screenshots: written by scripts/guide_screenshots.py from the demo.
+DEMO_SHOTS = {
+    "evaluator.md": "img/demo-report-issued.png",
+    "client.md": "img/demo-client-issued-report.png",
+}
+
+
+def test_the_guide_s_report_screenshots_are_the_demo_ones():
+    script = (ROOT / "scripts" / "guide_screenshots.py").read_text(encoding="utf-8")
+    for page, image in DEMO_SHOTS.items():
+        guide = (ROOT / "docs" / "guide" / page).read_text(encoding="utf-8")
+        images = re.findall(r"\]\((img/[^)]+)\)", guide)
+        assert image in images, (page, images)
+        assert not [i for i in images if "report" in i and i not in DEMO_SHOTS.values()], images
+        assert Path(image).name in script
+        png = (ROOT / "docs" / "guide" / image).read_bytes()
+        # a PNG 1280 pixels wide (IHDR width, big-endian at bytes 16-19): the desktop shot
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1280
