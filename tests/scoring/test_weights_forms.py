@@ -1,5 +1,6 @@
 """The points page: every POST through a form built for the indicator's children; the AHP
-judgments applied are kept, shown again and exported with their matrix and CR."""
+judgments applied (single expert and group) are kept, shown again and exported with their
+matrices and CR."""
 
 import io
 import re
@@ -193,17 +194,20 @@ def _textarea(html: str, name: str) -> str:
     return match.group(1).strip()
 
 
-def test_applied_group_ahp_is_shown_again_audited_and_exported(setup, auth, client, session):
+def _apply_group(client, eid):
+    typed = "3，5, 2\n\n 0.5  1/3 0.5 \n"  # full-width comma, blank line, extra spaces
+    return client.post(
+        f"/engagements/{eid}/indicators/A/weights/group-ahp",
+        data={"ri": "saaty", "group": typed, "action": "apply"},
+    )
+
+
+def test_applied_group_ahp_is_kept_audited_and_shown_again(setup, auth, client, session):
     auth.login(setup["lead"])
     engagement = setup["engagement"]
     eid = engagement.id
     _w, _notes, audits, rev = _state(session, engagement)
-    typed = "3，5, 2\n\n 0.5  1/3 0.5 \n"
-    response = client.post(
-        f"/engagements/{eid}/indicators/A/weights/group-ahp",
-        data={"ri": "saaty", "group": typed, "action": "apply"},
-    )
-    assert response.status_code == 302
+    assert _apply_group(client, eid).status_code == 302
     _weights, notes, audits_after, rev_after = _state(session, engagement)
     assert notes["A"]["method"] == "group_ahp"
     assert notes["A"]["expert_judgments"] == ["3 5 2", "1/2 1/3 1/2"]
@@ -214,15 +218,17 @@ def test_applied_group_ahp_is_shown_again_audited_and_exported(setup, auth, clie
     assert _textarea(html, "group").splitlines() == ["3 5 2", "1/2 1/3 1/2"]
     assert _selected(html, "pair-A1-A2") == "1"  # the single-expert form is not preset
 
-    # the 权重确定 sheet: each expert's judgments, matrix and CR, then the aggregate and CR
+
+def test_applied_group_ahp_is_exported_expert_by_expert(setup, auth, client, session):
+    """The 权重确定 sheet: each expert's judgments, matrix and CR, then the aggregate."""
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    eid = engagement.id
+    assert _apply_group(client, eid).status_code == 302
+    notes = _state(session, engagement)[1]
     wb = load_workbook(io.BytesIO(client.get(f"/engagements/{eid}/scores.xlsx").data))
-    rows = [
-        r
-        for r in (
-            [c for c in row if c is not None] for row in wb["权重确定"].iter_rows(values_only=True)
-        )
-        if r
-    ]
+    cells = wb["权重确定"].iter_rows(values_only=True)
+    rows = [r for r in ([c for c in row if c is not None] for row in cells) if r]
     labels = [r[0] for r in rows]
     for label in ("专家 1 判断矩阵", "专家 2 判断矩阵", "综合判断矩阵", "一致性比率 CR"):
         assert label in labels, label
