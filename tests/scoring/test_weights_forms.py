@@ -1,5 +1,6 @@
 """The points page: every POST through a form built for the indicator's children; the AHP
-judgments applied are kept, shown again and exported with their matrix and CR."""
+judgments applied (single expert and group) are kept, shown again and exported with their
+matrices and CR."""
 
 import io
 import re
@@ -185,3 +186,77 @@ def test_an_older_ahp_note_with_only_its_matrix_is_shown_back(setup, auth, clien
     html = client.get(f"/engagements/{engagement.id}/indicators/A/weights").get_data(as_text=True)
     shown = {n: _selected(html, n) for n in ("pair-A1-A2", "pair-A1-A3", "pair-A2-A3")}
     assert shown == {"pair-A1-A2": "3", "pair-A1-A3": "1", "pair-A2-A3": "1/3"}
+
+
+def _textarea(html: str, name: str) -> str:
+    match = re.search(rf'<textarea[^>]*name="{re.escape(name)}"[^>]*>(.*?)</textarea>', html, re.S)
+    assert match, name
+    return match.group(1).strip()
+
+
+def _apply_group(client, eid):
+    typed = "3，5, 2\n\n 0.5  1/3 0.5 \n"  # full-width comma, blank line, extra spaces
+    return client.post(
+        f"/engagements/{eid}/indicators/A/weights/group-ahp",
+        data={"ri": "saaty", "group": typed, "action": "apply"},
+    )
+
+
+def test_applied_group_ahp_is_kept_audited_and_shown_again(setup, auth, client, session):
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    eid = engagement.id
+    _w, _notes, audits, rev = _state(session, engagement)
+    assert _apply_group(client, eid).status_code == 302
+    _weights, notes, audits_after, rev_after = _state(session, engagement)
+    assert notes["A"]["method"] == "group_ahp"
+    assert notes["A"]["expert_judgments"] == ["3 5 2", "1/2 1/3 1/2"]
+    assert audits_after == audits + 1 and rev_after > rev
+
+    # reopening the page shows each expert's applied line, normalised (was an empty box)
+    html = client.get(f"/engagements/{eid}/indicators/A/weights").get_data(as_text=True)
+    assert _textarea(html, "group").splitlines() == ["3 5 2", "1/2 1/3 1/2"]
+    assert _selected(html, "pair-A1-A2") == "1"  # the single-expert form is not preset
+
+
+def test_applied_group_ahp_is_exported_expert_by_expert(setup, auth, client, session):
+    """The 权重确定 sheet: each expert's judgments, matrix and CR, then the aggregate."""
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    eid = engagement.id
+    assert _apply_group(client, eid).status_code == 302
+    notes = _state(session, engagement)[1]
+    wb = load_workbook(io.BytesIO(client.get(f"/engagements/{eid}/scores.xlsx").data))
+    cells = wb["权重确定"].iter_rows(values_only=True)
+    rows = [r for r in ([c for c in row if c is not None] for row in cells) if r]
+    labels = [r[0] for r in rows]
+    for label in ("专家 1 判断矩阵", "专家 2 判断矩阵", "综合判断矩阵", "一致性比率 CR"):
+        assert label in labels, label
+    assert labels.index("专家 2 判断矩阵") < labels.index("综合判断矩阵")
+    assert rows[labels.index("专家 1 判断")][1] == "3 5 2"
+    first = [r[1:] for r in rows[labels.index("专家 1 判断矩阵") + 1 :][:3]]
+    assert first[0] == [1.0, 3.0, 5.0] and first[2][:2] == [0.2, 0.5]
+    second = [r[1:] for r in rows[labels.index("专家 2 判断矩阵") + 1 :][:3]]
+    assert second[0] == [1.0, 0.5, pytest.approx(1 / 3, abs=1e-4)]
+    for k in (1, 2):
+        expert_cr = rows[labels.index(f"专家 {k} 一致性比率 CR")][1]
+        assert 0 <= expert_cr < 0.1
+    combined = [r[1:] for r in rows[labels.index("综合判断矩阵") + 1 :][:3]]
+    assert combined[0][1] == pytest.approx(1.5**0.5, abs=1e-4)  # geometric mean of 3 and 1/2
+    assert combined[0][2] == pytest.approx((5 / 3) ** 0.5, abs=1e-4)
+    assert combined[1][2] == pytest.approx(1.0)
+    cr_row = rows[labels.index("一致性比率 CR")]
+    assert cr_row[1] == pytest.approx(notes["A"]["cr"]) and cr_row[1] < 0.1
+    assert rows[labels.index("专家人数")][1] == 2
+
+
+def test_an_older_group_ahp_note_leaves_the_group_box_empty(setup, auth, client, session):
+    auth.login(setup["lead"])
+    engagement = setup["engagement"]
+    system = services.system_of(session, engagement)
+    system.weight_notes = {"A": {"method": "group_ahp", "experts": 2, "cr": 0.01}}
+    session.commit()
+    html = client.get(f"/engagements/{engagement.id}/indicators/A/weights").get_data(as_text=True)
+    assert _textarea(html, "group") == ""
+    wb = load_workbook(io.BytesIO(client.get(f"/engagements/{engagement.id}/scores.xlsx").data))
+    assert "权重确定" in wb.sheetnames

@@ -315,6 +315,19 @@ def judgment_text(value: float) -> str:
     return min(SAATY_JUDGMENTS, key=lambda t: abs(np.log(parse_judgment(t) / value)))
 
 
+def judgment_token(value: float) -> str:
+    """A judgment as kept with the group AHP lines: the scale entry when ``value`` is one
+    (0.333 typed for 1/3 included), else the number itself.
+
+    >>> judgment_token(0.333), judgment_token(5.0), judgment_token(2.5)
+    ('1/3', '5', '2.5')
+    """
+    nearest = judgment_text(value)
+    if abs(np.log(parse_judgment(nearest) / value)) < 0.005:
+        return nearest
+    return f"{value:g}"
+
+
 def matrix_from_upper(values: Sequence[float], n: int) -> list[list[float]]:
     """The reciprocal n × n matrix whose upper triangle, row by row, is ``values``.
 
@@ -394,7 +407,19 @@ def weights_by_group_ahp(
         "ri": result.ri_table,
         "cr": round(result.cr, 4),
         "lambda_max": round(result.lambda_max, 4),
+        "codes": codes,
+        # the aggregate group_ahp ranked: the equal-weight geometric mean of the experts'
+        "matrix": [
+            [round(float(x), 4) for x in row]
+            for row in np.exp(np.mean([np.log(f.to_numpy()) for f in frames], axis=0))
+        ],
         "weights": {c: round(w, 4) for c, w in shares.items()},
+        # each expert's line as entered (normalised), matrix and CR: shown again, exported
+        "expert_judgments": [" ".join(judgment_token(v) for v in u) for u in experts],
+        "expert_matrices": [
+            [[round(float(x), 4) for x in row] for row in f.to_numpy()] for f in frames
+        ],
+        "expert_crs": [round(ahp(f, ri=ri).cr, 4) for f in frames],
     }
     return DerivedWeights(shares, note, ahp=result)
 
@@ -432,3 +457,15 @@ def applied_judgments(note: Mapping[str, Any] | None, codes: Sequence[str]) -> d
         for i, a in enumerate(codes)
         for j in range(i + 1, len(codes))
     }
+
+
+def applied_group_judgments(note: Mapping[str, Any] | None) -> str:
+    """The group AHP judgments kept in a weighting ``note``: one expert per line, as the
+    group box takes them ("" for another method or a note written before they were kept).
+
+    >>> applied_group_judgments({"method": "group_ahp", "expert_judgments": ["3", "1/2"]})
+    '3\\n1/2'
+    """
+    if not note or note.get("method") != "group_ahp":
+        return ""
+    return "\n".join(str(line) for line in note.get("expert_judgments") or [])

@@ -269,14 +269,18 @@ def _group_lines(n: int) -> Any:
     return check
 
 
-def group_ahp_weights_form(children: Sequence[Any], **kwargs: Any) -> WeightsForm:
-    """One line of judgments per expert; after validation ``judgments`` holds them."""
+def group_ahp_weights_form(
+    children: Sequence[Any], applied: str = "", **kwargs: Any
+) -> WeightsForm:
+    """One line of judgments per expert, preset to the applied ones; after validation
+    ``judgments`` holds them."""
 
     class GroupAhpWeightsForm(WeightsForm):
         judgments: list[list[float]]
         group = TextAreaField(
             _l("Group AHP (several experts)"),
             validators=[Length(max=20000), _group_lines(len(children))],
+            default=applied,
         )
 
     return GroupAhpWeightsForm(**kwargs)

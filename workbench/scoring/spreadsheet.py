@@ -372,7 +372,8 @@ RI_ZH = {"saaty": "Saaty 表", "cn": "国内教材表"}
 
 def weighting_sheet(wb: Workbook, result: EngagementResult) -> None:
     """A sheet 权重确定 with how the points of each level were derived, when any were: for AHP
-    the judgment matrix, the derived weights, λmax, CR and the RI table (from the notes kept
+    the judgment matrix, the derived weights, λmax, CR and the RI table; for group AHP first
+    each expert's judgments, matrix and CR, then the aggregated matrix (from the notes kept
     with the indicator system, carried by the evaluated result)."""
     notes = result.figures.get("weight_notes") or {}
     derived = {
@@ -409,19 +410,43 @@ def _node_name(template: Template, code: str) -> str:
         return code
 
 
+def _matrix_rows(ws: Any, template: Template, label: str, codes: list[str], matrix: Any) -> None:
+    if not matrix or len(matrix) != len(codes):
+        return
+    ws.append([label, *[safe_cell(_node_name(template, c)) for c in codes]])
+    for cell in ws[ws.max_row]:
+        cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BORDER
+    for code, row in zip(codes, matrix, strict=True):
+        ws.append([safe_cell(_node_name(template, code)), *row])
+        for cell in ws[ws.max_row]:
+            cell.border = BORDER
+            if isinstance(cell.value, float):
+                cell.number_format = "0.0000"
+
+
+def _expert_rows(ws: Any, template: Template, note: dict[str, Any], codes: list[str]) -> None:
+    """Group AHP: each expert's judgments as entered, matrix and CR, before the aggregate."""
+    lines = note.get("expert_judgments") or []
+    crs = note.get("expert_crs") or []
+    for k, matrix in enumerate(note.get("expert_matrices") or [], start=1):
+        if k <= len(lines):
+            ws.append([f"专家 {k} 判断", safe_cell(str(lines[k - 1]))])
+        _matrix_rows(ws, template, f"专家 {k} 判断矩阵", codes, matrix)
+        if k <= len(crs):
+            cr = float(crs[k - 1])
+            ws.append(
+                [f"专家 {k} 一致性比率 CR", cr, "通过（CR < 0.10）" if cr < 0.10 else "未通过"]
+            )
+            ws.cell(row=ws.max_row, column=2).number_format = "0.0000"
+
+
 def _note_rows(ws: Any, template: Template, note: dict[str, Any]) -> None:
     codes = note.get("codes") or list(note.get("weights") or {})
-    matrix = note.get("matrix")
-    if matrix and len(matrix) == len(codes):
-        ws.append(["判断矩阵", *[safe_cell(_node_name(template, c)) for c in codes]])
-        for cell in ws[ws.max_row]:
-            cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BORDER
-        for code, row in zip(codes, matrix, strict=True):
-            ws.append([safe_cell(_node_name(template, code)), *row])
-            for cell in ws[ws.max_row]:
-                cell.border = BORDER
-                if isinstance(cell.value, float):
-                    cell.number_format = "0.0000"
+    group = note.get("method") == "group_ahp"
+    if group:
+        _expert_rows(ws, template, note, codes)
+    label = "综合判断矩阵" if group else "判断矩阵"
+    _matrix_rows(ws, template, label, codes, note.get("matrix"))
     weights = note.get("weights") or {}
     if weights:
         ws.append(["权重", *[weights.get(c) for c in codes]])

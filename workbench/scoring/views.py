@@ -468,12 +468,14 @@ def _weight_forms(
     children: list[Any], points: Decimal, note: dict[str, Any] | None, posted: Any = None
 ) -> dict[str, Any]:
     """The four forms of the points page; the posted one (``posted``: its mode) reads the
-    request, the others show the stored state (AHP: the applied judgments)."""
+    request, the others show the stored state (AHP, group AHP: the applied judgments)."""
     applied = core_weights.applied_judgments(note, [c.code for c in children])
     factories = {
         "direct": lambda **kw: direct_weights_form(children, points, **kw),
         "ahp": lambda **kw: ahp_weights_form(children, applied, **kw),
-        "group_ahp": lambda **kw: group_ahp_weights_form(children, **kw),
+        "group_ahp": lambda **kw: group_ahp_weights_form(
+            children, core_weights.applied_group_judgments(note), **kw
+        ),
         "entropy": lambda **kw: entropy_weights_form(children, **kw),
     }
     return {
