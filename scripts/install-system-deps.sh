@@ -3,6 +3,8 @@
 #   chromium        - the browser the Playwright tests drive (no `playwright install`: offline)
 #   fonts-noto-cjk  - so Chinese renders in screenshots instead of tofu boxes
 #   libreoffice-writer-nogui, poppler-utils - render Word reports to PDF/PNG (tests, PDF download)
+#   python3-uno     - LibreOffice's UNO bridge for the system python3: the PDF conversion
+#                     (workbench/reports/lo_pdf.py) updates the contents page and the fields
 #   fonts-arphic-ukai - a 楷体 face; scripts/fontconfig maps 仿宋/宋体/黑体/楷体 to the free faces
 #   nginx           - the reverse proxy of the shared-Wi-Fi load test (tests/surveys/test_nginx_load.py,
 #                     scripts/loadtest_nginx.sh), run on its own config and port; the system
@@ -11,7 +13,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-want=(chromium fonts-noto-cjk fonts-arphic-ukai libreoffice-writer-nogui poppler-utils nginx "$@")
+want=(chromium fonts-noto-cjk fonts-arphic-ukai libreoffice-writer-nogui python3-uno poppler-utils nginx "$@")
 
 install_aliases() {
   local target=/etc/fonts/conf.d/64-zh-cn-office-aliases.conf

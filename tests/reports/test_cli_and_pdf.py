@@ -1,5 +1,6 @@
 """`flask report build` on a fresh database, and the LibreOffice rendering of the report."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,6 +46,15 @@ def test_the_report_renders_in_libreoffice_with_chinese_fonts(app, tmp_path):
     flat = "".join(text.split())  # pdftotext spaces out digits between Chinese characters
     for heading in ("一、基本情况", "三、综合评价情况及评价结论", "附件1绩效评价指标体系及评分表"):
         assert heading in flat
+    # the contents page is filled (#16): LibreOffice updated the TOC field, so the headings
+    # are listed with the page they start on (a plain --convert-to printed it empty)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    contents = lines.index(next(line for line in lines if "".join(line.split()) == "目录"))
+    listed = lines[contents + 1 : contents + 60]
+    for heading in ("一、基本情况", "二、绩效评价工作开展情况", "三、综合评价情况及评价结论"):
+        entry = next((line for line in listed if heading in "".join(line.split())), None)
+        assert entry is not None, (heading, listed)
+        assert re.search(r"\d+$", entry), entry  # a page number, not the empty field
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
     assert "CJK" in fonts or "UKai" in fonts, fonts  # Chinese faces embedded, not tofu
     pages = int(

@@ -12,8 +12,11 @@ builds a new version.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -908,16 +911,44 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+#: the UNO script that updates the contents page and the fields before the PDF export
+UNO_SCRIPT = Path(__file__).with_name("lo_pdf.py")
+
+
+@functools.cache
+def uno_python() -> str | None:
+    """A Python with LibreOffice's UNO bridge (Debian ``python3-uno``), or None."""
+    for candidate in ("/usr/bin/python3", "/usr/lib/libreoffice/program/python"):
+        if not Path(candidate).exists():
+            continue
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", "import uno"], capture_output=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
 def to_pdf(docx: bytes, timeout: int = 120) -> bytes:
-    """Convert with LibreOffice in its own profile (parallel runs would otherwise collide)."""
+    """Convert with LibreOffice in its own profile (parallel runs would otherwise collide).
+
+    With the UNO bridge the contents page and the fields are updated first (a plain
+    ``--convert-to`` prints the TOC field empty); without it, the plain conversion."""
     binary = soffice()
     if binary is None:
         raise ReportError("no_soffice")
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "report.docx"
         source.write_bytes(docx)
-        subprocess.run(
-            [
+        pdf = Path(tmp) / "report.pdf"
+        python = uno_python()
+        if python is not None:
+            command = [python, str(UNO_SCRIPT), binary, f"{tmp}/profile", str(source), str(pdf)]
+        else:
+            command = [
                 binary,
                 f"-env:UserInstallation=file://{tmp}/profile",
                 "--headless",
@@ -926,12 +957,18 @@ def to_pdf(docx: bytes, timeout: int = 120) -> bytes:
                 "--outdir",
                 tmp,
                 str(source),
-            ],
-            check=False,
-            capture_output=True,
-            timeout=timeout,
+            ]
+        # its own process group: on a timeout LibreOffice goes too, not only the script
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
         )
-        pdf = Path(tmp) / "report.pdf"
-        if not pdf.exists():
-            raise ReportError("pdf_failed")
+        try:
+            _out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise ReportError("pdf_failed", f"LibreOffice: timeout {timeout}s") from None
+        if process.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
+            reason = err.decode("utf-8", "replace").strip()[-200:] or f"exit {process.returncode}"
+            raise ReportError("pdf_failed", reason)
         return pdf.read_bytes()
