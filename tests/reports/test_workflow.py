@@ -3,6 +3,7 @@
 import hashlib
 import io
 import re
+import shutil
 import zipfile
 
 import sqlalchemy as sa
@@ -124,6 +125,98 @@ def test_build_review_consult_and_issue(demo, client, session, app):
         "report.issue",
     ):
         assert action in actions, action
+    if shutil.which("soffice"):  # the PDF was made at issuing, stored and hashed (#16)
+        assert issued.pdf_sha256 and issued.pdf_stored_as == f"{issued.pdf_sha256}.pdf"
+        for _ in range(2):
+            pdf = client.get(f"/engagements/{eid}/report/versions/{issued.id}.pdf")
+            assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+            assert hashlib.sha256(pdf.data).hexdigest() == issued.pdf_sha256
+
+
+def _issued_version(demo, session, tmp_path, pdf):
+    """The demo report signed, consulted and issued through the services with ``pdf``."""
+    from workbench.reports import services
+
+    users, engagement = demo["users"], demo["engagement"]
+    settle_demo_figures(session)
+    lead, reviewer = users["zhang.wei"], users["wang.fang"]
+    choice = services.template_choices(session, engagement, tmp_path)[0]
+    levels = services.review_levels(None)
+    version = services.build(session, lead, engagement, choice, tmp_path)
+    services.submit_for_review(session, lead, version)
+    services.sign(session, lead, engagement, version, levels, approve=True, comment="")
+    services.sign(session, reviewer, engagement, version, levels, approve=True, comment="")
+    services.send_for_comments(session, reviewer, version, levels)
+    issued = services.issue(
+        session,
+        reviewer,
+        engagement,
+        version,
+        choice,
+        tmp_path,
+        levels,
+        report_no="第018号",
+        pdf=pdf,
+    )
+    session.commit()
+    return issued
+
+
+def test_the_issued_pdf_is_made_once_and_every_download_is_the_stored_file(
+    demo, client, session, app, tmp_path, monkeypatch
+):
+    from workbench.reports import services
+
+    calls = []
+
+    def converter(docx: bytes) -> bytes:  # a new file on every call, as LibreOffice makes
+        calls.append(docx)
+        return b"%%PDF-1.7 conversion %d" % len(calls)
+
+    monkeypatch.setattr("workbench.reports.views._folder", lambda *a: tmp_path)
+    issued = _issued_version(demo, session, tmp_path, converter)
+    assert len(calls) == 1 and calls[0] == (tmp_path / issued.stored_as).read_bytes()
+    stored = (tmp_path / issued.pdf_stored_as).read_bytes()
+    assert issued.pdf_sha256 == hashlib.sha256(stored).hexdigest()
+    entry = session.scalar(
+        sa.select(AuditEntry).where(
+            AuditEntry.action == "report.issue", AuditEntry.object_id == issued.id
+        )
+    )
+    assert entry.changes["pdf_sha256"]["after"] == issued.pdf_sha256
+    monkeypatch.setattr(services, "to_pdf", converter)  # what a download would convert with
+    login(client, demo["users"]["czj.liu"])
+    url = f"/engagements/{demo['engagement'].id}/report/versions/{issued.id}.pdf"
+    for _ in range(2):
+        response = client.get(url)
+        assert response.status_code == 200 and response.data == stored
+        assert hashlib.sha256(response.data).hexdigest() == issued.pdf_sha256
+    assert len(calls) == 1  # served as stored, never converted again
+    (tmp_path / issued.pdf_stored_as).write_bytes(b"%PDF-1.7 swapped")
+    assert client.get(url).status_code == 302  # a changed file is refused, not served
+
+
+def test_an_issued_version_without_a_stored_pdf_keeps_the_first_one_made(
+    demo, client, session, tmp_path, monkeypatch
+):
+    from workbench.reports import services
+
+    calls = []
+
+    def converter(docx: bytes) -> bytes:
+        calls.append(docx)
+        return b"%%PDF-1.7 conversion %d" % len(calls)
+
+    monkeypatch.setattr("workbench.reports.views._folder", lambda *a: tmp_path)
+    issued = _issued_version(demo, session, tmp_path, None)  # LibreOffice missing at issuing
+    assert issued.pdf_sha256 is None
+    monkeypatch.setattr(services, "to_pdf", converter)
+    login(client, demo["users"]["czj.liu"])
+    url = f"/engagements/{demo['engagement'].id}/report/versions/{issued.id}.pdf"
+    first, second = client.get(url).data, client.get(url).data
+    assert first == second == b"%PDF-1.7 conversion 1" and len(calls) == 1
+    session.expire_all()
+    assert session.get(ReportVersion, issued.id).pdf_sha256 == hashlib.sha256(first).hexdigest()
 
 
 def test_a_draft_failing_qa_cannot_go_to_review(demo, client, session):

@@ -13,6 +13,7 @@ moves the page numbers after it) and refreshes the fields, then exports to PDF.
 Exit status 0: the PDF is written; otherwise the reason is on stderr.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,9 +62,7 @@ def main(soffice, profile, source, target):  # type: ignore[no-untyped-def]
         context = None
         for _ in range(600):  # the caller's timeout ends a hung start
             try:
-                context = resolver.resolve(
-                    f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext"
-                )
+                context = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
                 break
             except NoConnectException:
                 if office.poll() is not None:
@@ -92,10 +91,8 @@ def main(soffice, profile, source, target):  # type: ignore[no-untyped-def]
             document.storeToURL(_url(target), (_prop("FilterName", "writer_pdf_Export"),))
         finally:
             document.close(True)
-        try:
+        with contextlib.suppress(Exception):  # the bridge drops as LibreOffice quits
             desktop.terminate()
-        except Exception:  # the bridge drops as LibreOffice quits
-            pass
         return 0
     finally:
         try:

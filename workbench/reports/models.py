@@ -84,6 +84,9 @@ class ReportVersion(db.Model):
     stored_as: Mapped[str] = mapped_column(sa.String(100))  # file under instance/reports
     sha256: Mapped[str] = mapped_column(sa.String(64))
     size: Mapped[int]
+    #: an issued version's PDF, made once (at issuing) and served as stored, with its SHA-256
+    pdf_stored_as: Mapped[str | None] = mapped_column(sa.String(100))
+    pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     qa: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)  # failed checks
     total: Mapped[str | None] = mapped_column(sa.String(20))  # printed total at build time
     grade: Mapped[str | None] = mapped_column(sa.String(10))

@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -363,9 +363,13 @@ def build(
     report_no: str = "",
     draft: bool = True,
     threshold: Decimal = DEFAULT_LOSS_THRESHOLD,
+    pdf: Callable[[bytes], bytes] | None = None,
 ) -> ReportVersion:
     """Build a new version of the report and store it with its QA result (the checks over
-    the printed report read the built file back; ``threshold``: see :func:`qa`)."""
+    the printed report read the built file back; ``threshold``: see :func:`qa`).
+
+    ``pdf``: a converter (:func:`to_pdf`); its PDF is stored and hashed with the version. It
+    runs before anything is written, so no write lock is held while LibreOffice works."""
     context = build_context(session, engagement, report_no=report_no, draft=draft)
     try:
         data = render(context, template.path)
@@ -376,8 +380,12 @@ def build(
         # past 255 characters once a variable in it grew, a tag nested too deeply …
         raise ReportError("template_refused", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
     problems = qa(context, printed_report(data), threshold=threshold)  # what the reader sees
+    pdf_data = pdf(data) if pdf is not None else None
     digest = hashlib.sha256(data).hexdigest()
     store_bytes(folder / f"{digest}.docx", data, sha256=digest)  # whole or not at all
+    pdf_digest = hashlib.sha256(pdf_data).hexdigest() if pdf_data is not None else None
+    if pdf_data is not None:
+        store_bytes(folder / f"{pdf_digest}.pdf", pdf_data, sha256=pdf_digest)
     number = 1 + (
         session.scalar(
             sa.select(sa.func.max(ReportVersion.number)).where(
@@ -394,6 +402,8 @@ def build(
         stored_as=f"{digest}.docx",
         sha256=digest,
         size=len(data),
+        pdf_stored_as=f"{pdf_digest}.pdf" if pdf_digest else None,
+        pdf_sha256=pdf_digest,
         qa=[
             {
                 "check": p.check,
@@ -435,6 +445,31 @@ def file_of(version: ReportVersion, folder: Path) -> bytes:
     data = (folder / version.stored_as).read_bytes()
     if hashlib.sha256(data).hexdigest() != version.sha256:
         raise ReportError("tampered")
+    return data
+
+
+def pdf_of(
+    session: Session,
+    version: ReportVersion,
+    folder: Path,
+    convert: Callable[[bytes], bytes] | None = None,
+) -> bytes:
+    """The PDF of ``version``: an issued version's stored PDF (checked against its SHA-256),
+    made and stored now if it was issued without one (LibreOffice missing then, or issued
+    before PDFs were kept), so every download is the same file; a draft's converted afresh."""
+    convert = convert or to_pdf
+    if version.status != "issued":
+        return convert(file_of(version, folder))
+    if version.pdf_stored_as:
+        data = (folder / version.pdf_stored_as).read_bytes()
+        if hashlib.sha256(data).hexdigest() != version.pdf_sha256:
+            raise ReportError("tampered")
+        return data
+    data = convert(file_of(version, folder))
+    digest = hashlib.sha256(data).hexdigest()
+    store_bytes(folder / f"{digest}.pdf", data, sha256=digest)
+    version.pdf_stored_as, version.pdf_sha256 = f"{digest}.pdf", digest
+    session.flush()
     return data
 
 
@@ -668,10 +703,12 @@ def issue(
     report_no: str,
     when: dt.date | None = None,
     threshold: Decimal = DEFAULT_LOSS_THRESHOLD,
+    pdf: Callable[[bytes], bytes] | None = None,
 ) -> ReportVersion:
     """Issue the 正式稿: a new, immutable version built without the draft mark, carrying the
     report number, date and SHA-256. Needs no blocking QA problem (warnings are allowed),
-    every sign-off and every comment answered."""
+    every sign-off and every comment answered. ``pdf`` (:func:`to_pdf`): its PDF is made
+    now, stored and hashed like the Word file (a failed conversion refuses the issue)."""
     if actor.role is not Role.ADMIN and _team_role(engagement, actor) not in (
         MemberRole.REVIEWER,
         MemberRole.LEAD,
@@ -696,6 +733,7 @@ def issue(
         report_no=report_no,
         draft=False,
         threshold=threshold,
+        pdf=pdf,
     )
     if blocking(final.qa):
         raise ReportError("qa_failed")
@@ -743,6 +781,7 @@ def issue(
             "status": {"before": "consultation", "after": "issued"},
             "report_no": {"before": None, "after": final.report_no},
             "sha256": {"before": None, "after": final.sha256},
+            "pdf_sha256": {"before": None, "after": final.pdf_sha256},
         },
         summary=f"v{final.number} {final.report_no}",
     )

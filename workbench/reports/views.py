@@ -134,6 +134,13 @@ def _threshold():  # type: ignore[no-untyped-def]
     return current_app.config.get("REPORT_QA_LOSS_THRESHOLD") or DEFAULT_LOSS_THRESHOLD
 
 
+def _pdf_at_issue() -> bool:
+    """Make the issued PDF at issuing (``REPORT_PDF_AT_ISSUE``, on) where LibreOffice is."""
+    return (
+        bool(current_app.config.get("REPORT_PDF_AT_ISSUE", True)) and services.soffice() is not None
+    )
+
+
 def qa_text(check: str, params) -> str:  # type: ignore[no-untyped-def]
     """One QA problem in the user's language (stored builds keep the params as lists)."""
     values = {str(k): v for k, v in (params or ())}
@@ -332,12 +339,12 @@ def download(engagement_id: int, version_id: int, fmt: str):  # type: ignore[no-
         abort(404)  # drafts and reviews stay inside the firm
     if fmt not in ("docx", "pdf"):
         abort(404)
-    try:
-        data = services.file_of(version, _folder())
+    with unit_of_work() as work:  # an issued version without a stored PDF keeps the one made
         if fmt == "pdf":
-            data = services.to_pdf(data)
-    except services.ReportError as exc:
-        flash(message_for(exc), "danger")
+            data = services.pdf_of(db.session, version, _folder())
+        else:
+            data = services.file_of(version, _folder())
+    if not work.ok:
         return _back(engagement)
     kind = {"department": "-部门整体", "summary-en": "-summary"}.get(version.template, "")
     name = f"{engagement.project_name}绩效评价报告{kind}-v{version.number}"
@@ -471,6 +478,7 @@ def issue(engagement_id: int, version_id: int):  # type: ignore[no-untyped-def]
             _levels(),
             report_no=form.report_no.data or "",
             threshold=_threshold(),
+            pdf=services.to_pdf if _pdf_at_issue() else None,
         )
     if work.ok:
         flash(
