@@ -336,6 +336,25 @@ register(
 register(
     {
         "report_template_empty": _l("The file is empty."),
+        "report_template_split_tag_at": _l(
+            "The tag “%(tag)s” is split across Word runs (its characters have different "
+            "formatting) in the paragraph “%(paragraph)s”: select the tag and retype it in one go."
+        ),
+        "report_template_broken_tag_at": _l(
+            "The tag “%(tag)s” in the paragraph “%(paragraph)s” (%(part)s) is broken: %(problem)s"
+        ),
+        "report_template_broken_structure": _l(
+            "The tags {%% … %%} of the %(part)s do not form complete blocks: a for or if without "
+            "its endfor or endif, or an end without its beginning."
+        ),
+        "report_template_unknown_variable_at": _l(
+            "Unknown variable “%(name)s” in the tag “%(tag)s”, paragraph “%(paragraph)s” "
+            "(%(part)s; see docs/report-templates.md)."
+        ),
+        "report_template_unknown_field": _l(
+            "“%(field)s” is not a field of the items of “%(list)s”: tag “%(tag)s”, paragraph "
+            "“%(paragraph)s” (%(part)s). Their fields are: %(fields)s."
+        ),
         "report_template_too_large": _l("The file is larger than 20 MB."),
         "report_template_not_docx": _l("This is not a Word .docx file."),
         "report_template_unsafe_file": _l("The file was refused before reading it: %(reason)s"),

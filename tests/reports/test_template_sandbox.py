@@ -64,7 +64,16 @@ def test_the_check_names_the_part_a_payload_hides_in(tmp_path):
         assert [p["part"] for _c, p in report.errors] == [part]
     report = check_template(docx_with("{{ secret }}", "subject"), budget_context())
     assert report.errors == [
-        ("unknown_variable", {"name": "secret", "part": "property", "property": "subject"})
+        (
+            "unknown_variable",
+            {
+                "name": "secret",
+                "part": "property",
+                "property": "subject",
+                "tag": "{{ secret }}",
+                "paragraph": "{{ secret }}",
+            },
+        )
     ]
 
 
@@ -415,3 +424,24 @@ def test_footnotes_are_rendered_once_so_data_is_never_template_text():
     data = render_bytes(context, _two_sections_with_a_footnote("注：{{ summary }}"))
     footnotes = zipfile.ZipFile(io.BytesIO(data)).read("word/footnotes.xml").decode()
     assert "注：{{ title }}" in footnotes and "注：报告" not in footnotes
+
+
+def test_fields_of_loop_variables_are_checked_against_the_items():
+    known = {"problems", "dimensions", "title"}
+    ok = vet_template(
+        docx_with(
+            "{% for d in dimensions %}{% for i in d.indicators %}{{ i }}{% endfor %}"
+            "{{ d.name }} {{ loop.index }}{% endfor %}{% for x in problems %}{{ x.cause }}"
+            "{% endfor %}",
+            "body",
+        ),
+        known,
+    )
+    assert ok.ok, ok.errors
+    report = vet_template(
+        docx_with("{% for x in problems %}{{ x.caus }} {{ x['titel'] }}{% endfor %}", "body"),
+        known,
+    )
+    found = [(code, p["field"], p["list"]) for code, p in report.errors]
+    assert found == [("unknown_field", "caus", "problems"), ("unknown_field", "titel", "problems")]
+    assert report.errors[0][1]["tag"] == "{{ x.caus }}"

@@ -312,6 +312,62 @@ def test_uploaded_templates_are_checked(demo, client, session):
     assert re.search(r'<option value="file:\d+">本所模板</option>', page)
 
 
+def test_template_problems_are_listed_in_chinese_naming_the_tag_and_paragraph(
+    demo, client, session
+):
+    from workbench.reports.render import bundled_path
+
+    login(client, demo["users"]["zhang.wei"])
+    with client.session_transaction() as browser:
+        browser["lang"] = "zh_Hans_CN"
+    eid = demo["engagement"].id
+    good = bundled_path("project").read_bytes()
+
+    def upload(replace):
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename == "word/document.xml":
+                    changed = replace(data.decode())
+                    assert changed != data.decode()
+                    data = changed.encode()
+                dst.writestr(item, data)
+        response = client.post(
+            f"/engagements/{eid}/report/templates",
+            content_type="multipart/form-data",
+            data={
+                "name": "本所模板",
+                "scope": "engagement",
+                "file": (io.BytesIO(out.getvalue()), "t.docx"),
+            },
+        )
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        errors = re.findall(r"<li[^>]*>(.*?)</li>", page, re.S)
+        shown = " ".join(e for e in errors if "标签" in e)
+        assert shown, page
+        for english in ("Jinja", "unexpected", "expected", "Unknown", "split across", "w:t"):
+            assert english not in shown, shown
+        assert "&lt;w:" not in shown and "<w:" not in shown
+        return shown
+
+    # a misspelt field of the loop variable inside the loop over the problems
+    shown = upload(lambda x: x.replace("{{ x.cause }}", "{{ x.caus }}", 1))
+    assert "{{ x.caus }}" in shown and "原因分析：{{ x.caus }}" in shown  # tag and paragraph
+    assert "“caus”" in shown and "“problems”" in shown and "cause" in shown  # the right one
+    # a tag that is never closed
+    shown = upload(lambda x: x.replace("{{ overview }}", "{{ overview ", 1))
+    assert "标签“{{ overview”有误" in shown and "未闭合" in shown
+    # a tag whose braces Word split into runs with different formatting
+    shown = upload(
+        lambda x: x.replace(
+            "{{ overview }}", "{</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>{ overview }}", 1
+        )
+    )
+    assert "标签“{{ overview }}”被 Word 拆分" in shown
+
+
 def test_typed_control_characters_are_removed_before_storing(demo, client, session):
     from workbench.reports.models import Finding
 

@@ -170,6 +170,16 @@ TEMPLATE_PARTS = {
 }
 
 
+#: why a tag is broken (``broken_tag``'s ``problem``)
+TAG_PROBLEMS = {
+    "unclosed": _l("it is not closed (}} or %} missing)."),
+    "expression": _l("what is between its braces is not a valid expression."),
+    "stray_end": _l("it has no matching beginning (for or if)."),
+    "unended": _l("it is never ended (endfor or endif missing)."),
+    "unknown_tag": _l("this kind of tag is not known (use for, if, else, endfor, endif)."),
+}
+
+
 class TemplateProblem(ValueError):
     """One problem of an uploaded template, for the registry (``report_template_<code>``)."""
 
@@ -185,6 +195,10 @@ def template_error(code: str, params: dict[str, str]) -> str:
         values["part"] = _("document property “%(name)s”", name=values.get("property", ""))
     elif "part" in values:
         values["part"] = str(TEMPLATE_PARTS.get(values["part"], values["part"]))
+    if "problem" in values:
+        values["problem"] = str(TAG_PROBLEMS.get(values["problem"], values["problem"]))
+    if values.get("tag") and code in ("split_tag", "broken_tag", "unknown_variable"):
+        code += "_at"  # the message naming the tag and its paragraph
     message = message_for(TemplateProblem(code, values))
     return code if message == f"report_template_{code}" else message
 
