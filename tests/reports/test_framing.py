@@ -86,7 +86,9 @@ def test_team_and_named_experts(built, demo, session):
 def test_an_anonymised_panel_prints_expert_letters_in_the_list(demo, session):
     engagement = demo["engagement"]
     lead = demo["users"]["zhang.wei"]
-    experts.save_expert_info(session, lead, engagement, named_in_report=False, deadline=None, contact="")
+    experts.save_expert_info(
+        session, lead, engagement, named_in_report=False, deadline=None, contact=""
+    )
     session.commit()
     _context, doc = _doc(session, engagement)
     team = _after(_texts(doc), "（五）评价工作组及专家", "三、")

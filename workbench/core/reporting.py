@@ -433,8 +433,7 @@ def framing(
     experts = [clean_text(panel.label(e)) for e in panel.experts] if panel is not None else []
     return Section(
         values={
-            "evaluation_period": clean_text(facts.evaluation_period)
-            or f"{facts.fiscal_year}年度",
+            "evaluation_period": clean_text(facts.evaluation_period) or f"{facts.fiscal_year}年度",
             "basis": basis,
             "basis_none": "" if basis else "（评价依据尚未选定）",
             "responsibility": (

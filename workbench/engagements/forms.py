@@ -76,7 +76,9 @@ class EngagementForm(VersionedForm):
         _l("Data provided by (responsible for the data)"), validators=[Optional(), Length(max=200)]
     )
     basis_rules = SelectMultipleField(
-        _l("Basis of the evaluation"), choices=[(r, r) for r in BASIS_RULES], validators=[Optional()]
+        _l("Basis of the evaluation"),
+        choices=[SelectChoice(r, r) for r in BASIS_RULES],
+        validators=[Optional()],
     )
     basis_other = TextAreaField(
         _l("Further rules (one a line)"), validators=[Optional(), Length(max=5000)]

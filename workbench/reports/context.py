@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.core import reporting
-from workbench.core.reporting import Chart, ReportContext
 from workbench.core.kinds import MemberRole
+from workbench.core.reporting import Chart, ReportContext
 from workbench.core.reportqa import TableSpec
 from workbench.core.results import rules_from
 from workbench.core.scoring import grade
