@@ -27,9 +27,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('engagements', schema=None) as batch_op:
-        batch_op.drop_column('commission_notice')
-        batch_op.drop_column('basis_other')
-        batch_op.drop_column('basis_rules')
-        batch_op.drop_column('data_provider')
-        batch_op.drop_column('evaluation_period')
+    # plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): no table copy, so the tables whose foreign
+    # keys point at engagements do not block the downgrade of a database with data
+    for column in (
+        'commission_notice', 'basis_other', 'basis_rules', 'data_provider', 'evaluation_period'
+    ):
+        op.drop_column('engagements', column)
