@@ -107,7 +107,7 @@ def _loop(doc, head: str, body: list[tuple[str, str | None]], tail: str = "{%p e
     _p(doc, tail)
 
 
-def _cover(doc, title: str, english: bool = False) -> None:
+def _cover(doc, title: str, english: bool = False, framed: bool = False) -> None:
     for _ in range(5):
         _p(doc)
     _p(doc, title, "Title")
@@ -119,6 +119,15 @@ def _cover(doc, title: str, english: bool = False) -> None:
             "Evaluator: {{ firm }}",
             "Report number: {{ en.report_no }}",
             "{{ report_date_en }}",
+        ]
+    elif framed:  # the project report: the cover a bureau files
+        lines = [
+            "委 托 方：{{ client }}",
+            "被评价单位：{{ evaluated_units }}",
+            "评价机构：{{ firm }}",
+            "评价期间：{{ evaluation_period }}",
+            "报告编号：{{ report_no }}",
+            "{{ report_date }}",
         ]
     else:
         lines = [
@@ -150,13 +159,73 @@ def _table(doc, caption: str, name: str) -> None:
     _p(doc, "{{p " + name + " }}")
 
 
+def _figure_style(doc) -> None:
+    """图题: the caption under a chart (not 表题, which announces a table)."""
+    figure = doc.styles.add_style("图题", WD_STYLE_TYPE.PARAGRAPH)
+    figure.base_style = doc.styles["表题"]
+    figure.paragraph_format.keep_with_next = False
+    figure.paragraph_format.space_after = Pt(12)
+
+
+def _statement(doc) -> None:
+    """The project report's 报告声明: who provided the data and answers for it."""
+    centred(_p(doc, "报告声明", "Title"))
+    _p(doc, "{{ responsibility }}")
+    _p(doc, "本报告仅供委托方用于预算绩效管理和评价结果应用，未经委托方同意不得用于其他用途。")
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
+def _basis(doc) -> None:
+    doc.add_heading("（二）绩效评价依据", 2)
+    _loop(doc, "{%p for b in basis %}", [("{{ loop.index }}. {{ b }}", None)])
+    _none(doc, "basis_none")
+
+
+def _team(doc) -> None:
+    doc.add_heading("（五）评价工作组及专家", 2)
+    _p(doc, "项目负责人：{{ team_lead }}")
+    _p(doc, "项目组成员：{{ team_members }}")
+    _p(doc, "复核人：{{ team_reviewers }}")
+    _p(doc, "{%p if experts %}")
+    _p(doc, "本次评价的评审专家名单如下。")
+    _p(doc, "{%p endif %}")
+    _loop(doc, "{%p for x in experts %}", [("{{ loop.index }}. {{ x }}", None)])
+    _none(doc, "experts_none")
+
+
+def _signature(doc) -> None:
+    """The signature and seal page (after the main text, before the annexes)."""
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    centred(_p(doc, "签 字 页", "Title"))
+    for _ in range(2):
+        _p(doc)
+    for line in (
+        "项目负责人（签字）：________________",
+        "复核人（签字）：________________",
+        "",
+        "评价机构：{{ firm }}（盖章）",
+        "",
+        "{{ report_date }}",
+    ):
+        _p(doc, line, "封面信息")
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
 def build_chinese(kind: str) -> Document:
     """The 项目支出 or 部门整体支出 report: the reference outline of 财预〔2020〕10号 附3."""
     department = kind == "department"
     doc = Document()
     _styles(doc)
+    if not department:
+        _figure_style(doc)
     _page(doc)
-    _cover(doc, "{{ project_name }}部门整体支出绩效评价报告" if department else "{{ title }}")
+    _cover(
+        doc,
+        "{{ project_name }}部门整体支出绩效评价报告" if department else "{{ title }}",
+        framed=not department,
+    )
+    if not department:
+        _statement(doc)
     _toc(doc, "目  录")
     doc.add_heading("摘  要", 1)
     _p(doc, "{{ summary }}")
@@ -176,13 +245,22 @@ def build_chinese(kind: str) -> Document:
     doc.add_heading("（一）绩效评价目的、对象和范围", 2)
     _p(doc, "{{ purpose }}")
     _p(doc, "{{ scope }}")
-    doc.add_heading("（二）绩效评价原则、评价指标体系、评价方法和评价标准", 2)
+    if not department:
+        _basis(doc)
+    doc.add_heading(
+        "（二）绩效评价原则、评价指标体系、评价方法和评价标准"
+        if department
+        else "（三）绩效评价原则、评价指标体系、评价方法和评价标准",
+        2,
+    )
     _p(doc, "{{ principles }}")
     _p(doc, "{{ indicator_summary }}")
     _loop(doc, "{%p for m in methods %}", [("{{ m }}", None)])
     _p(doc, "{{ standards }}")
-    doc.add_heading("（三）绩效评价工作过程", 2)
+    doc.add_heading("（三）绩效评价工作过程" if department else "（四）绩效评价工作过程", 2)
     _loop(doc, "{%p for e in timeline %}", [("{{ e.date }}，{{ e.text }}", None)])
+    if not department:
+        _team(doc)
 
     doc.add_heading("三、综合评价情况及评价结论", 1)
     _p(doc, "{{ conclusion }}")
@@ -190,6 +268,12 @@ def build_chinese(kind: str) -> Document:
     _table(doc, "表3 评价得分情况", "dimension_table")
     _p(doc, "{%p endif %}")
     _p(doc, "{{ dimension_chart }}").alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if not department:
+        _p(doc, "{%p if dimension_chart_caption %}")
+        _p(doc, "{{ dimension_chart_caption }}", "图题")
+        _p(doc, "{%p endif %}")
+        _p(doc, "评价结果应用", "Heading 3")
+        _p(doc, "{{ result_application }}")
 
     doc.add_heading("四、绩效评价指标分析", 1)
     _p(doc, "{%p for d in dimensions %}")
@@ -229,6 +313,8 @@ def build_chinese(kind: str) -> Document:
     doc.add_heading("七、其他需要说明的问题", 1)
     _loop(doc, "{%p for x in others %}", [("{{ loop.index }}. {{ x.title }}。{{ x.text }}", None)])
     _none(doc, "others_none")
+    if not department:
+        _signature(doc)
 
     doc.add_heading("附件", 1)
     doc.add_heading("附件1 绩效评价指标体系及评分表", 2)
@@ -242,6 +328,8 @@ def build_chinese(kind: str) -> Document:
     _p(doc, "{{ s.text }}")
     _p(doc, "{{p s.table }}")
     _p(doc, "{{ s.chart }}").alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if not department:
+        _p(doc, "{{ s.chart_caption }}", "图题")
     _p(doc, "{%p endfor %}")
     _p(doc, "{{ survey_none }}")
     doc.add_heading("附件4 专家评分汇总", 2)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from workbench.accounts import services as accounts
 from workbench.accounts.models import Organisation, OrganisationKind, Role, User
+from workbench.core import reporting
 from workbench.core.budget import FundSource
 from workbench.core.goals import GoalNature, GoalRow
 from workbench.core.scoring import Finding, LeafInput, QualitativeLevel
@@ -236,6 +237,16 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
                 "工程资金，用于新建及改造供水管网、建设净水厂（站）和配套水质检测能力建设，"
                 "覆盖全县12个乡镇。"
             ),
+            evaluation_period="2025年1月1日至2025年12月31日",
+            data_provider=UNIT,
+            basis_rules=[
+                reporting.BASIS_RULES[0],
+                reporting.BASIS_RULES[2],
+                reporting.BASIS_RULES[4],
+            ],
+            basis_other="《临川县县级预算绩效管理办法》",
+            commission_notice="《临川县财政局关于委托开展2025年度重点项目支出绩效评价的通知》"
+            "（临财绩〔2026〕3号）",
         )
         engagements.add_member(session, lead, engagement, users["li.na"], MemberRole.MEMBER)
         engagements.add_member(session, lead, engagement, users["wang.fang"], MemberRole.REVIEWER)

@@ -465,7 +465,7 @@ def test_survey_annex_tables_charts_and_the_rate_it_feeds():
         items=(reporting.SurveyItemFacts("1、质量", {"满意": 6, "不满意": 2}, 8, 0.75),),
     )
     section = reporting.annexes(full(), [survey])
-    assert section.tables["survey_3_table"].rows == [["1、质量", "6", "2", "75.00%"]]
+    assert section.tables["survey_3_table"].rows == [["质量", "6", "2", "75.00%"]]  # no "1、"
     assert section.charts["survey_3_chart"].series["满意"] == [75.0]
     text = section.values["surveys"][0]["text"]
     assert "调查对象为相关群体" in text and "样本量不足" in text

@@ -548,3 +548,50 @@ def test_archived_engagement_explains_why_it_cannot_be_edited(world, auth, clien
     response = client.get(f"/engagements/{engagement.id}/edit")
     assert response.status_code == 403
     assert "archived" in response.get_data(as_text=True)
+
+
+def test_the_report_framing_is_edited_audited_and_moves_the_data_revision(
+    world, auth, client, session
+):
+    """评价期间, 资料提供方, the 评价依据 picked from the list plus the firm's own rules and the
+    commission notice: stored per engagement, in the audit log, and a data change."""
+    from workbench.core.reporting import BASIS_RULES
+
+    auth.login(world["lead"])
+    engagement = world["engagement"]
+    page = client.get(f"/engagements/{engagement.id}/edit").get_data(as_text=True)
+    assert all(rule in page for rule in BASIS_RULES)
+    revision = engagement.data_revision
+    form = engagement_form(
+        client_id=engagement.client_id,
+        title=engagement.title,
+        version=str(engagement.version),
+        evaluation_period="2025年度",
+        data_provider="某某局",
+        basis_rules=[BASIS_RULES[4], BASIS_RULES[0]],
+        basis_other="《某市预算绩效管理办法》",
+        commission_notice="《委托通知》（某财〔2026〕1号）",
+    )
+    assert client.post(f"/engagements/{engagement.id}/edit", data=form).status_code == 302
+    session.expire_all()
+    saved = session.get(Engagement, engagement.id)
+    assert saved.evaluation_period == "2025年度" and saved.data_provider == "某某局"
+    assert sorted(saved.basis_rules) == sorted([BASIS_RULES[0], BASIS_RULES[4]])
+    assert saved.commission_notice == "《委托通知》（某财〔2026〕1号）"
+    assert saved.data_revision > revision
+    entry = session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.engagement_id == engagement.id, AuditEntry.action == "engagement.update")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert {"basis_rules", "basis_other", "commission_notice", "evaluation_period"} <= set(
+        entry.changes
+    )
+    log = client.get(f"/engagements/{engagement.id}/audit").get_data(as_text=True)
+    assert "Basis of the evaluation" in log
+    # a rule not on the list is refused, nothing saved
+    form["basis_rules"] = ["《随便写的》"]
+    form["version"] = str(saved.version)
+    assert client.post(f"/engagements/{engagement.id}/edit", data=form).status_code == 200
+    session.expire_all()
+    assert "《随便写的》" not in session.get(Engagement, engagement.id).basis_rules

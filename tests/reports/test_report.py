@@ -219,7 +219,7 @@ def test_the_printed_report_checks_on_the_demo_as_it_stands(built, demo, session
     assert [
         dict(p.params)["where"] for p in check_sample_carried(printed_report(out.getvalue()))
     ] == [
-        "（二）绩效评价原则、评价指标体系、评价方法和评价标准",
+        "（三）绩效评价原则、评价指标体系、评价方法和评价标准",
         "临川县农村饮水安全工程受益群众满意度调查",
         "供水服务对象满意度调查（问卷星）",
     ]

@@ -36,6 +36,7 @@ from workbench.core.evaluation import (
 from workbench.core.goals import NATURE_SYMBOLS, GoalNature, GoalStatus, goal_status
 from workbench.core.numbers import clean_text, round_half_up
 from workbench.core.reportqa import SumRule, TableSpec
+from workbench.core.results import DEFAULT_RULES, Rule, recommend
 from workbench.core.scoring import DEFAULT_BANDS, LeafStatus, join_sentences
 
 #: the shorthands' printed names (rows now carry their own 资金来源 name: see source_name)
@@ -132,6 +133,29 @@ class EngagementFacts:
     #: the sign-offs a 征求意见稿 carries, in level order: (level, reviewer, date); empty for
     #: a draft not signed yet (its header says so) and for the issued report (no mark)
     signoffs: tuple[tuple[str, str, dt.date], ...] = ()
+    #: the framing of the bundled project report (cover, 评价依据, responsibility, team)
+    evaluation_period: str = ""
+    data_provider: str = ""
+    basis: tuple[str, ...] = ()  # the rules selected, in the order of the list
+    commission_notice: str = ""
+    lead: tuple[str, ...] = ()  # 项目负责人
+    members: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()  # 复核人
+    #: the client bureau's 结果应用 rules (grade → action and share of the budget)
+    result_rules: Mapping[str, Rule] | None = None
+
+
+#: the laws and rules a firm selects as the 评价依据 (the form offers them; more go in free text)
+BASIS_RULES: tuple[str, ...] = (
+    "《中华人民共和国预算法》",
+    "《中华人民共和国预算法实施条例》",
+    "《中共中央 国务院关于全面实施预算绩效管理的意见》（中发〔2018〕34号）",
+    "《财政部关于贯彻落实〈中共中央 国务院关于全面实施预算绩效管理的意见〉的通知》"
+    "（财预〔2018〕167号）",
+    "《项目支出绩效评价管理办法》（财预〔2020〕10号）",
+    "《财政部关于印发〈第三方机构预算绩效评价业务监督管理暂行办法〉的通知》（财监〔2021〕4号）",
+    "《预算绩效评价共性指标体系框架》（财预〔2013〕53号）",
+)
 
 
 @dataclass(frozen=True)
@@ -352,6 +376,79 @@ def cover(facts: EngagementFacts) -> Section:
             "report_date_en": when.strftime("%d %B %Y"),
             "fiscal_year": facts.fiscal_year,
             "draft_mark": draft_mark(facts),
+        }
+    )
+
+
+def _names_line(names: Sequence[str]) -> str:
+    return "、".join(clean_text(n) for n in names if clean_text(n)) or "—"
+
+
+def result_application(
+    result: EngagementResult | None,
+    budget: BudgetTable | None,
+    rules: Mapping[str, Rule] | None = None,
+) -> str:
+    """结果应用: what the bureau's rules say for this grade (the action, the share of the
+    current budget and, when recorded, the amount).
+
+    Empty while the result is not complete (no grade to apply).
+    """
+    if result is None or not result.complete or not result.grade:
+        return ""
+    figures = budget.total.figures if budget is not None else None
+    current = None
+    if figures is not None:
+        current = figures.adjusted if figures.adjusted is not None else figures.initial
+    rules = rules or DEFAULT_RULES
+    advice = recommend(result.grade, current, rules)
+    if advice is None:
+        return ""
+    share = rules[result.grade].share * 100
+    amount = (
+        f"，即{advice.printed}万元（当年预算{money(current)}万元）"
+        if advice.recommended is not None
+        else ""
+    )
+    return (
+        f"根据委托方的评价结果应用规则，评价等级为“{result.grade}”的项目，"
+        f"下一年度预算建议“{clean_text(advice.action)}”，"
+        f"按当年预算的{_mark(round_half_up(share))}%安排{amount}。"
+    )
+
+
+def framing(
+    result: EngagementResult | None, facts: EngagementFacts, budget: BudgetTable | None = None
+) -> Section:
+    """The framing of the bundled project report: cover facts, 评价依据, the responsibility
+    statement, the team and the experts (named or 专家A… as the engagement chose), the
+    signature page and the 结果应用 sentence."""
+    units = "、".join(clean_text(u) for u in facts.evaluated_units)
+    provider = clean_text(facts.data_provider) or units or clean_text(facts.client)
+    basis = [clean_text(b) for b in facts.basis if clean_text(b)]
+    notice = clean_text(facts.commission_notice)
+    if notice:
+        basis.append(notice)
+    panel = result.panel if result is not None else None
+    experts = [clean_text(panel.label(e)) for e in panel.experts] if panel is not None else []
+    return Section(
+        values={
+            "evaluation_period": clean_text(facts.evaluation_period) or f"{facts.fiscal_year}年度",
+            "basis": basis,
+            "basis_none": "" if basis else "（评价依据尚未选定）",
+            "responsibility": (
+                f"本报告所依据的项目资料、财务数据及相关佐证材料由{provider}提供，"
+                f"{provider}对所提供资料的真实性、准确性和完整性负责。"
+                f"{clean_text(facts.firm)}依据上述资料，按照评价依据和评价指标体系独立开展评价，"
+                "对评价过程和评价结论的客观性、公正性负责。"
+            ),
+            "team_lead": _names_line(facts.lead),
+            "team_members": _names_line(facts.members),
+            "team_reviewers": _names_line(facts.reviewers),
+            "experts": experts,
+            "experts_none": "" if experts else "本次评价未组织专家评分。",
+            "result_application": result_application(result, budget, facts.result_rules)
+            or "评价等级确定后，依据委托方的评价结果应用规则提出预算安排建议。",
         }
     )
 
@@ -719,12 +816,36 @@ def timeline(entries: Sequence[TimelineEntry], today: str) -> Section:
 # --- 三、综合评价情况及评价结论 ---------------------------------------------------------------
 
 
+def _mark(value: Any) -> str:
+    """A band bound as the field prints it (``Decimal("90")`` → ``90``, ``85.5`` → ``85.5``)."""
+    text = f"{Decimal(str(value)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def band_texts(bands: Sequence[tuple[Any, str]] = DEFAULT_BANDS) -> list[str]:
+    """Each grade band written as the field writes it.
+
+    >>> band_texts()
+    ['优：90分（含）以上', '良：80（含）–90分', '中：60（含）–80分', '差：60分以下']
+    """
+    ordered = sorted(bands, key=lambda band: Decimal(str(band[0])), reverse=True)
+    out = []
+    for k, (b, label) in enumerate(ordered):
+        if k == 0:
+            out.append(f"{label}：{_mark(b)}分（含）以上")
+        elif Decimal(str(b)) > 0:
+            out.append(f"{label}：{_mark(b)}（含）–{_mark(ordered[k - 1][0])}分")
+        else:
+            out.append(f"{label}：{_mark(ordered[k - 1][0])}分以下")
+    return out
+
+
 def bands_sentence(bands: Sequence[tuple[Any, str]] = DEFAULT_BANDS) -> str:
-    labels = "、".join(
-        f"{label}（{b}分及以上）" if b else f"{label}（{bands[k - 1][0]}分以下）"
-        for k, (b, label) in enumerate(bands)
-    )
-    return f"评价等级划分为：{labels}。"
+    """
+    >>> bands_sentence()
+    '评价等级划分为：优：90分（含）以上；良：80（含）–90分；中：60（含）–80分；差：60分以下。'
+    """
+    return f"评价等级划分为：{'；'.join(band_texts(bands))}。"
 
 
 def conclusion_sentence(result: EngagementResult | None, project: str) -> str:
@@ -1053,10 +1174,20 @@ def expert_table(result: EngagementResult) -> TableSpec | None:
     )
 
 
-def _short(header: str, limit: int = 16) -> str:
-    """A chart label: the matrix item, or the question without its number, shortened."""
+def item_label(header: str) -> str:
+    """A survey item as the report prints it: the matrix sub-item, or the question without
+    its export number.
+
+    >>> item_label("5、您对以下方面的满意程度—环境卫生"), item_label("3、您对服务的满意程度")
+    ('环境卫生', '您对服务的满意程度')
+    """
     text = clean_text(header.split("—")[-1] if "—" in header else header)
-    text = re.sub(r"^\s*\d+\s*[、.．]\s*", "", text)
+    return re.sub(r"^\s*(?:第\s*\d+\s*题|\d+\s*[、.．])\s*", "", text) or clean_text(header)
+
+
+def _short(header: str, limit: int = 16) -> str:
+    """A chart label: :func:`item_label`, shortened."""
+    text = item_label(header)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -1071,7 +1202,7 @@ def survey_annex(result: EngagementResult | None, surveys: Sequence[SurveyFacts]
             headers=[["题目", *levels, "满意率"]],
             rows=[
                 [
-                    clean_text(item.label),
+                    item_label(item.label),
                     *[str(item.counts.get(level, 0)) for level in levels],
                     rate_text(item.rate),
                 ]
@@ -1322,6 +1453,7 @@ def report(
         context.charts.update(section.charts)
 
     add(cover(facts))
+    add(framing(result, facts, budget))
     add(basic_information(facts, budget, goals))
     add(work_carried_out(result, facts, surveys, weighting))
     add(timeline(timeline_, local_date(facts.report_date)))
@@ -1331,4 +1463,24 @@ def report(
     add(annexes(result, surveys))
     add(summary(result, facts, {**context.values, "has_goals": bool(goals)}))
     add(english_summary(result, context.values, context.tables))
+    add(chart_captions(context))
     return context
+
+
+def chart_captions(context: ReportContext) -> Section:
+    """图1, 图2, …: each chart the report prints, numbered in the order it appears (表3's
+    chart, then each survey's) with its caption."""
+    number = 0
+    values: dict[str, Any] = {"dimension_chart_caption": ""}
+    if "dimension_chart" in context.charts:
+        number += 1
+        values["dimension_chart_caption"] = f"图{number} 各一级指标得分率"
+    surveys = []
+    for item in context.values.get("surveys", []):
+        caption = ""
+        if item.get("chart") in context.charts:
+            number += 1
+            caption = f"图{number} {item['title']}各题满意度分布"
+        surveys.append({**item, "chart_caption": caption})
+    values["surveys"] = surveys
+    return Section(values=values)

@@ -27,6 +27,7 @@ from workbench.core.budget import (
     source_name,
 )
 from workbench.core.goals import GoalNature, parse_date, split_value
+from workbench.core.reporting import BASIS_RULES
 from workbench.core.workflow import EngagementState
 from workbench.engagements.models import CommissionScope, EvaluationKind, MemberRole
 from workbench.forms import BaseForm, MoneyField, non_negative
@@ -68,6 +69,23 @@ class EngagementForm(VersionedForm):
     contract_no = StringField(_l("Contract number"), validators=[Optional(), Length(max=100)])
     fee = MoneyField(_l("Contract fee (yuan)"), validators=[Optional(), non_negative])
     description = TextAreaField(_l("Project overview"), validators=[Optional(), Length(max=20000)])
+    evaluation_period = StringField(
+        _l("Evaluation period"), validators=[Optional(), Length(max=100)]
+    )
+    data_provider = StringField(
+        _l("Data provided by (responsible for the data)"), validators=[Optional(), Length(max=200)]
+    )
+    basis_rules = SelectMultipleField(
+        _l("Basis of the evaluation"),
+        choices=[SelectChoice(r, r) for r in BASIS_RULES],
+        validators=[Optional()],
+    )
+    basis_other = TextAreaField(
+        _l("Further rules (one a line)"), validators=[Optional(), Length(max=5000)]
+    )
+    commission_notice = StringField(
+        _l("Commission notice"), validators=[Optional(), Length(max=300)]
+    )
 
     def __init__(
         self,

@@ -49,6 +49,13 @@ class Engagement(db.Model):
     contract_no: Mapped[str | None] = mapped_column(sa.String(100))
     fee: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # 合同金额, 元
     description: Mapped[str | None] = mapped_column(sa.Text)  # 项目概况
+    # the report's framing: 评价期间, who provided the data (责任声明), the 评价依据 selected
+    # from workbench.core.reporting.BASIS_RULES, further rules (one a line), the 委托通知
+    evaluation_period: Mapped[str | None] = mapped_column(sa.String(100))
+    data_provider: Mapped[str | None] = mapped_column(sa.String(200))
+    basis_rules: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    basis_other: Mapped[str | None] = mapped_column(sa.Text)
+    commission_notice: Mapped[str | None] = mapped_column(sa.String(300))
     state: Mapped[EngagementState] = mapped_column(
         enum_type(EngagementState), default=EngagementState.SETUP, index=True
     )

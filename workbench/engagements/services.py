@@ -51,7 +51,14 @@ ENGAGEMENT_FIELDS = [
     "contract_no",
     "fee",
     "description",
+    "evaluation_period",
+    "data_provider",
+    "basis_rules",
+    "basis_other",
+    "commission_notice",
 ]
+#: the fields the report's framing prints (a change is a data change: the revision moves)
+FRAMING_FIELDS = frozenset(ENGAGEMENT_FIELDS[-5:])
 GOAL_FIELDS = [
     "level1",
     "level2",
@@ -134,8 +141,13 @@ def create_engagement(
     fee: Decimal | None = None,
     description: str | None = None,
     lead: User | None = None,
+    **framing: Any,
 ) -> Engagement:
-    """Create an engagement in state 立项 with ``lead`` (default: the actor) as 项目负责人."""
+    """Create an engagement in state 立项 with ``lead`` (default: the actor) as 项目负责人
+    (``framing``: the report's framing facts, :data:`FRAMING_FIELDS`)."""
+    unknown = set(framing) - FRAMING_FIELDS
+    if unknown:
+        raise TypeError(f"unknown engagement field {sorted(unknown)}")
     if planned_start and planned_end and planned_end < planned_start:
         raise EngagementError("end_before_start")
     engagement = Engagement(
@@ -152,6 +164,7 @@ def create_engagement(
         description=description or None,
         evaluated_units=list(evaluated_units),
         created_by_id=actor.id,
+        **framing,
     )
     session.add(engagement)
     lead = lead or actor
@@ -219,6 +232,8 @@ def update_engagement(
     changes = diff(before, _snapshot(engagement))
     if changes:
         _touch(engagement)  # also bumps the version when only the units changed
+        if FRAMING_FIELDS & set(changes):
+            revision.bump(session, engagement.id)
         record(
             session,
             actor,

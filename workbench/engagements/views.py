@@ -96,6 +96,7 @@ def _engagement_form(engagement: Engagement | None = None) -> EngagementForm:
         form.kind.data = engagement.kind.value
         form.scope.data = engagement.scope.value
         form.version.data = str(engagement.version)
+        form.basis_rules.data = list(engagement.basis_rules or [])
     return form
 
 
@@ -111,6 +112,11 @@ def _form_values(form: EngagementForm) -> dict[str, object]:
         "contract_no": form.contract_no.data or None,
         "fee": form.fee.data,
         "description": form.description.data or None,
+        "evaluation_period": form.evaluation_period.data or None,
+        "data_provider": form.data_provider.data or None,
+        "basis_rules": list(form.basis_rules.data or []),
+        "basis_other": form.basis_other.data or None,
+        "commission_notice": form.commission_notice.data or None,
     }
 
 

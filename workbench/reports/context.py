@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from workbench.accounts.models import User
 from workbench.audit.models import AuditEntry
 from workbench.core import reporting
+from workbench.core.kinds import MemberRole
 from workbench.core.reporting import Chart, ReportContext
 from workbench.core.reportqa import TableSpec
+from workbench.core.results import rules_from
 from workbench.core.scoring import grade
 from workbench.engagements.models import Engagement
 from workbench.evaluation import result_of
@@ -77,7 +79,32 @@ def _facts(
         report_date=when,
         draft=draft,
         signoffs=tuple((level, who, _local_day(at, zone)) for level, who, at in signoffs),
+        evaluation_period=engagement.evaluation_period or "",
+        data_provider=engagement.data_provider or "",
+        basis=basis_of(engagement),
+        commission_notice=engagement.commission_notice or "",
+        lead=_team(engagement, MemberRole.LEAD),
+        members=_team(engagement, MemberRole.MEMBER),
+        reviewers=_team(engagement, MemberRole.REVIEWER),
+        result_rules=rules_from(engagement.client.result_rules),
     )
+
+
+def basis_of(engagement: Engagement) -> tuple[str, ...]:
+    """The 评价依据 selected (in the list's order, then unknown stored ones), then the firm's
+    further rules, one a line."""
+    chosen = list(engagement.basis_rules or ())
+    listed = [r for r in reporting.BASIS_RULES if r in chosen]
+    listed += [r for r in chosen if r not in reporting.BASIS_RULES]
+    other = [line.strip() for line in (engagement.basis_other or "").splitlines() if line.strip()]
+    return tuple(listed + other)
+
+
+def _team(engagement: Engagement, role: MemberRole) -> tuple[str, ...]:
+    members = sorted(
+        (m for m in engagement.members if m.role is role), key=lambda m: (m.added_at, m.id)
+    )
+    return tuple(m.user.display_name or m.user.username for m in members)
 
 
 def _goals(engagement: Engagement) -> list[reporting.GoalFacts]:

@@ -117,6 +117,18 @@ DOCUMENTED_VARIABLES = frozenset(
         "expert_text",
         "score_note",
         "en",
+        # the framing of the bundled project report
+        "evaluation_period",
+        "basis",
+        "basis_none",
+        "responsibility",
+        "team_lead",
+        "team_members",
+        "team_reviewers",
+        "experts",
+        "experts_none",
+        "result_application",
+        "dimension_chart_caption",
         *RENDER_DEFAULTS,
     }
 )
