@@ -2,7 +2,7 @@
 the firm selected, the commission notice)
 
 Revision ID: p22frm000001
-Revises: e22exp000001
+Revises: l22pdf000001
 Create Date: 2026-12-07 23:20:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'p22frm000001'
-down_revision = 'e22exp000001'
+down_revision = 'l22pdf000001'
 branch_labels = None
 depends_on = None
 
