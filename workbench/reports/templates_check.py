@@ -146,7 +146,7 @@ DOCUMENTED_FIELDS: Mapping[str, frozenset[str]] = {
     "problems": frozenset({"number", "title", "text", "cause"}),
     "recommendations": frozenset({"text", "problems"}),
     "others": frozenset({"title", "text"}),
-    "surveys": frozenset({"title", "text", "table", "chart"}),
+    "surveys": frozenset({"title", "text", "table", "chart", "chart_caption"}),
     "en.dimensions": frozenset({"heading", "text"}),
     "en.methods": frozenset(),
     "en.problems": frozenset(),
