@@ -171,6 +171,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST reports.add_recommendation": INTERNAL,
     "POST reports.update_recommendation": INTERNAL,
     "POST reports.delete_recommendation": INTERNAL,
+    "GET reports.phases": INTERNAL,
+    "GET reports.phases_xlsx": INTERNAL,
+    "POST reports.add_phase": INTERNAL,
+    "POST reports.update_phase": INTERNAL,
+    "POST reports.delete_phase": INTERNAL,
     "GET reports.rectification": VIEW,
     "POST reports.rectification": VIEW,  # the bureau follows up its rectification too
     "GET reports.rectification_xlsx": VIEW,
