@@ -65,6 +65,8 @@ def test_the_demo_report_is_written_from_the_recorded_work_and_the_evaluated_res
     assert not re.search(r"未满足：", body)
     assert "“预算额度测算依据充分，按照标准编制”未满足，扣0.75分。" in body
     assert "评价组查阅了县政府常务会议纪要、农村供水保障规划等资料" in body
+    # an expert-scored leaf says what the panel found (their comments, no names)
+    assert "专家组意见：管护经费未全覆盖；长效管护机制尚未建立" in body
 
     # a conclusion per dimension with its score and rate, from the evaluated result
     result = result_of(session, engagement)

@@ -27,6 +27,7 @@ from workbench.core.reportqa import TableSpec
 from workbench.core.scoring import grade
 from workbench.engagements.models import Engagement
 from workbench.evaluation import result_of
+from workbench.experts.models import PanelMember, SheetScore
 from workbench.reports.models import Finding, Recommendation, WorkPhase
 from workbench.scoring import services as scoring
 from workbench.scoring.services import budget_for
@@ -220,6 +221,33 @@ def _phases(session: Session, engagement: Engagement) -> list[reporting.PhaseFac
     ]
 
 
+def _panel_comments(
+    session: Session, engagement: Engagement, result: EngagementResult
+) -> dict[str, list[str]]:
+    """The comments of the experts whose scores the panel's figures count, per leaf (their
+    last round), without names."""
+    if result.panel is None:
+        return {}
+    latest: dict[tuple[int, str], tuple[int, str]] = {}
+    rows = session.execute(
+        sa.select(
+            PanelMember.expert_id, SheetScore.indicator_code, SheetScore.round, SheetScore.comment
+        )
+        .join(SheetScore, SheetScore.member_id == PanelMember.id)
+        .where(PanelMember.engagement_id == engagement.id)
+        .order_by(PanelMember.id, SheetScore.round)
+    )
+    for expert_id, code, round_, comment in rows:
+        leaf = result.panel.leaves.get(code)
+        if leaf is not None and expert_id in leaf.by_expert:
+            latest[(expert_id, code)] = (round_, (comment or "").strip())
+    out: dict[str, list[str]] = {}
+    for (_expert, code), (_round, comment) in latest.items():
+        if comment and comment.rstrip("。") not in out.setdefault(code, []):
+            out[code].append(comment.rstrip("。"))
+    return {code: comments for code, comments in out.items() if comments}
+
+
 def _leaf_facts(
     session: Session, engagement: Engagement, result: EngagementResult | None
 ) -> dict[str, reporting.LeafFacts]:
@@ -258,6 +286,8 @@ def _leaf_facts(
             checked.setdefault(w.indicator_code, []).append(w.checked_object.strip())
         if (w.problems or "").strip():
             found.setdefault(w.indicator_code, []).append(w.problems.strip())
+    for code, comments in _panel_comments(session, engagement, result).items():
+        found.setdefault(code, []).append("专家组意见：" + "；".join(comments))
     return {
         leaf.code: reporting.LeafFacts(
             criteria=criteria.get(leaf.code, ""),
