@@ -31,7 +31,6 @@ from workbench.experts.models import PanelMember, SheetScore
 from workbench.reports.models import Finding, Recommendation, WorkPhase
 from workbench.scoring import services as scoring
 from workbench.scoring.services import budget_for
-from workbench.scoring.spreadsheet import criteria_of
 from workbench.surveys import services as survey_services
 from workbench.surveys.models import Survey
 from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
@@ -255,9 +254,11 @@ def _leaf_facts(
     through a request-list item naming it) and its working papers' 核查对象 and 发现问题."""
     if result is None:
         return {}
-    criteria = criteria_of(result)
+    # the written 评分标准 (not a method's generated rule) and 评价要点
     template = result.figures.get("template")
-    key_points = {leaf.code: leaf.key_points for leaf in template.leaves()} if template else {}
+    leaves = template.leaves() if template is not None else []
+    criteria = {leaf.code: leaf.criteria for leaf in leaves}
+    key_points = {leaf.code: leaf.key_points for leaf in leaves}
     items = {
         i.id: tuple(i.indicator_codes or ())
         for i in session.scalars(
