@@ -298,6 +298,13 @@ DATA: dict[str, Params] = {
     "POST reports.delete_finding": lambda w: {"id": w.ids["finding"]},
     "POST reports.update_recommendation": lambda w: {"id": w.ids["recommendation"], "text": "改"},
     "POST reports.delete_recommendation": lambda w: {"id": w.ids["recommendation"]},
+    "POST reports.add_phase": lambda w: {"kind": "analysis", "start": "2026-04-01"},
+    "POST reports.update_phase": lambda w: {
+        "id": w.ids["phase"],
+        "kind": "fieldwork",
+        "start": "2026-03-23",
+    },
+    "POST reports.delete_phase": lambda w: {"id": w.ids["phase"]},
 }
 
 
