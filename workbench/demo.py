@@ -20,6 +20,7 @@ from workbench.engagements.models import CommissionScope, Engagement, Evaluation
 from workbench.experts import services as panel
 from workbench.reports import services as reports
 from workbench.reports.models import Finding as ReportFinding
+from workbench.reports.models import WorkPhase
 from workbench.scoring import services as scoring
 from workbench.surveys import builder, collect, jobs
 from workbench.surveys import services as surveys
@@ -82,20 +83,43 @@ GOALS = [
 #: the funds table). Every checklist, deduction and qualitative leaf records its result
 #: explicitly: an unassessed leaf has no score (never full marks by default).
 DEMO_SCORES: dict[str, LeafInput] = {
-    "A11": LeafInput(met=(True, True, True, True, True)),
+    "A11": LeafInput(
+        met=(True, True, True, True, True),
+        reason="项目列入省级农村供水保障规划和县级年度重点民生实事，与水利部门职责和"
+        "县级财政支出范围相符，未发现与其他项目重复安排",
+        evidence="县政府常务会议纪要、农村供水保障规划",
+    ),
     "A12": LeafInput(met=(True, True, False), evidence="项目立项批复、可研报告"),
-    "A21": LeafInput(met=(True, True, True, True)),
+    "A21": LeafInput(
+        met=(True, True, True, True),
+        reason="绩效目标与农村供水保障规划和年度任务相符，产出、效益目标与预算规模相匹配",
+        evidence="项目绩效目标申报表、实施方案",
+    ),
     "A22": LeafInput(met=(True, True, False), evidence="绩效目标申报表"),
     "A31": LeafInput(met=(True, True, False, True), evidence="预算测算明细"),
-    "A32": LeafInput(met=(True, True)),
+    "A32": LeafInput(
+        met=(True, True),
+        reason="资金按各乡镇管网改造任务量和受益人口分配，分配结果与实施内容相适应",
+        evidence="资金分配方案、乡镇任务清单",
+    ),
     "B13": LeafInput(
         findings=(Finding("2个乡镇报账凭证附件不全", Decimal(1)),),
         reason="抽查12个乡镇的报账凭证，其余乡镇凭证附件齐全、审批手续完整",
         evidence="报账凭证抽查记录",
     ),
-    "B21": LeafInput(met=(True, True)),
+    "B21": LeafInput(
+        met=(True, True),
+        reason="县水利局制定了农村饮水工程建设管理办法和专项资金管理办法，内容涵盖招投标、"
+        "合同、验收和资金支付",
+        evidence="工程建设管理办法、专项资金管理办法",
+    ),
     "B22": LeafInput(met=(True, True, False, True), evidence="工程合同、验收资料"),
-    "C11": LeafInput(numerator=Decimal("126.5"), denominator=Decimal("120")),
+    "C11": LeafInput(
+        numerator=Decimal("126.5"),
+        denominator=Decimal("120"),
+        reason="新建及改造供水管网126.5公里，超过计划的120公里，新建净水厂（站）3座全部建成",
+        evidence="工程竣工验收报告、工程量结算清单",
+    ),
     "C21": LeafInput(numerator=Decimal("97.2"), denominator=Decimal("100")),
     "C31": LeafInput(numerator=Decimal("10"), denominator=Decimal("12")),
     "C41": LeafInput(
@@ -286,6 +310,7 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
     _ensure_scored(session, users["zhang.wei"])
     _ensure_surveys(session, users["zhang.wei"])
     _ensure_findings(session, users["zhang.wei"])
+    _ensure_phases(session, users["zhang.wei"])
     return [(u, p, r.value) for u, _n, r, _o, p in DEMO_USERS]
 
 
@@ -657,4 +682,89 @@ def _ensure_findings(session: Session, lead: User) -> None:
     for text, which in DEMO_RECOMMENDATIONS:
         reports.save_recommendation(
             session, lead, engagement, None, text=text, problem_ids=[problems[i].id for i in which]
+        )
+
+
+#: the work process (工作过程) of the demo evaluation: (kind, start, end, place, participants, what)
+DEMO_PHASES = (
+    (
+        "preparation",
+        dt.date(2026, 3, 2),
+        dt.date(2026, 3, 13),
+        "评价机构会议室",
+        "项目负责人张伟及评价组成员4人",
+        "接受临川县财政局委托，成立评价工作组；收集项目立项批复、实施方案、资金文件等资料，"
+        "研究制定评价指标体系和评价工作方案，方案经内部评审后报委托方确认。",
+    ),
+    (
+        "fieldwork",
+        dt.date(2026, 3, 23),
+        dt.date(2026, 3, 27),
+        "临川县水利局及临川镇、青山乡、河口镇、石门乡",
+        "评价组成员5人，县水利局、乡镇财政所相关人员",
+        "核查项目资金拨付、报账凭证、招投标及合同、工程验收资料，实地查看新建净水厂（站）3座、"
+        "抽查供水管网12处，核对受益人口和工程量。",
+    ),
+    (
+        "interview",
+        dt.date(2026, 3, 25),
+        dt.date(2026, 3, 26),
+        "青山乡、石门乡受益村",
+        "评价组成员3人，村干部、管水员及受益群众代表",
+        "召开座谈会2场，访谈村级管护人员和受益群众，同步发放满意度调查问卷。",
+    ),
+    (
+        "analysis",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 4, 10),
+        "评价机构",
+        "评价组成员4人",
+        "汇总核查底稿和问卷数据，测算预算执行率、成本节约率和各项产出、效益指标完成值，组织专家独立评分。",
+    ),
+    (
+        "exchange",
+        dt.date(2026, 4, 15),
+        None,
+        "临川县财政局会议室",
+        "评价组、县财政局、县水利局",
+        "通报初步评价结果和发现的问题，听取被评价单位的意见和补充说明。",
+    ),
+    (
+        "expert_review",
+        dt.date(2026, 4, 20),
+        None,
+        "临川县财政局会议室",
+        "评审专家5人、评价组",
+        "召开专家评审会，对评价指标得分和报告初稿进行评审，形成评审意见。",
+    ),
+    (
+        "drafting",
+        dt.date(2026, 4, 21),
+        dt.date(2026, 4, 30),
+        "评价机构",
+        "项目负责人、质控复核人",
+        "根据评审意见修改完善评价报告，经项目负责人复核和质控复核后形成报告征求意见稿。",
+    ),
+)
+
+
+def _ensure_phases(session: Session, lead: User) -> None:
+    """The recorded phases of the demo evaluation (the report's 工作过程)."""
+    engagement = session.scalar(sa.select(Engagement).where(Engagement.title == DEMO_TITLE))
+    if engagement is None or session.scalar(
+        sa.select(WorkPhase.id).where(WorkPhase.engagement_id == engagement.id)
+    ):
+        return
+    for kind, start, end, place, who, text in DEMO_PHASES:
+        reports.save_phase(
+            session,
+            lead,
+            engagement,
+            None,
+            kind=kind,
+            start=start,
+            end=end,
+            place=place,
+            participants=who,
+            text=text,
         )

@@ -285,6 +285,9 @@ register(
 register(
     {
         "bad_kind": _l("Unknown kind of finding."),
+        "phase_kind": _l("Unknown kind of work phase."),
+        "phase_start_required": _l("Give the date the phase started."),
+        "phase_end_before_start": _l("The phase cannot end before it starts."),
         "title_required": _l("Give the finding a title."),
         "cause_required": _l("A problem needs its cause (原因分析)."),
         "unknown_codes": _l("These indicator codes are not in the indicator system: %(detail)s"),

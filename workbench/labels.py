@@ -139,6 +139,8 @@ ACTION_LABELS: dict[str, object] = {
     "survey.override": _l("Screening decision on a response"),
     "finding.save": _l("Finding saved"),
     "finding.delete": _l("Finding deleted"),
+    "phase.save": _l("Work phase saved"),
+    "phase.delete": _l("Work phase deleted"),
     "recommendation.save": _l("Recommendation saved"),
     "recommendation.delete": _l("Recommendation deleted"),
     "report.build": _l("Report draft built"),

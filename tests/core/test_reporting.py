@@ -280,18 +280,36 @@ def test_without_a_panel_no_expert_panel_wording_and_the_typed_expert_leaf_is_na
     assert "“满意度”指标不适用于本项目" in values["indicator_summary"]
 
 
-def test_timeline_one_line_per_day_and_step():
-    entries = [
-        reporting.TimelineEntry("2026年1月2日", "engagement.create"),
-        reporting.TimelineEntry("2026年1月2日", "engagement.create"),
-        reporting.TimelineEntry("2026年1月3日", "engagement.transition", "fieldwork"),
-        reporting.TimelineEntry("2026年1月3日", "score.update"),
+def test_work_process_is_written_from_the_recorded_phases_in_date_order():
+    phases = [
+        reporting.PhaseFacts(
+            "expert_review", dt.date(2026, 4, 20), None, "县财政局会议室", "评审专家5人"
+        ),
+        reporting.PhaseFacts(
+            "fieldwork",
+            dt.date(2026, 3, 23),
+            dt.date(2026, 3, 27),
+            "临川镇、青山乡",
+            "",
+            "核查报账凭证，实地查看净水厂3座。",
+        ),
+        reporting.PhaseFacts("preparation", dt.date(2025, 12, 28), dt.date(2026, 1, 5)),
     ]
-    assert reporting.timeline(entries, "今天").values["timeline"] == [
-        {"date": "2026年1月2日", "text": "接受委托，成立绩效评价工作组"},
-        {"date": "2026年1月3日", "text": "开展现场调研和数据采集"},
+    lines = reporting.timeline(phases, "今天").values["timeline"]
+    assert [line["date"] for line in lines] == [
+        "2025年12月28日至2026年1月5日",
+        "2026年3月23日至3月27日",
+        "2026年4月20日",
     ]
-    assert reporting.timeline([], "今天").values["timeline"][0]["date"] == "今天"
+    assert lines[0]["text"] == "开展前期准备和评价方案设计。"
+    assert lines[1]["text"] == "在临川镇、青山乡开展现场核查。核查报账凭证，实地查看净水厂3座。"
+    assert lines[2]["text"] == "在县财政局会议室开展专家评审会（参加人员：评审专家5人）。"
+
+
+def test_work_process_without_phases_is_a_sentence_not_the_audit_log():
+    lines = reporting.timeline([], "2026年12月1日").values["timeline"]
+    assert lines == [{"date": "2026年12月1日", "text": reporting.NO_PHASES}]
+    assert "方案设计阶段" not in reporting.NO_PHASES
 
 
 # --- 三、综合评价结论 ---------------------------------------------------------------------------
@@ -337,20 +355,105 @@ def test_incomplete_result_has_no_total_and_no_grade():
 # --- 四、指标分析 -------------------------------------------------------------------------------
 
 
-def test_indicator_paragraphs_engine_explanation_then_the_evaluators_reason():
+def test_indicator_paragraphs_criterion_what_was_found_deduction_and_score():
     result = full()
-    dims = reporting.indicator_analysis(result).values["dimensions"]
+    facts = {
+        "A1": reporting.LeafFacts(criteria="立项程序完整的得满分。"),
+        "A2": reporting.LeafFacts(
+            criteria="目标明确、细化量化的得满分；\n每有一项未量化扣1分。",
+            documents=("绩效目标申报表.pdf", "实施方案.docx"),
+            found="3项产出指标无指标值",
+        ),
+    }
+    dims = reporting.indicator_analysis(result, facts).values["dimensions"]
     decision = dims[0]["indicators"]
-    # full marks, but the team wrote a reason: the reason is printed
-    assert decision[0].startswith("1. 立项规范（分值10.00分，得分10.00分，得分率100.00%）。")
-    assert "立项资料齐全，程序规范" in decision[0] and reporting.FULL_MARKS not in decision[0]
-    # below full marks: engine explanation, then the reason, then the evidence
+    # full marks, the team wrote a reason: it says what was checked, never the slot sentence
+    a1 = decision[0]
+    assert a1.startswith("1. 立项规范（分值10.00分，得分10.00分，得分率100.00%）。")
+    assert "评分标准：立项程序完整的得满分。" in a1
+    assert "立项资料齐全，程序规范。经核查，符合评分标准，得满分。" in a1
+    assert reporting.FULL_MARKS not in a1
+    # below full marks: criterion (one paragraph), documents by name, findings, deduction
     a2 = decision[1]
     assert "得分7.01分" in a2
-    assert a2.index("评价组评分") < a2.index("部分指标未量化") < a2.index("评价依据：绩效目标表")
-    # full marks and nothing written: the short sentence
-    assert dims[1]["indicators"][1].endswith(reporting.FULL_MARKS)
-    assert dims[1]["intro"] == "产出指标分值40.00分，得分37.33分，得分率93.33%。"
+    assert "评分标准：目标明确、细化量化的得满分；每有一项未量化扣1分。" in a2
+    assert "评价组查阅了《绩效目标申报表》《实施方案》、绩效目标表等资料" in a2
+    assert a2.index("评分标准") < a2.index("部分指标未量化") < a2.index("3项产出指标无指标值")
+    assert a2.index("3项产出指标无指标值") < a2.index("扣分依据：") and a2.endswith("扣2.99分。")
+    # full marks and nothing recorded: says that the reason is missing (no slot filler)
+    assert dims[1]["indicators"][1].endswith("得满分；评价组尚未填写评分理由和核查依据。")
+    assert reporting.FULL_MARKS not in "".join(dims[1]["indicators"])
+
+
+def test_a_checklist_deduction_reads_as_a_finding_not_as_the_criterion():
+    template = parse_template(
+        {
+            "code": "t",
+            "name": "T",
+            "indicators": [
+                {
+                    "code": "A",
+                    "name": "决策",
+                    "weight": 100,
+                    "children": [
+                        {
+                            "code": "A1",
+                            "name": "预算编制科学性",
+                            "weight": 100,
+                            "method": {
+                                "type": "checklist",
+                                "elements": [
+                                    "经过科学论证",
+                                    "预算额度测算依据充分",
+                                    "与标准匹配",
+                                    "与计划相适应",
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    result = evaluate(
+        EvaluationInputs(
+            template=template, entered={"A1": LeafInput(met=(True, False, True, True))}
+        ),
+        NO_DRAWS,
+    )
+    (text,) = reporting.indicator_analysis(result).values["dimensions"][0]["indicators"]
+    assert "未满足：" not in text
+    assert "经核查，4项评分要点中满足3项，“预算额度测算依据充分”未满足，扣25.00分。" in text
+
+
+def test_a_deduction_leaf_lists_what_was_found_once():
+    node = full().node("A2")
+    node = replace(node, reason_zh="扣分事项：2个乡镇报账凭证附件不全（扣 1.00 分）。")
+    assert reporting.deduction_text(node) == (
+        "经核查，存在以下扣分事项：2个乡镇报账凭证附件不全（扣 1.00 分），共扣2.99分。"
+    )
+
+
+def test_each_dimension_concludes_with_its_score_rate_and_main_deduction_points():
+    result = full()
+    dims = reporting.indicator_analysis(result).values["dimensions"]
+    a, b = result.dimensions[0], result.dimensions[1]
+    assert dims[0]["intro"] == (
+        f"决策指标分值{a.printed_weight}分，得分{a.printed_score}分，得分率{a.printed_rate}。"
+        "主要扣分点：目标明确（扣2.99分）。"
+    )
+    assert dims[1]["intro"].startswith(f"产出指标分值{b.printed_weight}分，得分{b.printed_score}分")
+    assert "主要扣分点：产出质量" in dims[1]["intro"]
+
+
+def test_the_overall_conclusion_names_each_dimension_and_the_main_problems():
+    result = full()
+    text = reporting.conclusion(
+        result, FACTS, problems=["预算测算不充分", "管护机制不健全"]
+    ).values["conclusion"]
+    for d in result.dimensions:
+        assert f"{d.name}指标分值{d.printed_weight}分，得分{d.printed_score}分" in text
+    assert "评价发现的主要问题：（1）预算测算不充分；（2）管护机制不健全。" in text
 
 
 def test_unassessed_leaves_are_never_full_marks():
@@ -482,6 +585,18 @@ def test_summary_repeats_the_conclusion_sentence_and_lists_lost_points():
     assert values["key_findings"][0] == result.total_sentence_zh()
     assert "目标明确（分值10.00分，得分7.01分）" in values["key_findings"][1]
     assert values["sections"]["评价指标分析"] and not values["sections"]["有关建议"]
+
+
+def test_summary_lists_the_recommendations_themselves():
+    recs = [
+        {"text": "加强预算测算。", "problems": "1"},
+        {"text": "建立管护经费保障机制", "problems": "2"},
+    ]
+    values = reporting.summary(
+        full(), FACTS, {"problems": [{"title": "问题"}], "recommendations": recs}
+    ).values
+    assert values["key_findings"][-1] == "主要建议：（1）加强预算测算；（2）建立管护经费保障机制。"
+    assert not any("条建议" in k for k in values["key_findings"])
 
 
 def test_english_summary_states_the_conversion():

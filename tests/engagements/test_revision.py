@@ -9,6 +9,7 @@ this session only), then committed (+1 for everyone, and the screening is recomp
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal as D
@@ -32,7 +33,7 @@ from workbench.evaluation import result_of
 from workbench.experts import services as experts
 from workbench.experts.models import Conflict, PanelMember
 from workbench.reports import services as reports
-from workbench.reports.models import Finding, Recommendation
+from workbench.reports.models import Finding, Recommendation, WorkPhase
 from workbench.scoring import services as scoring
 from workbench.surveys import builder, collect, jobs
 from workbench.surveys import services as surveys
@@ -55,6 +56,7 @@ class World:
     goal_id: int
     finding_id: int
     recommendation_id: int
+    phase_id: int
     responses: int = 0
 
     # the objects, loaded in the session at hand (a rollback expires them, nothing more)
@@ -147,6 +149,9 @@ def world(session, make_org, make_user, make_engagement) -> World:
     recommendation = reports.save_recommendation(
         session, lead, engagement, None, text="补齐台账", problem_ids=[finding.id]
     )
+    phase = reports.save_phase(
+        session, lead, engagement, None, kind="preparation", start=dt.date(2026, 3, 2)
+    )
     session.commit()
     made = World(
         engagement_id=engagement.id,
@@ -160,6 +165,7 @@ def world(session, make_org, make_user, make_engagement) -> World:
         goal_id=goal.id,
         finding_id=finding.id,
         recommendation_id=recommendation.id,
+        phase_id=phase.id,
     )
     for answer in ("满意", "非常满意", "一般", "不满意"):
         _submit(session, made, answer)
@@ -333,6 +339,11 @@ WRITES: dict[str, Callable[[Any, World], Any]] = {
         s, w.lead, w.engagement, None, kind="experience", title="群众参与", text="村民理事会"
     ),
     "finding.delete": lambda s, w: reports.delete_finding(s, w.lead, s.get(Finding, w.finding_id)),
+    # the work phases (工作过程) the report is written from
+    "phase.save": lambda s, w: reports.save_phase(
+        s, w.lead, w.engagement, None, kind="fieldwork", start=dt.date(2026, 3, 23), place="乡镇"
+    ),
+    "phase.delete": lambda s, w: reports.delete_phase(s, w.lead, s.get(WorkPhase, w.phase_id)),
     "recommendation.save": lambda s, w: reports.save_recommendation(
         s, w.lead, w.engagement, None, text="建立巡检制度", problem_ids=[w.finding_id]
     ),

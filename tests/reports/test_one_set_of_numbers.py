@@ -263,7 +263,7 @@ def test_thin_report_states_the_conversion_and_no_panel(thin_engagement, session
     d1 = next(p for p in paragraphs if p.startswith("1. 社会效益（"))
     assert "受益人口超过目标" in d1 and "该指标得满分" not in d1
     a1 = next(p for p in paragraphs if p.startswith("1. 立项规范性（"))
-    assert a1.endswith("该指标得满分。")
+    assert a1.endswith("）。得满分；评价组尚未填写评分理由和核查依据。")  # says what is missing
     d2 = next(p for p in paragraphs if p.startswith("2. 群众满意度（"))
     assert "不适用" in d2 and "得分" not in d2
 

@@ -359,9 +359,13 @@ def _build_world(app: Flask, session: Any) -> World:
         b"%PDF-1.4 rectified",
         "整改.pdf",
     ).id
-    from workbench.reports.models import Finding, Recommendation
+    from workbench.reports.models import Finding, Recommendation, WorkPhase
 
-    for key, model in (("finding", Finding), ("recommendation", Recommendation)):
+    for key, model in (
+        ("finding", Finding),
+        ("recommendation", Recommendation),
+        ("phase", WorkPhase),
+    ):
         ids[key] = session.scalar(
             sa.select(model.id).where(model.engagement_id == engagement.id).order_by(model.id)
         )

@@ -171,6 +171,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST reports.add_recommendation": INTERNAL,
     "POST reports.update_recommendation": INTERNAL,
     "POST reports.delete_recommendation": INTERNAL,
+    "GET reports.phases": INTERNAL,
+    "GET reports.phases_xlsx": INTERNAL,
+    "POST reports.add_phase": INTERNAL,
+    "POST reports.update_phase": INTERNAL,
+    "POST reports.delete_phase": INTERNAL,
     "GET reports.rectification": VIEW,
     "POST reports.rectification": VIEW,  # the bureau follows up its rectification too
     "GET reports.rectification_xlsx": VIEW,
@@ -293,6 +298,13 @@ DATA: dict[str, Params] = {
     "POST reports.delete_finding": lambda w: {"id": w.ids["finding"]},
     "POST reports.update_recommendation": lambda w: {"id": w.ids["recommendation"], "text": "改"},
     "POST reports.delete_recommendation": lambda w: {"id": w.ids["recommendation"]},
+    "POST reports.add_phase": lambda w: {"kind": "analysis", "start": "2026-04-01"},
+    "POST reports.update_phase": lambda w: {
+        "id": w.ids["phase"],
+        "kind": "fieldwork",
+        "start": "2026-03-23",
+    },
+    "POST reports.delete_phase": lambda w: {"id": w.ids["phase"]},
 }
 
 

@@ -48,24 +48,6 @@ AGGREGATION_ZH = {
     "median": "中位数",
     "weighted": "按专家权重加权平均",
 }
-TIMELINE_ACTIONS = {
-    "engagement.create": "接受委托，成立绩效评价工作组",
-    "indicators.instantiate": "研究制定评价指标体系",
-    "goals.import": "收集整理项目绩效目标",
-    "panel.invite": "组建评审专家组",
-    "panel.submit": "专家独立评分",
-    "survey.create": "设计满意度调查问卷",
-    "survey.publish": "发放满意度调查问卷",
-    "survey.import": "汇总满意度调查问卷",
-}
-STATE_ZH = {
-    "design": "进入方案设计阶段",
-    "fieldwork": "开展现场调研和数据采集",
-    "expert_scoring": "组织专家评分",
-    "drafting": "撰写评价报告",
-    "review": "评价报告提交内部复核",
-    "issued": "出具评价报告",
-}
 DAC = {
     "决策": "Relevance and design",
     "过程": "Efficiency of implementation",
@@ -230,11 +212,41 @@ class SurveyFacts:
     items: tuple[SurveyItemFacts, ...] = ()
 
 
+#: 工作过程 phase kinds in their usual order, with the name the report prints
+PHASE_KINDS = {
+    "preparation": "前期准备和评价方案设计",
+    "fieldwork": "现场核查",
+    "interview": "座谈访谈",
+    "analysis": "数据分析",
+    "exchange": "与被评价单位交换意见",
+    "expert_review": "专家评审会",
+    "drafting": "报告撰写与复核",
+}
+NO_PHASES = "评价工作组尚未登记评价工作各阶段的时间、地点和工作内容。"
+
+
 @dataclass(frozen=True)
-class TimelineEntry:
-    date: str  # already a local date as printed (2025年3月1日)
-    action: str
-    state: str | None = None
+class PhaseFacts:
+    """One recorded phase of the work (工作过程): its kind, dates, place and what was done."""
+
+    kind: str
+    start: dt.date
+    end: dt.date | None = None
+    place: str = ""
+    participants: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class LeafFacts:
+    """What the working papers hold about a leaf: its 评分标准, the evidence documents linked
+    to it (by name) and the working paper's 核查对象 and 发现问题."""
+
+    criteria: str = ""
+    documents: tuple[str, ...] = ()
+    checked: str = ""
+    found: str = ""
+    key_points: str = ""  # 评价要点: what a full-marks leaf was checked against
 
 
 @dataclass(frozen=True)
@@ -303,8 +315,64 @@ def leaf_basis(node: Node) -> str:
     )
 
 
-def leaf_paragraph(k: int, node: Node) -> str:
-    """``k. 名称（分值…，得分…，得分率…）。依据``, or the leaf's status when not scored."""
+_CHECKLIST = re.compile(r"^(\d+) 项要点满足 (\d+) 项，未满足：(.+?)。?$")
+
+
+def deduction_text(node: Node) -> str:
+    """The basis of a deduction as a finding, never a copied criterion: a checklist's
+    ``未满足：甲；乙`` reads ``经核查，N项评分要点中满足M项，“甲”“乙”未满足，扣x分。``"""
+    if node.score is None or node.score >= node.weight:
+        return ""
+    lost = points(node.weight - node.score)
+    engine = clean_text(node.reason_zh).strip()
+    match = _CHECKLIST.match(engine)
+    if match:
+        n, met, missing = match.groups()
+        named = "".join(f"“{m.strip()}”" for m in missing.split("；") if m.strip())
+        return f"经核查，{n}项评分要点中满足{met}项，{named}未满足，扣{lost}分。"
+    if engine.startswith("扣分事项："):  # a deduction leaf lists what was found
+        listed = engine.removeprefix("扣分事项：").rstrip("。")
+        return f"经核查，存在以下扣分事项：{listed}，共扣{lost}分。"
+    if re.search(r"扣\s*[\d.]+\s*分", engine):
+        return f"扣分依据：{_sentence(engine)}"
+    if engine:
+        return f"扣分依据：{engine.rstrip('。')}，扣{lost}分。"
+    return f"扣{lost}分。"
+
+
+def _one_paragraph(text: str) -> str:
+    """A multi-line text (评分标准, 评价要点) as one run of sentences."""
+    return "".join(line.strip() for line in clean_text(text).splitlines() if line.strip())
+
+
+def _documents(names: Sequence[str]) -> str:
+    shown = [re.sub(r"\.(pdf|docx|xlsx|png|jpe?g)$", "", clean_text(n), flags=re.I) for n in names]
+    return "".join(f"《{n}》" for n in shown if n)
+
+
+def found_text(node: Node, facts: LeafFacts | None = None) -> str:
+    """What was found: the documents checked (by name), the working paper's 核查对象 and
+    发现问题, the evaluator's 评分理由 and evidence."""
+    facts = facts or LeafFacts()
+    parts: list[str] = []
+    docs = _documents(facts.documents)
+    checked = clean_text(facts.checked).strip().rstrip("。")
+    evidence = clean_text(node.evidence).strip().rstrip("。")
+    read = "、".join(x for x in (docs, evidence, checked) if x)
+    if read:
+        parts.append(f"评价组查阅了{read}" + ("" if read.endswith("资料") else "等资料"))
+    reason = clean_text(node.evaluator_reason).strip()
+    if reason and reason not in node.reason_zh:
+        parts.append(reason.rstrip("。"))
+    found = clean_text(facts.found).strip()
+    if found and found not in reason:
+        parts.append(found.rstrip("。"))
+    return _sentence("，".join(parts)) if parts else ""
+
+
+def leaf_paragraph(k: int, node: Node, facts: LeafFacts | None = None) -> str:
+    """``k. 名称（分值…，得分…，得分率…）。`` then 评分标准, what was found, the basis of a
+    deduction (or that the criterion is met), or the leaf's status when not scored."""
     name = clean_text(node.name)
     if node.status is LeafStatus.NOT_APPLICABLE:
         return (
@@ -319,12 +387,27 @@ def leaf_paragraph(k: int, node: Node) -> str:
             f"{k}. {name}（分值{node.printed_weight}分，录入值与评分方法不符，尚未计分）。"
             + _sentence(warning)
         )
-    basis = leaf_basis(node)
-    if not basis and node.score == node.weight:
-        basis = FULL_MARKS
+    facts = facts or LeafFacts()
+    criteria = _one_paragraph(facts.criteria)
+    text = f"评分标准：{_sentence(criteria)}" if criteria else ""
+    found = found_text(node, facts)
+    engine = clean_text(node.reason_zh).strip()
+    key_points = _one_paragraph(facts.key_points).rstrip("。；")
+    if node.score is not None and node.score < node.weight:
+        text += found + deduction_text(node)
+    elif found:
+        text += found + "经核查，符合评分标准，得满分。"
+    elif engine:
+        text += f"经核查，{engine.rstrip('。')}，得满分。"
+    elif key_points:
+        text += f"经逐项核查评价要点（{key_points}），均符合要求，得满分。"
+    elif criteria:
+        text += "经核查，符合上述评分标准，得满分。"
+    else:  # nothing recorded: say so, for the evaluator to complete the draft
+        text += "得满分；评价组尚未填写评分理由和核查依据。"
     return (
         f"{k}. {name}（分值{node.printed_weight}分，得分{node.printed_score}分，"
-        f"得分率{node.printed_rate}）。{basis}"
+        f"得分率{node.printed_rate}）。{text}"
     )
 
 
@@ -799,18 +882,32 @@ def work_carried_out(
     )
 
 
-def timeline(entries: Sequence[TimelineEntry], today: str) -> Section:
-    """（三）绩效评价工作过程, from the recorded events (one line per day and step)."""
-    out: list[dict[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for e in entries:
-        text = STATE_ZH.get(str(e.state)) if e.action == "engagement.transition" else None
-        text = text or TIMELINE_ACTIONS.get(e.action)
-        if not text or (e.date, text) in seen:
-            continue
-        seen.add((e.date, text))
-        out.append({"date": e.date, "text": text})
-    return Section(values={"timeline": out or [{"date": today, "text": "开展评价工作"}]})
+def _period(start: dt.date, end: dt.date | None) -> str:
+    if end is None or end == start:
+        return local_date(start)
+    if end.year == start.year:
+        return f"{local_date(start)}至{end.month}月{end.day}日"
+    return f"{local_date(start)}至{local_date(end)}"
+
+
+def phase_sentence(phase: PhaseFacts) -> str:
+    """One phase as the 工作过程 prints it: what, where, who and what was done."""
+    kind = PHASE_KINDS.get(phase.kind, clean_text(phase.kind))
+    place = clean_text(phase.place).strip()
+    who = clean_text(phase.participants).strip().rstrip("。")
+    text = clean_text(phase.text).strip()
+    head = f"在{place}开展{kind}" if place else f"开展{kind}"
+    if who:
+        head += f"（参加人员：{who}）"
+    return f"{head}。{_sentence(text)}"
+
+
+def timeline(phases: Sequence[PhaseFacts], today: str = "") -> Section:
+    """（三）绩效评价工作过程, from the phases the team recorded, in date order; a sentence
+    when none is recorded (never the audit log)."""
+    ordered = sorted(phases, key=lambda p: (p.start, p.end or p.start))
+    out = [{"date": _period(p.start, p.end), "text": phase_sentence(p)} for p in ordered]
+    return Section(values={"timeline": out or [{"date": today, "text": NO_PHASES}]})
 
 
 # --- 三、综合评价情况及评价结论 ---------------------------------------------------------------
@@ -876,6 +973,14 @@ def sample_sentence(result: EngagementResult | None, surveys: Sequence[SurveyFac
     return f"满意度调查{named}样本量不足，{fed}满意度调查结论仅供参考。"
 
 
+def problems_sentence(problems: Sequence[str]) -> str:
+    """The overall conclusion's main problems, numbered (empty when none is recorded)."""
+    named = [clean_text(p).strip().rstrip("。") for p in problems if p.strip()]
+    if not named:
+        return ""
+    return "评价发现的主要问题：" + "；".join(f"（{k}）{p}" for k, p in enumerate(named, 1)) + "。"
+
+
 def dimension_table(result: EngagementResult) -> TableSpec:
     """表3: each applicable 一级指标 with its applicable 分值 and official score; 合计 = the
     applicable 分值 and the sum of the official scores (the sentence's 得分)."""
@@ -910,15 +1015,19 @@ def conclusion(
     result: EngagementResult | None,
     facts: EngagementFacts,
     surveys: Sequence[SurveyFacts] = (),
+    problems: Sequence[str] = (),
 ) -> Section:
-    """三、综合评价情况及评价结论: total, grade, the sentence (with the caveat of a survey whose
-    sample is insufficient), 表3 and its chart."""
+    """三、综合评价情况及评价结论: total, grade, the sentence, each 一级指标's conclusion, the
+    main problems (``problems``: their titles), the caveat of a survey whose sample is
+    insufficient, 表3 and its chart."""
     bands = result.settings.bands if result else DEFAULT_BANDS
     values: dict[str, Any] = {
         "total": result.printed_total if result and result.complete else None,
         "grade": result.grade if result and result.complete else None,
         "conclusion": conclusion_sentence(result, facts.project_name)
         + bands_sentence(bands)
+        + "".join(dimension_conclusion(result, d) for d in (result.dimensions if result else []))
+        + problems_sentence(problems)
         + sample_sentence(result, surveys),
     }
     section = Section(values=values)
@@ -938,9 +1047,38 @@ def conclusion(
 # --- 四、绩效评价指标分析 -------------------------------------------------------------------
 
 
-def indicator_analysis(result: EngagementResult | None) -> Section:
-    """四、绩效评价指标分析: per 一级指标 its figures and a paragraph per leaf (engine
-    explanation, then the evaluator's reason and evidence); and what QA needs."""
+def dimension_conclusion(result: EngagementResult, dim: Node, limit: int = 3) -> str:
+    """A 一级指标's conclusion: its score and 得分率 and the main deduction points (the leaves
+    that lost most, with the points lost), or that every indicator scored full marks."""
+    name = clean_text(dim.name)
+    if dim.score is None:
+        return f"{name}指标分值{dim.printed_weight}分，部分指标尚未评价，得分待定。"
+    head = (
+        f"{name}指标分值{dim.printed_weight}分，得分{dim.printed_score}分，得分率{dim.printed_rate}"
+    )
+    lost = sorted(
+        (
+            n
+            for n in _leaves_of(result, dim)
+            if n.applicable and n.score is not None and n.score < n.weight
+        ),
+        key=lambda n: (-(n.weight - (n.score or Decimal(0))), n.code),
+    )
+    if not lost:
+        return f"{head}，各项指标均得满分。"
+    named = "、".join(
+        f"{clean_text(n.name)}（扣{points(n.weight - n.score)}分）" for n in lost[:limit]
+    )
+    more = f"等{len(lost)}项指标" if len(lost) > limit else ""
+    return f"{head}。主要扣分点：{named}{more}。"
+
+
+def indicator_analysis(
+    result: EngagementResult | None, leaf_facts: Mapping[str, LeafFacts] | None = None
+) -> Section:
+    """四、绩效评价指标分析: per 一级指标 its conclusion and a paragraph per leaf (评分标准,
+    what was found, the basis of a deduction, the score); and what QA needs."""
+    leaf_facts = leaf_facts or {}
     dimensions: list[dict[str, Any]] = []
     unscored: list[str] = []
     missing: list[str] = []
@@ -952,18 +1090,14 @@ def indicator_analysis(result: EngagementResult | None) -> Section:
                 missing.append(f"{n.code} {clean_text(n.name)}")
         for i, dim in enumerate(result.dimensions):
             texts = [
-                leaf_paragraph(k, leaf) for k, leaf in enumerate(_leaves_of(result, dim), start=1)
+                leaf_paragraph(k, leaf, leaf_facts.get(leaf.code))
+                for k, leaf in enumerate(_leaves_of(result, dim), start=1)
             ]
-            score = (
-                f"得分{dim.printed_score}分，得分率{dim.printed_rate}"
-                if dim.score is not None
-                else "部分指标尚未评价，得分待定"
-            )
             number = CHINESE_NUMBERS[i] if i < 10 else str(i + 1)
             dimensions.append(
                 {
                     "heading": f"（{number}）{clean_text(dim.name)}情况",
-                    "intro": f"{clean_text(dim.name)}指标分值{dim.printed_weight}分，{score}。",
+                    "intro": dimension_conclusion(result, dim),
                     "indicators": texts,
                     "name": clean_text(dim.name),
                     "weight": dim.printed_weight,
@@ -1287,7 +1421,14 @@ def summary(
     if values.get("problems"):
         key.append("存在的主要问题：" + "；".join(p["title"] for p in values["problems"]) + "。")
     if values.get("recommendations"):
-        key.append(f"针对上述问题提出{len(values['recommendations'])}条建议。")
+        key.append(
+            "主要建议："
+            + "；".join(
+                f"（{k}）{r['text'].rstrip('。；')}"
+                for k, r in enumerate(values["recommendations"], start=1)
+            )
+            + "。"
+        )
     return Section(
         values={
             "summary": (
@@ -1441,8 +1582,9 @@ def report(
     findings_: Sequence[FindingFacts] = (),
     recommendations: Sequence[RecommendationFacts] = (),
     surveys: Sequence[SurveyFacts] = (),
-    timeline_: Sequence[TimelineEntry] = (),
+    phases: Sequence[PhaseFacts] = (),
     weighting: WeightingFacts | None = None,
+    leaf_facts: Mapping[str, LeafFacts] | None = None,
 ) -> ReportContext:
     """Every section, merged into one context (the order of the outline)."""
     context = ReportContext(values={})
@@ -1456,9 +1598,10 @@ def report(
     add(framing(result, facts, budget))
     add(basic_information(facts, budget, goals))
     add(work_carried_out(result, facts, surveys, weighting))
-    add(timeline(timeline_, local_date(facts.report_date)))
-    add(conclusion(result, facts, surveys))
-    add(indicator_analysis(result))
+    add(timeline(phases, local_date(facts.report_date)))
+    problems = [f.title for f in findings_ if f.kind == "problem"]
+    add(conclusion(result, facts, surveys, problems))
+    add(indicator_analysis(result, leaf_facts))
     add(findings(findings_, recommendations))
     add(annexes(result, surveys))
     add(summary(result, facts, {**context.values, "has_goals": bool(goals)}))

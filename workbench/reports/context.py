@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workbench.accounts.models import User
-from workbench.audit.models import AuditEntry
 from workbench.core import reporting
+from workbench.core.evaluation import EngagementResult
 from workbench.core.kinds import MemberRole
 from workbench.core.reporting import Chart, ReportContext
 from workbench.core.reportqa import TableSpec
@@ -29,11 +29,13 @@ from workbench.core.results import rules_from
 from workbench.core.scoring import grade
 from workbench.engagements.models import Engagement
 from workbench.evaluation import result_of
-from workbench.reports.models import Finding, Recommendation
+from workbench.experts.models import PanelMember, SheetScore
+from workbench.reports.models import Finding, Recommendation, WorkPhase
 from workbench.scoring import services as scoring
 from workbench.scoring.services import budget_for
 from workbench.surveys import services as survey_services
 from workbench.surveys.models import Survey
+from workbench.workpapers.models import EvidenceFile, RequestItem, WorkingPaper
 
 __all__ = ["Chart", "ReportContext", "build_context", "grade_of", "pct", "report_tables"]
 
@@ -226,25 +228,104 @@ def _weighting(session: Session, engagement: Engagement) -> reporting.WeightingF
     return reporting.WeightingFacts(ahp=bool(ahp), max_cr=max(crs) if crs else None)
 
 
-def _timeline(session: Session, engagement: Engagement, zone: str) -> list[reporting.TimelineEntry]:
-    entries = session.scalars(
-        sa.select(AuditEntry)
-        .where(AuditEntry.engagement_id == engagement.id)
-        .order_by(AuditEntry.at, AuditEntry.id)
+def _phases(session: Session, engagement: Engagement) -> list[reporting.PhaseFacts]:
+    phases = session.scalars(
+        sa.select(WorkPhase)
+        .where(WorkPhase.engagement_id == engagement.id)
+        .order_by(WorkPhase.start, WorkPhase.id)
     ).all()
-    out = []
-    for e in entries:
-        state = None
-        if e.action == "engagement.transition":
-            state = (e.changes or {}).get("state", {}).get("after")
-        out.append(
-            reporting.TimelineEntry(
-                date=local_date(e.at, zone),
-                action=e.action,
-                state=None if state is None else str(state),
-            )
+    return [
+        reporting.PhaseFacts(
+            kind=p.kind,
+            start=p.start,
+            end=p.end,
+            place=p.place or "",
+            participants=p.participants or "",
+            text=p.text or "",
         )
-    return out
+        for p in phases
+    ]
+
+
+def _panel_comments(
+    session: Session, engagement: Engagement, result: EngagementResult
+) -> dict[str, list[str]]:
+    """The comments of the experts whose scores the panel's figures count, per leaf (their
+    last round), without names."""
+    if result.panel is None:
+        return {}
+    latest: dict[tuple[int, str], tuple[int, str]] = {}
+    rows = session.execute(
+        sa.select(
+            PanelMember.expert_id, SheetScore.indicator_code, SheetScore.round, SheetScore.comment
+        )
+        .join(SheetScore, SheetScore.member_id == PanelMember.id)
+        .where(PanelMember.engagement_id == engagement.id)
+        .order_by(PanelMember.id, SheetScore.round)
+    )
+    for expert_id, code, round_, comment in rows:
+        leaf = result.panel.leaves.get(code)
+        if leaf is not None and expert_id in leaf.by_expert:
+            latest[(expert_id, code)] = (round_, (comment or "").strip())
+    out: dict[str, list[str]] = {}
+    for (_expert, code), (_round, comment) in latest.items():
+        if comment and comment.rstrip("。") not in out.setdefault(code, []):
+            out[code].append(comment.rstrip("。"))
+    return {code: comments for code, comments in out.items() if comments}
+
+
+def _leaf_facts(
+    session: Session, engagement: Engagement, result: EngagementResult | None
+) -> dict[str, reporting.LeafFacts]:
+    """Per leaf: its 评分标准, the evidence documents linked to it (by name, directly or
+    through a request-list item naming it) and its working papers' 核查对象 and 发现问题."""
+    if result is None:
+        return {}
+    # the written 评分标准 (not a method's generated rule) and 评价要点
+    template = result.figures.get("template")
+    leaves = template.leaves() if template is not None else []
+    criteria = {leaf.code: leaf.criteria for leaf in leaves}
+    key_points = {leaf.code: leaf.key_points for leaf in leaves}
+    items = {
+        i.id: tuple(i.indicator_codes or ())
+        for i in session.scalars(
+            sa.select(RequestItem).where(RequestItem.engagement_id == engagement.id)
+        )
+    }
+    documents: dict[str, list[str]] = {}
+    for f in session.scalars(
+        sa.select(EvidenceFile)
+        .where(EvidenceFile.engagement_id == engagement.id)
+        .order_by(EvidenceFile.filename, EvidenceFile.version)
+    ):
+        codes = {f.indicator_code} if f.indicator_code else set()
+        codes.update(items.get(f.request_item_id or 0, ()))
+        for code in codes:
+            if f.filename not in documents.setdefault(code, []):
+                documents[code].append(f.filename)
+    checked: dict[str, list[str]] = {}
+    found: dict[str, list[str]] = {}
+    for w in session.scalars(
+        sa.select(WorkingPaper)
+        .where(WorkingPaper.engagement_id == engagement.id)
+        .order_by(WorkingPaper.id)
+    ):
+        if (w.checked_object or "").strip():
+            checked.setdefault(w.indicator_code, []).append(w.checked_object.strip())
+        if (w.problems or "").strip():
+            found.setdefault(w.indicator_code, []).append(w.problems.strip())
+    for code, comments in _panel_comments(session, engagement, result).items():
+        found.setdefault(code, []).append("专家组意见：" + "；".join(comments))
+    return {
+        leaf.code: reporting.LeafFacts(
+            criteria=criteria.get(leaf.code, ""),
+            documents=tuple(documents.get(leaf.code, ())),
+            checked="、".join(checked.get(leaf.code, ())),
+            found="；".join(found.get(leaf.code, ())),
+            key_points=key_points.get(leaf.code, ""),
+        )
+        for leaf in result.leaves
+    }
 
 
 def build_context(
@@ -274,8 +355,9 @@ def build_context(
         findings_=findings,
         recommendations=recommendations,
         surveys=_surveys(session, engagement),
-        timeline_=_timeline(session, engagement, zone),
+        phases=_phases(session, engagement),
         weighting=_weighting(session, engagement),
+        leaf_facts=_leaf_facts(session, engagement, result),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from workbench.forms import BaseForm
@@ -101,3 +101,14 @@ class TemplateForm(BaseForm):
     file = FileField()
     name = StringField()
     scope = StringField(default="engagement")
+
+
+class PhaseForm(ItemForm):
+    """A recorded phase of the work (工作过程); ``id`` only when it is updated."""
+
+    kind = StringField()
+    start = DateField(validators=[Optional()])
+    end = DateField(validators=[Optional()])
+    place = StringField()
+    participants = StringField()
+    text = TextAreaField()

@@ -228,3 +228,23 @@ class RectificationFile(db.Model):
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[RectificationItem] = relationship(back_populates="files")
+
+
+class WorkPhase(db.Model):
+    """A phase of the evaluation work as the team records it (工作过程): its kind (准备/方案
+    设计, 现场核查, 座谈访谈, 数据分析, 交换意见, 专家评审会, 报告撰写与复核), dates, place,
+    participants and what was done. The report's 工作过程 is written from these."""
+
+    __tablename__ = "work_phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    start: Mapped[dt.date] = mapped_column(sa.Date)
+    end: Mapped[dt.date | None] = mapped_column(sa.Date)
+    place: Mapped[str] = mapped_column(sa.String(200), default="")
+    participants: Mapped[str] = mapped_column(sa.String(500), default="")
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -54,6 +54,7 @@ from workbench.reports.models import (
     ReportReview,
     ReportTemplateFile,
     ReportVersion,
+    WorkPhase,
 )
 from workbench.reports.printed import printed_report
 from workbench.reports.render import TEMPLATES, bundled_path, render
@@ -78,6 +79,100 @@ class ReportError(ValueError):
         super().__init__(code)
         self.code = code
         self.detail = detail
+
+
+# --- work phases (工作过程) --------------------------------------------------------------------
+
+#: the phase kinds a team records (their printed names: workbench.core.reporting.PHASE_KINDS)
+PHASE_KINDS = (
+    "preparation",
+    "fieldwork",
+    "interview",
+    "analysis",
+    "exchange",
+    "expert_review",
+    "drafting",
+)
+
+
+def phases_of(session: Session, engagement: Engagement) -> list[WorkPhase]:
+    """The engagement's recorded phases in date order."""
+    return list(
+        session.scalars(
+            sa.select(WorkPhase)
+            .where(WorkPhase.engagement_id == engagement.id)
+            .order_by(WorkPhase.start, WorkPhase.end, WorkPhase.id)
+        )
+    )
+
+
+def save_phase(
+    session: Session,
+    actor: User,
+    engagement: Engagement,
+    phase: WorkPhase | None,
+    *,
+    kind: str,
+    start: dt.date | None,
+    end: dt.date | None = None,
+    place: str = "",
+    participants: str = "",
+    text: str = "",
+) -> WorkPhase:
+    """Add or change a recorded phase (audited; bumps the data revision)."""
+    if kind not in PHASE_KINDS:
+        raise ReportError("phase_kind")
+    if start is None:
+        raise ReportError("phase_start_required")
+    if end is not None and end < start:
+        raise ReportError("phase_end_before_start")
+    before = None
+    if phase is None:
+        phase = WorkPhase(engagement_id=engagement.id)
+        session.add(phase)
+    else:
+        before = {"kind": phase.kind, "start": phase.start.isoformat(), "place": phase.place}
+    phase.kind, phase.start, phase.end = kind, start, end
+    phase.place = clean_text(place).strip()[:200]
+    phase.participants = clean_text(participants).strip()[:500]
+    phase.text = clean_text(text).strip()
+    session.flush()
+    revision.bump(session, engagement.id)
+    after = {"kind": kind, "start": start.isoformat(), "place": phase.place}
+    record(
+        session,
+        actor,
+        "phase.save",
+        "work_phase",
+        phase.id,
+        engagement_id=engagement.id,
+        changes={"phase": {"before": before, "after": after}},
+        summary=f"{kind} {start.isoformat()}",
+    )
+    return phase
+
+
+def delete_phase(session: Session, actor: User, phase: WorkPhase) -> None:
+    """Delete a recorded phase (audited; bumps the data revision)."""
+    record(
+        session,
+        actor,
+        "phase.delete",
+        "work_phase",
+        phase.id,
+        engagement_id=phase.engagement_id,
+        changes={
+            "phase": {
+                "before": {"kind": phase.kind, "start": phase.start.isoformat()},
+                "after": None,
+            }
+        },
+        summary=f"{phase.kind} {phase.start.isoformat()}",
+    )
+    engagement_id = phase.engagement_id
+    session.delete(phase)
+    session.flush()
+    revision.bump(session, engagement_id)
 
 
 # --- findings ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import IntegerField
 
 from workbench.accounts.models import Role
+from workbench.core import reporting
 from workbench.core.reportqa import DEFAULT_LOSS_THRESHOLD
 from workbench.core.workflow import FROZEN_STATES
 from workbench.db import db
@@ -50,6 +51,7 @@ from workbench.reports.forms import (
     FindingForm,
     IssueForm,
     ItemForm,
+    PhaseForm,
     RecommendationForm,
     RectificationForm,
     RespondForm,
@@ -63,6 +65,7 @@ from workbench.reports.models import (
     RectificationItem,
     ReportComment,
     ReportVersion,
+    WorkPhase,
 )
 from workbench.reports.templates_check import check_template, store_template
 from workbench.storage import StorageError
@@ -818,3 +821,103 @@ def _upload_template(engagement_id: int):  # type: ignore[no-untyped-def]
     if work.ok:
         flash(_("Template checked and saved; choose it when you build the report."), "success")
     return _back(engagement)
+
+
+# --- work phases (工作过程) --------------------------------------------------------------------
+
+PHASE_LABELS = {
+    "preparation": _l("Preparation and evaluation plan (准备/方案设计)"),
+    "fieldwork": _l("On-site verification (现场核查)"),
+    "interview": _l("Interviews and meetings (座谈访谈)"),
+    "analysis": _l("Data analysis (数据分析)"),
+    "exchange": _l("Exchange of views with the evaluated unit (交换意见)"),
+    "expert_review": _l("Expert review meeting (专家评审会)"),
+    "drafting": _l("Report writing and review (报告撰写与复核)"),
+}
+
+
+def _phases_page(engagement, error: str = "", draft: dict | None = None):  # type: ignore[no-untyped-def]
+    """The phases page; after a refused write with its message (422)."""
+    return render_template(
+        "reports/phases.html",
+        engagement=engagement,
+        phases=services.phases_of(db.session, engagement),
+        kinds=PHASE_LABELS,
+        error=error,
+        draft=draft or {},
+        editable=can_edit_engagement(current_user, engagement),
+        empty_form=EmptyForm(),
+    ), (422 if error else 200)
+
+
+@bp.get("/phases")
+def phases(engagement_id: int):  # type: ignore[no-untyped-def]
+    """The phases of the work the team records; the report's 工作过程 is written from them."""
+    return _phases_page(get_engagement_or_404(engagement_id, need="internal"))
+
+
+def _save_phase(engagement_id: int, new: bool):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, PhaseForm)
+    phase = None if new else owned_or_404(WorkPhase, _id(form.id), engagement)
+    with unit_of_work(form) as work, _refused():
+        services.save_phase(
+            db.session,
+            current_user,
+            engagement,
+            phase,
+            kind=form.kind.data or "",
+            start=form.start.data,
+            end=form.end.data,
+            place=form.place.data or "",
+            participants=form.participants.data or "",
+            text=form.text.data or "",
+        )
+    if not work.ok:
+        return _phases_page(engagement, work.message, form.data if new else None)
+    flash(_("Saved."), "success")
+    return redirect(url_for("reports.phases", engagement_id=engagement.id))
+
+
+@bp.post("/phases/add")
+def add_phase(engagement_id: int):  # type: ignore[no-untyped-def]
+    return _save_phase(engagement_id, new=True)
+
+
+@bp.post("/phases/update")
+def update_phase(engagement_id: int):  # type: ignore[no-untyped-def]
+    return _save_phase(engagement_id, new=False)
+
+
+@bp.post("/phases/delete")
+def delete_phase(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement, form = _posted(engagement_id, ItemForm)
+    phase = owned_or_404(WorkPhase, _id(form.id), engagement)
+    with unit_of_work(form) as work, _refused():
+        services.delete_phase(db.session, current_user, phase)
+    if not work.ok:
+        return _phases_page(engagement, work.message)
+    flash(_("Deleted."), "success")
+    return redirect(url_for("reports.phases", engagement_id=engagement.id))
+
+
+@bp.get("/phases.xlsx")
+def phases_xlsx(engagement_id: int):  # type: ignore[no-untyped-def]
+    engagement = get_engagement_or_404(engagement_id, need="internal")
+    names = reporting.PHASE_KINDS
+    rows = [
+        [
+            p.start.isoformat(),
+            p.end.isoformat() if p.end else "",
+            names.get(p.kind, p.kind),
+            p.place,
+            p.participants,
+            p.text,
+        ]
+        for p in services.phases_of(db.session, engagement)
+    ]
+    return send_table(
+        "工作过程",
+        ["开始日期", "结束日期", "阶段", "地点", "参加人员", "工作内容"],
+        rows,
+        f"phases-{engagement.id}.xlsx",
+    )
