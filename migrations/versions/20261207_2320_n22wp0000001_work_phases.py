@@ -1,7 +1,7 @@
 """Work phases (工作过程) the team records; the report's work process is written from them.
 
 Revision ID: n22wp0000001
-Revises: e22exp000001
+Revises: p22frm000001
 Create Date: 2026-12-07 23:20:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "n22wp0000001"
-down_revision = "e22exp000001"
+down_revision = "p22frm000001"
 branch_labels = None
 depends_on = None
 
