@@ -45,9 +45,7 @@ def test_the_demo_report_is_written_from_the_recorded_work_and_the_evaluated_res
     body = "\n".join(texts)
 
     # 工作过程: the recorded phases, dates and places, in date order; no audit phrases
-    process = [
-        t for t in _between(texts, "（三）绩效评价工作过程", "三、综合评价情况及评价结论") if t
-    ]
+    process = [t for t in _between(texts, "（四）绩效评价工作过程", "（五）评价工作组及专家") if t]
     assert len(process) == len(DEMO_PHASES)
     for line, (_kind, start, _end, place, _who, _text) in zip(
         process, sorted(DEMO_PHASES, key=lambda p: p[1]), strict=True

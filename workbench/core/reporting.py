@@ -903,7 +903,7 @@ def phase_sentence(phase: PhaseFacts) -> str:
 
 
 def timeline(phases: Sequence[PhaseFacts], today: str = "") -> Section:
-    """（三）绩效评价工作过程, from the phases the team recorded, in date order; a sentence
+    """（四）绩效评价工作过程, from the phases the team recorded, in date order; a sentence
     when none is recorded (never the audit log)."""
     ordered = sorted(phases, key=lambda p: (p.start, p.end or p.start))
     out = [{"date": _period(p.start, p.end), "text": phase_sentence(p)} for p in ordered]
