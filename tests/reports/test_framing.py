@@ -160,3 +160,23 @@ def test_survey_item_labels_carry_no_export_number(built):
         assert not [x for x in chart.labels if re.match(r"^\s*\d+\s*[、.．]", x)]
     assert item_label("5、您对以下方面的满意程度—水质") == "水质"
     assert item_label("2025年度供水情况") == "2025年度供水情况"
+
+
+def test_a_team_without_members_or_reviewers_prints_a_sentence_not_a_dash(demo, session):
+    # the browser journey's engagement has only its lead: "项目组成员：—" was a placeholder
+    # that report QA blocks, so issuing failed
+    from workbench.core.kinds import MemberRole
+
+    engagement = demo["engagement"]
+    for member in list(engagement.members):
+        if member.role in (MemberRole.MEMBER, MemberRole.REVIEWER):
+            session.delete(member)
+    session.commit()
+    session.expire_all()
+    _context, doc = _doc(session, engagement)
+    team = _after(_texts(doc), "（五）评价工作组及专家", "三、")
+    assert team[:3] == [
+        "项目负责人：张伟",
+        "项目组成员：无（项目负责人以外未设项目组成员）",
+        "复核人：尚未指定",
+    ]

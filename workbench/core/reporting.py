@@ -463,8 +463,10 @@ def cover(facts: EngagementFacts) -> Section:
     )
 
 
-def _names_line(names: Sequence[str]) -> str:
-    return "、".join(clean_text(n) for n in names if clean_text(n)) or "—"
+def _names_line(names: Sequence[str], none: str = "—") -> str:
+    """Names joined with 、; ``none`` is the sentence printed when there is nobody (a bare "—"
+    is a placeholder that report QA blocks)."""
+    return "、".join(clean_text(n) for n in names if clean_text(n)) or none
 
 
 def result_application(
@@ -526,8 +528,8 @@ def framing(
                 "对评价过程和评价结论的客观性、公正性负责。"
             ),
             "team_lead": _names_line(facts.lead),
-            "team_members": _names_line(facts.members),
-            "team_reviewers": _names_line(facts.reviewers),
+            "team_members": _names_line(facts.members, "无（项目负责人以外未设项目组成员）"),
+            "team_reviewers": _names_line(facts.reviewers, "尚未指定"),
             "experts": experts,
             "experts_none": "" if experts else "本次评价未组织专家评分。",
             "result_application": result_application(result, budget, facts.result_rules)
